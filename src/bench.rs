@@ -1,0 +1,199 @@
+//! `codecite bench`: cold ingest of the bundled corpus into a fresh data dir, then hybrid
+//! search latency over generated queries in a fresh process (as `serve` would run after a
+//! restart), with that process's resident memory.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use serde::Serialize;
+
+use crate::app::Services;
+use crate::config::Config;
+use crate::ingest::{load_corpus, IngestOptions};
+use crate::retrieval::{SearchMode, SearchRequest};
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Data dir to build in (default: a new temporary folder, removed afterwards).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Corpus to ingest (default: the bundled corpus).
+    #[arg(long)]
+    pub corpus: Option<PathBuf>,
+    /// Number of timed queries.
+    #[arg(long, default_value_t = 2000)]
+    pub queries: usize,
+    /// Reuse an already ingested data dir and time only the searches.
+    #[arg(long)]
+    pub search_only: bool,
+}
+
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct SearchReport {
+    pub queries: usize,
+    pub mode: String,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub mean_ms: f64,
+    pub queries_per_sec: f64,
+    pub rss_mb: f64,
+    pub peak_rss_mb: f64,
+}
+
+pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<()> {
+    let mut config = Config::load(config_file)?;
+    if let Some(c) = &args.corpus {
+        config.corpus_dir = c.clone();
+    }
+    let temp = tempfile::Builder::new().prefix("codecite-bench").tempdir()?;
+    config.data_dir = args.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
+
+    if args.search_only {
+        let report = search_phase(&config, args.queries).await?;
+        println!("{}", serde_json::to_string(&report)?);
+        return Ok(());
+    }
+
+    eprintln!("bench: cold ingest of {} into {}", config.corpus_dir.display(), config.data_dir.display());
+    let started = Instant::now();
+    let services = Services::open(&config).await?;
+    let open_s = started.elapsed().as_secs_f64();
+    let summary = services.ingest(&IngestOptions { reset: true, progress: true, ..Default::default() }).await?;
+    let ingest_peak = peak_rss_mb();
+    drop(services);
+    let chunks_per_s = summary.chunks as f64 / summary.seconds;
+
+    // Searches run in a child process so that its memory is what a serving process holds.
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    if let Some(f) = config_file {
+        cmd.arg("--config").arg(f);
+    }
+    cmd.arg("bench").arg("--search-only").arg("--queries").arg(args.queries.to_string());
+    cmd.arg("--data-dir").arg(&config.data_dir).arg("--corpus").arg(&config.corpus_dir);
+    let out = cmd.stderr(std::process::Stdio::inherit()).output().context("running the search phase")?;
+    anyhow::ensure!(out.status.success(), "search phase failed");
+    let reports: Vec<SearchReport> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+
+    println!("machine: {}", machine());
+    println!();
+    println!("| measure | value |");
+    println!("|---|---|");
+    println!("| corpus | {} code records, {} guideline notes, {} chunks |", summary.records, summary.notes, summary.chunks);
+    println!("| cold ingest (load, chunk, embed, write vectors and code tables) | {:.1} s ({chunks_per_s:.0} chunks/s) |", summary.seconds);
+    println!("| index build after ingest (HNSW) | {:.1} s |", summary.optimize_seconds);
+    println!("| open stores and model | {open_s:.2} s |");
+    println!("| ingest peak RSS | {ingest_peak:.0} MB |");
+    for r in &reports {
+        println!(
+            "| {} search, {} queries | p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({:.0} queries/s, 1 client) |",
+            r.mode, r.queries, r.p50_ms, r.p95_ms, r.p99_ms, r.queries_per_sec
+        );
+    }
+    if let Some(r) = reports.first() {
+        println!("| serving RSS after the searches | {:.0} MB (peak {:.0} MB) |", r.rss_mb, r.peak_rss_mb);
+    }
+    Ok(())
+}
+
+/// Opens the ingested store as `serve` would and times searches, hybrid then each single mode.
+async fn search_phase(config: &Config, n: usize) -> anyhow::Result<Vec<SearchReport>> {
+    let services = Services::open(config).await?;
+    anyhow::ensure!(services.store_ready().await?, "the data dir holds no ingested store");
+    let queries = bench_queries(&config.corpus_dir, n)?;
+    let mut reports = vec![];
+    for mode in [SearchMode::Hybrid, SearchMode::Dense, SearchMode::Bm25] {
+        for q in queries.iter().take(50) {
+            services.retriever.search(&SearchRequest { query: q.clone(), limit: Some(10), system: None, mode }).await?;
+        }
+        let mut times = Vec::with_capacity(queries.len());
+        let started = Instant::now();
+        for q in &queries {
+            let t = Instant::now();
+            services.retriever.search(&SearchRequest { query: q.clone(), limit: Some(10), system: None, mode }).await?;
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        let total = started.elapsed().as_secs_f64();
+        times.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
+        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+        reports.push(SearchReport {
+            queries: times.len(),
+            mode: format!("{mode:?}").to_lowercase(),
+            p50_ms: pct(0.50),
+            p95_ms: pct(0.95),
+            p99_ms: pct(0.99),
+            mean_ms: times.iter().sum::<f64>() / times.len() as f64,
+            queries_per_sec: times.len() as f64 / total,
+            rss_mb: rss_mb("VmRSS"),
+            peak_rss_mb: rss_mb("VmHWM"),
+        });
+    }
+    // Hybrid first: its RSS figure is the one reported as serving memory.
+    Ok(reports)
+}
+
+/// Varied queries from the corpus itself: titles cut to a few words, lower-cased (how
+/// people type), bare codes with and without the ICD dot, and lay phrases.
+pub fn bench_queries(corpus_dir: &Path, n: usize) -> anyhow::Result<Vec<String>> {
+    let corpus = load_corpus(corpus_dir)?;
+    anyhow::ensure!(!corpus.records.is_empty(), "the corpus has no code records");
+    let lay = [
+        "sugar diabetes", "high blood pressure", "lap chole", "strep throat", "broken hip", "knee replacement",
+        "flu shot", "heart attack", "afib", "chf exacerbation", "pink eye", "ear infection in a child",
+        "office visit established patient", "colonoscopy screening", "ketorolac injection", "wheelchair",
+    ];
+    let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let r = &corpus.records[(next() % corpus.records.len() as u64) as usize];
+        let q = match out.len() % 5 {
+            0 => r.code.clone(),
+            1 => r.code.replace('.', ""),
+            2 => lay[(next() % lay.len() as u64) as usize].to_string(),
+            _ => {
+                let words: Vec<&str> = r.title.split_whitespace().collect();
+                let take = 2 + (next() % 4) as usize;
+                words.iter().take(take).copied().collect::<Vec<_>>().join(" ").to_lowercase()
+            }
+        };
+        out.push(q);
+    }
+    Ok(out)
+}
+
+fn rss_mb(field: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<f64>().ok()))
+        })
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(0.0)
+}
+
+fn peak_rss_mb() -> f64 {
+    rss_mb("VmHWM")
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()))
+        .unwrap_or_else(|| "unknown CPU".into());
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    format!("{cores} cores, {cpu}")
+}

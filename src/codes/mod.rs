@@ -1,0 +1,166 @@
+//! Code systems, code records and the SQL code tables used for exact lookups.
+
+mod table;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use table::{CodeTable, CodeTableError, StoredCode};
+
+/// The code systems codecite knows. Guideline notes are not a code system, but share the
+/// payload field, so searches can be filtered to them as `GUIDELINE`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum CodeSystem {
+    #[serde(rename = "CPT")]
+    Cpt,
+    #[serde(rename = "HCPCS")]
+    Hcpcs,
+    #[serde(rename = "ICD10CM")]
+    Icd10Cm,
+    #[serde(rename = "MODIFIER")]
+    Modifier,
+    #[serde(rename = "GUIDELINE")]
+    Guideline,
+}
+
+impl CodeSystem {
+    pub const ALL: [CodeSystem; 5] =
+        [CodeSystem::Cpt, CodeSystem::Hcpcs, CodeSystem::Icd10Cm, CodeSystem::Modifier, CodeSystem::Guideline];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CodeSystem::Cpt => "CPT",
+            CodeSystem::Hcpcs => "HCPCS",
+            CodeSystem::Icd10Cm => "ICD10CM",
+            CodeSystem::Modifier => "MODIFIER",
+            CodeSystem::Guideline => "GUIDELINE",
+        }
+    }
+
+    /// How a coder names the system in prose.
+    pub fn label(self) -> &'static str {
+        match self {
+            CodeSystem::Cpt => "CPT",
+            CodeSystem::Hcpcs => "HCPCS Level II",
+            CodeSystem::Icd10Cm => "ICD-10-CM",
+            CodeSystem::Modifier => "Modifier",
+            CodeSystem::Guideline => "Guideline",
+        }
+    }
+}
+
+impl fmt::Display for CodeSystem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown code system {0:?}; expected CPT, HCPCS, ICD10CM, MODIFIER or GUIDELINE")]
+pub struct UnknownSystem(pub String);
+
+impl FromStr for CodeSystem {
+    type Err = UnknownSystem;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let upper = s.trim().to_ascii_uppercase().replace(['-', ' ', '_'], "");
+        match upper.as_str() {
+            "CPT" => Ok(CodeSystem::Cpt),
+            "HCPCS" | "HCPCSLEVELII" | "HCPCS2" => Ok(CodeSystem::Hcpcs),
+            "ICD10CM" | "ICD10" | "ICD" => Ok(CodeSystem::Icd10Cm),
+            "MODIFIER" | "MODIFIERS" => Ok(CodeSystem::Modifier),
+            "GUIDELINE" | "GUIDELINES" => Ok(CodeSystem::Guideline),
+            _ => Err(UnknownSystem(s.to_string())),
+        }
+    }
+}
+
+/// One code as the corpus describes it (one JSON line of `corpus/codes/*.jsonl`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CodeRecord {
+    pub system: CodeSystem,
+    pub code: String,
+    /// Short title as a coder would read it in a list.
+    pub title: String,
+    /// Longer plain-language description, when it says more than the title.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// An add-on code is reported only together with a primary procedure.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub addon: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub primary_codes: Vec<String>,
+    /// The year the code was deleted, for codes coders still ask about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_year: Option<i32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replaced_by: Vec<String>,
+    /// Global surgical period in days (0, 10, 90) where it is certain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub global_days: Option<u16>,
+    /// Chapter, block and parent categories, broadest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub path: Vec<String>,
+    /// Instructional notes that apply (Includes, Excludes1/2, code first, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    pub source: String,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// Canonical spelling of a code: upper case, and ICD-10-CM codes with their dot after the
+/// third character (`e119` → `E11.9`). Returns the forms worth looking up, most likely first.
+pub fn lookup_forms(raw: &str) -> Vec<String> {
+    let code: String = raw.trim().trim_start_matches('-').to_ascii_uppercase();
+    let bare: String = code.chars().filter(|c| *c != '.').collect();
+    let mut forms = vec![];
+    if code.contains('.') {
+        forms.push(code.clone());
+    }
+    if bare.len() > 3 && bare.as_bytes()[0].is_ascii_alphabetic() && bare.as_bytes()[1].is_ascii_digit() {
+        let dotted = format!("{}.{}", &bare[..3], &bare[3..]);
+        if !forms.contains(&dotted) {
+            forms.push(dotted);
+        }
+    }
+    if !forms.contains(&bare) {
+        forms.push(bare);
+    }
+    forms
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_forms_add_the_icd_dot() {
+        assert_eq!(lookup_forms("e119"), vec!["E11.9", "E119"]);
+        assert_eq!(lookup_forms("E11.9"), vec!["E11.9", "E119"]);
+        assert_eq!(lookup_forms("j1885"), vec!["J18.85", "J1885"]);
+        assert_eq!(lookup_forms("99213"), vec!["99213"]);
+        assert_eq!(lookup_forms("-25"), vec!["25"]);
+        assert_eq!(lookup_forms("I10"), vec!["I10"]);
+    }
+
+    #[test]
+    fn systems_parse_loosely_and_print_canonically() {
+        assert_eq!("icd-10-cm".parse::<CodeSystem>().unwrap(), CodeSystem::Icd10Cm);
+        assert_eq!("hcpcs".parse::<CodeSystem>().unwrap().as_str(), "HCPCS");
+        assert!("cdt".parse::<CodeSystem>().is_err());
+    }
+
+    #[test]
+    fn records_reject_unknown_fields() {
+        let err = serde_json::from_str::<CodeRecord>(
+            r#"{"system":"CPT","code":"99213","title":"x","source":"s","addon_flag":true}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("addon_flag"));
+    }
+}

@@ -1,0 +1,185 @@
+//! The SQL code tables (sqlx, SQLite by default, PostgreSQL when `DATABASE_URL` says so).
+//!
+//! The vector store answers "what is relevant"; these tables answer "does this code exist and
+//! what is known about it" exactly, and later verify every code an answer cites.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::Serialize;
+use sqlx::any::AnyPoolOptions;
+use sqlx::{AnyPool, Row};
+
+use super::{CodeRecord, CodeSystem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CodeTableError {
+    #[error("database: {0}")]
+    Sql(#[from] sqlx::Error),
+    #[error("database migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored record for {code} is unreadable: {message}")]
+    Corrupt { code: String, message: String },
+}
+
+/// A code with what other rows say about it.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredCode {
+    #[serde(flatten)]
+    pub record: CodeRecord,
+    /// Add-on codes that name this code as an acceptable primary.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addon_codes: Vec<String>,
+    /// Deleted codes that this code replaced.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub replaces: Vec<String>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CodeTable {
+    pool: AnyPool,
+}
+
+/// Rows per multi-row INSERT: 5 parameters each stays far below both engines' limits.
+const INSERT_BATCH: usize = 400;
+
+impl CodeTable {
+    /// Connects and runs the migrations. A `sqlite:` URL creates its file when missing.
+    pub async fn connect(url: &str) -> Result<Self, CodeTableError> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 8 })
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL lets readers proceed while an ingest writes.
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        sqlx::migrate!("./migrations").run(&pool).await?;
+        Ok(Self { pool })
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Content hash of every stored code, for idempotent ingest.
+    pub async fn hashes(&self) -> Result<HashMap<String, String>, CodeTableError> {
+        let rows = sqlx::query("SELECT code, hash FROM codes").fetch_all(&self.pool).await?;
+        Ok(rows.into_iter().map(|r| (r.get::<String, _>(0), r.get::<String, _>(1))).collect())
+    }
+
+    /// Writes changed records and removes deleted codes in one transaction, so a failed
+    /// ingest leaves the previous tables whole.
+    pub async fn apply(
+        &self,
+        upserts: &[(&CodeRecord, &str)],
+        deletes: &[String],
+    ) -> Result<(), CodeTableError> {
+        let mut tx = self.pool.begin().await?;
+        for code in deletes.iter().chain(upserts.iter().map(|(r, _)| &r.code)) {
+            sqlx::query("DELETE FROM code_links WHERE code = $1").bind(code).execute(&mut *tx).await?;
+        }
+        for code in deletes {
+            sqlx::query("DELETE FROM codes WHERE code = $1").bind(code).execute(&mut *tx).await?;
+        }
+        for batch in upserts.chunks(INSERT_BATCH) {
+            let mut sql = String::from("INSERT INTO codes (code, system, title, record, hash) VALUES ");
+            for i in 0..batch.len() {
+                let p = i * 5;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${},${},${},${},${})", p + 1, p + 2, p + 3, p + 4, p + 5));
+            }
+            sql.push_str(
+                " ON CONFLICT (code) DO UPDATE SET system = excluded.system, title = excluded.title, \
+                 record = excluded.record, hash = excluded.hash",
+            );
+            let mut query = sqlx::query(&sql);
+            for (record, hash) in batch {
+                let json = serde_json::to_string(record).expect("records serialize");
+                query = query
+                    .bind(record.code.clone())
+                    .bind(record.system.as_str())
+                    .bind(record.title.clone())
+                    .bind(json)
+                    .bind(hash.to_string());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        let links: Vec<(&str, &str, &str)> = upserts
+            .iter()
+            .flat_map(|(r, _)| {
+                let primaries = r.primary_codes.iter().map(move |p| (r.code.as_str(), p.as_str(), "primary"));
+                let replacements = r.replaced_by.iter().map(move |p| (r.code.as_str(), p.as_str(), "replaced_by"));
+                primaries.chain(replacements)
+            })
+            .collect();
+        for batch in links.chunks(INSERT_BATCH) {
+            let mut sql = String::from("INSERT INTO code_links (code, related, kind) VALUES ");
+            for i in 0..batch.len() {
+                let p = i * 3;
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${},${},${})", p + 1, p + 2, p + 3));
+            }
+            sql.push_str(" ON CONFLICT DO NOTHING");
+            let mut query = sqlx::query(&sql);
+            for (code, related, kind) in batch {
+                query = query.bind(code.to_string()).bind(related.to_string()).bind(kind.to_string());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The first of `forms` that names a stored code, with its reverse relationships.
+    pub async fn get(&self, forms: &[String]) -> Result<Option<StoredCode>, CodeTableError> {
+        for code in forms {
+            let row = sqlx::query("SELECT record FROM codes WHERE code = $1")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?;
+            let Some(row) = row else { continue };
+            let json: String = row.get(0);
+            let record: CodeRecord = serde_json::from_str(&json)
+                .map_err(|e| CodeTableError::Corrupt { code: code.clone(), message: e.to_string() })?;
+            let linked = sqlx::query("SELECT code, kind FROM code_links WHERE related = $1 ORDER BY code")
+                .bind(code)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut stored = StoredCode { record, addon_codes: vec![], replaces: vec![] };
+            for row in linked {
+                let (other, kind): (String, String) = (row.get(0), row.get(1));
+                match kind.as_str() {
+                    "primary" => stored.addon_codes.push(other),
+                    _ => stored.replaces.push(other),
+                }
+            }
+            return Ok(Some(stored));
+        }
+        Ok(None)
+    }
+
+    /// Number of codes per system.
+    pub async fn counts(&self) -> Result<BTreeMap<CodeSystem, i64>, CodeTableError> {
+        let rows = sqlx::query("SELECT system, COUNT(*) FROM codes GROUP BY system").fetch_all(&self.pool).await?;
+        let mut out = BTreeMap::new();
+        for row in rows {
+            let system: String = row.get(0);
+            if let Ok(system) = system.parse::<CodeSystem>() {
+                out.insert(system, row.get::<i64, _>(1));
+            }
+        }
+        Ok(out)
+    }
+}

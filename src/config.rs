@@ -1,0 +1,259 @@
+//! Typed configuration: built-in defaults < `codecite.toml` < `CODECITE_*` environment
+//! variables < command-line flags (applied by `main`).
+//!
+//! `QDRANT_URL` and `DATABASE_URL` are honoured as well, because operators expect those
+//! conventional names; the `CODECITE_` forms win when both are set.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("environment variable {name}: {message}")]
+    Env { name: String, message: String },
+}
+
+/// Which embedder produces the dense vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedderKind {
+    /// The static model2vec model shipped in `models/` (default: fast, in process).
+    Static,
+    /// The full all-MiniLM-L6-v2 transformer through onnxruntime (`--features onnx`).
+    Minilm,
+    /// Any OpenAI-compatible embeddings API.
+    Openai,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the vector shard, the SQLite file and the embedding cache live.
+    pub data_dir: PathBuf,
+    /// The address `serve` listens on.
+    pub addr: String,
+    /// The corpus ingested on first start and by `ingest` without a path.
+    pub corpus_dir: PathBuf,
+    /// Qdrant server or cluster (gRPC URL). Unset: the embedded Qdrant Edge shard.
+    pub qdrant_url: Option<String>,
+    pub qdrant_api_key: Option<String>,
+    /// Collection name (server backend) and shard directory name (edge backend).
+    pub collection: String,
+    /// `sqlite:` or `postgres:` URL. Unset: a SQLite file in the data dir.
+    pub database_url: Option<String>,
+    pub embed: EmbedConfig,
+    pub search: SearchConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbedConfig {
+    pub kind: EmbedderKind,
+    /// Folder of the static model, or of the ONNX transformer for `minilm`.
+    pub model_dir: Option<PathBuf>,
+    /// onnxruntime shared library for `minilm` (found in the PyPI `onnxruntime` wheel).
+    pub onnxruntime_lib: Option<PathBuf>,
+    /// OpenAI-compatible embeddings API.
+    pub api_base: Option<String>,
+    pub api_key: Option<String>,
+    pub api_model: String,
+    pub api_dimensions: Option<u32>,
+    /// Texts per embedding call.
+    pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Results returned when the request names no limit.
+    pub default_limit: usize,
+    /// Largest limit a request may ask for.
+    pub max_limit: usize,
+    /// Candidates each prefetch (dense, sparse) contributes before fusion.
+    pub prefetch: usize,
+    /// The `k` of reciprocal rank fusion.
+    pub rrf_k: usize,
+    /// Longest accepted query, in characters.
+    pub max_query_chars: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            addr: "127.0.0.1:8080".into(),
+            corpus_dir: default_corpus_dir(),
+            qdrant_url: None,
+            qdrant_api_key: None,
+            collection: "codecite".into(),
+            database_url: None,
+            embed: EmbedConfig::default(),
+            search: SearchConfig::default(),
+        }
+    }
+}
+
+impl Default for EmbedConfig {
+    fn default() -> Self {
+        Self {
+            kind: EmbedderKind::Static,
+            model_dir: None,
+            onnxruntime_lib: None,
+            api_base: None,
+            api_key: None,
+            api_model: "text-embedding-3-small".into(),
+            api_dimensions: None,
+            batch_size: 256,
+        }
+    }
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        Self { default_limit: 10, max_limit: 50, prefetch: 50, rrf_k: 2, max_query_chars: 2000 }
+    }
+}
+
+/// The repository's own folders, used when the working directory holds no copy: the binary
+/// then still finds the bundled corpus and model when run from elsewhere.
+fn repo_path(rel: &str) -> PathBuf {
+    let local = PathBuf::from(rel);
+    if local.exists() {
+        local
+    } else {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+    }
+}
+
+pub fn default_corpus_dir() -> PathBuf {
+    repo_path("corpus")
+}
+
+pub fn default_static_model_dir() -> PathBuf {
+    repo_path("models/m2v-minilm-l6-256-f16")
+}
+
+impl Config {
+    /// Defaults, then `file` (or `./codecite.toml` when it exists), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut config = match file {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new("codecite.toml").exists() => Self::from_file(Path::new("codecite.toml"))?,
+            None => Self::default(),
+        };
+        config.apply_env(|name| std::env::var(name).ok())?;
+        Ok(config)
+    }
+
+    pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
+    }
+
+    /// Applies environment overrides; `get` is injectable so tests need not touch the process env.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let pick = |names: &[&str]| names.iter().find_map(|n| get(n).filter(|v| !v.is_empty()));
+        if let Some(v) = pick(&["CODECITE_DATA_DIR"]) {
+            self.data_dir = v.into();
+        }
+        if let Some(v) = pick(&["CODECITE_ADDR"]) {
+            self.addr = v;
+        }
+        if let Some(v) = pick(&["CODECITE_CORPUS_DIR"]) {
+            self.corpus_dir = v.into();
+        }
+        if let Some(v) = pick(&["CODECITE_QDRANT_URL", "QDRANT_URL"]) {
+            self.qdrant_url = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_QDRANT_API_KEY", "QDRANT_API_KEY"]) {
+            self.qdrant_api_key = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_COLLECTION"]) {
+            self.collection = v;
+        }
+        if let Some(v) = pick(&["CODECITE_DATABASE_URL", "DATABASE_URL"]) {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_EMBED_KIND"]) {
+            self.embed.kind = match v.as_str() {
+                "static" => EmbedderKind::Static,
+                "minilm" => EmbedderKind::Minilm,
+                "openai" => EmbedderKind::Openai,
+                other => {
+                    return Err(ConfigError::Env {
+                        name: "CODECITE_EMBED_KIND".into(),
+                        message: format!("unknown embedder {other:?}; expected static, minilm or openai"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = pick(&["CODECITE_EMBED_MODEL_DIR"]) {
+            self.embed.model_dir = Some(v.into());
+        }
+        if let Some(v) = pick(&["CODECITE_ONNXRUNTIME_LIB", "ORT_DYLIB_PATH"]) {
+            self.embed.onnxruntime_lib = Some(v.into());
+        }
+        if let Some(v) = pick(&["CODECITE_EMBED_API_BASE"]) {
+            self.embed.api_base = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_EMBED_API_KEY"]) {
+            self.embed.api_key = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_EMBED_API_MODEL"]) {
+            self.embed.api_model = v;
+        }
+        Ok(())
+    }
+
+    pub fn edge_dir(&self) -> PathBuf {
+        self.data_dir.join("qdrant").join(&self.collection)
+    }
+
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}?mode=rwc", self.data_dir.join("codecite.db").display())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_env_override_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("codecite.toml");
+        std::fs::write(&path, "addr = \"0.0.0.0:9000\"\ncollection = \"from-file\"\n[search]\ndefault_limit = 5\n").unwrap();
+        let mut config = Config::from_file(&path).unwrap();
+        assert_eq!(config.addr, "0.0.0.0:9000");
+        assert_eq!(config.search.default_limit, 5);
+        assert_eq!(config.search.max_limit, 50, "unset keys keep their defaults");
+        config
+            .apply_env(|name| match name {
+                "CODECITE_COLLECTION" => Some("from-env".into()),
+                "QDRANT_URL" => Some("http://localhost:6334".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(config.collection, "from-env");
+        assert_eq!(config.qdrant_url.as_deref(), Some("http://localhost:6334"));
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_env_values_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.toml");
+        std::fs::write(&path, "adr = \"typo\"\n").unwrap();
+        let err = Config::from_file(&path).unwrap_err().to_string();
+        assert!(err.contains("bad.toml") && err.contains("adr"), "{err}");
+        let err = Config::default()
+            .apply_env(|n| (n == "CODECITE_EMBED_KIND").then(|| "bert".to_string()))
+            .unwrap_err();
+        assert!(err.to_string().contains("bert"));
+    }
+}

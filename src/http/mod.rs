@@ -1,0 +1,8 @@
+//! The HTTP layer: the only module that knows axum. One router registers every route;
+//! handlers parse input, call the domain and turn the result into JSON.
+
+mod error;
+mod routes;
+
+pub use error::ApiError;
+pub use routes::router;

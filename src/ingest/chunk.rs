@@ -1,0 +1,285 @@
+//! Chunking: one chunk per code record, and guideline notes split at headings into chunks of
+//! about [`NOTE_TOKENS`] tokens (cl100k, the tokenizer of the LLMs we prompt) with overlap.
+//!
+//! Each chunk has two texts: `text`, the full passage shown to a reader or an LLM, and
+//! `index_text`, what the dense and sparse vectors are computed from. They differ for code
+//! records, whose Excludes notes name other conditions and would pull unrelated queries
+//! toward the code if they were indexed.
+
+use sha2::{Digest, Sha256};
+use tiktoken_rs::CoreBPE;
+
+use super::GuidelineNote;
+use crate::codes::{CodeRecord, CodeSystem};
+use crate::store::{ChunkPayload, LAYOUT_VERSION};
+
+/// Target size of a guideline chunk, in tokens.
+pub const NOTE_TOKENS: usize = 300;
+/// Tokens of the previous chunk repeated at the start of the next, so a rule that straddles
+/// the cut is whole in at least one chunk.
+pub const OVERLAP_TOKENS: usize = 50;
+/// Longest code-record chunk; long inherited note lists are cut here.
+pub const CODE_TOKENS: usize = 400;
+
+#[derive(Debug, Clone)]
+pub struct Chunk {
+    pub payload: ChunkPayload,
+    pub index_text: String,
+}
+
+fn bpe() -> &'static CoreBPE {
+    tiktoken_rs::cl100k_base_singleton()
+}
+
+pub fn count_tokens(text: &str) -> usize {
+    bpe().encode_ordinary(text).len()
+}
+
+fn finish(mut payload: ChunkPayload, index_text: String) -> Chunk {
+    let mut h = Sha256::new();
+    h.update(LAYOUT_VERSION.to_le_bytes());
+    payload.hash.clear();
+    h.update(serde_json::to_vec(&payload).expect("payload serializes"));
+    h.update(index_text.as_bytes());
+    payload.hash = hex::encode(h.finalize());
+    Chunk { payload, index_text }
+}
+
+pub fn code_key(record: &CodeRecord) -> String {
+    format!("code:{}:{}", record.system, record.code)
+}
+
+pub fn code_chunk(r: &CodeRecord) -> Chunk {
+    let label = r.system.label();
+    let mut lines = vec![format!("{label} {}: {}", r.code, r.title)];
+    if let Some(d) = r.description.as_deref().filter(|d| *d != r.title) {
+        lines.push(d.to_string());
+    }
+    if r.addon {
+        if r.primary_codes.is_empty() {
+            lines.push("Add-on code: reported only in addition to a primary procedure, never alone.".into());
+        } else {
+            lines.push(format!(
+                "Add-on code: reported only in addition to a primary procedure ({}), never alone.",
+                r.primary_codes.join(", ")
+            ));
+        }
+    }
+    if let Some(year) = r.deleted_year {
+        if r.replaced_by.is_empty() {
+            lines.push(format!("Deleted in {year}."));
+        } else {
+            lines.push(format!("Deleted in {year}; replaced by {}.", r.replaced_by.join(", ")));
+        }
+    }
+    if let Some(days) = r.global_days {
+        lines.push(format!("Global surgical period: {days} days."));
+    }
+    if !r.path.is_empty() {
+        lines.push(format!("Classification: {}.", r.path.join(" > ")));
+    }
+    let head = lines.join("\n");
+    let mut text = head.clone();
+    let mut budget = CODE_TOKENS.saturating_sub(count_tokens(&text));
+    for note in &r.notes {
+        let cost = count_tokens(note) + 1;
+        if cost > budget {
+            break;
+        }
+        budget -= cost;
+        text.push('\n');
+        text.push_str(note);
+    }
+
+    // What is indexed: the code, its names, its nearest parent categories and its inclusion
+    // terms (synonyms), but not its exclusions or sequencing notes.
+    let mut index = vec![format!("{label} {} {}", r.code, r.title)];
+    if let Some(d) = r.description.as_deref().filter(|d| *d != r.title) {
+        index.push(d.to_string());
+    }
+    index.extend(r.path.iter().rev().take(2).map(|p| strip_code_prefix(p).to_string()));
+    index.extend(r.notes.iter().filter_map(|n| n.strip_prefix("Includes: ")).take(8).map(str::to_string));
+    let mut codes = vec![r.code.clone()];
+    codes.extend(r.primary_codes.iter().cloned());
+    codes.extend(r.replaced_by.iter().cloned());
+    finish(
+        ChunkPayload {
+            key: code_key(r),
+            system: r.system,
+            code: Some(r.code.clone()),
+            codes,
+            title: r.title.clone(),
+            text,
+            source: r.source.clone(),
+            hash: String::new(),
+        },
+        index.join(". "),
+    )
+}
+
+/// "E11 Type 2 diabetes mellitus" → "Type 2 diabetes mellitus".
+fn strip_code_prefix(s: &str) -> &str {
+    match s.split_once(' ') {
+        Some((head, rest)) if head.chars().any(|c| c.is_ascii_digit()) => rest,
+        _ => s,
+    }
+}
+
+/// Splits a note at its headings, then packs each section's paragraphs and sentences into
+/// chunks of at most [`NOTE_TOKENS`] tokens, each opening with the last [`OVERLAP_TOKENS`]
+/// tokens' worth of sentences of the chunk before it in the same section.
+pub fn note_chunks(note: &GuidelineNote) -> Vec<Chunk> {
+    let mut chunks = vec![];
+    for (heading, body) in sections(&note.body) {
+        let units = units(&body);
+        let mut start = 0;
+        while start < units.len() {
+            let mut end = start;
+            let mut tokens = 0;
+            while end < units.len() && (end == start || tokens + units[end].1 <= NOTE_TOKENS) {
+                tokens += units[end].1;
+                end += 1;
+            }
+            let text: Vec<&str> = units[start..end].iter().map(|u| u.0.as_str()).collect();
+            chunks.push((heading.clone(), text.join(" ")));
+            if end >= units.len() {
+                break;
+            }
+            // Step back over trailing units that fit in the overlap, but always move forward.
+            let mut next = end;
+            let mut overlap = 0;
+            while next > start + 1 && overlap + units[next - 1].1 <= OVERLAP_TOKENS {
+                overlap += units[next - 1].1;
+                next -= 1;
+            }
+            start = next;
+        }
+    }
+    let system = CodeSystem::Guideline;
+    chunks
+        .into_iter()
+        .enumerate()
+        .map(|(i, (heading, body))| {
+            let title = match &heading {
+                Some(h) => format!("{} — {h}", note.title),
+                None => note.title.clone(),
+            };
+            let text = format!("{title}\n{body}");
+            finish(
+                ChunkPayload {
+                    key: format!("note:{}#{i}", note.id),
+                    system,
+                    code: None,
+                    codes: note.codes.clone(),
+                    title,
+                    text: text.clone(),
+                    source: format!("codecite guideline note {}", note.id),
+                    hash: String::new(),
+                },
+                text,
+            )
+        })
+        .collect()
+}
+
+/// (heading, body) pairs; text before the first heading has no heading.
+fn sections(body: &str) -> Vec<(Option<String>, String)> {
+    let mut out: Vec<(Option<String>, String)> = vec![(None, String::new())];
+    for line in body.lines() {
+        if let Some(h) = line.strip_prefix('#') {
+            out.push((Some(h.trim_start_matches('#').trim().to_string()), String::new()));
+        } else {
+            let cur = &mut out.last_mut().expect("one section").1;
+            cur.push_str(line);
+            cur.push('\n');
+        }
+    }
+    out.into_iter().filter(|(_, b)| !b.trim().is_empty()).collect()
+}
+
+/// Sentences (paragraph lines joined), each with its token count; a sentence longer than a
+/// whole chunk is cut by tokens.
+fn units(body: &str) -> Vec<(String, usize)> {
+    let mut out = vec![];
+    for para in body.split("\n\n") {
+        let para = para.split_whitespace().collect::<Vec<_>>().join(" ");
+        let mut rest = para.as_str();
+        while !rest.is_empty() {
+            let cut = rest.find(". ").map(|i| i + 1).unwrap_or(rest.len());
+            let sentence = rest[..cut].trim();
+            rest = rest[cut..].trim_start();
+            if sentence.is_empty() {
+                continue;
+            }
+            let tokens = bpe().encode_ordinary(sentence);
+            if tokens.len() <= NOTE_TOKENS {
+                out.push((sentence.to_string(), tokens.len()));
+            } else {
+                for piece in tokens.chunks(NOTE_TOKENS - OVERLAP_TOKENS) {
+                    let text = bpe().decode(piece).unwrap_or_default();
+                    out.push((text, piece.len()));
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record() -> CodeRecord {
+        serde_json::from_str(
+            r#"{"system":"ICD10CM","code":"E11.9","title":"Type 2 diabetes mellitus without complications",
+                "path":["Chapter 4","E08-E13 Diabetes mellitus","E11 Type 2 diabetes mellitus"],
+                "notes":["Includes: diabetes NOS","Excludes1: type 1 diabetes mellitus (E10.-)"],"source":"CDC"}"#,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn code_chunks_index_synonyms_but_not_exclusions() {
+        let c = code_chunk(&record());
+        assert_eq!(c.payload.key, "code:ICD10CM:E11.9");
+        assert!(c.payload.text.contains("Excludes1: type 1"), "the reader sees every note");
+        assert!(c.index_text.contains("diabetes NOS"));
+        assert!(c.index_text.contains("Type 2 diabetes mellitus"));
+        assert!(!c.index_text.contains("type 1"), "{}", c.index_text);
+    }
+
+    #[test]
+    fn hash_changes_with_content_only() {
+        let a = code_chunk(&record());
+        assert_eq!(a.payload.hash, code_chunk(&record()).payload.hash);
+        let mut r = record();
+        r.title.push('!');
+        assert_ne!(a.payload.hash, code_chunk(&r).payload.hash);
+    }
+
+    #[test]
+    fn long_notes_split_at_headings_and_by_tokens_with_overlap() {
+        let sentence = "Modifier 25 marks a significant, separately identifiable evaluation and management service on the day of a procedure.";
+        let long: Vec<&str> = std::iter::repeat_n(sentence, 40).collect();
+        let note = GuidelineNote {
+            id: "m/25.md".into(),
+            title: "Modifier 25".into(),
+            topic: "modifiers".into(),
+            codes: vec!["25".into()],
+            body: format!("Intro line.\n# Short\nOne rule.\n## Long\n{}", long.join(" ")),
+        };
+        let chunks = note_chunks(&note);
+        assert!(chunks.len() >= 4, "{}", chunks.len());
+        assert_eq!(chunks[0].payload.title, "Modifier 25");
+        assert_eq!(chunks[1].payload.title, "Modifier 25 — Short");
+        let long_chunks: Vec<_> = chunks.iter().filter(|c| c.payload.title.ends_with("Long")).collect();
+        assert!(long_chunks.len() >= 2);
+        for c in &long_chunks {
+            assert!(count_tokens(&c.payload.text) <= NOTE_TOKENS + 20, "chunk too long");
+        }
+        let total_sentences: usize = long_chunks.iter().map(|c| c.payload.text.matches("Modifier 25 marks").count()).sum();
+        assert!(total_sentences > 40, "consecutive chunks overlap");
+        let keys: std::collections::HashSet<_> = chunks.iter().map(|c| c.payload.key.clone()).collect();
+        assert_eq!(keys.len(), chunks.len());
+    }
+}

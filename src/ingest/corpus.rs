@@ -1,0 +1,225 @@
+//! Reading the corpus: `codes/*.jsonl` (one [`CodeRecord`] per line) and
+//! `guidelines/**/*.md` (guideline notes with a front matter block).
+//!
+//! Every problem is reported with the file and line, and nothing is ingested from a
+//! corpus that has one: loading is all-or-nothing.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::codes::{CodeRecord, CodeSystem};
+
+#[derive(Debug, thiserror::Error)]
+pub enum CorpusError {
+    #[error("{}:{line}: {message}", file.display())]
+    Line { file: PathBuf, line: usize, message: String },
+    #[error("{}: {message}", file.display())]
+    File { file: PathBuf, message: String },
+}
+
+fn at(file: &Path, line: usize, message: impl Into<String>) -> CorpusError {
+    CorpusError::Line { file: file.to_path_buf(), line, message: message.into() }
+}
+
+/// A guideline note: our own plain-language explanation of a coding rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GuidelineNote {
+    /// Path relative to the guidelines folder, with `/` separators: the note's stable id.
+    pub id: String,
+    pub title: String,
+    pub topic: String,
+    pub codes: Vec<String>,
+    pub body: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Corpus {
+    pub records: Vec<CodeRecord>,
+    pub notes: Vec<GuidelineNote>,
+}
+
+pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
+    if !dir.is_dir() {
+        return Err(CorpusError::File { file: dir.into(), message: "corpus folder not found".into() });
+    }
+    let mut corpus = Corpus::default();
+    let mut seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
+    for file in files_with_ext(&dir.join("codes"), "jsonl")? {
+        let text = read(&file)?;
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: CodeRecord = serde_json::from_str(line).map_err(|e| at(&file, n, e.to_string()))?;
+            validate_record(&record).map_err(|m| at(&file, n, m))?;
+            if let Some((f, l)) = seen.get(&record.code) {
+                return Err(at(&file, n, format!("code {} is already defined at {}:{l}", record.code, f.display())));
+            }
+            seen.insert(record.code.clone(), (file.clone(), n));
+            corpus.records.push(record);
+        }
+    }
+    let guidelines = dir.join("guidelines");
+    for file in files_with_ext(&guidelines, "md")? {
+        let id = file.strip_prefix(&guidelines).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+        if id.eq_ignore_ascii_case("README.md") {
+            continue;
+        }
+        corpus.notes.push(parse_note(&file, id, &read(&file)?)?);
+    }
+    Ok(corpus)
+}
+
+fn read(file: &Path) -> Result<String, CorpusError> {
+    std::fs::read_to_string(file).map_err(|e| CorpusError::File { file: file.into(), message: e.to_string() })
+}
+
+/// Files below `dir` ending in `.ext`, sorted so ingest order (and so every summary) is stable.
+fn files_with_ext(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, CorpusError> {
+    let mut out = vec![];
+    if !dir.is_dir() {
+        return Ok(out);
+    }
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| CorpusError::File { file: d.clone(), message: e.to_string() })?;
+        for entry in entries {
+            let path = entry.map_err(|e| CorpusError::File { file: d.clone(), message: e.to_string() })?.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == ext) {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn validate_record(r: &CodeRecord) -> Result<(), String> {
+    let code = r.code.trim();
+    if code.is_empty() || code != r.code || code.contains(char::is_whitespace) {
+        return Err(format!("code {:?} must be non-empty with no spaces", r.code));
+    }
+    if code != code.to_ascii_uppercase() {
+        return Err(format!("code {code} must be upper case"));
+    }
+    if r.title.trim().is_empty() {
+        return Err(format!("code {code} has an empty title"));
+    }
+    if r.system == CodeSystem::Guideline {
+        return Err("GUIDELINE is not a code system; guideline notes go in guidelines/*.md".into());
+    }
+    if r.system == CodeSystem::Hcpcs && code.starts_with('D') {
+        return Err(format!("{code} is a CDT code (owned by the ADA) and is excluded from the corpus"));
+    }
+    let shape_ok = match r.system {
+        CodeSystem::Cpt => code.len() == 5 && code[..4].chars().all(|c| c.is_ascii_digit()),
+        CodeSystem::Hcpcs => {
+            code.len() == 5 && code.as_bytes()[0].is_ascii_uppercase() && code[1..].chars().all(|c| c.is_ascii_digit())
+        }
+        CodeSystem::Icd10Cm => {
+            let bare = code.replace('.', "");
+            (3..=7).contains(&bare.len())
+                && bare.as_bytes()[0].is_ascii_uppercase()
+                && (bare.len() == 3 || code.as_bytes().get(3) == Some(&b'.'))
+        }
+        CodeSystem::Modifier => code.len() == 2 && code.chars().all(|c| c.is_ascii_alphanumeric()),
+        CodeSystem::Guideline => false,
+    };
+    if !shape_ok {
+        return Err(format!("{code} is not shaped like a {} code", r.system.label()));
+    }
+    Ok(())
+}
+
+/// Parses `---` front matter (`title:`, `topic:`, `codes:`) followed by the Markdown body.
+fn parse_note(file: &Path, id: String, text: &str) -> Result<GuidelineNote, CorpusError> {
+    let mut lines = text.lines().enumerate();
+    match lines.next() {
+        Some((_, l)) if l.trim() == "---" => {}
+        _ => return Err(at(file, 1, "a guideline note starts with a `---` front matter block")),
+    }
+    let (mut title, mut topic, mut codes) = (None, None, vec![]);
+    let mut body_start = None;
+    for (i, line) in lines.by_ref() {
+        let n = i + 1;
+        if line.trim() == "---" {
+            body_start = Some(n);
+            break;
+        }
+        if line.trim().is_empty() || line.trim_start().starts_with('#') {
+            continue;
+        }
+        let (key, value) = line.split_once(':').ok_or_else(|| at(file, n, "expected `key: value`"))?;
+        let value = value.trim().trim_matches('"');
+        match key.trim() {
+            "title" => title = Some(value.to_string()),
+            "topic" => topic = Some(value.to_string()),
+            "codes" => {
+                codes = value
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .split(',')
+                    .map(|c| c.trim().trim_matches('"').to_ascii_uppercase())
+                    .filter(|c| !c.is_empty())
+                    .collect()
+            }
+            other => return Err(at(file, n, format!("unknown front matter key {other:?} (expected title, topic, codes)"))),
+        }
+    }
+    let body_start = body_start.ok_or_else(|| at(file, 1, "front matter is not closed with `---`"))?;
+    let title = title.filter(|t| !t.is_empty()).ok_or_else(|| at(file, 1, "front matter needs a title"))?;
+    let body: String = text.lines().skip(body_start).collect::<Vec<_>>().join("\n");
+    if body.trim().is_empty() {
+        return Err(at(file, body_start + 1, "the note has no body"));
+    }
+    Ok(GuidelineNote { id, title, topic: topic.unwrap_or_default(), codes, body })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, rel: &str, text: &str) {
+        let p = dir.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "codes/a.jsonl",
+            "{\"system\":\"CPT\",\"code\":\"99213\",\"title\":\"Office visit\",\"source\":\"ours\"}\n\n{\"system\":\"CPT\",\"code\":\"99213\",\"title\":\"again\",\"source\":\"ours\"}\n",
+        );
+        let err = load_corpus(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("a.jsonl:3") && err.contains("already defined"), "{err}");
+
+        write(dir.path(), "codes/a.jsonl", "{\"system\":\"HCPCS\",\"code\":\"D0120\",\"title\":\"x\",\"source\":\"s\"}\n");
+        let err = load_corpus(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("a.jsonl:1") && err.contains("ADA"), "{err}");
+
+        write(dir.path(), "codes/a.jsonl", "{not json\n");
+        assert!(load_corpus(dir.path()).unwrap_err().to_string().contains("a.jsonl:1"));
+    }
+
+    #[test]
+    fn notes_parse_front_matter() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "guidelines/mod/25.md", "---\ntitle: Modifier 25\ntopic: modifiers\ncodes: [25, 99213]\n---\n# When\nBody text.\n");
+        let corpus = load_corpus(dir.path()).unwrap();
+        assert_eq!(corpus.notes.len(), 1);
+        let note = &corpus.notes[0];
+        assert_eq!((note.id.as_str(), note.title.as_str(), note.topic.as_str()), ("mod/25.md", "Modifier 25", "modifiers"));
+        assert_eq!(note.codes, ["25", "99213"]);
+        assert!(note.body.starts_with("# When"));
+
+        write(dir.path(), "guidelines/mod/25.md", "---\ntitle: x\nauthor: me\n---\nbody\n");
+        let err = load_corpus(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("25.md:3") && err.contains("author"), "{err}");
+    }
+}

@@ -1,0 +1,236 @@
+//! The ingest pipeline: diff the corpus against the store by content hash, embed and write
+//! only what changed, delete what disappeared, then mirror the code tables into SQL.
+//!
+//! Embedding (dense + BM25) of the next batch runs on a blocking thread while the previous
+//! batch is written, so both cores work. Each batch is durable when written, so an
+//! interrupted ingest resumes where it stopped: the next run's diff skips what landed.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+
+use super::chunk::{code_chunk, note_chunks, Chunk};
+use super::corpus::load_corpus;
+use crate::codes::{CodeRecord, CodeTable};
+use crate::embed::{average_words, Bm25Encoder, Embedder};
+use crate::store::{ChunkPoint, StoreMeta, VectorStore, LAYOUT_VERSION};
+
+#[derive(Debug, Clone)]
+pub struct IngestOptions {
+    /// Drop the store and rebuild it (needed after changing the embedder).
+    pub reset: bool,
+    /// Points per write.
+    pub batch: usize,
+    /// Draw a progress bar on the terminal.
+    pub progress: bool,
+    /// Build the vector index after writing (Qdrant Edge); off when the caller will.
+    pub optimize: bool,
+}
+
+impl Default for IngestOptions {
+    fn default() -> Self {
+        Self { reset: false, batch: 1000, progress: false, optimize: true }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct IngestSummary {
+    pub added: usize,
+    pub changed: usize,
+    pub deleted: usize,
+    pub unchanged: usize,
+    /// Code-table rows written and removed.
+    pub codes_written: usize,
+    pub codes_deleted: usize,
+    pub records: usize,
+    pub notes: usize,
+    pub chunks: usize,
+    pub seconds: f64,
+    pub optimize_seconds: f64,
+}
+
+impl std::fmt::Display for IngestSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} chunks from {} code records and {} guideline notes: {} added, {} changed, {} deleted, {} unchanged; \
+             code tables: {} written, {} deleted ({:.1} s, index build {:.1} s)",
+            self.chunks,
+            self.records,
+            self.notes,
+            self.added,
+            self.changed,
+            self.deleted,
+            self.unchanged,
+            self.codes_written,
+            self.codes_deleted,
+            self.seconds,
+            self.optimize_seconds
+        )
+    }
+}
+
+/// Ingests the corpus in `corpus_dir`. The whole corpus is read and validated before
+/// anything is written, so a bad file changes nothing.
+pub async fn ingest(
+    corpus_dir: &Path,
+    store: &dyn VectorStore,
+    embedder: Arc<dyn Embedder>,
+    codes: &CodeTable,
+    options: &IngestOptions,
+) -> anyhow::Result<IngestSummary> {
+    let started = Instant::now();
+    let dir = corpus_dir.to_path_buf();
+    let (corpus, chunks) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let corpus = load_corpus(&dir)?;
+        let mut chunks: Vec<Chunk> = corpus.records.iter().map(code_chunk).collect();
+        chunks.extend(corpus.notes.iter().flat_map(note_chunks));
+        Ok((corpus, chunks))
+    })
+    .await??;
+    let mut summary = write_chunks(chunks, store, embedder, options).await?;
+    let (written, deleted) = sync_code_tables(codes, &corpus.records).await?;
+    summary.records = corpus.records.len();
+    summary.notes = corpus.notes.len();
+    summary.codes_written = written;
+    summary.codes_deleted = deleted;
+    summary.seconds = started.elapsed().as_secs_f64() - summary.optimize_seconds;
+    Ok(summary)
+}
+
+/// Diffs `chunks` against the store and writes the difference.
+async fn write_chunks(
+    chunks: Vec<Chunk>,
+    store: &dyn VectorStore,
+    embedder: Arc<dyn Embedder>,
+    options: &IngestOptions,
+) -> anyhow::Result<IngestSummary> {
+    let mut summary = IngestSummary { chunks: chunks.len(), ..Default::default() };
+    let meta = match store.meta().await? {
+        Some(meta) if !options.reset => {
+            meta.check(&store.location(), embedder.id(), embedder.dim())?;
+            meta
+        }
+        _ => {
+            let meta = StoreMeta {
+                embedder: embedder.id().to_string(),
+                dim: embedder.dim(),
+                bm25_avg_len: average_words(chunks.iter().map(|c| c.index_text.as_str())),
+                layout: LAYOUT_VERSION,
+            };
+            store.create(&meta).await.context("creating the vector store")?;
+            meta
+        }
+    };
+    let existing = store.key_hashes().await?;
+    let wanted: HashSet<&str> = chunks.iter().map(|c| c.payload.key.as_str()).collect();
+    let stale: Vec<String> = existing.keys().filter(|k| !wanted.contains(k.as_str())).cloned().collect();
+    let mut todo = vec![];
+    for chunk in chunks {
+        match existing.get(&chunk.payload.key) {
+            Some(h) if *h == chunk.payload.hash => summary.unchanged += 1,
+            Some(_) => {
+                summary.changed += 1;
+                todo.push(chunk);
+            }
+            None => {
+                summary.added += 1;
+                todo.push(chunk);
+            }
+        }
+    }
+
+    let bar = if options.progress && !todo.is_empty() {
+        let bar = ProgressBar::new(todo.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} chunks, {per_sec}, eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
+        );
+        bar.set_message("ingesting");
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+
+    // Producer: embeds batches ahead of the writer, at most two in flight.
+    let bm25 = Arc::new(Bm25Encoder::new(meta.bm25_avg_len));
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<ChunkPoint>>>(2);
+    let batch = options.batch.max(1);
+    let producer = tokio::spawn(async move {
+        let mut todo = todo.into_iter().peekable();
+        while todo.peek().is_some() {
+            let part: Vec<Chunk> = todo.by_ref().take(batch).collect();
+            let texts: Vec<String> = part.iter().map(|c| c.index_text.clone()).collect();
+            let dense = match embedder.embed(&texts).await {
+                Ok(d) if d.len() == part.len() => d,
+                Ok(d) => {
+                    let _ = tx.send(Err(anyhow::anyhow!("embedder returned {} vectors for {} texts", d.len(), part.len()))).await;
+                    return;
+                }
+                Err(e) => {
+                    let _ = tx.send(Err(e.into())).await;
+                    return;
+                }
+            };
+            let bm25 = bm25.clone();
+            let points = tokio::task::spawn_blocking(move || {
+                part.into_iter()
+                    .zip(dense)
+                    .map(|(c, d)| ChunkPoint { sparse: bm25.document(&c.index_text), dense: d, payload: c.payload })
+                    .collect::<Vec<_>>()
+            })
+            .await;
+            let sent = match points {
+                Ok(p) => tx.send(Ok(p)).await,
+                Err(e) => tx.send(Err(e.into())).await,
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+    while let Some(points) = rx.recv().await {
+        let points = points?;
+        let n = points.len() as u64;
+        store.upsert(points).await?;
+        bar.inc(n);
+    }
+    producer.await?;
+    bar.finish_and_clear();
+
+    store.delete(&stale).await?;
+    summary.deleted = stale.len();
+    if options.optimize && (summary.added + summary.changed + summary.deleted) > 0 {
+        let t = Instant::now();
+        store.optimize().await?;
+        summary.optimize_seconds = t.elapsed().as_secs_f64();
+    }
+    Ok(summary)
+}
+
+/// Mirrors the code records into the SQL tables, writing only changed rows.
+async fn sync_code_tables(codes: &CodeTable, records: &[CodeRecord]) -> anyhow::Result<(usize, usize)> {
+    let existing = codes.hashes().await?;
+    let hashed: Vec<(&CodeRecord, String)> = records
+        .iter()
+        .map(|r| {
+            let json = serde_json::to_vec(r).expect("records serialize");
+            (r, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&json)))
+        })
+        .collect();
+    let wanted: HashMap<&str, &str> = hashed.iter().map(|(r, h)| (r.code.as_str(), h.as_str())).collect();
+    let upserts: Vec<(&CodeRecord, &str)> = hashed
+        .iter()
+        .filter(|(r, h)| existing.get(&r.code) != Some(h))
+        .map(|(r, h)| (*r, h.as_str()))
+        .collect();
+    let deletes: Vec<String> = existing.keys().filter(|c| !wanted.contains_key(c.as_str())).cloned().collect();
+    codes.apply(&upserts, &deletes).await.context("writing the code tables")?;
+    Ok((upserts.len(), deletes.len()))
+}

@@ -1,0 +1,13 @@
+//! codecite: a retrieval-augmented assistant for US medical coders.
+//!
+//! See ARCHITECTURE.md for the code map and the invariants.
+
+pub mod app;
+pub mod bench;
+pub mod codes;
+pub mod config;
+pub mod embed;
+pub mod http;
+pub mod ingest;
+pub mod retrieval;
+pub mod store;

@@ -1,0 +1,127 @@
+//! The lexicon: abbreviations coders use and words patients use, each mapped to the
+//! clinical wording the code sets use. Files are `corpus/lexicon/*.tsv` with lines
+//! `term<TAB>expansion`; `#` starts a comment. Terms match whole words, case-insensitively.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LexiconError {
+    #[error("{}:{line}: {message}", file.display())]
+    Line { file: PathBuf, line: usize, message: String },
+    #[error("{}: {message}", file.display())]
+    File { file: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Lexicon {
+    /// Lower-cased term (words joined by one space) → expansions.
+    entries: HashMap<String, Vec<String>>,
+    longest: usize,
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect()
+}
+
+impl Lexicon {
+    pub fn load_dir(dir: &Path) -> Result<Self, LexiconError> {
+        let mut lexicon = Self::default();
+        if !dir.is_dir() {
+            return Ok(lexicon);
+        }
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|e| LexiconError::File { file: dir.into(), message: e.to_string() })?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "tsv"))
+            .collect();
+        files.sort();
+        for file in files {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| LexiconError::File { file: file.clone(), message: e.to_string() })?;
+            lexicon.add_text(&file, &text)?;
+        }
+        Ok(lexicon)
+    }
+
+    pub fn add_text(&mut self, file: &Path, text: &str) -> Result<(), LexiconError> {
+        for (i, line) in text.lines().enumerate() {
+            let line = line.trim_end();
+            if line.trim().is_empty() || line.trim_start().starts_with('#') {
+                continue;
+            }
+            let err = |message: &str| LexiconError::Line { file: file.into(), line: i + 1, message: message.into() };
+            let (term, expansion) = line.split_once('\t').ok_or_else(|| err("expected `term<TAB>expansion`"))?;
+            let key = words(term).join(" ");
+            if key.is_empty() || expansion.trim().is_empty() {
+                return Err(err("both the term and its expansion must be non-empty"));
+            }
+            self.longest = self.longest.max(key.split(' ').count());
+            let list = self.entries.entry(key).or_default();
+            if !list.iter().any(|e| e == expansion.trim()) {
+                list.push(expansion.trim().to_string());
+            }
+        }
+        Ok(())
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Expansions of every term in `query`, longest match first at each position
+    /// ("sugar diabetes" wins over "diabetes"), in order of appearance, without repeats.
+    pub fn expand(&self, query: &str) -> Vec<String> {
+        let words = words(query);
+        let mut out: Vec<String> = vec![];
+        let mut i = 0;
+        while i < words.len() {
+            let mut step = 1;
+            for n in (1..=self.longest.min(words.len() - i)).rev() {
+                if let Some(exp) = self.entries.get(&words[i..i + n].join(" ")) {
+                    for e in exp {
+                        if !out.contains(e) {
+                            out.push(e.clone());
+                        }
+                    }
+                    step = n;
+                    break;
+                }
+            }
+            i += step;
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon() -> Lexicon {
+        let mut l = Lexicon::default();
+        l.add_text(Path::new("t.tsv"), "# comment\nHTN\thypertension\nsugar diabetes\ttype 2 diabetes mellitus\ndiabetes\tdiabetes mellitus\nlap chole\tlaparoscopic cholecystectomy\n").unwrap();
+        l
+    }
+
+    #[test]
+    fn expands_whole_words_longest_first() {
+        let l = lexicon();
+        assert_eq!(l.expand("pt with HTN and sugar diabetes"), vec!["hypertension", "type 2 diabetes mellitus"]);
+        assert_eq!(l.expand("Lap Chole today"), vec!["laparoscopic cholecystectomy"]);
+        assert!(l.expand("HTNx").is_empty(), "no partial words");
+    }
+
+    #[test]
+    fn bad_lines_name_file_and_line() {
+        let err = Lexicon::default().add_text(Path::new("x.tsv"), "ok\tfine\nbroken line\n").unwrap_err();
+        assert_eq!(err.to_string(), "x.tsv:2: expected `term<TAB>expansion`");
+    }
+}

@@ -1,0 +1,10 @@
+//! Retrieval: query analysis (code-shaped tokens, lexicon expansion), exact code lookup and
+//! hybrid search, merged into one ranking with exact hits first.
+
+mod analyze;
+mod lexicon;
+mod search;
+
+pub use analyze::{analyze, code_candidates, Analysis};
+pub use lexicon::{Lexicon, LexiconError};
+pub use search::{MatchKind, RetrievalError, Retriever, SearchHit, SearchMode, SearchRequest};

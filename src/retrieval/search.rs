@@ -1,0 +1,198 @@
+//! The retriever: exact code hits first, then hybrid (dense + BM25, fused in the store).
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use super::{analyze, Analysis, Lexicon};
+use crate::codes::CodeSystem;
+use crate::config::SearchConfig;
+use crate::embed::{Bm25Encoder, EmbedError, Embedder};
+use crate::store::{StoreError, StoreHit, VectorQuery, VectorStore};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    #[default]
+    Hybrid,
+    Dense,
+    Bm25,
+}
+
+impl std::str::FromStr for SearchMode {
+    type Err = RetrievalError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "hybrid" => Ok(Self::Hybrid),
+            "dense" => Ok(Self::Dense),
+            "bm25" | "sparse" => Ok(Self::Bm25),
+            other => Err(RetrievalError::BadMode(other.to_string())),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RetrievalError {
+    #[error("the query is empty")]
+    EmptyQuery,
+    #[error("the query is {got} characters long; the limit is {max}")]
+    QueryTooLong { got: usize, max: usize },
+    #[error("limit must be between 1 and {max}")]
+    BadLimit { max: usize },
+    #[error("unknown search mode {0:?}; expected hybrid, dense or bm25")]
+    BadMode(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct SearchRequest {
+    pub query: String,
+    pub limit: Option<usize>,
+    pub system: Option<CodeSystem>,
+    pub mode: SearchMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MatchKind {
+    /// The query named this code.
+    Exact,
+    /// Found by vector search (in the request's mode).
+    Search,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchHit {
+    pub system: CodeSystem,
+    pub code: Option<String>,
+    pub codes: Vec<String>,
+    pub title: String,
+    pub snippet: String,
+    pub score: f32,
+    pub source: String,
+    /// The chunk's stable key, e.g. `code:HCPCS:J1885`.
+    pub id: String,
+    #[serde(rename = "match")]
+    pub match_kind: MatchKind,
+    /// The full chunk text, for answer generation; not sent by the search API.
+    #[serde(skip)]
+    pub text: String,
+}
+
+const SNIPPET_CHARS: usize = 240;
+
+fn snippet(text: &str) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if flat.chars().count() <= SNIPPET_CHARS {
+        return flat;
+    }
+    let cut: String = flat.chars().take(SNIPPET_CHARS).collect();
+    let cut = cut.rsplit_once(' ').map(|(a, _)| a).unwrap_or(&cut);
+    format!("{cut}…")
+}
+
+impl SearchHit {
+    fn from_store(hit: StoreHit, match_kind: MatchKind) -> Self {
+        let p = hit.payload;
+        Self {
+            system: p.system,
+            code: p.code,
+            codes: p.codes,
+            title: p.title,
+            snippet: snippet(&p.text),
+            score: hit.score,
+            source: p.source,
+            id: p.key,
+            match_kind,
+            text: p.text,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Retriever {
+    store: Arc<dyn VectorStore>,
+    embedder: Arc<dyn Embedder>,
+    bm25: Arc<Bm25Encoder>,
+    lexicon: Arc<Lexicon>,
+    config: SearchConfig,
+}
+
+impl Retriever {
+    /// `bm25_avg_len` only affects document weights; queries are encoded the same whatever it is.
+    pub fn new(
+        store: Arc<dyn VectorStore>,
+        embedder: Arc<dyn Embedder>,
+        lexicon: Arc<Lexicon>,
+        config: SearchConfig,
+    ) -> Self {
+        Self { store, embedder, bm25: Arc::new(Bm25Encoder::new(1.0)), lexicon, config }
+    }
+
+    pub fn lexicon(&self) -> &Lexicon {
+        &self.lexicon
+    }
+
+    /// Checks a request before any work, so bad input costs nothing.
+    pub fn validate(&self, request: &SearchRequest) -> Result<usize, RetrievalError> {
+        let chars = request.query.chars().count();
+        if request.query.trim().is_empty() {
+            return Err(RetrievalError::EmptyQuery);
+        }
+        if chars > self.config.max_query_chars {
+            return Err(RetrievalError::QueryTooLong { got: chars, max: self.config.max_query_chars });
+        }
+        let limit = request.limit.unwrap_or(self.config.default_limit);
+        if limit == 0 || limit > self.config.max_limit {
+            return Err(RetrievalError::BadLimit { max: self.config.max_limit });
+        }
+        Ok(limit)
+    }
+
+    pub fn analyze(&self, query: &str) -> Analysis {
+        analyze(query, &self.lexicon)
+    }
+
+    pub async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, RetrievalError> {
+        let limit = self.validate(request)?;
+        let analysis = self.analyze(&request.query);
+        let exact = self.store.lookup_codes(&analysis.codes, request.system);
+        let dense = async {
+            match request.mode {
+                SearchMode::Bm25 => Ok(None),
+                _ => self.embedder.embed_one(&analysis.expanded).await.map(Some),
+            }
+        };
+        let (exact, dense) = tokio::join!(exact, dense);
+        let mut exact = exact?;
+        // Keep the order in which the query named the codes.
+        exact.sort_by_key(|h| {
+            let code = h.payload.code.clone().unwrap_or_default();
+            analysis.codes.iter().position(|c| *c == code).unwrap_or(usize::MAX)
+        });
+        let sparse = match request.mode {
+            SearchMode::Dense => None,
+            _ => Some(self.bm25.query(&analysis.expanded)),
+        };
+        let query = VectorQuery {
+            dense: dense?,
+            sparse,
+            system: request.system,
+            limit: limit + exact.len(),
+            prefetch: self.config.prefetch,
+            rrf_k: self.config.rrf_k,
+        };
+        let found = self.store.search(&query).await?;
+        let mut hits: Vec<SearchHit> = exact.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Exact)).collect();
+        for h in found {
+            if !hits.iter().any(|x| x.id == h.payload.key) {
+                hits.push(SearchHit::from_store(h, MatchKind::Search));
+            }
+        }
+        hits.truncate(limit);
+        Ok(hits)
+    }
+}

@@ -1,0 +1,300 @@
+//! The embedded backend: a Qdrant Edge shard in process, under the data directory.
+//!
+//! Qdrant Edge is blocking, so every call runs on a blocking thread. Its `flush` panics if an
+//! `update` runs at the same time, and its write-ahead log is not replayed on load, so one
+//! mutex owns all writes and every write is flushed before it returns.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, RwLock};
+
+use qdrant_edge::{
+    Condition, CreateIndex, EdgeConfig, EdgeShard, EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder,
+    FieldCondition, FieldIndexOperations, Filter, Fusion, JsonPath, Match, Modifier, NamedQuery, Payload,
+    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
+    QueryEnum, QueryRequest, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, VectorInternal, Vectors,
+    WithPayloadInterface, WithVector,
+};
+
+use super::{
+    overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta, VectorQuery,
+    VectorStore, DENSE, SPARSE,
+};
+use crate::codes::CodeSystem;
+
+const META_FILE: &str = "codecite-store.json";
+
+pub struct EdgeStore {
+    dir: PathBuf,
+    shard: RwLock<Option<Arc<EdgeShard>>>,
+    meta: RwLock<Option<StoreMeta>>,
+    /// Serialises update + flush (see the module doc).
+    writer: Arc<Mutex<()>>,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+impl EdgeStore {
+    /// Opens the shard in `dir` if one was created there; otherwise the store is empty until
+    /// [`VectorStore::create`].
+    pub fn open(dir: &Path) -> Result<Self, StoreError> {
+        let store = Self {
+            dir: dir.to_path_buf(),
+            shard: RwLock::new(None),
+            meta: RwLock::new(None),
+            writer: Arc::new(Mutex::new(())),
+        };
+        let meta_path = dir.join(META_FILE);
+        if meta_path.exists() {
+            let text = std::fs::read_to_string(&meta_path).map_err(backend)?;
+            let meta: StoreMeta = serde_json::from_str(&text)
+                .map_err(|e| StoreError::Backend(format!("{}: {e}", meta_path.display())))?;
+            let shard = EdgeShard::load(dir, None).map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
+            *store.shard.write().expect("lock") = Some(Arc::new(shard));
+            *store.meta.write().expect("lock") = Some(meta);
+        }
+        Ok(store)
+    }
+
+    fn shard(&self) -> Result<Arc<EdgeShard>, StoreError> {
+        self.shard.read().expect("lock").clone().ok_or(StoreError::NotInitialized)
+    }
+
+    /// Runs a write and its flush under the writer lock on a blocking thread.
+    async fn write(&self, op: UpdateOperation) -> Result<(), StoreError> {
+        let shard = self.shard()?;
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = writer.lock().expect("writer lock");
+            shard.update(op).map_err(backend)?;
+            shard.flush();
+            Ok(())
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    async fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&EdgeShard) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let shard = self.shard()?;
+        tokio::task::spawn_blocking(move || f(&shard)).await.map_err(backend)?
+    }
+}
+
+fn path(field: &str) -> JsonPath {
+    field.parse().expect("static field names are valid JSON paths")
+}
+
+fn keyword(field: &str, m: Match) -> Condition {
+    Condition::Field(FieldCondition::new_match(path(field), m))
+}
+
+fn system_filter(system: Option<CodeSystem>) -> Option<Filter> {
+    system.map(|s| Filter::new_must(keyword("system", Match::from(s.as_str().to_string()))))
+}
+
+fn payload_of(payload: Option<Payload>) -> Result<ChunkPayload, StoreError> {
+    let map = payload.ok_or_else(|| StoreError::Payload("point without payload".into()))?.0;
+    serde_json::from_value(serde_json::Value::Object(map.into_iter().collect()))
+        .map_err(|e| StoreError::Payload(e.to_string()))
+}
+
+fn sparse(v: &crate::embed::SparseVec) -> VectorInternal {
+    VectorInternal::Sparse(SparseVector { indices: v.indices.clone(), values: v.values.clone() })
+}
+
+#[async_trait::async_trait]
+impl VectorStore for EdgeStore {
+    fn location(&self) -> String {
+        self.dir.display().to_string()
+    }
+
+    async fn meta(&self) -> Result<Option<StoreMeta>, StoreError> {
+        Ok(self.meta.read().expect("lock").clone())
+    }
+
+    async fn create(&self, meta: &StoreMeta) -> Result<(), StoreError> {
+        // Drop (and so flush) any previous shard before its files are removed.
+        let old = self.shard.write().expect("lock").take();
+        drop(old);
+        *self.meta.write().expect("lock") = None;
+        let dir = self.dir.clone();
+        let dim = meta.dim;
+        let shard = tokio::task::spawn_blocking(move || -> Result<EdgeShard, StoreError> {
+            if dir.exists() {
+                std::fs::remove_dir_all(&dir).map_err(backend)?;
+            }
+            std::fs::create_dir_all(&dir).map_err(backend)?;
+            let config = EdgeConfig::builder()
+                .on_disk_payload(false)
+                .vector(DENSE, EdgeVectorParamsBuilder::new(dim, qdrant_edge::Distance::Cosine).build())
+                .sparse_vector(SPARSE, EdgeSparseVectorParamsBuilder::new().modifier(Modifier::Idf).build())
+                .build();
+            let shard = EdgeShard::new(&dir, config).map_err(backend)?;
+            for field in ["system", "code", "key"] {
+                let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
+                    field_name: path(field),
+                    field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
+                }));
+                shard.update(op).map_err(backend)?;
+            }
+            shard.flush();
+            Ok(shard)
+        })
+        .await
+        .map_err(backend)??;
+        let text = serde_json::to_string_pretty(meta).expect("meta serializes");
+        std::fs::write(self.dir.join(META_FILE), text).map_err(backend)?;
+        *self.shard.write().expect("lock") = Some(Arc::new(shard));
+        *self.meta.write().expect("lock") = Some(meta.clone());
+        Ok(())
+    }
+
+    async fn key_hashes(&self) -> Result<HashMap<String, String>, StoreError> {
+        self.read(|shard| {
+            let mut out = HashMap::new();
+            let mut offset = None;
+            loop {
+                let request = ScrollRequest {
+                    offset,
+                    limit: Some(10_000),
+                    filter: None,
+                    with_payload: Some(WithPayloadInterface::Fields(vec![path("key"), path("hash")])),
+                    with_vector: WithVector::Bool(false),
+                    order_by: None,
+                };
+                let (records, next) = shard.scroll(request).map_err(backend)?;
+                for r in records {
+                    let map = r.payload.map(|p| p.0).unwrap_or_default();
+                    let get = |k: &str| map.get(k).and_then(|v| v.as_str()).map(str::to_string);
+                    if let (Some(key), Some(hash)) = (get("key"), get("hash")) {
+                        out.insert(key, hash);
+                    }
+                }
+                match next {
+                    Some(n) => offset = Some(n),
+                    None => return Ok(out),
+                }
+            }
+        })
+        .await
+    }
+
+    async fn upsert(&self, points: Vec<ChunkPoint>) -> Result<(), StoreError> {
+        let mut structs = Vec::with_capacity(points.len());
+        for p in points {
+            let vectors = Vectors::new_named([
+                (DENSE.to_string(), qdrant_edge::Vector::new_dense(p.dense)),
+                (SPARSE.to_string(), qdrant_edge::Vector::from(sparse(&p.sparse))),
+            ]);
+            let payload = serde_json::to_value(&p.payload).expect("payload serializes");
+            structs.push(PointStruct::new(PointId::Uuid(point_id(&p.payload.key)), vectors, payload).into());
+        }
+        self.write(UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(
+            structs,
+        ))))
+        .await
+    }
+
+    async fn delete(&self, keys: &[String]) -> Result<(), StoreError> {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        let ids = keys.iter().map(|k| PointId::Uuid(point_id(k))).collect();
+        self.write(UpdateOperation::PointOperation(PointOperations::DeletePoints { ids })).await
+    }
+
+    async fn optimize(&self) -> Result<(), StoreError> {
+        let shard = self.shard()?;
+        let writer = self.writer.clone();
+        tokio::task::spawn_blocking(move || {
+            let _guard = writer.lock().expect("writer lock");
+            shard.optimize().map_err(backend)?;
+            shard.flush();
+            Ok(())
+        })
+        .await
+        .map_err(backend)?
+    }
+
+    async fn search(&self, query: &VectorQuery) -> Result<Vec<StoreHit>, StoreError> {
+        let dense = query.dense.clone().map(|v| NamedQuery::new(VectorInternal::Dense(v), DENSE));
+        let sparse = query.sparse.as_ref().map(|v| NamedQuery::new(sparse(v), SPARSE));
+        let nearest = |q: NamedQuery<VectorInternal>| ScoringQuery::Vector(QueryEnum::Nearest(q));
+        let limit = overfetch(query.limit);
+        let (prefetches, scoring) = match (dense, sparse) {
+            (Some(d), Some(s)) => {
+                let prefetch = |q| Prefetch {
+                    prefetches: vec![],
+                    query: Some(nearest(q)),
+                    limit: query.prefetch.max(limit),
+                    params: None,
+                    filter: None,
+                    score_threshold: None,
+                };
+                (vec![prefetch(d), prefetch(s)], ScoringQuery::Fusion(Fusion::Rrf { k: query.rrf_k.max(1), weights: None }))
+            }
+            (Some(one), None) | (None, Some(one)) => (vec![], nearest(one)),
+            (None, None) => return Ok(vec![]),
+        };
+        let request = QueryRequest {
+            prefetches,
+            query: Some(scoring),
+            filter: system_filter(query.system),
+            score_threshold: None,
+            limit,
+            offset: 0,
+            params: None,
+            with_vector: WithVector::Bool(false),
+            with_payload: WithPayloadInterface::Bool(true),
+        };
+        let final_limit = query.limit;
+        self.read(move |shard| {
+            let points = shard.query(request).map_err(backend)?;
+            let mut hits = points
+                .into_iter()
+                .map(|p| Ok(StoreHit { score: p.score, payload: payload_of(p.payload)? }))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            rank_hits(&mut hits);
+            hits.truncate(final_limit);
+            Ok(hits)
+        })
+        .await
+    }
+
+    async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError> {
+        if codes.is_empty() {
+            return Ok(vec![]);
+        }
+        let mut must = vec![keyword("code", Match::from(codes.to_vec()))];
+        if let Some(s) = system {
+            must.push(keyword("system", Match::from(s.as_str().to_string())));
+        }
+        let filter = Filter { must: Some(must), ..Default::default() };
+        let limit = codes.len() * 2;
+        self.read(move |shard| {
+            let request = ScrollRequest {
+                offset: None,
+                limit: Some(limit),
+                filter: Some(filter),
+                with_payload: Some(WithPayloadInterface::Bool(true)),
+                with_vector: WithVector::Bool(false),
+                order_by: None,
+            };
+            let (records, _) = shard.scroll(request).map_err(backend)?;
+            records.into_iter().map(|r| Ok(StoreHit { score: 1.0, payload: payload_of(r.payload)? })).collect()
+        })
+        .await
+    }
+
+    async fn count(&self) -> Result<usize, StoreError> {
+        if self.shard.read().expect("lock").is_none() {
+            return Ok(0);
+        }
+        self.read(|shard| Ok(shard.info().points_count)).await
+    }
+}
