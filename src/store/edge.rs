@@ -51,7 +51,13 @@ impl EdgeStore {
             let text = std::fs::read_to_string(&meta_path).map_err(backend)?;
             let meta: StoreMeta = serde_json::from_str(&text)
                 .map_err(|e| StoreError::Backend(format!("{}: {e}", meta_path.display())))?;
-            let shard = EdgeShard::load(dir, None).map_err(|e| StoreError::Backend(format!("{}: {e}", dir.display())))?;
+            let shard = EdgeShard::load(dir, None).map_err(|e| {
+                if e.to_string().contains("WouldBlock") {
+                    StoreError::Backend(format!("{} is in use by another codecite process", dir.display()))
+                } else {
+                    StoreError::Backend(format!("{}: {e}", dir.display()))
+                }
+            })?;
             *store.shard.write().expect("lock") = Some(Arc::new(shard));
             *store.meta.write().expect("lock") = Some(meta);
         }

@@ -1,0 +1,162 @@
+//! The HTTP API through the real router.
+
+use axum::http::StatusCode;
+use codecite::app::prepare;
+
+use crate::helpers::{codes_of, urlencode, TestApp};
+
+#[tokio::test]
+async fn health_then_readiness_after_ingest() {
+    let app = TestApp::unprepared().await;
+    let (status, body) = app.get("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["error"]["code"], "not_ready");
+    let (status, _) = app.get("/api/search?q=diabetes").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+
+    prepare(&app.state, false).await.unwrap();
+    let (status, body) = app.get("/readyz").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body["chunks"].as_u64().unwrap() >= 76, "{body}");
+}
+
+#[tokio::test]
+async fn description_finds_its_code_in_the_top_three() {
+    let app = TestApp::spawn().await;
+    let codes = app.search_codes("type 2 diabetes without complications").await;
+    let pos = codes.iter().position(|c| c == "E11.9");
+    assert!(pos.is_some_and(|p| p < 3), "E11.9 not in the top 3: {codes:?}");
+}
+
+#[tokio::test]
+async fn named_codes_rank_first_in_any_spelling() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get("/api/search?q=J1885").await;
+    assert_eq!(status, StatusCode::OK);
+    let first = &body["hits"][0];
+    assert_eq!(first["code"], "J1885");
+    assert_eq!(first["system"], "HCPCS");
+    assert_eq!(first["match"], "exact");
+    for field in ["codes", "title", "snippet", "score", "source"] {
+        assert!(!first[field].is_null(), "hit lacks {field}: {first}");
+    }
+    assert_eq!(app.search_codes("e119").await[0], "E11.9", "ICD-10-CM without the dot");
+    assert_eq!(app.search_codes("s72.001a").await[0], "S72.001A", "lower case with the dot");
+    let codes = app.search_codes("can 99213 be billed with modifier 25 and 20610").await;
+    assert_eq!(&codes[..3], ["99213", "25", "20610"], "named codes keep the order of the question");
+}
+
+#[tokio::test]
+async fn system_filter_applies_to_every_hit() {
+    let app = TestApp::spawn().await;
+    for system in ["HCPCS", "ICD10CM", "CPT", "GUIDELINE"] {
+        let (status, body) = app.get(&format!("/api/search?q=diabetes+injection+visit&limit=20&system={system}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let hits = body["hits"].as_array().unwrap();
+        assert!(!hits.is_empty(), "no {system} hits");
+        assert!(hits.iter().all(|h| h["system"] == system), "{system}: {body}");
+    }
+    // A code named in the query but outside the filter is not returned.
+    let (_, body) = app.get("/api/search?q=J1885&system=ICD10CM").await;
+    assert!(!codes_of(&body).contains(&"J1885".to_string()));
+    let (status, body) = app.get("/api/search?q=x&system=icd-10-cm").await;
+    assert_eq!(status, StatusCode::OK, "systems parse loosely: {body}");
+}
+
+#[tokio::test]
+async fn lexicon_expands_abbreviations_and_lay_words() {
+    let app = TestApp::spawn().await;
+    let bare = TestApp::unprepared().await;
+    std::fs::remove_dir_all(bare.corpus().join("lexicon")).unwrap();
+    let bare = bare.restart().await;
+    assert!(bare.services().retriever.lexicon().is_empty());
+
+    let rank = |codes: &[String], code: &str| codes.iter().position(|c| c == code).unwrap_or(usize::MAX);
+    for (query, code) in [("lap chole", "47562"), ("pink eye", "H10.9"), ("toradol", "J1885"), ("HTN", "I10")] {
+        let with = app.search_codes(query).await;
+        let without = bare.search_codes(query).await;
+        assert_eq!(rank(&with, code), 0, "{query}: {code} should rank first with the lexicon: {with:?}");
+        assert!(rank(&without, code) > 0, "{query}: the lexicon made no difference: {without:?}");
+    }
+}
+
+#[tokio::test]
+async fn rankings_are_stable_across_calls() {
+    let app = TestApp::spawn().await;
+    for q in ["diabetes", "office visit", "injection", "fracture of femur"] {
+        let uri = format!("/api/search?q={}&limit=15", urlencode(q));
+        let (_, a) = app.get(&uri).await;
+        let (_, b) = app.get(&uri).await;
+        assert_eq!(a, b, "{q}");
+        let scores: Vec<f64> = a["hits"].as_array().unwrap().iter().map(|h| h["score"].as_f64().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]) || a["hits"][0]["match"] == "exact", "{q}: {scores:?}");
+    }
+}
+
+#[tokio::test]
+async fn search_modes_each_return_results() {
+    let app = TestApp::spawn().await;
+    for mode in ["hybrid", "dense", "bm25"] {
+        let (status, body) = app.get(&format!("/api/search?q=heart+failure&mode={mode}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(codes_of(&body).contains(&"I50.9".to_string()), "{mode}: {body}");
+    }
+    let (status, body) = app.get("/api/search?q=x&mode=magic").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("magic"));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_4xx() {
+    let app = TestApp::spawn().await;
+    let long = "a".repeat(2001);
+    let cases = [
+        ("/api/search", StatusCode::BAD_REQUEST, "empty"),
+        ("/api/search?q=", StatusCode::BAD_REQUEST, "empty"),
+        ("/api/search?q=+++", StatusCode::BAD_REQUEST, "empty"),
+        (&format!("/api/search?q={long}") as &str, StatusCode::BAD_REQUEST, "2001 characters"),
+        ("/api/search?q=x&limit=0", StatusCode::BAD_REQUEST, "limit"),
+        ("/api/search?q=x&limit=500", StatusCode::BAD_REQUEST, "limit"),
+        ("/api/search?q=x&limit=ten", StatusCode::BAD_REQUEST, "not a number"),
+        ("/api/search?q=x&system=CDT", StatusCode::BAD_REQUEST, "CDT"),
+        ("/api/codes/Z99999999", StatusCode::NOT_FOUND, "no code"),
+        ("/api/codes/99999", StatusCode::NOT_FOUND, "no code"),
+        ("/api/codes/D0120", StatusCode::NOT_FOUND, "no code"),
+        ("/api/codes/%3Cscript%3E", StatusCode::BAD_REQUEST, "not shaped like a code"),
+        ("/no/such/route", StatusCode::NOT_FOUND, "no such route"),
+    ];
+    for (uri, status, needle) in cases {
+        let (got, body) = app.get(uri).await;
+        assert_eq!(got, status, "{uri}: {body}");
+        let message = body["error"]["message"].as_str().unwrap_or_else(|| panic!("{uri}: no error message in {body}"));
+        assert!(message.contains(needle), "{uri}: {message:?} lacks {needle:?}");
+    }
+    let exactly = "a".repeat(2000);
+    let (status, _) = app.get(&format!("/api/search?q={exactly}")).await;
+    assert_eq!(status, StatusCode::OK, "2,000 characters is still accepted");
+}
+
+#[tokio::test]
+async fn code_records_carry_their_relationships() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get("/api/codes/37253").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["addon"], true);
+    assert_eq!(body["primary_codes"], serde_json::json!(["37252"]));
+    assert_eq!(body["replaces"], serde_json::json!(["75946"]));
+
+    let (_, body) = app.get("/api/codes/37252").await;
+    assert_eq!(body["addon_codes"], serde_json::json!(["37253"]), "{body}");
+
+    let (_, body) = app.get("/api/codes/75946").await;
+    assert_eq!(body["deleted_year"], 2016);
+    assert_eq!(body["replaced_by"], serde_json::json!(["37253"]));
+
+    let (status, body) = app.get("/api/codes/e119").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body["code"], "E11.9");
+    assert_eq!(body["system"], "ICD10CM");
+    assert!(body["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("Excludes1")));
+}

@@ -1,0 +1,158 @@
+//! `TestApp`: the real application with a fresh data dir, a copy of the fixture corpus and,
+//! when configured, a fresh PostgreSQL database.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use axum::Router;
+use codecite::app::{prepare, AppState, Services};
+use codecite::config::{default_static_model_dir, Config};
+use codecite::embed::{Embedder, StaticEmbedder};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// The static model is loaded once per test binary; every app shares it.
+pub fn embedder() -> Arc<dyn Embedder> {
+    static EMBEDDER: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
+    EMBEDDER
+        .get_or_init(|| Arc::new(StaticEmbedder::load(&default_static_model_dir()).expect("the bundled model loads")))
+        .clone()
+}
+
+pub fn fixture_corpus() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus")
+}
+
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// A database URL for one test: a new PostgreSQL database when `CODECITE_TEST_PG_URL`
+/// names a server, else a SQLite file in `dir`.
+pub async fn test_database(dir: &Path) -> String {
+    match std::env::var("CODECITE_TEST_PG_URL").ok().filter(|s| !s.is_empty()) {
+        Some(admin) => {
+            use sqlx::{Connection, Executor};
+            let name = format!("codecite_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+            conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
+            let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+            format!("{base}/{name}")
+        }
+        None => format!("sqlite://{}?mode=rwc", dir.join("codecite.db").display()),
+    }
+}
+
+/// Fields drop in order: the stores close (and flush) before their directory is removed.
+pub struct TestApp {
+    pub router: Router,
+    pub state: AppState,
+    pub config: Config,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestApp {
+    /// A ready app over a private copy of the fixture corpus.
+    pub async fn spawn() -> Self {
+        let app = Self::unprepared().await;
+        prepare(&app.state, false).await.expect("the fixture corpus ingests");
+        app
+    }
+
+    /// An app whose store has not been ingested yet.
+    pub async fn unprepared() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        copy_dir(&fixture_corpus(), &dir.path().join("corpus"));
+        let mut config = Config::default();
+        config.data_dir = dir.path().join("data");
+        config.corpus_dir = dir.path().join("corpus");
+        config.database_url = Some(test_database(dir.path()).await);
+        Self::with_config(dir, config).await
+    }
+
+    pub async fn with_config(dir: tempfile::TempDir, config: Config) -> Self {
+        let services = Arc::new(Services::open_with(&config, embedder()).await.expect("services open"));
+        let state = AppState::new(services);
+        let router = codecite::http::router(state.clone());
+        Self { router, state, config, dir }
+    }
+
+    /// Reopens the same data dir and corpus, as a restart would.
+    pub async fn restart(self) -> Self {
+        let (config, dir) = self.close();
+        let app = Self::with_config(dir, config).await;
+        prepare(&app.state, false).await.expect("reopened store is ready");
+        app
+    }
+
+    /// Closes the stores, keeping the data dir (and its temporary directory) for reuse.
+    pub fn close(self) -> (Config, tempfile::TempDir) {
+        let TestApp { router, state, config, dir } = self;
+        drop(router);
+        drop(state);
+        (config, dir)
+    }
+
+    pub fn services(&self) -> &Services {
+        &self.state.services
+    }
+
+    pub fn corpus(&self) -> PathBuf {
+        self.config.corpus_dir.clone()
+    }
+
+    pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
+        let response = self
+            .router
+            .clone()
+            .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let json = serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| panic!("{uri} answered {status} with non-JSON {:?}", String::from_utf8_lossy(&bytes)));
+        (status, json)
+    }
+
+    /// Codes of the hits of `/api/search`, in order.
+    pub async fn search_codes(&self, query: &str) -> Vec<String> {
+        let uri = format!("/api/search?q={}", urlencode(query));
+        let (status, body) = self.get(&uri).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        codes_of(&body)
+    }
+}
+
+pub fn codes_of(body: &Value) -> Vec<String> {
+    body["hits"]
+        .as_array()
+        .expect("hits array")
+        .iter()
+        .map(|h| h["code"].as_str().unwrap_or("-").to_string())
+        .collect()
+}
+
+pub fn urlencode(s: &str) -> String {
+    let mut out = String::new();
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}

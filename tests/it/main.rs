@@ -1,0 +1,9 @@
+//! Integration tests: one binary, driving the real router over real stores (a Qdrant Edge
+//! shard and a SQLite file in a temporary directory, or a fresh PostgreSQL database when
+//! `CODECITE_TEST_PG_URL` is set; a Qdrant server when `QDRANT_URL` is set).
+
+mod helpers;
+
+mod api;
+mod ingest;
+mod server_backend;
