@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: every test on SQLite and Qdrant Edge, then the integration
+# tests again on a throwaway PostgreSQL cluster that this script starts and stops.
+# Set QDRANT_URL to also run the Qdrant server backend tests against that server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/codecite/target}"
+
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+if [ -z "$pg_bin" ]; then
+    echo "test.sh: installing PostgreSQL (Debian package)" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+fi
+
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+pg_dir=$(mktemp -d /tmp/codecite-pg.XXXXXX)
+[ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
+port=$(( 20000 + RANDOM % 20000 ))
+cleanup() {
+    as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$pg_dir"
+}
+trap cleanup EXIT
+as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres >/dev/null
+as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+    -o "-k $pg_dir -p $port -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+
+echo "== tests on SQLite and Qdrant Edge"
+cargo test --all-targets
+echo "== integration tests on PostgreSQL ($("$pg_bin/postgres" --version))"
+CODECITE_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres" cargo test --test it
