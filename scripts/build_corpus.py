@@ -58,6 +58,37 @@ HCPCS_SECTIONS = {
 }
 
 
+# Whole-word abbreviations in the CMS HCPCS short descriptions (28 characters at most),
+# spelled out so that people's words match them. Facts about the abbreviations only.
+HCPCS_ABBREVIATIONS = {
+    "inj": "injection", "tab": "tablet", "cap": "capsule", "soln": "solution", "sol": "solution",
+    "susp": "suspension", "w": "with", "wo": "without", "w/o": "without", "eq": "equipment",
+    "equip": "equipment", "supp": "supply", "suppl": "supply", "sup": "supply", "misc": "miscellaneous",
+    "ea": "each", "svc": "service", "svcs": "services", "serv": "service", "addl": "additional",
+    "amb": "ambulance", "transp": "transport", "nonemer": "nonemergency", "emer": "emergency",
+    "hr": "hour", "hrs": "hours", "min": "minutes", "dx": "diagnostic", "tx": "treatment",
+    "pt": "patient", "ped": "pediatric", "adj": "adjustable", "cath": "catheter", "elec": "electric",
+    "wc": "wheelchair", "whlchr": "wheelchair", "whchr": "wheelchair", "prosth": "prosthesis",
+    "mgmt": "management", "eval": "evaluation", "ther": "therapy", "phys": "physical",
+    "vac": "vaccine", "vacc": "vaccine", "immun": "immunization", "admin": "administration",
+    "bld": "blood", "hosp": "hospital", "rad": "radiology", "incl": "including", "reg": "regular",
+    "std": "standard", "temp": "temporary", "ext": "external", "int": "internal", "lg": "large",
+    "sm": "small", "med": "medium", "mo": "month", "wk": "week", "nos": "not otherwise specified",
+    "noc": "not otherwise classified", "oxy": "oxygen", "resp": "respiratory", "vent": "ventilator",
+    "neb": "nebulizer", "ortho": "orthotic", "orth": "orthotic", "lumb": "lumbar", "sacr": "sacral",
+    "thor": "thoracic", "cerv": "cervical", "pros": "prosthetic", "hh": "home health", "cont": "continuous",
+    "mon": "monitor", "mntr": "monitor", "glucse": "glucose", "gluc": "glucose", "strp": "strips",
+}
+
+
+def spell_out(short):
+    words = []
+    for w in short.replace("/", " / ").split():
+        key = w.lower().strip(",.;:")
+        words.append(HCPCS_ABBREVIATIONS.get(key, w))
+    return " ".join(words).replace(" / ", "/")
+
+
 def notes_of(elem):
     out = []
     for tag, label in NOTE_KINDS:
@@ -99,6 +130,7 @@ def icd_records():
                 walk(child, level_path, inherited_notes + own_notes, seven)
             return
         notes = own_notes + inherited_notes
+        synonyms = inclusion_terms(diag)
         if seven:
             bare = code.replace(".", "")
             padded = bare.ljust(6, "X")
@@ -106,9 +138,9 @@ def icd_records():
                 if not seventh_applies(padded, char):
                     continue
                 full = padded + char
-                records.append(icd_record(f"{full[:3]}.{full[3:]}", f"{desc}, {meaning}", path + [f"{code} {desc}"], notes))
+                records.append(icd_record(f"{full[:3]}.{full[3:]}", f"{desc}, {meaning}", path + [f"{code} {desc}"], notes, synonyms))
         else:
-            records.append(icd_record(code, desc, path, notes))
+            records.append(icd_record(code, desc, path, notes, synonyms))
 
     for chapter in root.findall("chapter"):
         chap = f"Chapter {chapter.findtext('name').strip()}: {' '.join(chapter.findtext('desc').split())}"
@@ -119,8 +151,8 @@ def icd_records():
     return records
 
 
-def icd_record(code, title, path, notes):
-    return {
+def icd_record(code, title, path, notes, synonyms):
+    rec = {
         "system": "ICD10CM",
         "code": code,
         "title": title,
@@ -128,6 +160,19 @@ def icd_record(code, title, path, notes):
         "notes": notes,
         "source": ICD_SOURCE,
     }
+    if synonyms:
+        rec["synonyms"] = synonyms
+    return rec
+
+
+def inclusion_terms(diag):
+    """The code's own inclusion terms: other names for exactly this condition."""
+    return [
+        " ".join((n.text or "").split())
+        for block in diag.findall("inclusionTerm")
+        for n in block.findall("note")
+        if (n.text or "").strip()
+    ]
 
 
 def read_tsv(path):
@@ -150,11 +195,13 @@ def hcpcs_records():
             "system": "HCPCS",
             "code": code,
             "title": short,
-            "description": f"HCPCS Level II code {code}, {section}: {short}.",
+            "description": spell_out(short),
             "path": [f"HCPCS Level II {code[0]} codes: {section}"],
             "notes": [],
             "source": HCPCS_SOURCE,
         }
+        if rec["description"] == short:
+            del rec["description"]
         if v.get("addon_type"):
             rec["addon"] = True
         if v.get("last_valid"):

@@ -25,9 +25,10 @@ pub struct BenchArgs {
     /// Number of timed queries.
     #[arg(long, default_value_t = 2000)]
     pub queries: usize,
-    /// Reuse an already ingested data dir and time only the searches.
+    /// Reuse an already ingested data dir and time only the searches, reading the queries
+    /// (one per line) from this file.
     #[arg(long)]
-    pub search_only: bool,
+    pub search_only: Option<PathBuf>,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -51,8 +52,10 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     let temp = tempfile::Builder::new().prefix("codecite-bench").tempdir()?;
     config.data_dir = args.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
 
-    if args.search_only {
-        let report = search_phase(&config, args.queries).await?;
+    if let Some(file) = &args.search_only {
+        let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+        let queries: Vec<String> = text.lines().map(str::to_string).collect();
+        let report = search_phase(&config, &queries).await?;
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
@@ -66,20 +69,24 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     drop(services);
     let chunks_per_s = summary.chunks as f64 / summary.seconds;
 
-    // Searches run in a child process so that its memory is what a serving process holds.
+    // Searches run in a child process so that its memory is what a serving process holds
+    // (the queries are made here, so the child never loads the corpus).
+    let queries_file = temp.path().join("queries.txt");
+    std::fs::write(&queries_file, bench_queries(&config.corpus_dir, args.queries)?.join("\n"))?;
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
     if let Some(f) = config_file {
         cmd.arg("--config").arg(f);
     }
-    cmd.arg("bench").arg("--search-only").arg("--queries").arg(args.queries.to_string());
+    cmd.arg("bench").arg("--search-only").arg(&queries_file);
     cmd.arg("--data-dir").arg(&config.data_dir).arg("--corpus").arg(&config.corpus_dir);
     let out = cmd.stderr(std::process::Stdio::inherit()).output().context("running the search phase")?;
     anyhow::ensure!(out.status.success(), "search phase failed");
-    let reports: Vec<SearchReport> = String::from_utf8_lossy(&out.stdout)
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let reports: Vec<SearchReport> = stdout
         .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+        .find_map(|l| serde_json::from_str(l).ok())
+        .with_context(|| format!("the search phase printed no report: {stdout}"))?;
 
     println!("machine: {}", machine());
     println!();
@@ -103,10 +110,10 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
 }
 
 /// Opens the ingested store as `serve` would and times searches, hybrid then each single mode.
-async fn search_phase(config: &Config, n: usize) -> anyhow::Result<Vec<SearchReport>> {
+async fn search_phase(config: &Config, queries: &[String]) -> anyhow::Result<Vec<SearchReport>> {
+    anyhow::ensure!(!queries.is_empty(), "no queries to time");
     let services = Services::open(config).await?;
     anyhow::ensure!(services.store_ready().await?, "the data dir holds no ingested store");
-    let queries = bench_queries(&config.corpus_dir, n)?;
     let mut reports = vec![];
     for mode in [SearchMode::Hybrid, SearchMode::Dense, SearchMode::Bm25] {
         for q in queries.iter().take(50) {
@@ -114,7 +121,7 @@ async fn search_phase(config: &Config, n: usize) -> anyhow::Result<Vec<SearchRep
         }
         let mut times = Vec::with_capacity(queries.len());
         let started = Instant::now();
-        for q in &queries {
+        for q in queries {
             let t = Instant::now();
             services.retriever.search(&SearchRequest { query: q.clone(), limit: Some(10), system: None, mode }).await?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);

@@ -86,7 +86,7 @@ fn load_config(cli_config: Option<&PathBuf>, data: &DataArgs) -> anyhow::Result<
 async fn main() {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,qdrant_edge=error".into()),
         )
         .with_writer(std::io::stderr)
         .init();

@@ -87,6 +87,9 @@ pub struct CodeRecord {
     /// Longer plain-language description, when it says more than the title.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Other names for exactly this code (ICD-10-CM inclusion terms at the code's own level).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub synonyms: Vec<String>,
     /// An add-on code is reported only together with a primary procedure.
     #[serde(default, skip_serializing_if = "is_false")]
     pub addon: bool,

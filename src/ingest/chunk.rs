@@ -1,10 +1,12 @@
 //! Chunking: one chunk per code record, and guideline notes split at headings into chunks of
 //! about [`NOTE_TOKENS`] tokens (cl100k, the tokenizer of the LLMs we prompt) with overlap.
 //!
-//! Each chunk has two texts: `text`, the full passage shown to a reader or an LLM, and
-//! `index_text`, what the dense and sparse vectors are computed from. They differ for code
-//! records, whose Excludes notes name other conditions and would pull unrelated queries
-//! toward the code if they were indexed.
+//! Each chunk has three texts: `text`, the full passage shown to a reader or an LLM;
+//! `dense_text`, what the dense vector is computed from; and `sparse_text`, what BM25 indexes.
+//! They differ for code records. Excludes notes name other conditions and would pull
+//! unrelated queries toward the code, so neither vector sees them. A static embedder averages
+//! its tokens, so the dense text is kept to the code's own names; BM25 also gets the words the
+//! parent category adds, each once, so repeated category words do not inflate term counts.
 
 use sha2::{Digest, Sha256};
 use tiktoken_rs::CoreBPE;
@@ -24,7 +26,8 @@ pub const CODE_TOKENS: usize = 400;
 #[derive(Debug, Clone)]
 pub struct Chunk {
     pub payload: ChunkPayload,
-    pub index_text: String,
+    pub dense_text: String,
+    pub sparse_text: String,
 }
 
 fn bpe() -> &'static CoreBPE {
@@ -35,14 +38,17 @@ pub fn count_tokens(text: &str) -> usize {
     bpe().encode_ordinary(text).len()
 }
 
-fn finish(mut payload: ChunkPayload, index_text: String) -> Chunk {
+fn finish(mut payload: ChunkPayload, dense_text: String, sparse_text: String) -> Chunk {
     let mut h = Sha256::new();
     h.update(LAYOUT_VERSION.to_le_bytes());
     payload.hash.clear();
     h.update(serde_json::to_vec(&payload).expect("payload serializes"));
-    h.update(index_text.as_bytes());
+    for part in [&dense_text, &sparse_text] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
     payload.hash = hex::encode(h.finalize());
-    Chunk { payload, index_text }
+    Chunk { payload, dense_text, sparse_text }
 }
 
 pub fn code_key(record: &CodeRecord) -> String {
@@ -91,14 +97,15 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
         text.push_str(note);
     }
 
-    // What is indexed: the code, its names, its nearest parent categories and its inclusion
-    // terms (synonyms), but not its exclusions or sequencing notes.
-    let mut index = vec![format!("{label} {} {}", r.code, r.title)];
-    if let Some(d) = r.description.as_deref().filter(|d| *d != r.title) {
-        index.push(d.to_string());
+    // Dense: the code's own names. Sparse: those, the code, and the parent's new words.
+    let mut names = vec![r.title.clone()];
+    names.extend(r.description.iter().filter(|d| **d != r.title).cloned());
+    names.extend(r.synonyms.iter().take(6).cloned());
+    let dense_text = names.join("; ");
+    let mut sparse_text = format!("{} {}", r.code, dense_text);
+    if let Some(parent) = r.path.last() {
+        append_new_words(&mut sparse_text, strip_code_prefix(parent));
     }
-    index.extend(r.path.iter().rev().take(2).map(|p| strip_code_prefix(p).to_string()));
-    index.extend(r.notes.iter().filter_map(|n| n.strip_prefix("Includes: ")).take(8).map(str::to_string));
     let mut codes = vec![r.code.clone()];
     codes.extend(r.primary_codes.iter().cloned());
     codes.extend(r.replaced_by.iter().cloned());
@@ -113,8 +120,22 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
             source: r.source.clone(),
             hash: String::new(),
         },
-        index.join(". "),
+        dense_text,
+        sparse_text,
     )
+}
+
+/// Appends the words of `extra` that `text` does not already contain (case-insensitively).
+fn append_new_words(text: &mut String, extra: &str) {
+    let have: std::collections::HashSet<String> =
+        text.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).collect();
+    for word in extra.split_whitespace() {
+        let bare: String = word.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
+        if !bare.is_empty() && !have.contains(&bare) {
+            text.push(' ');
+            text.push_str(word);
+        }
+    }
 }
 
 /// "E11 Type 2 diabetes mellitus" → "Type 2 diabetes mellitus".
@@ -176,6 +197,7 @@ pub fn note_chunks(note: &GuidelineNote) -> Vec<Chunk> {
                     source: format!("codecite guideline note {}", note.id),
                     hash: String::new(),
                 },
+                text.clone(),
                 text,
             )
         })
@@ -239,13 +261,17 @@ mod tests {
     }
 
     #[test]
-    fn code_chunks_index_synonyms_but_not_exclusions() {
-        let c = code_chunk(&record());
+    fn code_chunks_index_names_but_not_exclusions() {
+        let mut r = record();
+        r.synonyms = vec!["adult-onset diabetes".into()];
+        r.path.push("E11.6 Type 2 diabetes mellitus with other specified complications".into());
+        let c = code_chunk(&r);
         assert_eq!(c.payload.key, "code:ICD10CM:E11.9");
         assert!(c.payload.text.contains("Excludes1: type 1"), "the reader sees every note");
-        assert!(c.index_text.contains("diabetes NOS"));
-        assert!(c.index_text.contains("Type 2 diabetes mellitus"));
-        assert!(!c.index_text.contains("type 1"), "{}", c.index_text);
+        assert_eq!(c.dense_text, "Type 2 diabetes mellitus without complications; adult-onset diabetes");
+        assert!(c.sparse_text.starts_with("E11.9 Type 2 diabetes mellitus without complications"));
+        assert!(c.sparse_text.ends_with(" other specified"), "only the parent's new words: {}", c.sparse_text);
+        assert!(!c.sparse_text.contains("type 1"), "{}", c.sparse_text);
     }
 
     #[test]

@@ -120,7 +120,7 @@ async fn write_chunks(
             let meta = StoreMeta {
                 embedder: embedder.id().to_string(),
                 dim: embedder.dim(),
-                bm25_avg_len: average_words(chunks.iter().map(|c| c.index_text.as_str())),
+                bm25_avg_len: average_words(chunks.iter().map(|c| c.sparse_text.as_str())),
                 layout: LAYOUT_VERSION,
             };
             store.create(&meta).await.context("creating the vector store")?;
@@ -166,7 +166,7 @@ async fn write_chunks(
         let mut todo = todo.into_iter().peekable();
         while todo.peek().is_some() {
             let part: Vec<Chunk> = todo.by_ref().take(batch).collect();
-            let texts: Vec<String> = part.iter().map(|c| c.index_text.clone()).collect();
+            let texts: Vec<String> = part.iter().map(|c| c.dense_text.clone()).collect();
             let dense = match embedder.embed(&texts).await {
                 Ok(d) if d.len() == part.len() => d,
                 Ok(d) => {
@@ -182,7 +182,7 @@ async fn write_chunks(
             let points = tokio::task::spawn_blocking(move || {
                 part.into_iter()
                     .zip(dense)
-                    .map(|(c, d)| ChunkPoint { sparse: bm25.document(&c.index_text), dense: d, payload: c.payload })
+                    .map(|(c, d)| ChunkPoint { sparse: bm25.document(&c.sparse_text), dense: d, payload: c.payload })
                     .collect::<Vec<_>>()
             })
             .await;

@@ -5,5 +5,6 @@
 mod helpers;
 
 mod api;
+mod embed_api;
 mod ingest;
 mod server_backend;
