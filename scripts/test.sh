@@ -31,5 +31,9 @@ as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
 
 echo "== tests on SQLite and Qdrant Edge"
 cargo test --all-targets
+echo "== the MiniLM transformer through onnxruntime (--features onnx)"
+minilm_dir="$HOME/.cache/codecite/minilm"
+scripts/fetch_minilm.sh "$minilm_dir"
+CODECITE_TEST_MINILM_DIR="$minilm_dir" cargo test --features onnx --test it embed_onnx
 echo "== integration tests on PostgreSQL ($("$pg_bin/postgres" --version))"
 CODECITE_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres" cargo test --test it

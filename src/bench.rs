@@ -25,6 +25,9 @@ pub struct BenchArgs {
     /// Number of timed queries.
     #[arg(long, default_value_t = 2000)]
     pub queries: usize,
+    /// Only measure the configured embedder's throughput on this many corpus texts.
+    #[arg(long)]
+    pub embed_texts: Option<usize>,
     /// Reuse an already ingested data dir and time only the searches, reading the queries
     /// (one per line) from this file.
     #[arg(long)]
@@ -52,6 +55,9 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     let temp = tempfile::Builder::new().prefix("codecite-bench").tempdir()?;
     config.data_dir = args.data_dir.clone().unwrap_or_else(|| temp.path().to_path_buf());
 
+    if let Some(n) = args.embed_texts {
+        return embed_throughput(&config, n).await;
+    }
     if let Some(file) = &args.search_only {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let queries: Vec<String> = text.lines().map(str::to_string).collect();
@@ -106,6 +112,19 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     if let Some(r) = reports.first() {
         println!("| serving RSS after the searches | {:.0} MB (peak {:.0} MB) |", r.rss_mb, r.peak_rss_mb);
     }
+    Ok(())
+}
+
+/// Texts per second of the configured embedder on code titles from the corpus.
+async fn embed_throughput(config: &Config, n: usize) -> anyhow::Result<()> {
+    let corpus = load_corpus(&config.corpus_dir)?;
+    let texts: Vec<String> = corpus.records.iter().step_by((corpus.records.len() / n.max(1)).max(1)).take(n).map(|r| r.title.clone()).collect();
+    let embedder = crate::embed::build(&config.embed, &config.data_dir.join("embed-cache")).await?;
+    // The cache would measure itself, not the model: embed through a fresh cache dir.
+    let started = Instant::now();
+    let vectors = embedder.embed(&texts).await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("| embedder {} | {} texts in {secs:.2} s: {:.0} texts/s |", embedder.id(), vectors.len(), vectors.len() as f64 / secs);
     Ok(())
 }
 

@@ -6,5 +6,6 @@ mod helpers;
 
 mod api;
 mod embed_api;
+mod embed_onnx;
 mod ingest;
 mod server_backend;
