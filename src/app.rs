@@ -6,10 +6,12 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use crate::chat::ChatService;
 use crate::codes::CodeTable;
 use crate::config::Config;
 use crate::embed::{self, Embedder};
 use crate::ingest::{self, IngestOptions, IngestSummary};
+use crate::llm::{ExtractiveComposer, Generator, OpenAiGenerator};
 use crate::retrieval::{Lexicon, Retriever};
 use crate::store::{EdgeStore, ServerStore, VectorStore};
 
@@ -20,6 +22,7 @@ pub struct Services {
     pub embedder: Arc<dyn Embedder>,
     pub codes: CodeTable,
     pub retriever: Retriever,
+    pub chat: Arc<ChatService>,
 }
 
 impl Services {
@@ -43,7 +46,12 @@ impl Services {
         let codes = CodeTable::connect(&db_url).await.context("opening the code tables")?;
         let lexicon = Lexicon::load_dir(&config.corpus_dir.join("lexicon"))?;
         let retriever = Retriever::new(store.clone(), embedder.clone(), Arc::new(lexicon), config.search.clone());
-        Ok(Self { config: config.clone(), store, embedder, codes, retriever })
+        let generator: Arc<dyn Generator> = match OpenAiGenerator::new(&config.llm) {
+            Some(llm) => Arc::new(llm),
+            None => Arc::new(ExtractiveComposer),
+        };
+        let chat = Arc::new(ChatService::new(retriever.clone(), codes.clone(), generator, config.chat.clone(), &config.llm));
+        Ok(Self { config: config.clone(), store, embedder, codes, retriever, chat })
     }
 
     /// `Ok(true)` when the store holds a corpus built by this embedder, `Ok(false)` when it is

@@ -48,6 +48,38 @@ pub struct Config {
     pub database_url: Option<String>,
     pub embed: EmbedConfig,
     pub search: SearchConfig,
+    pub llm: LlmConfig,
+    pub chat: ChatConfig,
+}
+
+/// An OpenAI-compatible chat API. Without `base_url` the built-in extractive composer answers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LlmConfig {
+    pub base_url: Option<String>,
+    pub api_key: Option<String>,
+    pub model: String,
+    /// Seconds to wait for the first token, per attempt.
+    pub timeout_secs: f64,
+    /// Seconds without a chunk, once streaming, before the answer is abandoned.
+    pub stall_secs: f64,
+    /// Retries of transient failures (connection errors, 429, 5xx, timeouts) before the first token.
+    pub retries: u32,
+    pub max_tokens: u32,
+    pub temperature: f32,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatConfig {
+    /// Sources retrieved and shown for each question.
+    pub sources: usize,
+    /// Longest accepted question, in characters.
+    pub max_question_chars: usize,
+    /// Earlier turns of the conversation given to the LLM.
+    pub history_turns: usize,
+    /// Seconds between SSE heartbeat comments.
+    pub heartbeat_secs: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -94,7 +126,30 @@ impl Default for Config {
             database_url: None,
             embed: EmbedConfig::default(),
             search: SearchConfig::default(),
+            llm: LlmConfig::default(),
+            chat: ChatConfig::default(),
         }
+    }
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            api_key: None,
+            model: "gpt-4o-mini".into(),
+            timeout_secs: 30.0,
+            stall_secs: 30.0,
+            retries: 2,
+            max_tokens: 900,
+            temperature: 0.1,
+        }
+    }
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self { sources: 8, max_question_chars: 2000, history_turns: 3, heartbeat_secs: 15 }
     }
 }
 
@@ -207,6 +262,15 @@ impl Config {
         }
         if let Some(v) = pick(&["CODECITE_EMBED_API_MODEL"]) {
             self.embed.api_model = v;
+        }
+        if let Some(v) = pick(&["CODECITE_LLM_BASE_URL"]) {
+            self.llm.base_url = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_LLM_API_KEY", "OPENAI_API_KEY"]) {
+            self.llm.api_key = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_LLM_MODEL"]) {
+            self.llm.model = v;
         }
         Ok(())
     }

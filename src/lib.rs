@@ -4,10 +4,12 @@
 
 pub mod app;
 pub mod bench;
+pub mod chat;
 pub mod codes;
 pub mod config;
 pub mod embed;
 pub mod http;
 pub mod ingest;
+pub mod llm;
 pub mod retrieval;
 pub mod store;

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use axum::serve::ListenerExt;
 use clap::{Args, Parser, Subcommand};
 use codecite::app::{prepare, AppState, Services};
 use codecite::codes::CodeSystem;
@@ -144,6 +145,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let addr: SocketAddr = config.addr.parse().with_context(|| format!("--addr {:?} is not HOST:PORT", config.addr))?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
+    // Answers stream in small SSE frames: send each at once rather than waiting to coalesce.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!("TCP_NODELAY not set: {e}");
+        }
+    });
     let preparing = state.clone();
     tokio::spawn(async move {
         match prepare(&preparing, true).await {

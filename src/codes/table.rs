@@ -170,6 +170,43 @@ impl CodeTable {
         Ok(None)
     }
 
+    /// The title of an ICD-10-CM category or subcategory (`E11`, `S72.0`): real codes that
+    /// are not billable, so not rows of `codes`.
+    pub async fn icd_category(&self, code: &str) -> Result<Option<String>, CodeTableError> {
+        let row = sqlx::query("SELECT title FROM icd_categories WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Makes `icd_categories` equal to `categories` (code → title), writing only differences.
+    pub async fn sync_icd_categories(&self, categories: &BTreeMap<String, String>) -> Result<usize, CodeTableError> {
+        let rows = sqlx::query("SELECT code, title FROM icd_categories").fetch_all(&self.pool).await?;
+        let existing: HashMap<String, String> = rows.into_iter().map(|r| (r.get(0), r.get(1))).collect();
+        let upserts: Vec<(&String, &String)> =
+            categories.iter().filter(|(c, t)| existing.get(*c) != Some(*t)).collect();
+        let deletes: Vec<&String> = existing.keys().filter(|c| !categories.contains_key(*c)).collect();
+        let mut tx = self.pool.begin().await?;
+        for code in &deletes {
+            sqlx::query("DELETE FROM icd_categories WHERE code = $1").bind(code.as_str()).execute(&mut *tx).await?;
+        }
+        for batch in upserts.chunks(INSERT_BATCH) {
+            let mut sql = String::from("INSERT INTO icd_categories (code, title) VALUES ");
+            for i in 0..batch.len() {
+                if i > 0 {
+                    sql.push(',');
+                }
+                sql.push_str(&format!("(${},${})", i * 2 + 1, i * 2 + 2));
+            }
+            sql.push_str(" ON CONFLICT (code) DO UPDATE SET title = excluded.title");
+            let mut query = sqlx::query(&sql);
+            for (code, title) in batch {
+                query = query.bind(code.to_string()).bind(title.to_string());
+            }
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(upserts.len() + deletes.len())
+    }
+
     /// Number of codes per system.
     pub async fn counts(&self) -> Result<BTreeMap<CodeSystem, i64>, CodeTableError> {
         let rows = sqlx::query("SELECT system, COUNT(*) FROM codes GROUP BY system").fetch_all(&self.pool).await?;

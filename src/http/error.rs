@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::chat::ChatError;
 use crate::codes::CodeTableError;
 use crate::retrieval::RetrievalError;
 
@@ -67,6 +68,16 @@ impl From<CodeTableError> for ApiError {
     fn from(e: CodeTableError) -> Self {
         match e {
             CodeTableError::Sql(_) | CodeTableError::Migrate(_) | CodeTableError::Corrupt { .. } => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<ChatError> for ApiError {
+    fn from(e: ChatError) -> Self {
+        match e {
+            ChatError::EmptyQuestion | ChatError::QuestionTooLong { .. } => ApiError::bad_request(e.to_string()),
+            ChatError::UnknownConversation(_) => ApiError::not_found(e.to_string()),
+            ChatError::Database(_) => ApiError::internal(e),
         }
     }
 }

@@ -1,14 +1,23 @@
 //! Routes and their handlers.
 
-use axum::extract::rejection::QueryRejection;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::routing::get;
+use axum::http::{header, HeaderName, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
 use axum::{Json, Router};
+use futures::{Stream, StreamExt};
+use tokio_stream::wrappers::ReceiverStream;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::ApiError;
 use crate::app::AppState;
+use crate::chat::{ChatEvent, ChatRequest};
 use crate::codes::{lookup_forms, CodeSystem};
 use crate::retrieval::{SearchMode, SearchRequest};
 
@@ -18,6 +27,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(readyz))
         .route("/api/search", get(search))
         .route("/api/codes/{code}", get(code))
+        .route("/api/chat", post(chat))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
 }
@@ -84,4 +94,42 @@ async fn code(State(state): State<AppState>, Path(code): Path<String>) -> Result
         Some(stored) => Ok(Json(serde_json::to_value(stored).map_err(ApiError::internal)?)),
         None => Err(ApiError::not_found(format!("no code {code} in the code tables"))),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct ChatBody {
+    question: String,
+    conversation_id: Option<String>,
+}
+
+/// Streams an answer as Server-Sent Events. Everything that can be refused (bad JSON, an
+/// empty or overlong question, an unknown conversation) is refused with a JSON 4xx before
+/// the stream opens.
+async fn chat(
+    State(state): State<AppState>,
+    body: Result<Json<ChatBody>, JsonRejection>,
+) -> Result<impl IntoResponse, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let request = ChatRequest { question: body.question, conversation_id: body.conversation_id };
+    let chat = &state.services.chat;
+    chat.validate(&request)?;
+    if !state.is_ready() {
+        return Err(ApiError::not_ready());
+    }
+    let events = chat.start(request).await?;
+    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
+        ReceiverStream::new(events).map(|e: ChatEvent| Ok(sse_event(&e))).boxed();
+    let heartbeat = Duration::from_secs(state.services.config.chat.heartbeat_secs.max(1));
+    let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"));
+    Ok((
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
+        ],
+        sse,
+    ))
+}
+
+fn sse_event(e: &ChatEvent) -> Event {
+    Event::default().event(e.name()).data(e.data().to_string())
 }

@@ -232,5 +232,25 @@ async fn sync_code_tables(codes: &CodeTable, records: &[CodeRecord]) -> anyhow::
         .collect();
     let deletes: Vec<String> = existing.keys().filter(|c| !wanted.contains_key(c.as_str())).cloned().collect();
     codes.apply(&upserts, &deletes).await.context("writing the code tables")?;
+    codes.sync_icd_categories(&icd_categories(records)).await.context("writing the ICD-10-CM categories")?;
     Ok((upserts.len(), deletes.len()))
+}
+
+/// ICD-10-CM categories and subcategories from the records' classification paths
+/// (`"E11 Type 2 diabetes mellitus"` → `E11`), leaving out chapters and blocks.
+fn icd_categories(records: &[CodeRecord]) -> std::collections::BTreeMap<String, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for r in records.iter().filter(|r| r.system == crate::codes::CodeSystem::Icd10Cm) {
+        for step in &r.path {
+            let Some((code, title)) = step.split_once(' ') else { continue };
+            let shaped = code.len() >= 3
+                && code.as_bytes()[0].is_ascii_uppercase()
+                && code.as_bytes()[1].is_ascii_digit()
+                && !code.contains('-');
+            if shaped && code != r.code {
+                out.entry(code.to_string()).or_insert_with(|| title.to_string());
+            }
+        }
+    }
+    out
 }

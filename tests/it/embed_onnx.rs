@@ -1,7 +1,7 @@
 //! The full MiniLM transformer through onnxruntime (`--features onnx`), with the files
 //! `scripts/fetch_minilm.sh` installs; `scripts/test.sh` runs this with them.
 
-use codecite::config::{Config, EmbedConfig, EmbedderKind};
+use codecite::config::{Config, EmbedderKind};
 
 fn minilm_dir() -> Option<std::path::PathBuf> {
     std::env::var("CODECITE_TEST_MINILM_DIR").ok().filter(|d| !d.is_empty()).map(Into::into)
@@ -10,6 +10,7 @@ fn minilm_dir() -> Option<std::path::PathBuf> {
 #[cfg(feature = "onnx")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn minilm_embeds_like_a_sentence_transformer_and_ranks_e119() {
+    use codecite::config::EmbedConfig;
     use codecite::embed::{Embedder, OnnxEmbedder};
     let Some(dir) = minilm_dir() else {
         eprintln!("skipped: set CODECITE_TEST_MINILM_DIR (scripts/fetch_minilm.sh makes it)");

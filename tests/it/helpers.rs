@@ -73,12 +73,24 @@ impl TestApp {
 
     /// An app whose store has not been ingested yet.
     pub async fn unprepared() -> Self {
+        Self::unprepared_with(|_| {}).await
+    }
+
+    /// A ready app whose config `adjust` changed first (an LLM URL, timeouts, …).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let app = Self::unprepared_with(adjust).await;
+        prepare(&app.state, false).await.expect("the fixture corpus ingests");
+        app
+    }
+
+    pub async fn unprepared_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
         copy_dir(&fixture_corpus(), &dir.path().join("corpus"));
         let mut config = Config::default();
         config.data_dir = dir.path().join("data");
         config.corpus_dir = dir.path().join("corpus");
         config.database_url = Some(test_database(dir.path()).await);
+        adjust(&mut config);
         Self::with_config(dir, config).await
     }
 
@@ -134,6 +146,22 @@ impl TestApp {
         assert_eq!(status, StatusCode::OK, "{body}");
         codes_of(&body)
     }
+}
+
+/// Sends a request with a JSON body and returns the raw response.
+pub async fn post_json(router: &Router, uri: &str, body: &str) -> axum::response::Response {
+    router
+        .clone()
+        .oneshot(
+            Request::builder()
+                .method("POST")
+                .uri(uri)
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string()))
+                .unwrap(),
+        )
+        .await
+        .unwrap()
 }
 
 pub fn codes_of(body: &Value) -> Vec<String> {

@@ -5,6 +5,8 @@
 mod helpers;
 
 mod api;
+mod chat;
+mod fake_llm;
 mod embed_api;
 mod embed_onnx;
 mod ingest;

@@ -14,6 +14,8 @@ use crate::config::Config;
 use crate::ingest::{load_corpus, IngestOptions};
 use crate::retrieval::{SearchMode, SearchRequest};
 
+mod chat;
+
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
     /// Data dir to build in (default: a new temporary folder, removed afterwards).
@@ -32,6 +34,13 @@ pub struct BenchArgs {
     /// (one per line) from this file.
     #[arg(long)]
     pub search_only: Option<PathBuf>,
+}
+
+/// What the child process measures: searches, then chat.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct ServingReport {
+    pub searches: Vec<SearchReport>,
+    pub chat: chat::ChatReport,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -61,7 +70,11 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     if let Some(file) = &args.search_only {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
         let queries: Vec<String> = text.lines().map(str::to_string).collect();
-        let report = search_phase(&config, &queries).await?;
+        let services = Services::open(&config).await?;
+        anyhow::ensure!(services.store_ready().await?, "the data dir holds no ingested store");
+        let searches = search_phase(&services, &queries).await?;
+        let chat = chat::chat_phase(&services, &queries).await?;
+        let report = ServingReport { searches, chat };
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
@@ -89,10 +102,11 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     let out = cmd.stderr(std::process::Stdio::inherit()).output().context("running the search phase")?;
     anyhow::ensure!(out.status.success(), "search phase failed");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    let reports: Vec<SearchReport> = stdout
+    let serving: ServingReport = stdout
         .lines()
         .find_map(|l| serde_json::from_str(l).ok())
         .with_context(|| format!("the search phase printed no report: {stdout}"))?;
+    let reports = &serving.searches;
 
     println!("machine: {}", machine());
     println!();
@@ -103,7 +117,7 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     println!("| index build after ingest (HNSW) | {:.1} s |", summary.optimize_seconds);
     println!("| open stores and model | {open_s:.2} s |");
     println!("| ingest peak RSS | {ingest_peak:.0} MB |");
-    for r in &reports {
+    for r in reports {
         println!(
             "| {} search, {} queries | p50 {:.2} ms, p95 {:.2} ms, p99 {:.2} ms ({:.0} queries/s, 1 client) |",
             r.mode, r.queries, r.p50_ms, r.p95_ms, r.p99_ms, r.queries_per_sec
@@ -112,6 +126,7 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     if let Some(r) = reports.first() {
         println!("| serving RSS after the searches | {:.0} MB (peak {:.0} MB) |", r.rss_mb, r.peak_rss_mb);
     }
+    serving.chat.print();
     Ok(())
 }
 
@@ -129,10 +144,8 @@ async fn embed_throughput(config: &Config, n: usize) -> anyhow::Result<()> {
 }
 
 /// Opens the ingested store as `serve` would and times searches, hybrid then each single mode.
-async fn search_phase(config: &Config, queries: &[String]) -> anyhow::Result<Vec<SearchReport>> {
+async fn search_phase(services: &Services, queries: &[String]) -> anyhow::Result<Vec<SearchReport>> {
     anyhow::ensure!(!queries.is_empty(), "no queries to time");
-    let services = Services::open(config).await?;
-    anyhow::ensure!(services.store_ready().await?, "the data dir holds no ingested store");
     let mut reports = vec![];
     for mode in [SearchMode::Hybrid, SearchMode::Dense, SearchMode::Bm25] {
         for q in queries.iter().take(50) {
@@ -147,7 +160,7 @@ async fn search_phase(config: &Config, queries: &[String]) -> anyhow::Result<Vec
         }
         let total = started.elapsed().as_secs_f64();
         times.sort_by(|a, b| a.partial_cmp(b).expect("finite"));
-        let pct = |p: f64| times[((times.len() as f64 * p) as usize).min(times.len() - 1)];
+        let pct = |p: f64| percentile(&times, p);
         reports.push(SearchReport {
             queries: times.len(),
             mode: format!("{mode:?}").to_lowercase(),
@@ -197,6 +210,11 @@ pub fn bench_queries(corpus_dir: &Path, n: usize) -> anyhow::Result<Vec<String>>
         out.push(q);
     }
     Ok(out)
+}
+
+/// Percentile `p` (0–1) of sorted values.
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
 fn rss_mb(field: &str) -> f64 {

@@ -1,0 +1,240 @@
+//! Finding the codes an answer names, as it streams.
+//!
+//! Text arrives in arbitrary pieces, so a code (`E11.` + `9`), a modifier phrase
+//! (`modifier ` + `25`) or a citation marker (`[` + `2]`) can be split across them. The
+//! scanner keeps the whole answer and only reports a mention once the text after it shows
+//! the mention cannot grow any more.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use regex::Regex;
+
+use crate::codes::CodeSystem;
+
+/// Code shapes in answers, in priority order at one position. Case-sensitive: codes are
+/// written in capitals, and lower-case words like "a1c" are not codes.
+static CODE: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(concat!(
+        r"\b(?:(?P<icd_dot>[A-Z]\d[0-9A-Z]\.[0-9A-Z]{1,4})",
+        r"|(?P<hcpcs>[A-V]\d{4})",
+        r"|(?P<cpt>\d{4}[0-9FTUM])",
+        r"|(?P<icd_bare>[A-Z]\d[0-9A-Z]{1,5}))\b",
+        r"(?:-(?P<suffix>[0-9A-Z]{2})\b)?",
+    ))
+    .expect("valid regex")
+});
+static MODIFIER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"\b[Mm]odifiers?\s+\**(?P<a>[0-9A-Z]{2})\b\**(?:\s*(?:,|and|or|/)\s*\**(?P<b>[0-9A-Z]{2})\b)?")
+        .expect("valid regex")
+});
+static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s?\[(\d{1,3})\]").expect("valid regex"));
+static PARTIAL_MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s?(?:\[\d{0,3})?$").expect("valid regex"));
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mention {
+    pub code: String,
+    /// The `[n]` written right after the code, if any.
+    pub marker: Option<usize>,
+    /// Shaped unmistakably like a code (5-character CPT or HCPCS, dotted ICD-10-CM, or a
+    /// modifier named as one). Weak shapes (`I10`, `E119`) count only if a table has them.
+    pub strong: bool,
+    /// Written as an ICD-10-CM category reference (`E08.-`, `O24.4-`): the codes under it.
+    pub category: bool,
+}
+
+/// Answers are short, so each piece rescans the whole text: a mention that was incomplete
+/// (or not yet a match at all) is simply found again, whole, on a later scan.
+#[derive(Debug, Default)]
+pub struct CitationScanner {
+    text: String,
+    /// Start offsets of mentions already reported or skipped as repeats.
+    handled: HashSet<usize>,
+    seen: HashSet<String>,
+}
+
+struct Found {
+    start: usize,
+    end: usize,
+    code: String,
+    strong: bool,
+}
+
+impl CitationScanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a piece of the answer; returns the mentions now known to be complete.
+    pub fn push(&mut self, piece: &str) -> Vec<Mention> {
+        self.text.push_str(piece);
+        self.scan(false)
+    }
+
+    /// The answer ended: everything left is complete.
+    pub fn finish(&mut self) -> Vec<Mention> {
+        self.scan(true)
+    }
+
+    fn candidates(&self) -> Vec<Found> {
+        let mut found = vec![];
+        for c in CODE.captures_iter(&self.text) {
+            let whole = c.get(0).expect("match");
+            let (code, strong) = ["icd_dot", "hcpcs", "cpt", "icd_bare"]
+                .iter()
+                .find_map(|g| c.name(g).map(|m| (m.as_str().to_string(), *g != "icd_bare")))
+                .expect("one alternative matched");
+            found.push(Found { start: whole.start(), end: whole.start() + code.len(), code, strong });
+            if let Some(m) = c.name("suffix") {
+                found.push(Found { start: m.start(), end: m.end(), code: m.as_str().into(), strong: true });
+            }
+        }
+        for c in MODIFIER.captures_iter(&self.text) {
+            for g in ["a", "b"] {
+                if let Some(m) = c.name(g) {
+                    found.push(Found { start: m.start(), end: m.end(), code: m.as_str().into(), strong: true });
+                }
+            }
+        }
+        found.sort_by_key(|f| (f.start, f.end));
+        found.dedup_by_key(|f| f.start);
+        found
+    }
+
+    /// A mention is complete when the text after it shows it cannot grow: a character that
+    /// cannot continue a code, and no citation marker still arriving.
+    fn complete(after: &str) -> bool {
+        let mut chars = after.chars();
+        match chars.next() {
+            None => false,
+            Some('.') | Some('-') if chars.next().is_none() => false,
+            _ => !PARTIAL_MARKER.is_match(after),
+        }
+    }
+
+    fn scan(&mut self, finished: bool) -> Vec<Mention> {
+        let mut out = vec![];
+        for f in self.candidates() {
+            if self.handled.contains(&f.start) {
+                continue;
+            }
+            let after = &self.text[f.end..];
+            if !finished && !Self::complete(after) {
+                // Later mentions wait too, so that they are reported in order.
+                break;
+            }
+            self.handled.insert(f.start);
+            if self.seen.insert(f.code.clone()) {
+                let marker = MARKER.captures(after).and_then(|m| m[1].parse().ok());
+                let rest = after.strip_prefix(".-").or_else(|| after.strip_prefix('-'));
+                let category = rest.is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric()));
+                out.push(Mention { code: f.code, marker, strong: f.strong, category });
+            }
+        }
+        out
+    }
+}
+
+/// Unmistakably code-shaped tokens in a question (any case): 5-character CPT or HCPCS, or
+/// dotted ICD-10-CM. Used to tell the user a code they named does not exist.
+pub fn strong_codes(question: &str) -> Vec<String> {
+    static STRONG: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(?:[A-Z]\d[0-9A-Z]\.[0-9A-Z]{1,4}|[A-V]\d{4}|\d{4}[0-9FTUM])\b").expect("valid regex")
+    });
+    let mut out: Vec<String> = vec![];
+    for m in STRONG.find_iter(question) {
+        let code = m.as_str().to_ascii_uppercase();
+        if !out.contains(&code) {
+            out.push(code);
+        }
+    }
+    out
+}
+
+/// The system a code's shape suggests, for codes no table has.
+pub fn shape_system(code: &str) -> CodeSystem {
+    let b = code.as_bytes();
+    if code.len() == 2 {
+        CodeSystem::Modifier
+    } else if b[0].is_ascii_digit() {
+        CodeSystem::Cpt
+    } else if code.contains('.') || code.len() != 5 || !code[1..].chars().all(|c| c.is_ascii_digit()) {
+        CodeSystem::Icd10Cm
+    } else {
+        CodeSystem::Hcpcs
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scan_pieces(pieces: &[&str]) -> Vec<Mention> {
+        let mut s = CitationScanner::new();
+        let mut out = vec![];
+        for p in pieces {
+            out.extend(s.push(p));
+        }
+        out.extend(s.finish());
+        out
+    }
+
+    fn codes(m: &[Mention]) -> Vec<&str> {
+        m.iter().map(|m| m.code.as_str()).collect()
+    }
+
+    #[test]
+    fn codes_split_across_pieces_are_found_once_whole() {
+        let whole = scan_pieces(&["Use E11.9 [1] with J1885 [2] and 99213-25."]);
+        for split in [
+            vec!["Use E1", "1.9 [1] with J18", "85 [2] and 99", "213-2", "5."],
+            vec!["Use E11.", "9 [", "1] with J1885 ", "[2", "] and 99213", "-25."],
+            vec!["U", "se E11.9", " [1] with J1885 [2] and 99213-25", "."],
+        ] {
+            let got = scan_pieces(&split);
+            assert_eq!(got, whole, "{split:?}");
+        }
+        assert_eq!(codes(&whole), ["E11.9", "J1885", "99213", "25"]);
+        assert_eq!(whole[0].marker, Some(1));
+        assert_eq!(whole[1].marker, Some(2));
+    }
+
+    #[test]
+    fn modifiers_need_their_word_and_weak_shapes_are_marked() {
+        let m = scan_pieces(&["Append modifier ", "25 (or modifiers 59 and X", "S) ", "for I10, not A1C or a1c, in 2021."]);
+        assert_eq!(codes(&m), ["25", "59", "XS", "I10", "A1C"]);
+        assert_eq!(codes(&scan_pieces(&["Modifier **", "GA**: waiver"])), ["GA"]);
+        assert!(m[0].strong && m[1].strong && m[2].strong);
+        assert!(!m[3].strong && !m[4].strong, "bare three-character shapes are weak");
+    }
+
+    #[test]
+    fn a_code_at_the_very_end_is_reported_by_finish() {
+        let mut s = CitationScanner::new();
+        assert!(s.push("The code is 9999").is_empty());
+        assert!(s.push("9").is_empty(), "it could still grow");
+        assert_eq!(codes(&s.finish()), ["99999"]);
+    }
+
+    #[test]
+    fn strong_shapes_in_questions() {
+        assert_eq!(strong_codes("is 99999 or j1885 or e11.9 or I10 real?"), ["99999", "J1885", "E11.9"]);
+        assert_eq!(shape_system("99999"), CodeSystem::Cpt);
+        assert_eq!(shape_system("Z9999"), CodeSystem::Hcpcs);
+        assert_eq!(shape_system("Z99.99"), CodeSystem::Icd10Cm);
+        assert_eq!(shape_system("ZZ"), CodeSystem::Modifier);
+    }
+
+    #[test]
+    fn category_references_are_marked() {
+        let m = scan_pieces(&["Excludes1: gestational diabetes (O24.4-); due to (E08.-); see 99213-25."]);
+        assert_eq!(codes(&m), ["O24.4", "E08", "99213", "25"]);
+        assert!(m[0].category && m[1].category);
+        assert!(!m[2].category && !m[3].category);
+    }
+
+    #[test]
+    fn repeated_codes_are_reported_once() {
+        assert_eq!(codes(&scan_pieces(&["J1885 is ketorolac. J1885 again."])), ["J1885"]);
+    }
+}

@@ -1,0 +1,109 @@
+//! The events of one answer, as the SSE protocol names them (see PRODUCT.md).
+
+use serde::Serialize;
+
+use crate::codes::CodeSystem;
+use crate::llm::Source;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct MetaEvent {
+    pub conversation_id: String,
+    pub message_id: String,
+    /// Questions left on the account's plan; `null` until metering exists.
+    pub remaining: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SourceEvent {
+    pub n: usize,
+    pub id: String,
+    pub system: CodeSystem,
+    pub code: Option<String>,
+    pub title: String,
+    pub snippet: String,
+    pub url: Option<String>,
+    pub score: f32,
+}
+
+impl From<&Source> for SourceEvent {
+    fn from(s: &Source) -> Self {
+        Self {
+            n: s.n,
+            id: s.hit.id.clone(),
+            system: s.hit.system,
+            code: s.hit.code.clone(),
+            title: s.hit.title.clone(),
+            snippet: s.hit.snippet.clone(),
+            url: s.hit.code.as_ref().map(|c| format!("/codes/{c}")),
+            score: s.hit.score,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CitationEvent {
+    /// 1 for the first code the answer names, 2 for the next, …
+    pub n: usize,
+    pub system: CodeSystem,
+    pub code: String,
+    /// The code exists in a code table.
+    pub verified: bool,
+    /// The source it came from, when one of the sources is about it.
+    pub source_n: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DoneEvent {
+    pub cited_codes: Vec<String>,
+    pub unverified_codes: Vec<String>,
+    pub usage: serde_json::Value,
+    pub latency_ms: u64,
+    pub remaining: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ErrorEvent {
+    pub code: String,
+    pub message: String,
+    pub retryable: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChatEvent {
+    Meta(MetaEvent),
+    Sources(Vec<SourceEvent>),
+    Delta { text: String },
+    Citation(CitationEvent),
+    Done(DoneEvent),
+    Error(ErrorEvent),
+}
+
+impl ChatEvent {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChatEvent::Meta(_) => "meta",
+            ChatEvent::Sources(_) => "sources",
+            ChatEvent::Delta { .. } => "delta",
+            ChatEvent::Citation(_) => "citation",
+            ChatEvent::Done(_) => "done",
+            ChatEvent::Error(_) => "error",
+        }
+    }
+
+    pub fn data(&self) -> serde_json::Value {
+        let v = match self {
+            ChatEvent::Meta(m) => serde_json::to_value(m),
+            ChatEvent::Sources(s) => serde_json::to_value(s),
+            ChatEvent::Delta { text } => Ok(serde_json::json!({ "text": text })),
+            ChatEvent::Citation(c) => serde_json::to_value(c),
+            ChatEvent::Done(d) => serde_json::to_value(d),
+            ChatEvent::Error(e) => serde_json::to_value(e),
+        };
+        v.expect("events serialize")
+    }
+
+    /// `done` or `error`: the last event of every stream.
+    pub fn is_terminal(&self) -> bool {
+        matches!(self, ChatEvent::Done(_) | ChatEvent::Error(_))
+    }
+}

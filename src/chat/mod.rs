@@ -1,0 +1,330 @@
+//! Chat: retrieve → prompt → generate → verify citations → events.
+//!
+//! [`ChatService::start`] validates a question (bad input fails before any stream opens),
+//! then runs the answer on its own task, which sends [`ChatEvent`]s: `meta`, `sources`,
+//! `delta`s and `citation`s, and exactly one of `done` or `error` last. When the receiver is
+//! dropped (the client went away) the task stops at once, dropping the generator's stream
+//! and with it the upstream LLM request.
+
+mod citations;
+mod conversation;
+mod events;
+mod support;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio::sync::mpsc;
+
+pub use citations::{CitationScanner, Mention};
+pub use conversation::{ConversationStore, StoredTurn};
+pub use support::COVERS;
+pub use events::{ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent};
+
+use crate::codes::{lookup_forms, CodeSystem, CodeTable};
+use crate::config::{ChatConfig, LlmConfig};
+use crate::llm::{GenError, GenerationContext, Generator, Piece, Source, Turn};
+use crate::retrieval::{MatchKind, Retriever, SearchRequest};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChatError {
+    #[error("the question is empty")]
+    EmptyQuestion,
+    #[error("the question is {got} characters long; the limit is {max}")]
+    QuestionTooLong { got: usize, max: usize },
+    #[error("no conversation {0}")]
+    UnknownConversation(String),
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct ChatRequest {
+    pub question: String,
+    pub conversation_id: Option<String>,
+}
+
+/// What retrieval found for a question.
+pub struct Retrieved {
+    pub sources: Vec<Source>,
+    pub named: Vec<String>,
+    pub unknown: Vec<String>,
+    pub categories: Vec<(String, String)>,
+}
+
+pub struct ChatService {
+    retriever: Retriever,
+    codes: CodeTable,
+    conversations: ConversationStore,
+    generator: Arc<dyn Generator>,
+    config: ChatConfig,
+    stall: Duration,
+}
+
+/// Words that make a question a follow-up about the codes of the previous answer.
+const BACK_REFERENCES: [&str; 9] = ["it", "its", "it's", "this", "that", "these", "those", "them", "same"];
+
+impl ChatService {
+    pub fn new(
+        retriever: Retriever,
+        codes: CodeTable,
+        generator: Arc<dyn Generator>,
+        config: ChatConfig,
+        llm: &LlmConfig,
+    ) -> Self {
+        let conversations = ConversationStore::new(codes.pool().clone());
+        let stall = Duration::from_secs_f64(llm.stall_secs.max(0.001));
+        Self { retriever, codes, conversations, generator, config, stall }
+    }
+
+    pub fn generator_name(&self) -> &'static str {
+        self.generator.name()
+    }
+
+    pub fn conversations(&self) -> &ConversationStore {
+        &self.conversations
+    }
+
+    pub fn validate(&self, request: &ChatRequest) -> Result<(), ChatError> {
+        if request.question.trim().is_empty() {
+            return Err(ChatError::EmptyQuestion);
+        }
+        let got = request.question.chars().count();
+        if got > self.config.max_question_chars {
+            return Err(ChatError::QuestionTooLong { got, max: self.config.max_question_chars });
+        }
+        Ok(())
+    }
+
+    /// Checks the request, opens (or creates) the conversation and starts answering.
+    pub async fn start(self: &Arc<Self>, request: ChatRequest) -> Result<mpsc::Receiver<ChatEvent>, ChatError> {
+        self.validate(&request)?;
+        let (conversation_id, history) = match &request.conversation_id {
+            Some(id) => {
+                if !self.conversations.exists(id).await? {
+                    return Err(ChatError::UnknownConversation(id.clone()));
+                }
+                (id.clone(), self.conversations.recent(id, self.config.history_turns).await?)
+            }
+            None => (self.conversations.create().await?, vec![]),
+        };
+        let (tx, rx) = mpsc::channel(64);
+        let service = self.clone();
+        tokio::spawn(async move {
+            service.run(request.question, conversation_id, history, tx).await;
+        });
+        Ok(rx)
+    }
+
+    /// Retrieves the sources for a question (and the codes of the turn before, when the
+    /// question refers back to them), with full records for the code hits.
+    pub async fn sources(&self, question: &str, history: &[StoredTurn]) -> Result<Retrieved, String> {
+        let mut query = question.to_string();
+        let analysis = self.retriever.analyze(question);
+        if analysis.codes.is_empty() {
+            let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'').map(str::to_lowercase).collect();
+            let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(&w.as_str()));
+            if let (true, Some(last)) = (refers_back, history.last()) {
+                for code in last.cited_codes.iter().take(3) {
+                    query.push(' ');
+                    query.push_str(code);
+                }
+            }
+        }
+        let request = SearchRequest { query: query.clone(), limit: Some(self.config.sources), ..Default::default() };
+        let hits = self.retriever.search(&request).await.map_err(|e| e.to_string())?;
+        let named: Vec<String> =
+            hits.iter().filter(|h| h.match_kind == MatchKind::Exact).filter_map(|h| h.code.clone()).collect();
+        // Codes the question names that are not billable codes: categories, or nothing at all.
+        let mut unknown = vec![];
+        let mut categories = vec![];
+        for code in citations::strong_codes(question) {
+            if named.iter().any(|n| lookup_forms(&code).contains(n)) {
+                continue;
+            }
+            match self.codes.icd_category(&code).await.map_err(|e| e.to_string())? {
+                Some(title) => categories.push((code, title)),
+                None => unknown.push(code),
+            }
+        }
+        // Support is judged on the question's own words and, separately, on the lexicon's
+        // expansion of them, so that neither dilutes the other.
+        let analysis = self.retriever.analyze(&query);
+        let own = support::content_words(question);
+        let expanded = support::content_words(&analysis.expansions.join(" "));
+        let mut sources = Vec::with_capacity(hits.len());
+        for (i, hit) in hits.into_iter().enumerate() {
+            let record = match &hit.code {
+                Some(code) => self.codes.get(&[code.clone()]).await.map_err(|e| e.to_string())?,
+                None => None,
+            };
+            let support = if hit.match_kind == MatchKind::Exact {
+                1.0
+            } else {
+                let text = format!("{} {}", hit.title, hit.text);
+                support::support(&own, &text).max(support::support(&expanded, &text))
+            };
+            sources.push(Source { n: i + 1, hit, record, support });
+        }
+        Ok(Retrieved { sources, named, unknown, categories })
+    }
+
+    async fn run(
+        self: Arc<Self>,
+        question: String,
+        conversation_id: String,
+        history: Vec<StoredTurn>,
+        tx: mpsc::Sender<ChatEvent>,
+    ) {
+        let started = Instant::now();
+        let message_id = uuid::Uuid::new_v4().to_string();
+        let send = |event: ChatEvent| {
+            let tx = tx.clone();
+            async move { tx.send(event).await.is_ok() }
+        };
+        let fail = |error: GenError| ChatEvent::Error(ErrorEvent { code: error.code.into(), message: error.message, retryable: error.retryable });
+
+        if !send(ChatEvent::Meta(MetaEvent { conversation_id: conversation_id.clone(), message_id: message_id.clone(), remaining: None })).await {
+            return;
+        }
+        let Retrieved { sources, named, unknown, categories } = match self.sources(&question, &history).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "retrieval failed");
+                send(fail(GenError { code: "retrieval_failed", message: "retrieval failed; it has been logged".into(), retryable: true })).await;
+                return;
+            }
+        };
+        if !send(ChatEvent::Sources(sources.iter().map(SourceEvent::from).collect())).await {
+            return;
+        }
+        let context = GenerationContext {
+            question: question.clone(),
+            history: history.iter().map(Turn::from).collect(),
+            sources,
+            named,
+            unknown,
+            categories,
+        };
+        let mut stream = tokio::select! {
+            _ = tx.closed() => return,
+            generated = self.generator.generate(&context) => match generated {
+                Ok(s) => s,
+                Err(e) => {
+                    send(fail(e)).await;
+                    return;
+                }
+            },
+        };
+
+        let mut scanner = CitationScanner::new();
+        let mut answer = String::new();
+        let mut usage = None;
+        let mut cited: Vec<CitationEvent> = vec![];
+        loop {
+            let next = tokio::select! {
+                _ = tx.closed() => return,
+                next = tokio::time::timeout(self.stall, stream.next()) => next,
+            };
+            let piece = match next {
+                Err(_) => {
+                    let message = format!("the language model stopped sending for {:.0} s", self.stall.as_secs_f64());
+                    send(fail(GenError { code: "llm_stalled", message, retryable: true })).await;
+                    return;
+                }
+                Ok(None) => break,
+                Ok(Some(Err(e))) => {
+                    send(fail(e)).await;
+                    return;
+                }
+                Ok(Some(Ok(p))) => p,
+            };
+            match piece {
+                Piece::Usage(u) => usage = Some(u),
+                Piece::Text(text) => {
+                    answer.push_str(&text);
+                    if !send(ChatEvent::Delta { text: text.clone() }).await {
+                        return;
+                    }
+                    for mention in scanner.push(&text) {
+                        if let Some(c) = self.verify(&mention, &context.sources, cited.len() + 1).await {
+                            cited.push(c.clone());
+                            if !send(ChatEvent::Citation(c)).await {
+                                return;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        for mention in scanner.finish() {
+            if let Some(c) = self.verify(&mention, &context.sources, cited.len() + 1).await {
+                cited.push(c.clone());
+                if !send(ChatEvent::Citation(c)).await {
+                    return;
+                }
+            }
+        }
+        if answer.trim().is_empty() {
+            send(fail(GenError { code: "empty_answer", message: "the language model returned no text".into(), retryable: true })).await;
+            return;
+        }
+        let cited_codes: Vec<String> = cited.iter().map(|c| c.code.clone()).collect();
+        let unverified_codes: Vec<String> = cited.iter().filter(|c| !c.verified).map(|c| c.code.clone()).collect();
+        let turn = StoredTurn { question, answer, cited_codes: cited_codes.clone() };
+        let source_ids: Vec<String> = context.sources.iter().map(|s| s.hit.id.clone()).collect();
+        if let Err(e) = self.conversations.append(&conversation_id, &message_id, &turn, &source_ids).await {
+            tracing::error!(error = %e, "storing the turn failed");
+        }
+        let usage = serde_json::json!({
+            "generator": self.generator.name(),
+            "prompt_tokens": usage.as_ref().map(|u| u.prompt_tokens),
+            "completion_tokens": usage.as_ref().map(|u| u.completion_tokens),
+            "total_tokens": usage.as_ref().map(|u| u.total_tokens),
+        });
+        send(ChatEvent::Done(DoneEvent {
+            cited_codes,
+            unverified_codes,
+            usage,
+            latency_ms: started.elapsed().as_millis() as u64,
+            remaining: None,
+        }))
+        .await;
+    }
+
+    /// Checks one mention against the code tables and the sources. Weakly shaped tokens
+    /// that no table has are not codes at all and yield nothing.
+    async fn verify(&self, mention: &Mention, sources: &[Source], n: usize) -> Option<CitationEvent> {
+        let stored = match self.codes.get(&lookup_forms(&mention.code)).await {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::error!(error = %e, "citation lookup failed");
+                None
+            }
+        };
+        let shape = citations::shape_system(&mention.code);
+        let (code, system, verified) = match stored {
+            Some(s) => (s.record.code.clone(), s.record.system, true),
+            None => {
+                // ICD-10-CM categories are real codes, just not billable rows of their own.
+                let category = shape == CodeSystem::Icd10Cm
+                    && self.codes.icd_category(&mention.code).await.ok().flatten().is_some();
+                match (category, mention.strong || mention.category) {
+                    (true, _) => (mention.code.clone(), CodeSystem::Icd10Cm, true),
+                    (false, true) => (mention.code.clone(), shape, false),
+                    (false, false) => return None,
+                }
+            }
+        };
+        let from_marker = mention.marker.filter(|m| (1..=sources.len()).contains(m));
+        let source_n = from_marker.or_else(|| {
+            sources
+                .iter()
+                .find(|s| s.hit.code.as_deref() == Some(code.as_str()) || s.hit.codes.contains(&code))
+                .map(|s| s.n)
+        });
+        Some(CitationEvent { n, system, code, verified, source_n })
+    }
+}
+

@@ -1,0 +1,254 @@
+//! The built-in extractive composer: a deterministic answer written only from the retrieved
+//! records, streamed like an LLM's. It is what every user without an LLM key reads, so it
+//! leads with the answer, states the facts a coder checks and cites each source as `[n]`.
+
+use futures::StreamExt;
+
+use super::{GenError, GenerationContext, Generator, Piece, PieceStream, Source};
+use crate::codes::{CodeRecord, CodeSystem};
+
+pub struct ExtractiveComposer;
+
+/// Alternatives listed after the best match of a description search.
+const ALTERNATIVES: usize = 3;
+/// Instructional notes quoted for an ICD-10-CM code.
+const NOTES: usize = 3;
+
+pub const NOT_FOUND: &str = "I could not find anything in the codecite corpus that answers this. \
+If you have a code, name it; otherwise describe the service, supply or diagnosis in other words.";
+
+fn system_label(system: CodeSystem) -> &'static str {
+    system.label()
+}
+
+fn list(codes: &[String]) -> String {
+    match codes.len() {
+        0 => String::new(),
+        1 => codes[0].clone(),
+        _ => format!("{} and {}", codes[..codes.len() - 1].join(", "), codes[codes.len() - 1]),
+    }
+}
+
+/// The facts a coder checks about one code, as sentences.
+fn facts(record: &CodeRecord, addon_codes: &[String], replaces: &[String]) -> Vec<String> {
+    let mut out = vec![];
+    if let Some(d) = record.description.as_deref().filter(|d| *d != record.title) {
+        out.push(d.trim_end_matches('.').to_string() + ".");
+    }
+    if record.addon {
+        if record.primary_codes.is_empty() {
+            out.push("It is an add-on code: report it only together with a primary procedure, never alone.".into());
+        } else {
+            out.push(format!(
+                "It is an add-on code: report it only together with its primary code {}, never alone.",
+                list(&record.primary_codes)
+            ));
+        }
+    }
+    if !addon_codes.is_empty() {
+        out.push(format!("Add-on codes reported with it: {}.", list(addon_codes)));
+    }
+    if let Some(year) = record.deleted_year {
+        if record.replaced_by.is_empty() {
+            out.push(format!("It was deleted in {year} and is no longer valid for current dates of service."));
+        } else {
+            out.push(format!(
+                "It was deleted in {year}; for current dates of service use {} instead.",
+                list(&record.replaced_by)
+            ));
+        }
+    }
+    if !replaces.is_empty() {
+        out.push(format!("It replaced the deleted code {}.", list(replaces)));
+    }
+    if let Some(days) = record.global_days {
+        out.push(format!("Global surgical period: {days} days."));
+    }
+    out.extend(notes(&record.notes));
+    out
+}
+
+/// The most actionable instructional notes, grouped by kind: sequencing first, then
+/// exclusions. "Use additional code: code to identify control using:" and the items after it
+/// read as one sentence.
+fn notes(all: &[String]) -> Vec<String> {
+    let mut out = vec![];
+    for kind in ["Code first", "Use additional code", "Code also", "Excludes1"] {
+        let items: Vec<&str> = all
+            .iter()
+            .filter_map(|n| n.strip_prefix(kind).and_then(|r| r.strip_prefix(": ")))
+            .take(NOTES + 1)
+            .collect();
+        if items.is_empty() {
+            continue;
+        }
+        let mut text = String::new();
+        for (i, item) in items.iter().enumerate() {
+            if i > 0 {
+                text.push_str(if text.ends_with(':') { " " } else { "; " });
+            }
+            text.push_str(item.trim_end_matches('.'));
+        }
+        out.push(format!("{kind}: {}.", text.trim_end_matches(':')));
+        if out.len() == 2 {
+            break;
+        }
+    }
+    out
+}
+
+fn describe(source: &Source) -> String {
+    let hit = &source.hit;
+    let code = hit.code.as_deref().unwrap_or_default();
+    let Some(stored) = &source.record else {
+        return format!("**{code}** ({}): {} [{}].", system_label(hit.system), hit.title, source.n);
+    };
+    let record = &stored.record;
+    let mut parts = vec![];
+    if record.system == CodeSystem::Modifier {
+        parts.push(format!("Modifier **{code}**: {} [{}].", record.title, source.n));
+        parts.extend(facts(record, &stored.addon_codes, &stored.replaces));
+    } else if record.system == CodeSystem::Hcpcs {
+        // CMS short descriptors are abbreviated; lead with the spelled-out form.
+        let name = record.description.as_deref().unwrap_or(&record.title);
+        parts.push(format!("**{code}** (HCPCS Level II): {name} [{}].", source.n));
+        if let Some(section) = record.path.first().and_then(|p| p.split_once(": ")) {
+            parts.push(format!("Section: {}.", section.1));
+        }
+        let mut plain = record.clone();
+        plain.description = None;
+        parts.extend(facts(&plain, &stored.addon_codes, &stored.replaces));
+    } else {
+        parts.push(format!("**{code}** ({}): {} [{}].", system_label(record.system), record.title, source.n));
+        parts.extend(facts(record, &stored.addon_codes, &stored.replaces));
+    }
+    parts.join(" ")
+}
+
+/// The first two sentences of a guideline passage, without its title line.
+fn passage(source: &Source) -> String {
+    let body = source.hit.text.split_once('\n').map(|(_, b)| b).unwrap_or(&source.hit.text);
+    let sentences: Vec<&str> = body.split_inclusive(". ").take(2).collect();
+    format!("From our guideline note “{}”: {} [{}]", source.hit.title, sentences.concat().trim(), source.n)
+}
+
+pub fn compose(context: &GenerationContext) -> String {
+    let useful: Vec<&Source> = context.sources.iter().filter(|s| s.support > crate::chat::COVERS).collect();
+    let named: Vec<&Source> = context
+        .named
+        .iter()
+        .filter_map(|c| context.sources.iter().find(|s| s.hit.code.as_deref() == Some(c.as_str())))
+        .collect();
+    let mut paragraphs: Vec<String> = vec![];
+    for code in &context.unknown {
+        paragraphs.push(format!(
+            "There is no code {code} in the codecite code tables. Check it for a typo; it may also be a code that was never issued."
+        ));
+    }
+
+    for (code, title) in &context.categories {
+        paragraphs.push(format!(
+            "**{code}** is an ICD-10-CM category ({title}), not a billable code: report one of the complete codes under it."
+        ));
+    }
+
+    if !named.is_empty() {
+        paragraphs.extend(named.iter().take(4).map(|s| describe(s)));
+    } else if context.unknown.is_empty() {
+        let codes: Vec<&Source> = useful.iter().copied().filter(|s| s.hit.code.is_some()).collect();
+        if let Some(best) = codes.first() {
+            paragraphs.push(format!("The best match is {}", describe(best)));
+            let others: Vec<String> = codes
+                .iter()
+                .skip(1)
+                .take(ALTERNATIVES)
+                .map(|s| {
+                    format!(
+                        "- **{}** ({}): {} [{}]",
+                        s.hit.code.as_deref().unwrap_or_default(),
+                        system_label(s.hit.system),
+                        s.hit.title,
+                        s.n
+                    )
+                })
+                .collect();
+            if !others.is_empty() {
+                paragraphs.push(format!("Other candidates:\n{}", others.join("\n")));
+            }
+        }
+    }
+    // A guideline passage: one about a code the question names, else the best covering one.
+    // Among notes about a named code, one whose title names it (the note *on* modifier 25,
+    // not one that mentions it) comes first.
+    let mut about_named: Vec<&Source> = context
+        .sources
+        .iter()
+        .filter(|s| s.hit.system == CodeSystem::Guideline && s.support > 0.0)
+        .filter(|s| context.named.iter().any(|c| s.hit.codes.contains(c)))
+        .collect();
+    let titled = |s: &Source| context.named.iter().any(|c| s.hit.title.split(|ch: char| !ch.is_alphanumeric()).any(|w| w == c));
+    about_named.sort_by_key(|s| !titled(s));
+    let about_named = about_named.first().copied();
+    if let Some(note) = about_named.or_else(|| useful.iter().copied().find(|s| s.hit.system == CodeSystem::Guideline)) {
+        paragraphs.push(passage(note));
+    }
+    if paragraphs.is_empty() {
+        paragraphs.push(NOT_FOUND.to_string());
+    }
+    paragraphs.join("\n\n")
+}
+
+/// Splits text into pieces of a few words, each keeping its trailing whitespace, so the
+/// answer streams the way an LLM's does.
+pub fn pieces(text: &str) -> Vec<String> {
+    let mut out = vec![];
+    let mut current = String::new();
+    let mut words = 0;
+    for (i, c) in text.char_indices() {
+        current.push(c);
+        let next_is_word = text[i + c.len_utf8()..].chars().next().is_some_and(|n| !n.is_whitespace());
+        if c.is_whitespace() && next_is_word {
+            words += 1;
+            if words == 3 {
+                out.push(std::mem::take(&mut current));
+                words = 0;
+            }
+        }
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
+}
+
+#[async_trait::async_trait]
+impl Generator for ExtractiveComposer {
+    fn name(&self) -> &'static str {
+        "extractive"
+    }
+
+    async fn generate(&self, context: &GenerationContext) -> Result<PieceStream, GenError> {
+        let text = compose(context);
+        Ok(futures::stream::iter(pieces(&text).into_iter().map(|p| Ok(Piece::Text(p)))).boxed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_rejoin_to_the_text() {
+        let text = "**J1885** (HCPCS Level II): Ketorolac  tromethamine injection [1].\n\nNext line";
+        let p = pieces(text);
+        assert!(p.len() > 2);
+        assert_eq!(p.concat(), text);
+    }
+
+    #[test]
+    fn lists_read_as_prose() {
+        let codes: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(list(&codes[..1]), "a");
+        assert_eq!(list(&codes), "a, b and c");
+    }
+}
