@@ -78,15 +78,25 @@ HCPCS_ABBREVIATIONS = {
     "neb": "nebulizer", "ortho": "orthotic", "orth": "orthotic", "lumb": "lumbar", "sacr": "sacral",
     "thor": "thoracic", "cerv": "cervical", "pros": "prosthetic", "hh": "home health", "cont": "continuous",
     "mon": "monitor", "mntr": "monitor", "glucse": "glucose", "gluc": "glucose", "strp": "strips",
+    "scrn": "screening", "rsk": "risk", "hi": "high", "stim": "stimulation", "subseq": "subsequent",
+    "ppps": "personalized prevention plan of service (annual wellness visit)", "bls": "basic life support",
+    "als": "advanced life support", "pre": "prefabricated", "ots": "off-the-shelf", "ko": "knee orthosis",
+    "lso": "lumbar-sacral orthosis", "tlso": "thoracic-lumbar-sacral orthosis", "afo": "ankle-foot orthosis",
+    "kafo": "knee-ankle-foot orthosis", "pn": "parenteral nutrition", "enteral": "enteral",
 }
 
 
 def spell_out(short):
     words = []
-    for w in short.replace("/", " / ").split():
+    for w in short.split():
         key = w.lower().strip(",.;:")
-        words.append(HCPCS_ABBREVIATIONS.get(key, w))
-    return " ".join(words).replace(" / ", "/")
+        if key in ("w/o", "wo/"):
+            words.append("without")
+        elif key.startswith("w/"):
+            words.append("with " + HCPCS_ABBREVIATIONS.get(key[2:], w[2:]) if key[2:] else "with")
+        else:
+            words.append(HCPCS_ABBREVIATIONS.get(key, w))
+    return " ".join(words)
 
 
 def notes_of(elem):

@@ -8,6 +8,7 @@ pub mod chat;
 pub mod codes;
 pub mod config;
 pub mod embed;
+pub mod eval;
 pub mod http;
 pub mod ingest;
 pub mod llm;

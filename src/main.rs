@@ -70,6 +70,8 @@ enum Command {
     },
     /// Measure cold ingest, search latency and serving memory on the bundled corpus.
     Bench(codecite::bench::BenchArgs),
+    /// Score question sets (retrieval and answers), diff reports, make the protocol set.
+    Eval(codecite::eval::cli::EvalArgs),
 }
 
 fn load_config(cli_config: Option<&PathBuf>, data: &DataArgs) -> anyhow::Result<Config> {
@@ -134,6 +136,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Bench(args) => codecite::bench::run(cli.config.as_deref(), args).await,
+        Command::Eval(args) => codecite::eval::cli::main(cli.config.as_deref(), args).await,
     }
 }
 
