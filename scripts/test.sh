@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: every test on SQLite and Qdrant Edge, then the integration
-# tests again on a throwaway PostgreSQL cluster that this script starts and stops.
+# Runs the whole test suite: every test on SQLite and Qdrant Edge, the MiniLM embedder test,
+# the integration tests again on a throwaway PostgreSQL cluster that this script starts and
+# stops, then the evaluation gate (evals/gate.toml) on the full bundled corpus.
 # Set QDRANT_URL to also run the Qdrant server backend tests against that server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,3 +38,10 @@ scripts/fetch_minilm.sh "$minilm_dir"
 CODECITE_TEST_MINILM_DIR="$minilm_dir" cargo test --features onnx --test it embed_onnx
 echo "== integration tests on PostgreSQL ($("$pg_bin/postgres" --version))"
 CODECITE_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres" cargo test --test it
+
+echo "== evaluation gate: the question sets on the full bundled corpus (release build)"
+cargo build --release
+eval_dir="$pg_dir/eval"
+mkdir -p "$eval_dir"
+"$CARGO_TARGET_DIR/release/codecite" eval evals/questions.jsonl evals/protocol.jsonl \
+    --data-dir "$eval_dir/data" --out "$eval_dir/report.json" --gate evals/gate.toml

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 
-pub use citations::{CitationScanner, Mention};
+pub use citations::{strong_codes, CitationScanner, Mention};
 pub use conversation::{ConversationStore, StoredTurn};
 pub use support::COVERS;
 pub use events::{ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent};

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 
 pub use metrics::{ndcg10, recall, reciprocal_rank};
 pub use report::{diff, Gate, Report};
+pub use metrics::Means;
 pub use target::{ChatOutcome, HttpTarget, InProcessTarget, Target};
 
 use crate::retrieval::SearchMode;

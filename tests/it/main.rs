@@ -9,5 +9,6 @@ mod chat;
 mod fake_llm;
 mod embed_api;
 mod embed_onnx;
+mod eval;
 mod ingest;
 mod server_backend;

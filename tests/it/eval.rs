@@ -1,0 +1,138 @@
+//! The evaluation runner and its CI gate, on the fixture corpus.
+
+use std::sync::Arc;
+
+use codecite::app::Services;
+use codecite::embed::{EmbedError, Embedder};
+use codecite::eval::cli::{EvalArgs, RunArgs};
+use codecite::eval::{load_cases, run, EvalOptions, Gate, InProcessTarget, Report};
+use codecite::ingest::IngestOptions;
+use codecite::retrieval::SearchMode;
+
+use crate::helpers::TestApp;
+
+fn fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval").join(name)
+}
+
+fn gate() -> Gate {
+    toml::from_str(&std::fs::read_to_string(fixture("gate.toml")).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn the_cli_scores_a_set_writes_both_reports_and_passes_the_gate() {
+    let app = TestApp::spawn().await;
+    let out = app.dir.path().join("report.json");
+    let (config, dir) = app.close();
+    let args = EvalArgs {
+        command: None,
+        run: RunArgs {
+            files: vec![fixture("questions.jsonl")],
+            url: None,
+            mode: SearchMode::Hybrid,
+            k: 10,
+            out: out.clone(),
+            data_dir: Some(config.data_dir.clone()),
+            corpus: Some(config.corpus_dir.clone()),
+            no_answers: false,
+            gate: Some(fixture("gate.toml")),
+        },
+    };
+    std::env::set_var("CODECITE_DATABASE_URL", config.database_url.clone().unwrap());
+    let result = codecite::eval::cli::main(None, args).await;
+    std::env::remove_var("CODECITE_DATABASE_URL");
+    result.expect("the fixture set meets its gate");
+    let report: Report = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(report.cases.len(), 18);
+    assert_eq!(report.by_category["trap"]["fabricated_rate"], 0.0);
+    assert!(report.overall["recall@5"] >= 0.85, "{:?}", report.overall);
+    assert_eq!(report.by_category["trap"]["no_fabrication"], 1.0);
+    let md = std::fs::read_to_string(out.with_extension("md")).unwrap();
+    assert!(md.contains("| **overall** | 18 |"), "{md}");
+    drop(dir);
+}
+
+/// Vectors that carry no meaning: what a broken embedding model looks like.
+struct Broken;
+
+#[async_trait::async_trait]
+impl Embedder for Broken {
+    fn id(&self) -> &str {
+        "test/broken/256"
+    }
+    fn dim(&self) -> usize {
+        256
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        Ok(texts.iter().map(|t| (0..256).map(|i| ((t.len() * 31 + i * 7) % 13) as f32).collect()).collect())
+    }
+}
+
+#[tokio::test]
+async fn the_gate_fails_when_retrieval_is_broken() {
+    let cases = load_cases(&fixture("questions.jsonl")).unwrap();
+    let options = EvalOptions { mode: SearchMode::Dense, k: 10, answers: false };
+
+    let good = TestApp::spawn().await;
+    let target = InProcessTarget { services: good.state.services.clone() };
+    let report = Report::new(Default::default(), run(&target, &cases, &options).await.unwrap());
+    let retrieval_gate = Gate {
+        min: [("recall@5".to_string(), 0.85), ("mrr".to_string(), 0.7)].into(),
+        min_by_category: [("lay".to_string(), [("recall@5".to_string(), 0.8)].into())].into(),
+        ..Default::default()
+    };
+    let misses = retrieval_gate.check(&report);
+    assert!(misses.is_empty(), "working retrieval passes: {misses:?}");
+    drop(target);
+    let (config, dir) = good.close();
+
+    let broken = Arc::new(Services::open_with(&config, Arc::new(Broken)).await.unwrap());
+    broken.ingest(&IngestOptions { reset: true, ..Default::default() }).await.unwrap();
+    let target = InProcessTarget { services: broken };
+    let report = Report::new(Default::default(), run(&target, &cases, &options).await.unwrap());
+    drop(target);
+    let misses = retrieval_gate.check(&report);
+    assert!(misses.iter().any(|m| m.contains("recall@5")), "the gate must catch it: {misses:?}");
+    drop(dir);
+}
+
+#[test]
+fn diffs_show_what_moved() {
+    let mut a = Report::new(Default::default(), vec![]);
+    let mut case = codecite::eval::CaseResult { id: "x".into(), category: "c".into(), ..Default::default() };
+    case.metrics.insert("recall@5".into(), 1.0);
+    case.ranked = vec!["E11.9".into()];
+    a = Report::new(a.run.clone(), vec![case.clone()]);
+    case.metrics.insert("recall@5".into(), 0.0);
+    case.ranked = vec!["E10.9".into()];
+    let b = Report::new(a.run.clone(), vec![case]);
+    let d = codecite::eval::diff(&a, &b);
+    assert!(d.contains("| recall@5 | 1.000 | 0.000 | -1.000 |"), "{d}");
+    assert!(d.contains("`x` (c): recall@5 1.00 → 0.00; top E11.9 → E10.9"), "{d}");
+}
+
+/// The shipped question sets stay true to the corpus: every expected code exists, and the
+/// traps name codes that do not.
+#[test]
+fn shipped_question_sets_match_the_corpus() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = codecite::ingest::load_corpus(&root.join("corpus")).unwrap();
+    let codes: std::collections::HashSet<&str> = corpus.records.iter().map(|r| r.code.as_str()).collect();
+    let questions = load_cases(&root.join("evals/questions.jsonl")).unwrap();
+    assert!(questions.len() >= 250, "{}", questions.len());
+    let categories: std::collections::HashSet<&str> = questions.iter().map(|c| c.category.as_str()).collect();
+    assert!(categories.len() >= 12, "{categories:?}");
+    for case in questions.iter().chain(load_cases(&root.join("evals/protocol.jsonl")).unwrap().iter()) {
+        for code in case.expect_any.iter().chain(&case.expect_all) {
+            assert!(codes.contains(code.as_str()), "{}: {code} is not in the corpus", case.id);
+        }
+        if case.expect_no_fabrication {
+            for code in codecite::chat::strong_codes(&case.question) {
+                assert!(!codes.contains(code.as_str()), "{}: trap code {code} exists", case.id);
+            }
+        }
+    }
+    let protocol = load_cases(&root.join("evals/protocol.jsonl")).unwrap();
+    let again = codecite::eval::protocol_cases(&corpus.records, 2024, 300, 200);
+    assert_eq!(protocol, again, "evals/protocol.jsonl is what `codecite eval make-protocol` makes");
+}
