@@ -66,6 +66,12 @@ pub struct RunArgs {
     /// Fail (exit 1) when the report misses these thresholds (TOML).
     #[arg(long)]
     pub gate: Option<PathBuf>,
+    /// Score faithfulness with the configured LLM as judge (needs `llm.base_url`).
+    #[arg(long)]
+    pub judge: bool,
+    /// Judge runs per answer, averaged.
+    #[arg(long, default_value_t = 3)]
+    pub judge_runs: usize,
 }
 
 pub async fn main(config_file: Option<&Path>, args: EvalArgs) -> anyhow::Result<()> {
@@ -104,7 +110,24 @@ async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<(
         ),
         None => None,
     };
-    let options = EvalOptions { mode: args.mode, k: args.k, answers: !args.no_answers };
+    let config = {
+        let mut c = Config::load(config_file)?;
+        if let Some(d) = &args.data_dir {
+            c.data_dir = d.clone();
+        }
+        if let Some(corpus) = &args.corpus {
+            c.corpus_dir = corpus.clone();
+        }
+        c
+    };
+    let judge = match args.judge {
+        false => None,
+        true => Some(Arc::new(
+            super::Judge::new(&config.llm, args.judge_runs)
+                .context("--judge needs an LLM: set llm.base_url (CODECITE_LLM_BASE_URL)")?,
+        )),
+    };
+    let options = EvalOptions { mode: args.mode, k: args.k, answers: !args.no_answers, judge };
     let mut run_info = BTreeMap::from([
         ("sets".to_string(), args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")),
         ("mode".to_string(), format!("{:?}", args.mode).to_lowercase()),
@@ -115,13 +138,6 @@ async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<(
             Box::new(HttpTarget::new(url))
         }
         None => {
-            let mut config = Config::load(config_file)?;
-            if let Some(d) = &args.data_dir {
-                config.data_dir = d.clone();
-            }
-            if let Some(c) = &args.corpus {
-                config.corpus_dir = c.clone();
-            }
             let services = Arc::new(Services::open(&config).await?);
             if !services.store_ready().await? {
                 eprintln!("eval: the store is empty; ingesting {} first", config.corpus_dir.display());

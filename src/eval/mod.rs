@@ -3,6 +3,7 @@
 //! Markdown, compared run to run, and gated in CI.
 
 pub mod cli;
+mod judge;
 mod metrics;
 mod report;
 mod target;
@@ -14,6 +15,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 pub use metrics::{ndcg10, recall, reciprocal_rank};
+pub use judge::Judge;
 pub use report::{diff, Gate, Report};
 pub use metrics::Means;
 pub use target::{ChatOutcome, HttpTarget, InProcessTarget, Target};
@@ -67,17 +69,19 @@ pub fn load_cases(path: &Path) -> anyhow::Result<Vec<EvalCase>> {
     Ok(cases)
 }
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EvalOptions {
     pub mode: SearchMode,
     pub k: usize,
     /// Also ask each question through chat and score the answer.
     pub answers: bool,
+    /// Score each answer's faithfulness to its sources with an LLM judge.
+    pub judge: Option<std::sync::Arc<Judge>>,
 }
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self { mode: SearchMode::Hybrid, k: 10, answers: true }
+        Self { mode: SearchMode::Hybrid, k: 10, answers: true, judge: None }
     }
 }
 
@@ -187,6 +191,12 @@ async fn run_case(target: &dyn Target, case: &EvalCase, options: &EvalOptions) -
         if case.expect_no_fabrication {
             // The made-up code must be declared missing, never described as a real code.
             put("no_fabrication", Some(f64::from(u8::from(result.fabricated.is_empty() && result.refused))));
+        }
+        if let Some(judge) = &options.judge {
+            if o.error.is_none() {
+                let score = judge.faithfulness(&o.source_texts, &o.answer).await?;
+                result.metrics.extend(score.map(|s| ("faithfulness".to_string(), s)));
+            }
         }
         result.sources_ms = o.sources_ms;
         result.done_ms = o.done_ms;

@@ -73,7 +73,7 @@ impl Report {
         let mut md = String::new();
         let run: Vec<String> = self.run.iter().map(|(k, v)| format!("{k} `{v}`")).collect();
         let _ = writeln!(md, "# codecite evaluation\n\n{}\n", run.join(", "));
-        let cols: [(&str, &str); 11] = [
+        let mut cols: Vec<(&str, &str)> = vec![
             ("cases", "cases"),
             ("recall@1", "R@1"),
             ("recall@5", "R@5"),
@@ -86,6 +86,9 @@ impl Report {
             ("unverified_rate", "unverified"),
             ("refusal_accuracy", "refusal acc."),
         ];
+        if self.overall.contains_key("faithfulness") {
+            cols.push(("faithfulness", "faithfulness"));
+        }
         let _ = writeln!(md, "| category | {} |", cols.iter().map(|c| c.1).collect::<Vec<_>>().join(" | "));
         let _ = writeln!(md, "|---|{}", "---|".repeat(cols.len()));
         let row = |name: &str, m: &BTreeMap<String, f64>| {

@@ -18,6 +18,8 @@ pub struct ChatOutcome {
     pub answer: String,
     /// Codes of the `sources` event, in order (`-` for guideline passages).
     pub source_codes: Vec<String>,
+    /// `(n, "title: snippet")` of each source, for the faithfulness judge.
+    pub source_texts: Vec<(usize, String)>,
     pub cited: Vec<String>,
     pub unverified: Vec<String>,
     pub sources_ms: Option<f64>,
@@ -59,6 +61,7 @@ impl Target for InProcessTarget {
                 ChatEvent::Sources(s) => {
                     out.sources_ms = Some(ms);
                     out.source_codes = s.iter().map(|s| code_or_dash(s.code.as_deref())).collect();
+                    out.source_texts = s.iter().map(|s| (s.n, format!("{}: {}", s.title, s.snippet))).collect();
                 }
                 ChatEvent::Delta { text } => out.answer.push_str(&text),
                 ChatEvent::Citation(_) => {}
@@ -150,7 +153,15 @@ impl Target for HttpTarget {
                     "meta" => out.conversation_id = v["conversation_id"].as_str().map(str::to_string),
                     "sources" => {
                         out.sources_ms = Some(ms);
-                        out.source_codes = v.as_array().map(|a| a.iter().map(|s| code_or_dash(s["code"].as_str())).collect()).unwrap_or_default();
+                        let list = v.as_array().cloned().unwrap_or_default();
+                        out.source_codes = list.iter().map(|s| code_or_dash(s["code"].as_str())).collect();
+                        out.source_texts = list
+                            .iter()
+                            .map(|s| {
+                                let n = s["n"].as_u64().unwrap_or(0) as usize;
+                                (n, format!("{}: {}", s["title"].as_str().unwrap_or(""), s["snippet"].as_str().unwrap_or("")))
+                            })
+                            .collect();
                     }
                     "delta" => out.answer.push_str(v["text"].as_str().unwrap_or_default()),
                     "done" => {

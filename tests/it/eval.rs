@@ -15,10 +15,6 @@ fn fixture(name: &str) -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/eval").join(name)
 }
 
-fn gate() -> Gate {
-    toml::from_str(&std::fs::read_to_string(fixture("gate.toml")).unwrap()).unwrap()
-}
-
 #[tokio::test]
 async fn the_cli_scores_a_set_writes_both_reports_and_passes_the_gate() {
     let app = TestApp::spawn().await;
@@ -36,6 +32,8 @@ async fn the_cli_scores_a_set_writes_both_reports_and_passes_the_gate() {
             corpus: Some(config.corpus_dir.clone()),
             no_answers: false,
             gate: Some(fixture("gate.toml")),
+            judge: false,
+            judge_runs: 3,
         },
     };
     std::env::set_var("CODECITE_DATABASE_URL", config.database_url.clone().unwrap());
@@ -71,7 +69,7 @@ impl Embedder for Broken {
 #[tokio::test]
 async fn the_gate_fails_when_retrieval_is_broken() {
     let cases = load_cases(&fixture("questions.jsonl")).unwrap();
-    let options = EvalOptions { mode: SearchMode::Dense, k: 10, answers: false };
+    let options = EvalOptions { mode: SearchMode::Dense, k: 10, answers: false, judge: None };
 
     let good = TestApp::spawn().await;
     let target = InProcessTarget { services: good.state.services.clone() };
@@ -135,4 +133,56 @@ fn shipped_question_sets_match_the_corpus() {
     let protocol = load_cases(&root.join("evals/protocol.jsonl")).unwrap();
     let again = codecite::eval::protocol_cases(&corpus.records, 2024, 300, 200);
     assert_eq!(protocol, again, "evals/protocol.jsonl is what `codecite eval make-protocol` makes");
+}
+
+/// A judge model that answers three verdicts in turn: full support, half, then no JSON at all.
+async fn fake_judge() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use axum::routing::post;
+    let prompts = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = prompts.clone();
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        post(move |axum::Json(body): axum::Json<serde_json::Value>| {
+            let seen = seen.clone();
+            async move {
+                let prompt = body["messages"][0]["content"].as_str().unwrap_or_default().to_string();
+                let n = {
+                    let mut s = seen.lock().unwrap();
+                    s.push(prompt);
+                    s.len()
+                };
+                let content = match n % 3 {
+                    1 => "{\"claims\": 4, \"supported\": 4}",
+                    2 => "Here you go: {\"claims\": 4, \"supported\": 2}",
+                    _ => "I cannot grade this.",
+                };
+                axum::Json(serde_json::json!({
+                    "id": "judge", "object": "chat.completion", "created": 0, "model": "judge",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]
+                }))
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/v1"), prompts)
+}
+
+#[tokio::test]
+async fn an_llm_judge_scores_faithfulness_averaged_over_runs() {
+    let (base, prompts) = fake_judge().await;
+    let llm = codecite::config::LlmConfig { base_url: Some(base), ..Default::default() };
+    let judge = Arc::new(codecite::eval::Judge::new(&llm, 3).unwrap());
+    let app = TestApp::spawn().await;
+    let target = InProcessTarget { services: app.state.services.clone() };
+    let cases: Vec<_> = load_cases(&fixture("questions.jsonl")).unwrap().into_iter().take(1).collect();
+    let options = EvalOptions { judge: Some(judge), ..Default::default() };
+    let results = run(&target, &cases, &options).await.unwrap();
+    assert_eq!(results[0].metrics["faithfulness"], 0.75, "mean of the two usable verdicts");
+    let prompts = prompts.lock().unwrap();
+    assert_eq!(prompts.len(), 3, "three runs per answer");
+    assert!(prompts[0].contains(results[0].answer.as_deref().unwrap()), "{}", prompts[0]);
+    assert!(prompts[0].contains("[1] Ketorolac"), "{}", prompts[0]);
+    drop(target);
 }
