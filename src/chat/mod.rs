@@ -156,7 +156,7 @@ impl ChatService {
         let mut sources = Vec::with_capacity(hits.len());
         for (i, hit) in hits.into_iter().enumerate() {
             let record = match &hit.code {
-                Some(code) => self.codes.get(&[code.clone()]).await.map_err(|e| e.to_string())?,
+                Some(code) => self.codes.get(std::slice::from_ref(code)).await.map_err(|e| e.to_string())?,
                 None => None,
             };
             let support = if hit.match_kind == MatchKind::Exact {

@@ -12,7 +12,7 @@ use codecite::config::{Config, EmbedderKind};
 use codecite::ingest::IngestOptions;
 use serde_json::{json, Value};
 
-use crate::helpers::{copy_dir, fixture_corpus, test_database};
+use crate::helpers::test_config;
 
 const DIM: usize = 16;
 
@@ -53,11 +53,7 @@ async fn fake_server() -> (String, Arc<AtomicUsize>) {
 async fn api_embedder_ingests_and_its_cache_spares_repeat_calls() {
     let (base, seen) = fake_server().await;
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_corpus(), &dir.path().join("corpus"));
-    let mut config = Config::default();
-    config.data_dir = dir.path().join("data");
-    config.corpus_dir = dir.path().join("corpus");
-    config.database_url = Some(test_database(dir.path()).await);
+    let mut config = test_config(dir.path()).await;
     config.embed.kind = EmbedderKind::Openai;
     config.embed.api_base = Some(base);
     config.embed.api_model = "fake-embed".into();

@@ -12,7 +12,6 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
-use futures::StreamExt;
 use serde_json::{json, Value};
 
 #[derive(Clone, Debug)]
@@ -116,7 +115,7 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
         std::hint::black_box(&guard);
         None
     });
-    let body = Body::from_stream(stream.map(|r: Result<Bytes, std::io::Error>| r.map_err(|e| e)));
+    let body = Body::from_stream(stream);
     Response::builder().header("content-type", "text/event-stream").body(body).unwrap()
 }
 

@@ -56,6 +56,17 @@ pub async fn test_database(dir: &Path) -> String {
 }
 
 /// Fields drop in order: the stores close (and flush) before their directory is removed.
+/// A config over `dir`: a private copy of the fixture corpus, a data dir and a fresh database.
+pub async fn test_config(dir: &Path) -> Config {
+    copy_dir(&fixture_corpus(), &dir.join("corpus"));
+    Config {
+        data_dir: dir.join("data"),
+        corpus_dir: dir.join("corpus"),
+        database_url: Some(test_database(dir).await),
+        ..Config::default()
+    }
+}
+
 pub struct TestApp {
     pub router: Router,
     pub state: AppState,
@@ -85,11 +96,7 @@ impl TestApp {
 
     pub async fn unprepared_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        copy_dir(&fixture_corpus(), &dir.path().join("corpus"));
-        let mut config = Config::default();
-        config.data_dir = dir.path().join("data");
-        config.corpus_dir = dir.path().join("corpus");
-        config.database_url = Some(test_database(dir.path()).await);
+        let mut config = test_config(dir.path()).await;
         adjust(&mut config);
         Self::with_config(dir, config).await
     }

@@ -1,9 +1,8 @@
 //! The Qdrant server backend, against a real server when `QDRANT_URL` is set.
 
 use codecite::app::{prepare, AppState, Services};
-use codecite::config::Config;
 
-use crate::helpers::{copy_dir, embedder, fixture_corpus, test_database};
+use crate::helpers::{embedder, test_config};
 
 #[tokio::test]
 async fn server_backend_ingests_and_searches() {
@@ -12,11 +11,7 @@ async fn server_backend_ingests_and_searches() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&fixture_corpus(), &dir.path().join("corpus"));
-    let mut config = Config::default();
-    config.data_dir = dir.path().join("data");
-    config.corpus_dir = dir.path().join("corpus");
-    config.database_url = Some(test_database(dir.path()).await);
+    let mut config = test_config(dir.path()).await;
     config.qdrant_url = Some(url);
     config.collection = format!("codecite_test_{}", uuid::Uuid::new_v4().simple());
     let services = std::sync::Arc::new(Services::open_with(&config, embedder()).await.unwrap());
