@@ -338,3 +338,24 @@ async fn the_llm_sees_the_conversation_so_far() {
     let user = requests[1]["messages"][1]["content"].as_str().unwrap();
     assert!(user.starts_with("Earlier in this conversation:\nQ: What is J1885?\nA: J1885 [1]."), "{user}");
 }
+
+#[tokio::test]
+async fn heartbeats_keep_a_quiet_stream_open() {
+    let script = Script {
+        failures_first: vec![],
+        steps: vec![Step::Text("J1885 "), Step::Wait(Duration::from_millis(2500)), Step::Text("is ketorolac [1].")],
+        finish: true,
+    };
+    let (app, _llm) = with_llm(script, |c| {
+        c.chat.heartbeat_secs = 1;
+        c.llm.stall_secs = 10.0;
+    })
+    .await;
+    let response = post_json(&app.router, "/api/chat", &json!({"question": "What is J1885?"}).to_string()).await;
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains("\n: heartbeat\n") || text.starts_with(": heartbeat\n"), "{text}");
+    let answer = Answer { events: parse_sse(&text) };
+    answer.assert_well_formed();
+    assert_eq!(answer.text(), "J1885 is ketorolac [1].");
+}
