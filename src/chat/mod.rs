@@ -24,7 +24,7 @@ pub use events::{ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, Sou
 
 use crate::codes::{lookup_forms, CodeSystem, CodeTable};
 use crate::config::{ChatConfig, LlmConfig};
-use crate::llm::{GenError, GenerationContext, Generator, Piece, Source, Turn};
+use crate::llm::{GenError, GenerationContext, Generator, NcciFinding, Piece, Source, Turn};
 use crate::retrieval::{MatchKind, Retriever, SearchRequest};
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,7 @@ pub struct Retrieved {
     pub named: Vec<String>,
     pub unknown: Vec<String>,
     pub categories: Vec<(String, String)>,
+    pub ncci: Vec<NcciFinding>,
 }
 
 pub struct ChatService {
@@ -167,7 +168,8 @@ impl ChatService {
             };
             sources.push(Source { n: i + 1, hit, record, support });
         }
-        Ok(Retrieved { sources, named, unknown, categories })
+        let ncci = self.ncci_findings(question).await.map_err(|e| e.to_string())?;
+        Ok(Retrieved { sources, named, unknown, categories, ncci })
     }
 
     async fn run(
@@ -188,7 +190,7 @@ impl ChatService {
         if !send(ChatEvent::Meta(MetaEvent { conversation_id: conversation_id.clone(), message_id: message_id.clone(), remaining: None })).await {
             return;
         }
-        let Retrieved { sources, named, unknown, categories } = match self.sources(&question, &history).await {
+        let Retrieved { sources, named, unknown, categories, ncci } = match self.sources(&question, &history).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "retrieval failed");
@@ -206,6 +208,7 @@ impl ChatService {
             named,
             unknown,
             categories,
+            ncci,
         };
         let mut stream = tokio::select! {
             _ = tx.closed() => return,
@@ -293,6 +296,32 @@ impl ChatService {
         .await;
     }
 
+    /// NCCI lookups for each pair of (real) procedure codes the question names, first four codes.
+    async fn ncci_findings(&self, question: &str) -> Result<Vec<NcciFinding>, crate::codes::CodeTableError> {
+        let mut procedures = vec![];
+        for code in citations::strong_codes(question).into_iter().filter(|c| c.len() == 5 && !c.contains('.')) {
+            let known = self.codes.validity(&code).await?.is_some() || self.codes.get(std::slice::from_ref(&code)).await?.is_some();
+            if known && procedures.len() < 4 {
+                procedures.push(code);
+            }
+        }
+        if procedures.len() < 2 {
+            return Ok(vec![]);
+        }
+        let version = self.codes.reference_version("ncci").await?;
+        if version.is_none() {
+            return Ok(vec![]);
+        }
+        let mut out = vec![];
+        for (i, a) in procedures.iter().enumerate() {
+            for b in &procedures[i + 1..] {
+                let edit = self.codes.ncci(a, b).await?;
+                out.push(NcciFinding { a: a.clone(), b: b.clone(), edit, version: version.clone().unwrap_or_default() });
+            }
+        }
+        Ok(out)
+    }
+
     /// Checks one mention against the code tables and the sources. Weakly shaped tokens
     /// that no table has are not codes at all and yield nothing.
     async fn verify(&self, mention: &Mention, sources: &[Source], n: usize) -> Option<CitationEvent> {
@@ -304,9 +333,15 @@ impl ChatService {
             }
         };
         let shape = citations::shape_system(&mention.code);
-        let (code, system, verified) = match stored {
-            Some(s) => (s.record.code.clone(), s.record.system, true),
-            None => {
+        let validity = match &stored {
+            Some(_) => None,
+            None => self.codes.validity(&mention.code).await.ok().flatten(),
+        };
+        let (code, system, verified) = match (stored, validity) {
+            (Some(s), _) => (s.record.code.clone(), s.record.system, true),
+            // A real CPT or HCPCS code number that codecite has no summary of.
+            (None, Some(v)) => (mention.code.clone(), v.system, true),
+            (None, None) => {
                 // ICD-10-CM categories are real codes, just not billable rows of their own.
                 let category = shape == CodeSystem::Icd10Cm
                     && self.codes.icd_category(&mention.code).await.ok().flatten().is_some();

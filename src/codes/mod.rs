@@ -1,5 +1,6 @@
 //! Code systems, code records and the SQL code tables used for exact lookups.
 
+pub mod reference;
 mod table;
 
 use std::fmt;
@@ -7,6 +8,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use reference::{NcciEdit, Validity};
 pub use table::{CodeTable, CodeTableError, StoredCode};
 
 /// The code systems codecite knows. Guideline notes are not a code system, but share the

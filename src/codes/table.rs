@@ -32,6 +32,12 @@ pub struct StoredCode {
     /// Deleted codes that this code replaced.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub replaces: Vec<String>,
+    /// Validity dates from the CMS code editor tables (CPT and HCPCS).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub validity: Option<super::Validity>,
+    /// Acceptable primary codes under the current CMS add-on edits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cms_primary_codes: Vec<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -157,7 +163,9 @@ impl CodeTable {
                 .bind(code)
                 .fetch_all(&self.pool)
                 .await?;
-            let mut stored = StoredCode { record, addon_codes: vec![], replaces: vec![] };
+            let validity = self.validity(code).await?;
+            let cms_primary_codes = self.addon_primaries(code).await?;
+            let mut stored = StoredCode { record, addon_codes: vec![], replaces: vec![], validity, cms_primary_codes };
             for row in linked {
                 let (other, kind): (String, String) = (row.get(0), row.get(1));
                 match kind.as_str() {

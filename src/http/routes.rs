@@ -28,6 +28,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/search", get(search))
         .route("/api/codes/{code}", get(code))
         .route("/api/chat", post(chat))
+        .route("/api/ncci", get(ncci))
+        .route("/api/stats", get(stats))
         .fallback(|| async { ApiError::not_found("no such route") })
         .with_state(state)
 }
@@ -90,10 +92,70 @@ async fn code(State(state): State<AppState>, Path(code): Path<String>) -> Result
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    match state.services.codes.get(&lookup_forms(&code)).await? {
-        Some(stored) => Ok(Json(serde_json::to_value(stored).map_err(ApiError::internal)?)),
-        None => Err(ApiError::not_found(format!("no code {code} in the code tables"))),
+    let codes = &state.services.codes;
+    let forms = lookup_forms(&code);
+    if let Some(stored) = codes.get(&forms).await? {
+        return Ok(Json(serde_json::to_value(stored).map_err(ApiError::internal)?));
     }
+    // A real CPT or HCPCS code number without a summary of ours: what the CMS tables know.
+    for form in &forms {
+        if let Some(validity) = codes.validity(form).await? {
+            let primaries = codes.addon_primaries(form).await?;
+            return Ok(Json(json!({
+                "system": validity.system,
+                "code": form,
+                "title": null,
+                "validity": validity,
+                "cms_primary_codes": primaries,
+                "note": "a valid code number in the CMS code editor tables; codecite has no summary of it (CPT descriptors are licensed by the AMA)",
+            })));
+        }
+    }
+    Err(ApiError::not_found(format!("no code {code} in the code tables")))
+}
+
+#[derive(Debug, Deserialize)]
+struct NcciParams {
+    c1: Option<String>,
+    c2: Option<String>,
+}
+
+/// The NCCI procedure-to-procedure edit between two codes, in either order.
+async fn ncci(State(state): State<AppState>, params: Result<Query<NcciParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+    let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let shaped = |c: &Option<String>| {
+        c.as_deref()
+            .map(|c| c.trim().to_ascii_uppercase())
+            .filter(|c| c.len() == 5 && c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+    };
+    let (Some(a), Some(b)) = (shaped(&p.c1), shaped(&p.c2)) else {
+        return Err(ApiError::bad_request("c1 and c2 must both be 5-character CPT or HCPCS codes"));
+    };
+    if !state.is_ready() {
+        return Err(ApiError::not_ready());
+    }
+    match state.services.codes.ncci(&a, &b).await? {
+        Some(edit) => Ok(Json(serde_json::to_value(edit).map_err(ApiError::internal)?)),
+        None => Err(ApiError::not_found(format!("no NCCI edit pairs {a} and {b} in the hospital outpatient (I/OCE) table"))),
+    }
+}
+
+/// Counts of what is loaded.
+async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    let services = &state.services;
+    let counts = services.codes.counts().await?;
+    let codes: serde_json::Map<String, Value> = [CodeSystem::Cpt, CodeSystem::Hcpcs, CodeSystem::Icd10Cm, CodeSystem::Modifier]
+        .iter()
+        .map(|s| (s.as_str().to_string(), json!(counts.get(s).copied().unwrap_or(0))))
+        .collect();
+    Ok(Json(json!({
+        "codes": codes,
+        "guidelines": services.codes.reference_count("guideline_notes").await?,
+        "chunks": services.store.count().await.map_err(ApiError::internal)?,
+        "ncci_pairs": services.codes.reference_count("ncci").await?,
+        "valid_code_numbers": services.codes.reference_count("validity").await?,
+        "addon_edits": services.codes.reference_count("addons").await?,
+    })))
 }
 
 #[derive(Debug, Deserialize)]

@@ -16,6 +16,7 @@ use serde::Serialize;
 
 use super::chunk::{code_chunk, note_chunks, Chunk};
 use super::corpus::load_corpus;
+use crate::codes::reference::{find_reference, version_label, REFERENCE_FILES};
 use crate::codes::{CodeRecord, CodeTable};
 use crate::embed::{average_words, Bm25Encoder, Embedder};
 use crate::store::{ChunkPoint, StoreMeta, VectorStore, LAYOUT_VERSION};
@@ -47,6 +48,8 @@ pub struct IngestSummary {
     /// Code-table rows written and removed.
     pub codes_written: usize,
     pub codes_deleted: usize,
+    /// Rows of CMS reference tables (validity, add-on edits, NCCI) rewritten.
+    pub reference_rows: usize,
     pub records: usize,
     pub notes: usize,
     pub chunks: usize,
@@ -59,7 +62,7 @@ impl std::fmt::Display for IngestSummary {
         write!(
             f,
             "{} chunks from {} code records and {} guideline notes: {} added, {} changed, {} deleted, {} unchanged; \
-             code tables: {} written, {} deleted ({:.1} s, index build {:.1} s)",
+             code tables: {} written, {} deleted; reference rows: {} ({:.1} s, index build {:.1} s)",
             self.chunks,
             self.records,
             self.notes,
@@ -69,6 +72,7 @@ impl std::fmt::Display for IngestSummary {
             self.unchanged,
             self.codes_written,
             self.codes_deleted,
+            self.reference_rows,
             self.seconds,
             self.optimize_seconds
         )
@@ -86,15 +90,37 @@ pub async fn ingest(
 ) -> anyhow::Result<IngestSummary> {
     let started = Instant::now();
     let dir = corpus_dir.to_path_buf();
-    let (corpus, chunks) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    // Reference files that changed since the last ingest are parsed up front too, so that a
+    // bad line in any file stops the ingest before anything is written.
+    let mut known = std::collections::HashMap::new();
+    for (name, _, _) in REFERENCE_FILES {
+        known.insert(name, codes.reference_hash(name).await?);
+    }
+    let (corpus, chunks, references) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         let corpus = load_corpus(&dir)?;
         let mut chunks: Vec<Chunk> = corpus.records.iter().map(code_chunk).collect();
         chunks.extend(corpus.notes.iter().flat_map(note_chunks));
-        Ok((corpus, chunks))
+        let mut references = vec![];
+        for (name, stem, parse) in REFERENCE_FILES {
+            let Some(path) = find_reference(&dir, stem) else { continue };
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            if known.get(name).cloned().flatten().as_deref() != Some(hash.as_str()) {
+                references.push((name, version_label(&path), hash, parse(&path)?));
+            }
+        }
+        Ok((corpus, chunks, references))
     })
     .await??;
     let mut summary = write_chunks(chunks, store, embedder, options).await?;
     let (written, deleted) = sync_code_tables(codes, &corpus.records).await?;
+    for (name, version, hash, parsed) in &references {
+        summary.reference_rows += codes
+            .replace_reference(name, version, hash, parsed)
+            .await
+            .with_context(|| format!("writing the {name} reference table"))?;
+    }
+    codes.record_count("guideline_notes", corpus.notes.len()).await?;
     summary.records = corpus.records.len();
     summary.notes = corpus.notes.len();
     summary.codes_written = written;

@@ -139,7 +139,7 @@ pub fn compose(context: &GenerationContext) -> String {
         .iter()
         .filter_map(|c| context.sources.iter().find(|s| s.hit.code.as_deref() == Some(c.as_str())))
         .collect();
-    let mut paragraphs: Vec<String> = vec![];
+    let mut paragraphs: Vec<String> = context.ncci.iter().map(|f| f.sentence()).collect();
     for code in &context.unknown {
         paragraphs.push(format!(
             "There is no code {code} in the codecite code tables. Check it for a typo; it may also be a code that was never issued."

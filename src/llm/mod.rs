@@ -53,6 +53,46 @@ pub struct GenerationContext {
     pub unknown: Vec<String>,
     /// ICD-10-CM categories the question names (code, title): real but not billable.
     pub categories: Vec<(String, String)>,
+    /// NCCI lookups for pairs of procedure codes the question names.
+    pub ncci: Vec<NcciFinding>,
+}
+
+/// The hospital outpatient NCCI table's word on one pair of codes.
+#[derive(Debug, Clone, Serialize)]
+pub struct NcciFinding {
+    pub a: String,
+    pub b: String,
+    pub edit: Option<crate::codes::NcciEdit>,
+    /// The table version the lookup used (even when it found no edit).
+    pub version: String,
+}
+
+impl NcciFinding {
+    /// One plain sentence, the same for the composer and the prompt.
+    pub fn sentence(&self) -> String {
+        match &self.edit {
+            Some(e) => format!(
+                "NCCI procedure-to-procedure edit, {} table, {}: {} is the column 1 code and {} the column 2 code. \
+                 Billed together for the same patient and date, the column 2 code is denied{}",
+                e.edit_set,
+                e.version,
+                e.column1,
+                e.column2,
+                if e.modifier_allowed {
+                    " unless a modifier that bypasses NCCI (such as 59 or XE, XS, XP, XU) is justified by a distinct service (modifier indicator 1)."
+                } else {
+                    "; no modifier can allow the pair (modifier indicator 0)."
+                }
+            ),
+            None => format!(
+                "The {} NCCI table ({}) has no procedure-to-procedure edit between {} and {}, so NCCI does not bar reporting them together; payer rules may still apply.",
+                crate::codes::reference::NCCI_EDIT_SET,
+                self.version,
+                self.a,
+                self.b
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]

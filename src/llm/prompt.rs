@@ -43,6 +43,7 @@ pub fn render(context: &GenerationContext) -> (String, String) {
         .render(context! {
             history => context.history,
             sources => sources,
+            ncci => context.ncci.iter().map(|f| f.sentence()).collect::<Vec<_>>(),
             question => defuse(&context.question),
         })
         .expect("the user template renders");
@@ -89,6 +90,7 @@ mod tests {
             named: vec!["J1885".into(), "96372".into()],
             unknown: vec![],
             categories: vec![],
+            ncci: vec![],
         };
         let (system, user) = render(&context);
         insta::assert_snapshot!("system", system);

@@ -359,3 +359,36 @@ async fn heartbeats_keep_a_quiet_stream_open() {
     answer.assert_well_formed();
     assert_eq!(answer.text(), "J1885 is ketorolac [1].");
 }
+
+#[tokio::test]
+async fn two_procedure_codes_are_answered_from_the_ncci_table() {
+    let app = TestApp::spawn().await;
+    let a = ask_q(&app, "can G0463 and 0591T be billed together?").await;
+    let text = a.text();
+    assert!(
+        text.starts_with("NCCI procedure-to-procedure edit, hospital outpatient (I/OCE) table, I/OCE v27.1: G0463 is the column 1 code and 0591T the column 2 code."),
+        "{text}"
+    );
+    assert!(text.contains("modifier indicator 1"), "{text}");
+    assert_eq!(a.citation("G0463")["verified"], true);
+    assert_eq!(a.citation("0591T")["verified"], true);
+
+    let a = ask_q(&app, "Can 99213 and 47562 go on the same claim?").await;
+    assert!(a.text().starts_with("The hospital outpatient (I/OCE) NCCI table (I/OCE v27.1) has no procedure-to-procedure edit between 99213 and 47562"), "{}", a.text());
+
+    // The LLM gets the same finding as reference data.
+    let (app, llm) = with_llm(Script::text(&["Yes, with modifier 59."]), |_| {}).await;
+    ask_q(&app, "43239 and 43235 together?").await;
+    let user = llm.state.requests.lock().unwrap()[0]["messages"][1]["content"].as_str().unwrap().to_string();
+    assert!(user.contains("- NCCI procedure-to-procedure edit, hospital outpatient (I/OCE) table, I/OCE v27.1: 43239 is the column 1 code and 43235 the column 2 code."), "{user}");
+    assert!(user.contains("no modifier can allow the pair (modifier indicator 0)"), "{user}");
+}
+
+#[tokio::test]
+async fn real_code_numbers_without_a_summary_still_verify() {
+    let (app, _llm) = with_llm(Script::text(&["Report 36556 for the line; 99999 is not a code."]), |_| {}).await;
+    let a = ask_q(&app, "central line insertion code?").await;
+    assert_eq!(a.citation("36556")["verified"], true);
+    assert_eq!(a.citation("36556")["system"], "CPT");
+    assert_eq!(a.citation("99999")["verified"], false);
+}

@@ -11,4 +11,5 @@ mod embed_api;
 mod embed_onnx;
 mod eval;
 mod ingest;
+mod reference;
 mod server_backend;

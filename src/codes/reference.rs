@@ -1,0 +1,354 @@
+//! CMS reference tables in SQL: code validity by date, add-on → primary edits and NCCI
+//! procedure-to-procedure pairs (hospital outpatient, I/OCE). Code numbers only.
+//!
+//! Each is loaded from a file in the corpus's `raw/` folder (`.tsv`, or `.tsv.xz`), replaced
+//! whole inside one transaction when the file changed, and left alone when it did not.
+
+use std::path::Path;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use super::{CodeSystem, CodeTable, CodeTableError};
+
+/// Rows per multi-row INSERT: far below SQLite's and PostgreSQL's parameter limits.
+const BATCH: usize = 2000;
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Validity {
+    pub system: CodeSystem,
+    /// 2019-07-01 means "on or before" (the tables start there).
+    pub valid_from: String,
+    /// The last day the code was valid; `None` while it is still valid.
+    pub last_valid: Option<String>,
+    /// CMS add-on edit type (1, 2 or 3) for add-on codes.
+    pub addon_type: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct NcciEdit {
+    pub column1: String,
+    pub column2: String,
+    pub modifier_allowed: bool,
+    pub edit_set: String,
+    pub version: String,
+}
+
+pub const NCCI_EDIT_SET: &str = "hospital outpatient (I/OCE)";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReferenceError {
+    #[error("{file}:{line}: {message}")]
+    Line { file: String, line: usize, message: String },
+    #[error("{file}: {message}")]
+    File { file: String, message: String },
+    #[error(transparent)]
+    Table(#[from] CodeTableError),
+}
+
+/// Reads a reference file, decompressing `.xz`.
+fn read_text(path: &Path) -> Result<String, ReferenceError> {
+    let file = path.display().to_string();
+    let bytes = std::fs::read(path).map_err(|e| ReferenceError::File { file: file.clone(), message: e.to_string() })?;
+    let bytes = if path.extension().is_some_and(|e| e == "xz") {
+        let mut out = vec![];
+        lzma_rs::xz_decompress(&mut bytes.as_slice(), &mut out)
+            .map_err(|e| ReferenceError::File { file: file.clone(), message: format!("not valid xz: {e}") })?;
+        out
+    } else {
+        bytes
+    };
+    String::from_utf8(bytes).map_err(|e| ReferenceError::File { file, message: e.to_string() })
+}
+
+/// Rows of a TSV with the expected header, each with its line number.
+fn rows<'a>(path: &Path, text: &'a str, header: &[&str]) -> Result<Vec<(usize, Vec<&'a str>)>, ReferenceError> {
+    let file = path.display().to_string();
+    let mut lines = text.lines().enumerate();
+    let first = lines.next().map(|(_, l)| l).unwrap_or_default();
+    let got: Vec<&str> = first.split('\t').collect();
+    if got != header {
+        return Err(ReferenceError::Line {
+            file,
+            line: 1,
+            message: format!("expected the header {:?}, found {:?}", header.join("\t"), first),
+        });
+    }
+    let mut out = vec![];
+    for (i, line) in lines {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() != header.len() {
+            return Err(ReferenceError::Line {
+                file: file.clone(),
+                line: i + 1,
+                message: format!("expected {} tab-separated fields, found {}", header.len(), fields.len()),
+            });
+        }
+        out.push((i + 1, fields));
+    }
+    Ok(out)
+}
+
+fn bad(path: &Path, line: usize, message: impl Into<String>) -> ReferenceError {
+    ReferenceError::Line { file: path.display().to_string(), line, message: message.into() }
+}
+
+fn is_date(s: &str) -> bool {
+    s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' && s.replace('-', "").chars().all(|c| c.is_ascii_digit())
+}
+
+/// `…-v27.1.tsv.xz` → `I/OCE v27.1`.
+fn version_of(path: &Path) -> String {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.split("-v")
+        .nth(1)
+        .and_then(|rest| rest.split(".tsv").next())
+        .map(|v| format!("I/OCE v{v}"))
+        .unwrap_or(name)
+}
+
+/// A parsed reference table, ready to write.
+pub enum Parsed {
+    Validity(Vec<(String, CodeSystem, String, Option<String>, Option<i64>)>),
+    Addons(Vec<(String, String, i64, String, Option<String>)>),
+    Ncci(Vec<(String, String, bool)>),
+}
+
+pub fn parse_validity(path: &Path) -> Result<Parsed, ReferenceError> {
+    let text = read_text(path)?;
+    let mut out = vec![];
+    for (line, f) in rows(path, &text, &["code", "system", "first_seen", "last_valid", "addon_type"])? {
+        let system = match f[1] {
+            "CPT" => CodeSystem::Cpt,
+            "HCPCS" => CodeSystem::Hcpcs,
+            other => return Err(bad(path, line, format!("unknown system {other:?}"))),
+        };
+        if system == CodeSystem::Hcpcs && f[0].starts_with('D') {
+            continue; // CDT code numbers belong to the ADA's code set, which codecite excludes.
+        }
+        if !is_date(f[2]) || !(f[3].is_empty() || is_date(f[3])) {
+            return Err(bad(path, line, "dates must be YYYY-MM-DD"));
+        }
+        let addon = match f[4] {
+            "" => None,
+            t => Some(t.parse::<i64>().map_err(|_| bad(path, line, format!("add-on type {t:?} is not a number")))?),
+        };
+        out.push((f[0].to_string(), system, f[2].to_string(), (!f[3].is_empty()).then(|| f[3].to_string()), addon));
+    }
+    Ok(Parsed::Validity(out))
+}
+
+pub fn parse_addons(path: &Path) -> Result<Parsed, ReferenceError> {
+    let text = read_text(path)?;
+    let mut out = vec![];
+    for (line, f) in rows(path, &text, &["addon_code", "primary_code", "edit_type", "first_seen", "last_valid"])? {
+        let edit_type = f[2].parse::<i64>().map_err(|_| bad(path, line, format!("edit type {:?} is not a number", f[2])))?;
+        if !is_date(f[3]) || !(f[4].is_empty() || is_date(f[4])) {
+            return Err(bad(path, line, "dates must be YYYY-MM-DD"));
+        }
+        out.push((f[0].to_string(), f[1].to_string(), edit_type, f[3].to_string(), (!f[4].is_empty()).then(|| f[4].to_string())));
+    }
+    Ok(Parsed::Addons(out))
+}
+
+pub fn parse_ncci(path: &Path) -> Result<Parsed, ReferenceError> {
+    let text = read_text(path)?;
+    let mut out = Vec::with_capacity(text.len() / 16);
+    for (line, f) in rows(path, &text, &["column1", "column2", "modifier_allowed"])? {
+        let allowed = match f[2] {
+            "0" => false,
+            "1" => true,
+            other => return Err(bad(path, line, format!("modifier_allowed must be 0 or 1, found {other:?}"))),
+        };
+        out.push((f[0].to_string(), f[1].to_string(), allowed));
+    }
+    Ok(Parsed::Ncci(out))
+}
+
+fn placeholders(row: usize, width: usize) -> String {
+    let cells: Vec<String> = (1..=width).map(|c| format!("${}", row * width + c)).collect();
+    format!("({})", cells.join(","))
+}
+
+impl CodeTable {
+    /// The hash recorded for a reference set, if any.
+    pub async fn reference_hash(&self, name: &str) -> Result<Option<String>, CodeTableError> {
+        let row = sqlx::query("SELECT hash FROM reference_sets WHERE name = $1").bind(name).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Replaces one reference table with `parsed` in a single transaction.
+    pub async fn replace_reference(&self, name: &str, version: &str, hash: &str, parsed: &Parsed) -> Result<usize, CodeTableError> {
+        let mut tx = self.pool().begin().await?;
+        let (table, columns, width, count) = match parsed {
+            Parsed::Validity(r) => ("code_validity", "code, system, first_seen, last_valid, addon_type", 5, r.len()),
+            Parsed::Addons(r) => ("addon_edits", "addon, primary_code, edit_type, first_seen, last_valid", 5, r.len()),
+            Parsed::Ncci(r) => ("ncci_pairs", "column1, column2, modifier_allowed", 3, r.len()),
+        };
+        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+        for start in (0..count).step_by(BATCH) {
+            let end = (start + BATCH).min(count);
+            let values: Vec<String> = (0..end - start).map(|i| placeholders(i, width)).collect();
+            let sql = format!("INSERT INTO {table} ({columns}) VALUES {} ON CONFLICT DO NOTHING", values.join(","));
+            let mut q = sqlx::query(&sql);
+            match parsed {
+                Parsed::Validity(r) => {
+                    for (code, system, first, last, addon) in &r[start..end] {
+                        q = q.bind(code.clone()).bind(system.as_str()).bind(first.clone()).bind(last.clone()).bind(*addon);
+                    }
+                }
+                Parsed::Addons(r) => {
+                    for (addon, primary, edit, first, last) in &r[start..end] {
+                        q = q.bind(addon.clone()).bind(primary.clone()).bind(*edit).bind(first.clone()).bind(last.clone());
+                    }
+                }
+                Parsed::Ncci(r) => {
+                    for (c1, c2, allowed) in &r[start..end] {
+                        q = q.bind(c1.clone()).bind(c2.clone()).bind(i64::from(*allowed));
+                    }
+                }
+            }
+            q.execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "INSERT INTO reference_sets (name, version, row_count, hash) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET version = excluded.version, row_count = excluded.row_count, hash = excluded.hash",
+        )
+        .bind(name)
+        .bind(version)
+        .bind(count as i64)
+        .bind(hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(count)
+    }
+
+    pub async fn validity(&self, code: &str) -> Result<Option<Validity>, CodeTableError> {
+        let row = sqlx::query("SELECT system, first_seen, last_valid, addon_type FROM code_validity WHERE code = $1")
+            .bind(code)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(row.and_then(|r| {
+            let system = r.get::<String, _>(0).parse().ok()?;
+            Some(Validity { system, valid_from: r.get(1), last_valid: r.get(2), addon_type: r.get(3) })
+        }))
+    }
+
+    /// Acceptable primary codes of an add-on code under the CMS add-on edits (current ones).
+    pub async fn addon_primaries(&self, addon: &str) -> Result<Vec<String>, CodeTableError> {
+        let rows = sqlx::query("SELECT primary_code FROM addon_edits WHERE addon = $1 AND last_valid IS NULL ORDER BY primary_code")
+            .bind(addon)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.into_iter().map(|r| r.get(0)).collect())
+    }
+
+    /// The NCCI edit between two codes, in either order.
+    pub async fn ncci(&self, a: &str, b: &str) -> Result<Option<NcciEdit>, CodeTableError> {
+        let row = sqlx::query(
+            "SELECT column1, column2, modifier_allowed FROM ncci_pairs \
+             WHERE (column1 = $1 AND column2 = $2) OR (column1 = $2 AND column2 = $1)",
+        )
+        .bind(a)
+        .bind(b)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let version = sqlx::query("SELECT version FROM reference_sets WHERE name = 'ncci'")
+            .fetch_optional(self.pool())
+            .await?
+            .map(|r| r.get::<String, _>(0))
+            .unwrap_or_default();
+        Ok(Some(NcciEdit {
+            column1: row.get(0),
+            column2: row.get(1),
+            modifier_allowed: row.get::<i64, _>(2) == 1,
+            edit_set: NCCI_EDIT_SET.into(),
+            version,
+        }))
+    }
+
+    /// The version label of a loaded reference set, `None` when it was never loaded.
+    pub async fn reference_version(&self, name: &str) -> Result<Option<String>, CodeTableError> {
+        let row = sqlx::query("SELECT version FROM reference_sets WHERE name = $1").bind(name).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| r.get(0)))
+    }
+
+    /// Row counts of a reference table by name (`ncci`, `validity`, `addons`, `guideline_notes`).
+    pub async fn reference_count(&self, name: &str) -> Result<i64, CodeTableError> {
+        let row = sqlx::query("SELECT row_count FROM reference_sets WHERE name = $1").bind(name).fetch_optional(self.pool()).await?;
+        Ok(row.map(|r| r.get(0)).unwrap_or(0))
+    }
+
+    /// Records a count that is not a table of its own (e.g. guideline notes ingested).
+    pub async fn record_count(&self, name: &str, count: usize) -> Result<(), CodeTableError> {
+        sqlx::query(
+            "INSERT INTO reference_sets (name, version, row_count, hash) VALUES ($1, '', $2, '') \
+             ON CONFLICT (name) DO UPDATE SET row_count = excluded.row_count",
+        )
+        .bind(name)
+        .bind(count as i64)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}
+
+/// The reference files of a corpus and how to read each: (set name, file stem, parser).
+pub const REFERENCE_FILES: [(&str, &str, fn(&Path) -> Result<Parsed, ReferenceError>); 3] = [
+    ("validity", "code-validity", parse_validity),
+    ("addons", "addon-primary", parse_addons),
+    ("ncci", "ncci-ptp-outpatient", parse_ncci),
+];
+
+/// Finds `raw/<stem>*.tsv[.xz]` in a corpus.
+pub fn find_reference(corpus: &Path, stem: &str) -> Option<std::path::PathBuf> {
+    let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(corpus.join("raw"))
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            name.starts_with(stem) && (name.ends_with(".tsv") || name.ends_with(".tsv.xz"))
+        })
+        .collect();
+    found.sort();
+    found.pop()
+}
+
+pub fn version_label(path: &Path) -> String {
+    version_of(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_reference_lines_name_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ncci-ptp-outpatient-ioce-v27.1.tsv");
+        std::fs::write(&p, "column1\tcolumn2\tmodifier_allowed\n0001U\t0029U\t1\n0001U\t0030U\t7\n").unwrap();
+        let err = parse_ncci(&p).err().unwrap().to_string();
+        assert!(err.ends_with("ncci-ptp-outpatient-ioce-v27.1.tsv:3: modifier_allowed must be 0 or 1, found \"7\""), "{err}");
+        std::fs::write(&p, "c1\tc2\n").unwrap();
+        assert!(parse_ncci(&p).err().unwrap().to_string().contains(":1: expected the header"));
+        assert_eq!(version_of(&p), "I/OCE v27.1");
+    }
+
+    #[test]
+    fn xz_files_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.tsv.xz");
+        let mut packed = vec![];
+        lzma_rs::xz_compress(&mut "column1\tcolumn2\tmodifier_allowed\nA\tB\t0\n".as_bytes(), &mut packed).unwrap();
+        std::fs::write(&p, packed).unwrap();
+        match parse_ncci(&p).unwrap() {
+            Parsed::Ncci(rows) => assert_eq!(rows, vec![("A".to_string(), "B".to_string(), false)]),
+            _ => unreachable!(),
+        }
+    }
+}
