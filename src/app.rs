@@ -67,7 +67,8 @@ impl Services {
     }
 
     pub async fn ingest(&self, options: &IngestOptions) -> anyhow::Result<IngestSummary> {
-        ingest::ingest(&self.config.corpus_dir, self.store.as_ref(), self.embedder.clone(), &self.codes, options).await
+        let overlay = self.config.overlay_dir();
+        ingest::ingest(&self.config.corpus_dir, &overlay, self.store.as_ref(), self.embedder.clone(), &self.codes, options).await
     }
 }
 

@@ -275,6 +275,11 @@ impl Config {
         Ok(())
     }
 
+    /// Operator-loaded data (licensed files converted by `ingest --format`), layered over the corpus.
+    pub fn overlay_dir(&self) -> PathBuf {
+        self.data_dir.join("overlay")
+    }
+
     pub fn edge_dir(&self) -> PathBuf {
         self.data_dir.join("qdrant").join(&self.collection)
     }

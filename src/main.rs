@@ -50,6 +50,11 @@ enum Command {
         /// Drop the vector store and rebuild it (after changing the embedder).
         #[arg(long)]
         reset: bool,
+        /// Load licensed or official files of this format into the data dir's overlay first.
+        #[arg(long, requires = "files")]
+        format: Option<codecite::ingest::loaders::Format>,
+        /// The files for --format.
+        files: Vec<PathBuf>,
     },
     /// Search from the command line, with the same ranking as /api/search.
     Search {
@@ -109,8 +114,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(config).await
         }
-        Command::Ingest { data, reset } => {
+        Command::Ingest { data, reset, format, files } => {
             let config = load_config(cli.config.as_ref(), &data)?;
+            if let Some(format) = format {
+                // Parse every file before writing any, so a bad line leaves nothing half loaded.
+                let mut loaded = vec![];
+                for f in &files {
+                    loaded.push((f, codecite::ingest::loaders::load(format, f)?));
+                }
+                for (f, l) in &loaded {
+                    let target = codecite::ingest::loaders::write_overlay(&config.overlay_dir(), format, f, l)?;
+                    eprintln!("loaded {} into {}", f.display(), target.display());
+                }
+            }
             let services = Services::open(&config).await?;
             let options = IngestOptions { reset, progress: true, ..Default::default() };
             let summary = services.ingest(&options).await?;

@@ -71,6 +71,37 @@ pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
     Ok(corpus)
 }
 
+/// Layers operator-loaded records (`overlay/codes/*.jsonl`) over the corpus: a record for a
+/// code the corpus has replaces its title, description and source and keeps its other facts;
+/// a record for a new code is added.
+pub fn apply_overlay(corpus: &mut Corpus, overlay: &Path) -> Result<usize, CorpusError> {
+    let mut index: HashMap<String, usize> = corpus.records.iter().enumerate().map(|(i, r)| (r.code.clone(), i)).collect();
+    let mut applied = 0;
+    for file in files_with_ext(&overlay.join("codes"), "jsonl")? {
+        let text = read(&file)?;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let record: CodeRecord = serde_json::from_str(line).map_err(|e| at(&file, i + 1, e.to_string()))?;
+            validate_record(&record).map_err(|m| at(&file, i + 1, m))?;
+            match index.get(&record.code) {
+                Some(&k) => {
+                    let base = &mut corpus.records[k];
+                    base.title = record.title;
+                    if record.description.is_some() {
+                        base.description = record.description;
+                    }
+                    base.source = record.source;
+                }
+                None => {
+                    index.insert(record.code.clone(), corpus.records.len());
+                    corpus.records.push(record);
+                }
+            }
+            applied += 1;
+        }
+    }
+    Ok(applied)
+}
+
 fn read(file: &Path) -> Result<String, CorpusError> {
     std::fs::read_to_string(file).map_err(|e| CorpusError::File { file: file.into(), message: e.to_string() })
 }

@@ -9,5 +9,6 @@ pub mod chunk;
 pub mod corpus;
 pub mod pipeline;
 
-pub use corpus::{load_corpus, Corpus, CorpusError, GuidelineNote};
+pub use corpus::{apply_overlay, load_corpus, Corpus, CorpusError, GuidelineNote};
 pub use pipeline::{ingest, IngestOptions, IngestSummary};
+pub mod loaders;

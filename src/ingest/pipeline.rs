@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
 use super::chunk::{code_chunk, note_chunks, Chunk};
-use super::corpus::load_corpus;
+use super::corpus::{apply_overlay, load_corpus};
 use crate::codes::reference::{find_reference, version_label, REFERENCE_FILES};
 use crate::codes::{CodeRecord, CodeTable};
 use crate::embed::{average_words, Bm25Encoder, Embedder};
@@ -83,6 +83,7 @@ impl std::fmt::Display for IngestSummary {
 /// anything is written, so a bad file changes nothing.
 pub async fn ingest(
     corpus_dir: &Path,
+    overlay: &Path,
     store: &dyn VectorStore,
     embedder: Arc<dyn Embedder>,
     codes: &CodeTable,
@@ -90,6 +91,7 @@ pub async fn ingest(
 ) -> anyhow::Result<IngestSummary> {
     let started = Instant::now();
     let dir = corpus_dir.to_path_buf();
+    let overlay = overlay.to_path_buf();
     // Reference files that changed since the last ingest are parsed up front too, so that a
     // bad line in any file stops the ingest before anything is written.
     let mut known = std::collections::HashMap::new();
@@ -97,12 +99,13 @@ pub async fn ingest(
         known.insert(name, codes.reference_hash(name).await?);
     }
     let (corpus, chunks, references) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-        let corpus = load_corpus(&dir)?;
+        let mut corpus = load_corpus(&dir)?;
+        apply_overlay(&mut corpus, &overlay)?;
         let mut chunks: Vec<Chunk> = corpus.records.iter().map(code_chunk).collect();
         chunks.extend(corpus.notes.iter().flat_map(note_chunks));
         let mut references = vec![];
         for (name, stem, parse) in REFERENCE_FILES {
-            let Some(path) = find_reference(&dir, stem) else { continue };
+            let Some(path) = find_reference(&overlay, stem).or_else(|| find_reference(&dir, stem)) else { continue };
             let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
             let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
             if known.get(name).cloned().flatten().as_deref() != Some(hash.as_str()) {

@@ -11,5 +11,6 @@ mod embed_api;
 mod embed_onnx;
 mod eval;
 mod ingest;
+mod loaders;
 mod reference;
 mod server_backend;

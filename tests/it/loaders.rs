@@ -1,0 +1,89 @@
+//! Loaders for operators' files, in the official layouts (fixtures written for the tests).
+
+use std::path::{Path, PathBuf};
+
+use axum::http::StatusCode;
+use codecite::codes::CodeSystem;
+use codecite::ingest::loaders::{load, write_overlay, Format, Loaded};
+use codecite::ingest::IngestOptions;
+
+use crate::helpers::TestApp;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/loaders").join(name)
+}
+
+fn records(format: Format, name: &str) -> Vec<codecite::codes::CodeRecord> {
+    match load(format, &fixture(name)).unwrap() {
+        Loaded::Records(r) => r,
+        Loaded::Ncci(_) => panic!("records expected"),
+    }
+}
+
+#[test]
+fn each_format_parses() {
+    let ama = records(Format::AmaCpt, "ama-cpt.txt");
+    assert_eq!(ama.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), ["47562", "12002"]);
+    assert_eq!(ama[0].title, "Fixture descriptor: gallbladder removal, keyhole approach");
+
+    let hcpcs = records(Format::CmsHcpcs, "cms-hcpcs.txt");
+    let codes: Vec<_> = hcpcs.iter().map(|r| (r.code.as_str(), r.system)).collect();
+    assert_eq!(codes, [("J1885", CodeSystem::Hcpcs), ("A9270", CodeSystem::Hcpcs), ("XS", CodeSystem::Modifier)], "D codes are skipped");
+    assert_eq!(hcpcs[0].title, "Fixture ketorolac");
+    assert_eq!(hcpcs[0].description.as_deref(), Some("Fixture long text for ketorolac, first line continued fixture text"));
+
+    let icd = records(Format::Icd10cmOrder, "icd10cm-order.txt");
+    assert_eq!(icd.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(), ["E11.9", "Z99.89"], "headers are not codes");
+    assert_eq!(icd[0].title, "Fixture long title for type 2 diabetes without complications");
+
+    match load(Format::NcciPtp, &fixture("ncci-ptp.txt")).unwrap() {
+        Loaded::Ncci(rows) => assert_eq!(
+            rows,
+            vec![("99213".to_string(), "47562".to_string(), false), ("G0463".to_string(), "0591T".to_string(), true)],
+            "deleted edits and indicator 9 are left out"
+        ),
+        Loaded::Records(_) => panic!("NCCI rows expected"),
+    }
+}
+
+#[test]
+fn a_bad_line_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(Format, &str, &str); 4] = [
+        (Format::AmaCpt, "header\n47562\tok\n4756X\tbad code\n", ":3: \"4756X\" is not a CPT code"),
+        (Format::CmsHcpcs, &format!("{:<5}{:0>5}9{:<80}\n", "J1885", "100", "x"), ":1: unknown record identification code \"9\""),
+        (Format::Icd10cmOrder, "00001 E119    1 short\nnot a record\n", ":2: not an ICD-10-CM order file record"),
+        (Format::NcciPtp, "title\n99213\t47562\t\t20200101\t*\t1\tx\n99213\t47563\t\t20200101\t*\t5\tx\n", ":3: modifier indicator \"5\""),
+    ];
+    for (format, text, needle) in cases {
+        let path = dir.path().join("input.txt");
+        std::fs::write(&path, text).unwrap();
+        let err = load(format, &path).err().unwrap_or_else(|| panic!("{format:?} accepted a bad file")).to_string();
+        assert!(err.contains("input.txt") && err.contains(needle), "{format:?}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn loaded_files_layer_over_the_corpus() {
+    let app = TestApp::spawn().await;
+    let overlay = app.config.overlay_dir();
+    for (format, name) in [(Format::AmaCpt, "ama-cpt.txt"), (Format::NcciPtp, "ncci-ptp.txt")] {
+        let path = fixture(name);
+        write_overlay(&overlay, format, &path, &load(format, &path).unwrap()).unwrap();
+    }
+    let summary = app.services().ingest(&IngestOptions::default()).await.unwrap();
+    assert_eq!((summary.added, summary.changed), (1, 1), "12002 is new, 47562 changed: {summary}");
+
+    // The licensed descriptor replaces our summary's wording and keeps its facts.
+    let (_, body) = app.get("/api/codes/47562").await;
+    assert_eq!(body["title"], "Fixture descriptor: gallbladder removal, keyhole approach");
+    assert_eq!(body["global_days"], 90);
+    assert_eq!(app.search_codes("12002").await[0], "12002");
+
+    // The loaded NCCI file replaces the bundled table.
+    let (status, body) = app.get("/api/ncci?c1=47562&c2=99213").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["modifier_allowed"], false);
+    let (status, _) = app.get("/api/ncci?c1=96372&c2=99213").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "the deleted edit is gone");
+}
