@@ -186,3 +186,22 @@ async fn an_llm_judge_scores_faithfulness_averaged_over_runs() {
     assert!(prompts[0].contains("[1] Ketorolac"), "{}", prompts[0]);
     drop(target);
 }
+
+/// Every primary or replacement code a shipped record names exists in the corpus, and the
+/// corpus holds at least the counts the product promises.
+#[test]
+fn shipped_corpus_references_resolve() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = codecite::ingest::load_corpus(&root.join("corpus")).unwrap();
+    let codes: std::collections::HashSet<&str> = corpus.records.iter().map(|r| r.code.as_str()).collect();
+    for r in &corpus.records {
+        for c in r.primary_codes.iter().chain(&r.replaced_by) {
+            assert!(codes.contains(c.as_str()), "{} names {c}, which the corpus lacks", r.code);
+        }
+    }
+    let count = |s: codecite::codes::CodeSystem| corpus.records.iter().filter(|r| r.system == s).count();
+    assert!(count(codecite::codes::CodeSystem::Cpt) >= 400);
+    assert_eq!(count(codecite::codes::CodeSystem::Hcpcs), 7409);
+    assert_eq!(count(codecite::codes::CodeSystem::Icd10Cm), 74719);
+    assert!(corpus.records.iter().all(|r| !(r.system == codecite::codes::CodeSystem::Hcpcs && r.code.starts_with('D'))));
+}
