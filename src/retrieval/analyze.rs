@@ -21,6 +21,11 @@ static MODIFIER_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
 static MODIFIER_CAPS: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([A-Z][0-9A-Z]|[0-9][A-Z])\b").expect("valid regex"));
 
+/// Two-letter capitals that are modifiers but far more often mean something else.
+const COMMON_ABBREVIATIONS: [&str; 20] = [
+    "PT", "OT", "ST", "CT", "ER", "ED", "OR", "MD", "DO", "NP", "PA", "RN", "IV", "IM", "AM", "PM", "US", "OK", "TV", "UK",
+];
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Analysis {
     /// Code spellings to look up exactly, in the order the query names them.
@@ -48,7 +53,11 @@ pub fn code_candidates(query: &str) -> Vec<String> {
     }
     for c in MODIFIER_CAPS.captures_iter(query) {
         let m = c.get(1).expect("group 1");
-        found.push((m.start(), m.as_str().to_string()));
+        // Capitalised abbreviations coders use for other things ("PT eval", "CT head", "ER
+        // visit") count as modifiers only when the query calls them one.
+        if !COMMON_ABBREVIATIONS.contains(&m.as_str()) {
+            found.push((m.start(), m.as_str().to_string()));
+        }
     }
     found.sort_by_key(|(pos, _)| *pos);
     let mut out: Vec<String> = vec![];
@@ -93,6 +102,8 @@ mod tests {
         assert!(code_candidates("modifiers 59 and XS").contains(&"59".to_string()));
         assert!(code_candidates("use XS or XU").contains(&"XU".to_string()));
         assert!(!code_candidates("it is ok to go").contains(&"OK".to_string()));
+        assert!(!code_candidates("PT evaluation after a CT scan").iter().any(|c| c == "PT" || c == "CT"));
+        assert!(code_candidates("is modifier PT needed").contains(&"PT".to_string()));
     }
 
     #[test]
