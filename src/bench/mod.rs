@@ -113,7 +113,7 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
     println!("| measure | value |");
     println!("|---|---|");
     println!("| corpus | {} code records, {} guideline notes, {} chunks |", summary.records, summary.notes, summary.chunks);
-    println!("| cold ingest (load, chunk, embed, write vectors and code tables) | {:.1} s ({chunks_per_s:.0} chunks/s) |", summary.seconds);
+    println!("| cold ingest (load, chunk, embed, write vectors, code tables and reference tables) | {:.1} s ({chunks_per_s:.0} chunks/s) |", summary.seconds);
     println!("| index build after ingest (HNSW) | {:.1} s |", summary.optimize_seconds);
     println!("| open stores and model | {open_s:.2} s |");
     println!("| ingest peak RSS | {ingest_peak:.0} MB |");
