@@ -4,6 +4,7 @@
 //! |---|---|
 //! | `ama-cpt` | AMA CPT data file: `CODE<TAB>descriptor` per line (long, medium or short descriptors) |
 //! | `cms-hcpcs` | CMS HCPCS annual file, fixed-width record layout (code 1–5, record id 11, long description 12–91, short 92–119) |
+//! | `icd10cm-xml` | the ICD-10-CM tabular XML (plain or `.xz`): codes, seventh characters, classification path, notes |
 //! | `icd10cm-order` | ICD-10-CM order file, fixed width (order 1–5, code 7–13, billable flag 15, short 17–76, long 78–) |
 //! | `ncci-ptp` | NCCI procedure-to-procedure quarterly text file (column 1, column 2, prior-1996 flag, effective date, deletion date, modifier indicator, …) |
 //! | `codecite` | our own JSONL code records |
@@ -22,6 +23,7 @@ use crate::codes::{lookup_forms, CodeRecord, CodeSystem};
 pub enum Format {
     AmaCpt,
     CmsHcpcs,
+    Icd10cmXml,
     Icd10cmOrder,
     NcciPtp,
     Codecite,
@@ -53,12 +55,19 @@ fn cols(line: &str, from: usize, to: usize) -> &str {
 }
 
 pub fn load(format: Format, path: &Path) -> Result<Loaded, LoadError> {
-    let bytes = std::fs::read(path).map_err(|e| LoadError::File { file: path.into(), message: e.to_string() })?;
+    let mut bytes = std::fs::read(path).map_err(|e| LoadError::File { file: path.into(), message: e.to_string() })?;
+    if path.extension().is_some_and(|e| e == "xz") {
+        let mut out = vec![];
+        lzma_rs::xz_decompress(&mut bytes.as_slice(), &mut out)
+            .map_err(|e| LoadError::File { file: path.into(), message: format!("not valid xz: {e}") })?;
+        bytes = out;
+    }
     // Government and AMA files are often Latin-1; keep every byte readable.
     let text = String::from_utf8(bytes.clone()).unwrap_or_else(|_| bytes.iter().map(|&b| b as char).collect());
     match format {
         Format::AmaCpt => ama_cpt(path, &text).map(Loaded::Records),
         Format::CmsHcpcs => cms_hcpcs(path, &text).map(Loaded::Records),
+        Format::Icd10cmXml => super::icd_xml::icd10cm_tabular(path, &text).map(Loaded::Records),
         Format::Icd10cmOrder => icd10cm_order(path, &text).map(Loaded::Records),
         Format::NcciPtp => ncci_ptp(path, &text).map(Loaded::Ncci),
         Format::Codecite => {

@@ -11,4 +11,5 @@ pub mod pipeline;
 
 pub use corpus::{apply_overlay, load_corpus, Corpus, CorpusError, GuidelineNote};
 pub use pipeline::{ingest, IngestOptions, IngestSummary};
+mod icd_xml;
 pub mod loaders;

@@ -49,7 +49,8 @@ fn each_format_parses() {
 #[test]
 fn a_bad_line_names_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(Format, &str, &str); 4] = [
+    let cases: [(Format, &str, &str); 5] = [
+        (Format::Icd10cmXml, "<ICD10CM.tabular>\n<chapter>\n</section>\n</ICD10CM.tabular>\n", ":3:"),
         (Format::AmaCpt, "header\n47562\tok\n4756X\tbad code\n", ":3: \"4756X\" is not a CPT code"),
         (Format::CmsHcpcs, &format!("{:<5}{:0>5}9{:<80}\n", "J1885", "100", "x"), ":1: unknown record identification code \"9\""),
         (Format::Icd10cmOrder, "00001 E119    1 short\nnot a record\n", ":2: not an ICD-10-CM order file record"),
@@ -86,4 +87,26 @@ async fn loaded_files_layer_over_the_corpus() {
     assert_eq!(body["modifier_allowed"], false);
     let (status, _) = app.get("/api/ncci?c1=96372&c2=99213").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "the deleted edit is gone");
+}
+
+/// The Rust reader of the tabular XML and the script that built the shipped corpus agree on
+/// every code, title, path and note.
+#[test]
+fn the_tabular_xml_loader_matches_the_shipped_corpus() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let loaded = records(Format::Icd10cmXml, "../../../corpus/raw/icd10cm-tabular-2026-04-01.xml.xz");
+    assert_eq!(loaded.len(), 74_719);
+    let shipped: Vec<codecite::codes::CodeRecord> = std::fs::read_to_string(root.join("corpus/codes/icd10cm.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let by_code: std::collections::HashMap<&str, &codecite::codes::CodeRecord> =
+        shipped.iter().map(|r| (r.code.as_str(), r)).collect();
+    for r in &loaded {
+        let s = by_code.get(r.code.as_str()).unwrap_or_else(|| panic!("{} is not in the shipped corpus", r.code));
+        assert_eq!((&r.title, &r.path, &r.notes, &r.synonyms), (&s.title, &s.path, &s.notes, &s.synonyms), "{}", r.code);
+    }
+    assert!(loaded.iter().any(|r| r.code == "S72.001A"));
+    assert!(!loaded.iter().any(|r| r.code == "S06.1X7D"), "the S06 exception holds");
 }
