@@ -132,6 +132,37 @@ fn passage(source: &Source) -> String {
     format!("From our guideline note “{}”: {} [{}]", source.hit.title, sentences.concat().trim(), source.n)
 }
 
+/// Years a question asks about ("in 2022", "for 03/2019 dates of service").
+fn years_asked(question: &str) -> Vec<i32> {
+    static YEAR: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\b(19[89]\d|20\d\d)\b").expect("valid regex"));
+    let mut out: Vec<i32> = YEAR.find_iter(question).filter_map(|m| m.as_str().parse().ok()).collect();
+    out.dedup();
+    out
+}
+
+/// Whether a code could be reported for dates of service in `year`, from its validity dates.
+fn validity_for_year(code: &str, v: &crate::codes::Validity, year: i32) -> String {
+    let from: i32 = v.valid_from[..4].parse().unwrap_or(0);
+    let until: Option<i32> = v.last_valid.as_deref().and_then(|d| d[..4].parse().ok());
+    // The CMS tables start in July 2019, which they record as the first day for older codes.
+    let known_from = if v.valid_from == "2019-07-01" { "on or before 2019-07-01".to_string() } else { v.valid_from.clone() };
+    match until {
+        Some(last) if year > last => format!(
+            "For dates of service in {year}: no. {code} stopped being valid on {}, so it cannot be reported for {year}.",
+            v.last_valid.as_deref().unwrap_or_default()
+        ),
+        _ if year < from && v.valid_from != "2019-07-01" => {
+            format!("For dates of service in {year}: no. {code} became valid on {}.", v.valid_from)
+        }
+        Some(_) => format!(
+            "For dates of service in {year}: yes, {code} was valid then (valid from {known_from} through {}).",
+            v.last_valid.as_deref().unwrap_or_default()
+        ),
+        None => format!("For dates of service in {year}: yes, {code} has been valid since {known_from} and still is."),
+    }
+}
+
 pub fn compose(context: &GenerationContext) -> String {
     let useful: Vec<&Source> = context.sources.iter().filter(|s| s.support > crate::chat::COVERS).collect();
     let named: Vec<&Source> = context
@@ -153,7 +184,18 @@ pub fn compose(context: &GenerationContext) -> String {
     }
 
     if !named.is_empty() {
-        paragraphs.extend(named.iter().take(4).map(|s| describe(s)));
+        let years = years_asked(&context.question);
+        for source in named.iter().take(4) {
+            let mut text = describe(source);
+            let validity = source.record.as_ref().and_then(|r| r.validity.as_ref());
+            if let (Some(v), Some(code)) = (validity, source.hit.code.as_deref()) {
+                for year in &years {
+                    text.push(' ');
+                    text.push_str(&validity_for_year(code, v, *year));
+                }
+            }
+            paragraphs.push(text);
+        }
     } else if context.unknown.is_empty() {
         let codes: Vec<&Source> = useful.iter().copied().filter(|s| s.hit.code.is_some()).collect();
         if let Some(best) = codes.first() {
@@ -243,6 +285,22 @@ mod tests {
         let p = pieces(text);
         assert!(p.len() > 2);
         assert_eq!(p.concat(), text);
+    }
+
+    #[test]
+    fn dates_of_service_are_checked_against_validity() {
+        let v = crate::codes::Validity {
+            system: CodeSystem::Cpt,
+            valid_from: "2019-07-01".into(),
+            last_valid: Some("2020-12-31".into()),
+            addon_type: None,
+        };
+        assert_eq!(years_asked("could 99201 be billed in 2022?"), vec![2022]);
+        assert!(validity_for_year("99201", &v, 2022).starts_with("For dates of service in 2022: no. 99201 stopped being valid on 2020-12-31"));
+        assert!(validity_for_year("99201", &v, 2020).starts_with("For dates of service in 2020: yes"));
+        let current = crate::codes::Validity { last_valid: None, valid_from: "2020-01-01".into(), ..v };
+        assert!(validity_for_year("0591T", &current, 2019).contains("no. 0591T became valid on 2020-01-01"));
+        assert!(validity_for_year("0591T", &current, 2024).contains("valid since 2020-01-01 and still is"));
     }
 
     #[test]

@@ -392,3 +392,12 @@ async fn real_code_numbers_without_a_summary_still_verify() {
     assert_eq!(a.citation("36556")["system"], "CPT");
     assert_eq!(a.citation("99999")["verified"], false);
 }
+
+#[tokio::test]
+async fn a_date_of_service_question_is_answered_from_the_validity_table() {
+    let app = TestApp::spawn().await;
+    let a = ask_q(&app, "could 99201 be billed in 2022?").await;
+    assert!(a.text().contains("For dates of service in 2022: no. 99201 stopped being valid on 2020-12-31"), "{}", a.text());
+    let a = ask_q(&app, "was 99201 still ok for a 2020 visit?").await;
+    assert!(a.text().contains("For dates of service in 2020: yes"), "{}", a.text());
+}
