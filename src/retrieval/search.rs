@@ -122,13 +122,13 @@ pub struct Retriever {
 }
 
 impl Retriever {
-    /// `bm25_avg_len` only affects document weights; queries are encoded the same whatever it is.
     pub fn new(
         store: Arc<dyn VectorStore>,
         embedder: Arc<dyn Embedder>,
         lexicon: Arc<Lexicon>,
         config: SearchConfig,
     ) -> Self {
+        // The BM25 average length only weights documents; queries encode the same whatever it is.
         Self { store, embedder, bm25: Arc::new(Bm25Encoder::new(1.0)), lexicon, config }
     }
 
