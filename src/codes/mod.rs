@@ -114,6 +114,27 @@ pub struct CodeRecord {
     pub source: String,
 }
 
+impl CodeRecord {
+    /// A record with only its identity and title; loaders fill in what their files carry.
+    pub fn new(system: CodeSystem, code: impl Into<String>, title: impl Into<String>, source: impl Into<String>) -> Self {
+        Self {
+            system,
+            code: code.into(),
+            title: title.into(),
+            description: None,
+            synonyms: vec![],
+            addon: false,
+            primary_codes: vec![],
+            deleted_year: None,
+            replaced_by: vec![],
+            global_days: None,
+            path: vec![],
+            notes: vec![],
+            source: source.into(),
+        }
+    }
+}
+
 fn is_false(b: &bool) -> bool {
     !*b
 }

@@ -79,21 +79,9 @@ struct Walk<'s> {
 
 impl Walk<'_> {
     fn record(&mut self, code: String, title: String, path: Vec<String>, notes: Vec<String>, synonyms: Vec<String>) {
-        self.out.push(CodeRecord {
-            system: CodeSystem::Icd10Cm,
-            code,
-            title,
-            description: None,
-            synonyms,
-            addon: false,
-            primary_codes: vec![],
-            deleted_year: None,
-            replaced_by: vec![],
-            global_days: None,
-            path,
-            notes,
-            source: self.source.to_string(),
-        });
+        let mut record = CodeRecord::new(CodeSystem::Icd10Cm, code, title, self.source);
+        (record.path, record.notes, record.synonyms) = (path, notes, synonyms);
+        self.out.push(record);
     }
 
     fn diag(&mut self, diag: Node, path: &[String], inherited: &[String], seven: Option<&[(String, String)]>) {

@@ -104,21 +104,8 @@ fn ama_cpt(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
         if descriptor.trim().is_empty() {
             return Err(at(path, i + 1, format!("{code} has an empty descriptor")));
         }
-        out.push(CodeRecord {
-            system: CodeSystem::Cpt,
-            code: code.to_string(),
-            title: descriptor.trim().to_string(),
-            description: None,
-            synonyms: vec![],
-            addon: false,
-            primary_codes: vec![],
-            deleted_year: None,
-            replaced_by: vec![],
-            global_days: None,
-            path: vec![],
-            notes: vec![],
-            source: format!("AMA CPT data file {} (licensed, loaded by the operator)", file_name(path)),
-        });
+        let source = format!("AMA CPT data file {} (licensed, loaded by the operator)", file_name(path));
+        out.push(CodeRecord::new(CodeSystem::Cpt, code, descriptor.trim(), source));
     }
     Ok(out)
 }
@@ -168,21 +155,10 @@ fn cms_hcpcs(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
             continue;
         }
         debug_assert_eq!(record_id, first);
-        out.push(CodeRecord {
-            system,
-            code: code.to_string(),
-            title: if short.is_empty() { long.to_string() } else { short.to_string() },
-            description: Some(long.to_string()),
-            synonyms: vec![],
-            addon: false,
-            primary_codes: vec![],
-            deleted_year: None,
-            replaced_by: vec![],
-            global_days: None,
-            path: vec![],
-            notes: vec![],
-            source: format!("CMS HCPCS annual file {}", file_name(path)),
-        });
+        let title = if short.is_empty() { long } else { short };
+        let mut record = CodeRecord::new(system, code, title, format!("CMS HCPCS annual file {}", file_name(path)));
+        record.description = Some(long.to_string());
+        out.push(record);
     }
     Ok(out)
 }
@@ -203,21 +179,7 @@ fn icd10cm_order(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> 
         }
         let code = lookup_forms(code).into_iter().next().unwrap_or_default();
         let title = if long.is_empty() { cols(line, 17, 76) } else { long };
-        out.push(CodeRecord {
-            system: CodeSystem::Icd10Cm,
-            code,
-            title: title.to_string(),
-            description: None,
-            synonyms: vec![],
-            addon: false,
-            primary_codes: vec![],
-            deleted_year: None,
-            replaced_by: vec![],
-            global_days: None,
-            path: vec![],
-            notes: vec![],
-            source: format!("ICD-10-CM order file {}", file_name(path)),
-        });
+        out.push(CodeRecord::new(CodeSystem::Icd10Cm, code, title, format!("ICD-10-CM order file {}", file_name(path))));
     }
     Ok(out)
 }
