@@ -123,14 +123,20 @@ impl ChatService {
     pub async fn sources(&self, question: &str, history: &[StoredTurn]) -> Result<Retrieved, String> {
         let mut query = question.to_string();
         let analysis = self.retriever.analyze(question);
-        if analysis.codes.is_empty() {
+        if let (true, Some(last)) = (analysis.codes.is_empty(), history.last()) {
             let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'').map(str::to_lowercase).collect();
-            let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(&w.as_str()));
-            if let (true, Some(last)) = (refers_back, history.last()) {
+            let words: Vec<&str> = words.iter().map(String::as_str).filter(|w| !w.is_empty()).collect();
+            let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(w));
+            // "and for type 1?", "what about the subsequent encounter?": a short question or one
+            // that opens like a continuation is read together with the question before it.
+            let continues = words.len() <= 6 || matches!(words.first(), Some(&"and") | Some(&"also")) || question.to_lowercase().starts_with("what about");
+            if refers_back {
                 for code in last.cited_codes.iter().take(3) {
                     query.push(' ');
                     query.push_str(code);
                 }
+            } else if continues {
+                query = format!("{} {}", last.question, question);
             }
         }
         let request = SearchRequest { query: query.clone(), limit: Some(self.config.sources), ..Default::default() };
@@ -160,13 +166,15 @@ impl ChatService {
                 Some(code) => self.codes.get(std::slice::from_ref(code)).await.map_err(|e| e.to_string())?,
                 None => None,
             };
-            let support = if hit.match_kind == MatchKind::Exact {
-                1.0
+            let (support, covers) = if hit.match_kind == MatchKind::Exact {
+                (1.0, true)
             } else {
                 let text = format!("{} {}", hit.title, hit.text);
-                support::support(&own, &text).max(support::support(&expanded, &text))
+                let support = support::support(&own, &text).max(support::support(&expanded, &text));
+                let matched = support::matched(&own, &text).max(support::matched(&expanded, &text));
+                (support, support::covers(i + 1, support, matched))
             };
-            sources.push(Source { n: i + 1, hit, record, support });
+            sources.push(Source { n: i + 1, hit, record, support, covers });
         }
         let ncci = self.ncci_findings(question).await.map_err(|e| e.to_string())?;
         Ok(Retrieved { sources, named, unknown, categories, ncci })

@@ -9,6 +9,8 @@ const STOP: &[&str] = &[
     "reported", "should", "so", "tell", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to",
     "use", "used", "using", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you",
     "your", "together", "same", "day", "any", "all", "one", "two", "correct", "right", "proper", "appropriate",
+    // Words every part of the corpus uses, which match anything.
+    "new", "system", "policy", "answer", "other", "unspecified", "services", "service",
 ];
 
 /// Stem-ish key: the first five letters, so "fractures"/"fracture" and "injection"/"injections" meet.
@@ -33,14 +35,26 @@ pub fn content_words(text: &str) -> Vec<String> {
 /// A passage covers a question when more than half of its content words appear in it.
 pub const COVERS: f32 = 0.5;
 
+/// How many of `words` appear in `text`.
+pub fn matched(words: &[String], text: &str) -> usize {
+    let have: std::collections::HashSet<String> =
+        text.split(|c: char| !c.is_alphanumeric()).map(|w| key(&w.to_lowercase())).collect();
+    words.iter().filter(|w| have.contains(*w)).count()
+}
+
 /// Share (0–1) of `words` found in `text`.
 pub fn support(words: &[String], text: &str) -> f32 {
     if words.is_empty() {
         return 0.0;
     }
-    let have: std::collections::HashSet<String> =
-        text.split(|c: char| !c.is_alphanumeric()).map(|w| key(&w.to_lowercase())).collect();
-    words.iter().filter(|w| have.contains(*w)).count() as f32 / words.len() as f32
+    matched(words, text) as f32 / words.len() as f32
+}
+
+/// Whether a retrieved passage covers the question: more than half of its content words, or,
+/// for one of the top three results, at least two of them (lay questions carry extra words
+/// that no code description uses, but a single shared word is chance).
+pub fn covers(rank: usize, support: f32, matched: usize) -> bool {
+    support > COVERS || (rank <= 3 && matched >= 2)
 }
 
 #[cfg(test)]
@@ -54,5 +68,8 @@ mod tests {
         assert!(support(&words, "Fracture of neck of femur, hip") > 0.6);
         assert_eq!(support(&words, "Ketorolac tromethamine injection"), 0.0);
         assert_eq!(support(&content_words("what is the weather in paris"), "Weather"), 1.0 / 2.0);
+        assert!(!covers(1, 0.5, 1), "one shared word is chance");
+        assert!(covers(2, 0.4, 2));
+        assert!(!covers(5, 0.4, 2));
     }
 }

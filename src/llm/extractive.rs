@@ -164,7 +164,7 @@ fn validity_for_year(code: &str, v: &crate::codes::Validity, year: i32) -> Strin
 }
 
 pub fn compose(context: &GenerationContext) -> String {
-    let useful: Vec<&Source> = context.sources.iter().filter(|s| s.support > crate::chat::COVERS).collect();
+    let useful: Vec<&Source> = context.sources.iter().filter(|s| s.covers).collect();
     let named: Vec<&Source> = context
         .named
         .iter()

@@ -32,6 +32,8 @@ pub struct Source {
     /// answers, as opposed to merely being the nearest thing in the index. Above
     /// [`crate::chat::COVERS`] the passage is taken to cover the question.
     pub support: f32,
+    /// Whether the passage covers the question (see `chat::covers`).
+    pub covers: bool,
 }
 
 /// An earlier question and answer of the same conversation.

@@ -74,6 +74,7 @@ mod tests {
             },
             record: None,
             support: 1.0,
+            covers: true,
         }
     }
 
