@@ -83,6 +83,7 @@ HCPCS_ABBREVIATIONS = {
     "als": "advanced life support", "pre": "prefabricated", "ots": "off-the-shelf", "ko": "knee orthosis",
     "lso": "lumbar-sacral orthosis", "tlso": "thoracic-lumbar-sacral orthosis", "afo": "ankle-foot orthosis",
     "kafo": "knee-ankle-foot orthosis", "pn": "parenteral nutrition", "enteral": "enteral",
+    "outpt": "outpatient", "inpt": "inpatient", "vst": "visit", "dx": "diagnostic",
 }
 
 
