@@ -99,6 +99,13 @@ pub fn apply_overlay(corpus: &mut Corpus, overlay: &Path) -> Result<usize, Corpu
             applied += 1;
         }
     }
+    // Operator notes are added beside the bundled ones.
+    let guidelines = overlay.join("guidelines");
+    for file in files_with_ext(&guidelines, "md")? {
+        let id = file.strip_prefix(&guidelines).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+        corpus.notes.push(parse_note(&file, format!("overlay/{id}"), &read(&file)?)?);
+        applied += 1;
+    }
     Ok(applied)
 }
 
@@ -166,7 +173,8 @@ fn validate_record(r: &CodeRecord) -> Result<(), String> {
 }
 
 /// Parses `---` front matter (`title:`, `topic:`, `codes:`) followed by the Markdown body.
-fn parse_note(file: &Path, id: String, text: &str) -> Result<GuidelineNote, CorpusError> {
+/// Parses one guideline note file (front matter and Markdown body).
+pub fn parse_note(file: &Path, id: String, text: &str) -> Result<GuidelineNote, CorpusError> {
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, l)) if l.trim() == "---" => {}

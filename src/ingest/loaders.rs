@@ -8,6 +8,7 @@
 //! | `icd10cm-order` | ICD-10-CM order file, fixed width (order 1–5, code 7–13, billable flag 15, short 17–76, long 78–) |
 //! | `ncci-ptp` | NCCI procedure-to-procedure quarterly text file (column 1, column 2, prior-1996 flag, effective date, deletion date, modifier indicator, …) |
 //! | `codecite` | our own JSONL code records |
+//! | `codecite-note` | our own guideline note (Markdown with `title`, `topic`, `codes` front matter) |
 //!
 //! A loader turns its file into code records (or NCCI rows) in the data dir's overlay, which
 //! every ingest layers over the bundled corpus: an overlay record replaces the title and
@@ -27,6 +28,7 @@ pub enum Format {
     Icd10cmOrder,
     NcciPtp,
     Codecite,
+    CodeciteNote,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +41,8 @@ pub enum LoadError {
 
 pub enum Loaded {
     Records(Vec<CodeRecord>),
+    /// A guideline note, checked, with its Markdown text.
+    Note(String),
     /// (column 1, column 2, modifier allowed) of the edits in force.
     Ncci(Vec<(String, String, bool)>),
 }
@@ -70,6 +74,11 @@ pub fn load(format: Format, path: &Path) -> Result<Loaded, LoadError> {
         Format::Icd10cmXml => super::icd_xml::icd10cm_tabular(path, &text).map(Loaded::Records),
         Format::Icd10cmOrder => icd10cm_order(path, &text).map(Loaded::Records),
         Format::NcciPtp => ncci_ptp(path, &text).map(Loaded::Ncci),
+        Format::CodeciteNote => {
+            super::corpus::parse_note(path, file_name(path), &text)
+                .map_err(|e| LoadError::File { file: path.into(), message: e.to_string() })?;
+            Ok(Loaded::Note(text))
+        }
         Format::Codecite => {
             let mut out = vec![];
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
@@ -257,6 +266,13 @@ pub fn write_overlay(overlay: &Path, format: Format, source: &Path, loaded: &Loa
             let target = dir.join(format!("{stem}-{}.jsonl", file_name(source).replace(['.', ' '], "_")));
             let lines: Vec<String> = records.iter().map(|r| serde_json::to_string(r).expect("records serialize")).collect();
             std::fs::write(&target, lines.join("\n") + "\n")?;
+            Ok(target)
+        }
+        Loaded::Note(text) => {
+            let dir = overlay.join("guidelines");
+            std::fs::create_dir_all(&dir)?;
+            let target = dir.join(file_name(source));
+            std::fs::write(&target, text)?;
             Ok(target)
         }
         Loaded::Ncci(rows) => {

@@ -16,7 +16,7 @@ fn fixture(name: &str) -> PathBuf {
 fn records(format: Format, name: &str) -> Vec<codecite::codes::CodeRecord> {
     match load(format, &fixture(name)).unwrap() {
         Loaded::Records(r) => r,
-        Loaded::Ncci(_) => panic!("records expected"),
+        _ => panic!("records expected"),
     }
 }
 
@@ -42,7 +42,7 @@ fn each_format_parses() {
             vec![("99213".to_string(), "47562".to_string(), false), ("G0463".to_string(), "0591T".to_string(), true)],
             "deleted edits and indicator 9 are left out"
         ),
-        Loaded::Records(_) => panic!("NCCI rows expected"),
+        _ => panic!("NCCI rows expected"),
     }
 }
 
@@ -109,4 +109,22 @@ fn the_tabular_xml_loader_matches_the_shipped_corpus() {
     }
     assert!(loaded.iter().any(|r| r.code == "S72.001A"));
     assert!(!loaded.iter().any(|r| r.code == "S06.1X7D"), "the S06 exception holds");
+}
+
+#[tokio::test]
+async fn our_own_notes_load_through_the_overlay() {
+    let app = TestApp::spawn().await;
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad-note.md");
+    std::fs::write(&bad, "no front matter here\n").unwrap();
+    let err = load(Format::CodeciteNote, &bad).err().unwrap().to_string();
+    assert!(err.contains("bad-note.md") && err.contains("front matter"), "{err}");
+
+    let note = dir.path().join("practice-policy.md");
+    std::fs::write(&note, "---\ntitle: Our practice policy on wart removal\ntopic: local policy\ncodes: [17110]\n---\nWe photograph every plantar wart before freezing it.\n").unwrap();
+    write_overlay(&app.config.overlay_dir(), Format::CodeciteNote, &note, &load(Format::CodeciteNote, &note).unwrap()).unwrap();
+    let summary = app.services().ingest(&IngestOptions::default()).await.unwrap();
+    assert_eq!(summary.added, 1, "{summary}");
+    let (_, body) = app.get("/api/search?q=photograph+plantar+wart+policy&system=GUIDELINE").await;
+    assert_eq!(body["hits"][0]["title"], "Our practice policy on wart removal", "{body}");
 }
