@@ -120,7 +120,8 @@ fn shipped_question_sets_match_the_corpus() {
     assert!(questions.len() >= 250, "{}", questions.len());
     let categories: std::collections::HashSet<&str> = questions.iter().map(|c| c.category.as_str()).collect();
     assert!(categories.len() >= 12, "{categories:?}");
-    for case in questions.iter().chain(load_cases(&root.join("evals/protocol.jsonl")).unwrap().iter()) {
+    let others: Vec<_> = ["evals/protocol.jsonl", "evals/holdout.jsonl"].iter().flat_map(|f| load_cases(&root.join(f)).unwrap()).collect();
+    for case in questions.iter().chain(others.iter()) {
         for code in case.expect_any.iter().chain(&case.expect_all) {
             assert!(codes.contains(code.as_str()), "{}: {code} is not in the corpus", case.id);
         }
