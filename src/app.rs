@@ -97,7 +97,10 @@ impl AppState {
 /// the store is empty, refuse a store built by another embedder, then mark ready.
 pub async fn prepare(state: &AppState, progress: bool) -> anyhow::Result<Option<IngestSummary>> {
     let services = &state.services;
-    let summary = if services.store_ready().await? {
+    // A store built earlier with an empty SQL database (a new DATABASE_URL, say) also needs an
+    // ingest; unchanged chunks are not rewritten, so it only fills the tables.
+    let tables_empty = services.codes.counts().await?.is_empty();
+    let summary = if services.store_ready().await? && !tables_empty {
         None
     } else {
         let options = IngestOptions { progress, ..Default::default() };

@@ -130,3 +130,17 @@ async fn guideline_notes_are_chunked_and_searchable() {
     assert!(first["codes"].as_array().unwrap().iter().any(|c| c == "25"));
     assert!(first["id"].as_str().unwrap().starts_with("note:modifier-25.md#"));
 }
+
+#[tokio::test]
+async fn a_new_empty_database_is_filled_on_start() {
+    let app = TestApp::spawn().await;
+    let (mut config, dir) = app.close();
+    config.database_url = Some(crate::helpers::test_database(&dir.path().join("second")).await);
+    std::fs::create_dir_all(dir.path().join("second")).unwrap();
+    let app = TestApp::with_config(dir, config).await;
+    let summary = codecite::app::prepare(&app.state, false).await.unwrap().expect("an ingest ran");
+    assert_eq!(summary.added, 0, "the vectors were already there: {summary}");
+    assert_eq!(summary.codes_written, 76);
+    let (status, _) = app.get("/api/codes/J1885").await;
+    assert_eq!(status, StatusCode::OK);
+}
