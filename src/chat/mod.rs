@@ -157,7 +157,7 @@ impl ChatService {
         }
         // Support is judged on the question's own words and, separately, on the lexicon's
         // expansion of them, so that neither dilutes the other.
-        let analysis = self.retriever.analyze(&query);
+        let analysis = if query == question { analysis } else { self.retriever.analyze(&query) };
         let own = support::content_words(question);
         let expanded = support::content_words(&analysis.expansions.join(" "));
         let mut sources = Vec::with_capacity(hits.len());
@@ -258,24 +258,14 @@ impl ChatService {
                     if !send(ChatEvent::Delta { text: text.clone() }).await {
                         return;
                     }
-                    for mention in scanner.push(&text) {
-                        if let Some(c) = self.verify(&mention, &context.sources, cited.len() + 1).await {
-                            cited.push(c.clone());
-                            if !send(ChatEvent::Citation(c)).await {
-                                return;
-                            }
-                        }
+                    if !self.cite(scanner.push(&text), &context.sources, &mut cited, &tx).await {
+                        return;
                     }
                 }
             }
         }
-        for mention in scanner.finish() {
-            if let Some(c) = self.verify(&mention, &context.sources, cited.len() + 1).await {
-                cited.push(c.clone());
-                if !send(ChatEvent::Citation(c)).await {
-                    return;
-                }
-            }
+        if !self.cite(scanner.finish(), &context.sources, &mut cited, &tx).await {
+            return;
         }
         if answer.trim().is_empty() {
             send(fail(GenError { code: "empty_answer", message: "the language model returned no text".into(), retryable: true })).await;
@@ -308,7 +298,8 @@ impl ChatService {
     async fn ncci_findings(&self, question: &str) -> Result<Vec<NcciFinding>, crate::codes::CodeTableError> {
         let mut procedures = vec![];
         for code in citations::strong_codes(question).into_iter().filter(|c| c.len() == 5 && !c.contains('.')) {
-            let known = self.codes.validity(&code).await?.is_some() || self.codes.get(std::slice::from_ref(&code)).await?.is_some();
+            let known = self.codes.validity(&code).await?.is_some()
+                || self.codes.identify(std::slice::from_ref(&code)).await?.is_some();
             if known && procedures.len() < 4 {
                 procedures.push(code);
             }
@@ -316,24 +307,42 @@ impl ChatService {
         if procedures.len() < 2 {
             return Ok(vec![]);
         }
-        let version = self.codes.reference_version("ncci").await?;
-        if version.is_none() {
+        let Some(version) = self.codes.reference_version("ncci").await? else {
             return Ok(vec![]);
-        }
+        };
         let mut out = vec![];
         for (i, a) in procedures.iter().enumerate() {
             for b in &procedures[i + 1..] {
                 let edit = self.codes.ncci(a, b).await?;
-                out.push(NcciFinding { a: a.clone(), b: b.clone(), edit, version: version.clone().unwrap_or_default() });
+                out.push(NcciFinding { a: a.clone(), b: b.clone(), edit, version: version.clone() });
             }
         }
         Ok(out)
     }
 
+    /// Verifies mentions and sends a `citation` for each code; `false` once the client is gone.
+    async fn cite(
+        &self,
+        mentions: Vec<Mention>,
+        sources: &[Source],
+        cited: &mut Vec<CitationEvent>,
+        tx: &mpsc::Sender<ChatEvent>,
+    ) -> bool {
+        for mention in mentions {
+            if let Some(c) = self.verify(&mention, sources, cited.len() + 1).await {
+                cited.push(c.clone());
+                if tx.send(ChatEvent::Citation(c)).await.is_err() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
     /// Checks one mention against the code tables and the sources. Weakly shaped tokens
     /// that no table has are not codes at all and yield nothing.
     async fn verify(&self, mention: &Mention, sources: &[Source], n: usize) -> Option<CitationEvent> {
-        let stored = match self.codes.get(&lookup_forms(&mention.code)).await {
+        let stored = match self.codes.identify(&lookup_forms(&mention.code)).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "citation lookup failed");
@@ -346,7 +355,7 @@ impl ChatService {
             None => self.codes.validity(&mention.code).await.ok().flatten(),
         };
         let (code, system, verified) = match (stored, validity) {
-            (Some(s), _) => (s.record.code.clone(), s.record.system, true),
+            (Some((code, system)), _) => (code, system, true),
             // A real CPT or HCPCS code number that codecite has no summary of.
             (None, Some(v)) => (mention.code.clone(), v.system, true),
             (None, None) => {

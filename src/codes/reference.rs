@@ -110,9 +110,15 @@ fn version_of(path: &Path) -> String {
         .unwrap_or(name)
 }
 
+/// code, system, first seen, last valid, add-on type.
+pub type ValidityRow = (String, CodeSystem, String, Option<String>, Option<i64>);
+
+/// Reads one reference file.
+pub type Parser = fn(&Path) -> Result<Parsed, ReferenceError>;
+
 /// A parsed reference table, ready to write.
 pub enum Parsed {
-    Validity(Vec<(String, CodeSystem, String, Option<String>, Option<i64>)>),
+    Validity(Vec<ValidityRow>),
     Addons(Vec<(String, String, i64, String, Option<String>)>),
     Ncci(Vec<(String, String, bool)>),
 }
@@ -299,7 +305,7 @@ impl CodeTable {
 }
 
 /// The reference files of a corpus and how to read each: (set name, file stem, parser).
-pub const REFERENCE_FILES: [(&str, &str, fn(&Path) -> Result<Parsed, ReferenceError>); 3] = [
+pub const REFERENCE_FILES: [(&str, &str, Parser); 3] = [
     ("validity", "code-validity", parse_validity),
     ("addons", "addon-primary", parse_addons),
     ("ncci", "ncci-ptp-outpatient", parse_ncci),

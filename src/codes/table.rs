@@ -148,6 +148,18 @@ impl CodeTable {
         Ok(())
     }
 
+    /// The first of `forms` that names a stored code, with its system: an existence check
+    /// without the record and its relationships.
+    pub async fn identify(&self, forms: &[String]) -> Result<Option<(String, CodeSystem)>, CodeTableError> {
+        for code in forms {
+            let row = sqlx::query("SELECT code, system FROM codes WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
+            if let Some(system) = row.as_ref().and_then(|r| r.get::<String, _>(1).parse::<CodeSystem>().ok()) {
+                return Ok(Some((row.expect("row").get(0), system)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The first of `forms` that names a stored code, with its reverse relationships.
     pub async fn get(&self, forms: &[String]) -> Result<Option<StoredCode>, CodeTableError> {
         for code in forms {

@@ -133,6 +133,13 @@ pub async fn run(target: &dyn Target, cases: &[EvalCase], options: &EvalOptions)
     Ok(results)
 }
 
+/// Records a metric that applies to the case (`None`: it does not).
+fn put_metric(metrics: &mut BTreeMap<String, f64>, name: &str, value: Option<f64>) {
+    if let Some(v) = value {
+        metrics.insert(name.to_string(), v);
+    }
+}
+
 async fn run_case(target: &dyn Target, case: &EvalCase, options: &EvalOptions) -> anyhow::Result<CaseResult> {
     let mut result = CaseResult {
         id: case.id.clone(),
@@ -153,12 +160,7 @@ async fn run_case(target: &dyn Target, case: &EvalCase, options: &EvalOptions) -
         (Some(o), false) => o.source_codes.clone(),
         _ => target.search(&case.question, options.mode, options.k.max(10)).await?,
     };
-    let m = &mut result.metrics;
-    let mut put = |name: &str, v: Option<f64>| {
-        if let Some(v) = v {
-            m.insert(name.to_string(), v);
-        }
-    };
+    let mut put = |name: &str, v: Option<f64>| put_metric(&mut result.metrics, name, v);
     put("recall@1", recall(case, &result.ranked, 1));
     put("recall@5", recall(case, &result.ranked, 5));
     put("recall@10", recall(case, &result.ranked, 10));
@@ -171,12 +173,7 @@ async fn run_case(target: &dyn Target, case: &EvalCase, options: &EvalOptions) -
         result.fabricated = o.unverified.iter().filter(|c| !question_upper.contains(c.as_str())).cloned().collect();
         result.refused = is_refusal(&o.answer);
         let answer_lower = o.answer.to_lowercase();
-        let m = &mut result.metrics;
-        let mut put = |name: &str, v: Option<f64>| {
-            if let Some(v) = v {
-                m.insert(name.to_string(), v);
-            }
-        };
+        let mut put = |name: &str, v: Option<f64>| put_metric(&mut result.metrics, name, v);
         put("cited_precision", metrics::cited_precision(case, &o.cited));
         put("cited_recall", if o.error.is_none() { recall(case, &o.cited, usize::MAX) } else { None });
         put("refusal_correct", Some(f64::from(u8::from(result.refused == case.expect_refusal))));

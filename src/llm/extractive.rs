@@ -17,10 +17,6 @@ const NOTES: usize = 3;
 pub const NOT_FOUND: &str = "I could not find anything in the codecite corpus that answers this. \
 If you have a code, name it; otherwise describe the service, supply or diagnosis in other words.";
 
-fn system_label(system: CodeSystem) -> &'static str {
-    system.label()
-}
-
 fn list(codes: &[String]) -> String {
     match codes.len() {
         0 => String::new(),
@@ -101,7 +97,7 @@ fn describe(source: &Source) -> String {
     let hit = &source.hit;
     let code = hit.code.as_deref().unwrap_or_default();
     let Some(stored) = &source.record else {
-        return format!("**{code}** ({}): {} [{}].", system_label(hit.system), hit.title, source.n);
+        return format!("**{code}** ({}): {} [{}].", hit.system.label(), hit.title, source.n);
     };
     let record = &stored.record;
     let mut parts = vec![];
@@ -119,7 +115,7 @@ fn describe(source: &Source) -> String {
         plain.description = None;
         parts.extend(facts(&plain, &stored.addon_codes, &stored.replaces));
     } else {
-        parts.push(format!("**{code}** ({}): {} [{}].", system_label(record.system), record.title, source.n));
+        parts.push(format!("**{code}** ({}): {} [{}].", record.system.label(), record.title, source.n));
         parts.extend(facts(record, &stored.addon_codes, &stored.replaces));
     }
     parts.join(" ")
@@ -208,7 +204,7 @@ pub fn compose(context: &GenerationContext) -> String {
                     format!(
                         "- **{}** ({}): {} [{}]",
                         s.hit.code.as_deref().unwrap_or_default(),
-                        system_label(s.hit.system),
+                        s.hit.system.label(),
                         s.hit.title,
                         s.n
                     )
