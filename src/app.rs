@@ -12,6 +12,7 @@ use crate::config::Config;
 use crate::embed::{self, Embedder};
 use crate::ingest::{self, IngestOptions, IngestSummary};
 use crate::llm::{ExtractiveComposer, Generator, OpenAiGenerator};
+use crate::metering::{Clock, Metering, RateLimits, SystemClock};
 use crate::retrieval::{Lexicon, Retriever};
 use crate::store::{EdgeStore, ServerStore, VectorStore};
 
@@ -23,6 +24,7 @@ pub struct Services {
     pub codes: CodeTable,
     pub retriever: Retriever,
     pub chat: Arc<ChatService>,
+    pub metering: Metering,
 }
 
 impl Services {
@@ -36,6 +38,11 @@ impl Services {
 
     /// Like [`Services::open`] with a given embedder (tests share one loaded model).
     pub async fn open_with(config: &Config, embedder: Arc<dyn Embedder>) -> anyhow::Result<Self> {
+        Self::open_with_clock(config, embedder, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Services::open_with`] with the clock metering reads (tests move it).
+    pub async fn open_with_clock(config: &Config, embedder: Arc<dyn Embedder>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
         let store: Arc<dyn VectorStore> = match &config.qdrant_url {
@@ -51,7 +58,9 @@ impl Services {
             None => Arc::new(ExtractiveComposer),
         };
         let chat = Arc::new(ChatService::new(retriever.clone(), codes.clone(), generator, config.chat.clone(), &config.llm));
-        Ok(Self { config: config.clone(), store, embedder, codes, retriever, chat })
+        let metering = Metering::new(codes.pool().clone(), config.plans.clone(), config.metering.clone(), clock);
+        metering.housekeeping().await.context("clearing expired sessions")?;
+        Ok(Self { config: config.clone(), store, embedder, codes, retriever, chat, metering })
     }
 
     /// `Ok(true)` when the store holds a corpus built by this embedder, `Ok(false)` when it is
@@ -72,16 +81,28 @@ impl Services {
     }
 }
 
+/// Only the accounts and quotas, over the configured SQL database: what the `account`
+/// commands need, without opening the vector store a running server holds.
+pub async fn open_metering(config: &Config) -> anyhow::Result<Metering> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
+    let db_url = config.database_url.clone().unwrap_or_else(|| config.sqlite_url());
+    let codes = CodeTable::connect(&db_url).await.context("opening the database")?;
+    Ok(Metering::new(codes.pool().clone(), config.plans.clone(), config.metering.clone(), Arc::new(SystemClock)))
+}
+
 /// Shared state of the HTTP layer.
 #[derive(Clone)]
 pub struct AppState {
     pub services: Arc<Services>,
+    pub limits: Arc<RateLimits>,
     ready: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(services: Arc<Services>) -> Self {
-        Self { services, ready: Arc::new(AtomicBool::new(false)) }
+        let limits = Arc::new(RateLimits::new(&services.config.rate_limits));
+        Self { services, limits, ready: Arc::new(AtomicBool::new(false)) }
     }
 
     pub fn is_ready(&self) -> bool {

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::metering::Plans;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
@@ -50,6 +52,56 @@ pub struct Config {
     pub search: SearchConfig,
     pub llm: LlmConfig,
     pub chat: ChatConfig,
+    /// `[plans.NAME]`: limits per plan, layered over the built-in guest, free, pro and admin.
+    pub plans: Plans,
+    pub metering: MeteringConfig,
+    pub rate_limits: RateLimitConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MeteringConfig {
+    /// Days a session (guest or signed in) stays valid.
+    pub session_days: u32,
+    /// Hours within which a request repeated with the same `Idempotency-Key` is free.
+    pub idempotency_hours: u32,
+    /// Mark the session cookie `Secure` (set it when serving over HTTPS).
+    pub cookie_secure: bool,
+}
+
+/// Requests per minute and burst sizes; a rate of 0 turns that limit off.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitConfig {
+    pub per_ip_per_minute: u32,
+    pub per_ip_burst: u32,
+    /// Guest creation, registration and login, per client address.
+    pub auth_per_ip_per_minute: u32,
+    pub auth_per_ip_burst: u32,
+    pub per_account_per_minute: u32,
+    pub per_account_burst: u32,
+    /// Take the client address from `X-Forwarded-For` (only behind a proxy that sets it).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for MeteringConfig {
+    fn default() -> Self {
+        Self { session_days: 30, idempotency_hours: 24, cookie_secure: false }
+    }
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_ip_per_minute: 600,
+            per_ip_burst: 120,
+            auth_per_ip_per_minute: 30,
+            auth_per_ip_burst: 10,
+            per_account_per_minute: 300,
+            per_account_burst: 60,
+            trust_forwarded_for: false,
+        }
+    }
 }
 
 /// An OpenAI-compatible chat API. Without `base_url` the built-in extractive composer answers.
@@ -128,6 +180,9 @@ impl Default for Config {
             search: SearchConfig::default(),
             llm: LlmConfig::default(),
             chat: ChatConfig::default(),
+            plans: Plans::default(),
+            metering: MeteringConfig::default(),
+            rate_limits: RateLimitConfig::default(),
         }
     }
 }

@@ -12,5 +12,6 @@ pub mod eval;
 pub mod http;
 pub mod ingest;
 pub mod llm;
+pub mod metering;
 pub mod retrieval;
 pub mod store;

@@ -1,4 +1,6 @@
-//! The `codecite` command: serve | ingest | search | bench.
+//! The `codecite` command: serve | ingest | search | ask | account | bench | eval.
+
+mod cli;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -72,6 +74,20 @@ enum Command {
         json: bool,
         #[arg(required = true, num_args = 1..)]
         query: Vec<String>,
+    },
+    /// Answer one question in the terminal, in process and unmetered.
+    Ask {
+        #[command(flatten)]
+        data: DataArgs,
+        #[arg(required = true, num_args = 1..)]
+        question: Vec<String>,
+    },
+    /// Accounts, plans and usage: create, grant, key, show, list, usage.
+    Account {
+        #[command(flatten)]
+        data: DataArgs,
+        #[command(subcommand)]
+        command: cli::account::AccountCommand,
     },
     /// Measure cold ingest, search latency and serving memory on the bundled corpus.
     Bench(codecite::bench::BenchArgs),
@@ -151,6 +167,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Ask { data, question } => {
+            let config = load_config(cli.config.as_ref(), &data)?;
+            cli::ask::run(&config, question.join(" ")).await
+        }
+        Command::Account { data, command } => {
+            let config = load_config(cli.config.as_ref(), &data)?;
+            cli::account::run(&config, command).await
+        }
         Command::Bench(args) => codecite::bench::run(cli.config.as_deref(), args).await,
         Command::Eval(args) => codecite::eval::cli::main(cli.config.as_deref(), args).await,
     }
@@ -182,7 +206,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         }
     });
     let app = codecite::http::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
-    axum::serve(listener, app)
+    // The peer address feeds the per-address rate limit.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {
             let _ = tokio::signal::ctrl_c().await;
         })

@@ -51,7 +51,7 @@ impl ChatReport {
 /// Runs one question; returns (ms to `sources`, ms to the terminal event).
 async fn timed(chat: &Arc<ChatService>, question: &str) -> anyhow::Result<(f64, f64)> {
     let started = Instant::now();
-    let mut rx = chat.start(ChatRequest { question: question.to_string(), conversation_id: None }).await?;
+    let mut rx = chat.start(ChatRequest::new(question), None).await?;
     let mut sources = None;
     while let Some(event) = rx.recv().await {
         if matches!(event, ChatEvent::Sources(_)) {
@@ -182,7 +182,7 @@ async fn relay_latencies(services: &Services) -> anyhow::Result<Vec<f64>> {
     ));
     let mut out = vec![];
     for _ in 0..5 {
-        let mut rx = chat.start(ChatRequest { question: "What is J1885?".into(), conversation_id: None }).await?;
+        let mut rx = chat.start(ChatRequest::new("What is J1885?"), None).await?;
         while let Some(event) = rx.recv().await {
             if let ChatEvent::Delta { text } = &event {
                 let arrived = now_micros();

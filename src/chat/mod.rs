@@ -1,10 +1,16 @@
 //! Chat: retrieve → prompt → generate → verify citations → events.
 //!
-//! [`ChatService::start`] validates a question (bad input fails before any stream opens),
-//! then runs the answer on its own task, which sends [`ChatEvent`]s: `meta`, `sources`,
-//! `delta`s and `citation`s, and exactly one of `done` or `error` last. When the receiver is
-//! dropped (the client went away) the task stops at once, dropping the generator's stream
-//! and with it the upstream LLM request.
+//! [`ChatService::check`] validates a question and its conversation (bad input fails before
+//! any quota is reserved or stream opens); [`ChatService::start`] then runs the answer on its
+//! own task, which sends [`ChatEvent`]s: `meta`, `sources`, `delta`s and `citation`s, and
+//! exactly one of `done` or `error` last. When the receiver is dropped (the client went
+//! away) the task stops at once, dropping the generator's stream and with it the upstream
+//! LLM request.
+//!
+//! A metered answer carries its quota [`Reservation`]: charged right after the first `delta`
+//! is sent, refunded when the answer ends without one (an error, the client gone), and
+//! settled before the terminal event goes out, so a client that reads `done` or `error`
+//! and then asks for its balance sees the final count.
 
 mod citations;
 mod conversation;
@@ -18,13 +24,14 @@ use futures::StreamExt;
 use tokio::sync::mpsc;
 
 pub use citations::{strong_codes, CitationScanner, Mention};
-pub use conversation::{ConversationStore, StoredTurn};
+pub use conversation::{ConversationStore, ConversationSummary, StoredMessage, StoredTurn};
 pub use support::COVERS;
 pub use events::{ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent};
 
 use crate::codes::{lookup_forms, CodeSystem, CodeTable};
 use crate::config::{ChatConfig, LlmConfig};
 use crate::llm::{GenError, GenerationContext, Generator, NcciFinding, Piece, Source, Turn};
+use crate::metering::Reservation;
 use crate::retrieval::{MatchKind, Retriever, SearchRequest};
 
 #[derive(Debug, thiserror::Error)]
@@ -39,10 +46,19 @@ pub enum ChatError {
     Database(#[from] sqlx::Error),
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct ChatRequest {
     pub question: String,
     pub conversation_id: Option<String>,
+    /// The account asking; `None` for the operator's own in-process tools (`ask`, `eval`,
+    /// `bench`). A conversation must belong to the account that continues it.
+    pub account_id: Option<String>,
+}
+
+impl ChatRequest {
+    pub fn new(question: impl Into<String>) -> Self {
+        Self { question: question.into(), ..Default::default() }
+    }
 }
 
 /// What retrieval found for a question.
@@ -98,22 +114,39 @@ impl ChatService {
         Ok(())
     }
 
-    /// Checks the request, opens (or creates) the conversation and starts answering.
-    pub async fn start(self: &Arc<Self>, request: ChatRequest) -> Result<mpsc::Receiver<ChatEvent>, ChatError> {
-        self.validate(&request)?;
-        let (conversation_id, history) = match &request.conversation_id {
-            Some(id) => {
-                if !self.conversations.exists(id).await? {
-                    return Err(ChatError::UnknownConversation(id.clone()));
-                }
-                (id.clone(), self.conversations.recent(id, self.config.history_turns).await?)
+    /// Everything that can refuse a request before work starts: the question, and that a
+    /// named conversation exists and belongs to the asking account (another account's
+    /// conversation is as unknown as a missing one).
+    pub async fn check(&self, request: &ChatRequest) -> Result<(), ChatError> {
+        self.validate(request)?;
+        if let Some(id) = &request.conversation_id {
+            let visible = match self.conversations.owner(id).await? {
+                None => false,
+                Some(owner) => request.account_id.is_none() || owner == request.account_id,
+            };
+            if !visible {
+                return Err(ChatError::UnknownConversation(id.clone()));
             }
-            None => (self.conversations.create().await?, vec![]),
+        }
+        Ok(())
+    }
+
+    /// Checks the request, opens (or creates) the conversation and starts answering. The
+    /// reservation, when metered, is charged or refunded by the answer task.
+    pub async fn start(
+        self: &Arc<Self>,
+        request: ChatRequest,
+        reservation: Option<Reservation>,
+    ) -> Result<mpsc::Receiver<ChatEvent>, ChatError> {
+        self.check(&request).await?;
+        let (conversation_id, history) = match &request.conversation_id {
+            Some(id) => (id.clone(), self.conversations.recent(id, self.config.history_turns).await?),
+            None => (self.conversations.create(request.account_id.as_deref()).await?, vec![]),
         };
         let (tx, rx) = mpsc::channel(64);
         let service = self.clone();
         tokio::spawn(async move {
-            service.run(request.question, conversation_id, history, tx).await;
+            service.answer(request.question, conversation_id, history, tx, reservation).await;
         });
         Ok(rx)
     }
@@ -180,34 +213,58 @@ impl ChatService {
         Ok(Retrieved { sources, named, unknown, categories, ncci })
     }
 
-    async fn run(
+    /// Runs one answer and ends its stream: settles the reservation, then sends `done` or
+    /// `error` (nothing when the client is gone).
+    async fn answer(
         self: Arc<Self>,
         question: String,
         conversation_id: String,
         history: Vec<StoredTurn>,
         tx: mpsc::Sender<ChatEvent>,
+        reservation: Option<Reservation>,
     ) {
+        let mut billing = Billing { reservation, delivered: false };
+        let ending = self.run(question, conversation_id, history, &tx, &mut billing).await;
+        if !billing.delivered {
+            if let Some(r) = &billing.reservation {
+                if let Err(e) = r.refund().await {
+                    tracing::error!(error = %e, "refunding an undelivered answer failed");
+                }
+            }
+        }
+        let terminal = match ending {
+            Ending::Done(done) => ChatEvent::Done(done),
+            Ending::Failed(e) => ChatEvent::Error(ErrorEvent { code: e.code.into(), message: e.message, retryable: e.retryable }),
+            Ending::Gone => return,
+        };
+        let _ = tx.send(terminal).await;
+    }
+
+    /// Everything of an answer but its terminal event.
+    async fn run(
+        &self,
+        question: String,
+        conversation_id: String,
+        history: Vec<StoredTurn>,
+        tx: &mpsc::Sender<ChatEvent>,
+        billing: &mut Billing,
+    ) -> Ending {
         let started = Instant::now();
         let message_id = uuid::Uuid::new_v4().to_string();
-        let send = |event: ChatEvent| {
-            let tx = tx.clone();
-            async move { tx.send(event).await.is_ok() }
-        };
-        let fail = |error: GenError| ChatEvent::Error(ErrorEvent { code: error.code.into(), message: error.message, retryable: error.retryable });
-
-        if !send(ChatEvent::Meta(MetaEvent { conversation_id: conversation_id.clone(), message_id: message_id.clone(), remaining: None })).await {
-            return;
+        let remaining = billing.remaining();
+        let meta = MetaEvent { conversation_id: conversation_id.clone(), message_id: message_id.clone(), remaining };
+        if tx.send(ChatEvent::Meta(meta)).await.is_err() {
+            return Ending::Gone;
         }
         let Retrieved { sources, named, unknown, categories, ncci } = match self.sources(&question, &history).await {
             Ok(s) => s,
             Err(e) => {
                 tracing::error!(error = %e, "retrieval failed");
-                send(fail(GenError { code: "retrieval_failed", message: "retrieval failed; it has been logged".into(), retryable: true })).await;
-                return;
+                return Ending::failed("retrieval_failed", "retrieval failed; it has been logged");
             }
         };
-        if !send(ChatEvent::Sources(sources.iter().map(SourceEvent::from).collect())).await {
-            return;
+        if tx.send(ChatEvent::Sources(sources.iter().map(SourceEvent::from).collect())).await.is_err() {
+            return Ending::Gone;
         }
         let context = GenerationContext {
             question: question.clone(),
@@ -219,13 +276,10 @@ impl ChatService {
             ncci,
         };
         let mut stream = tokio::select! {
-            _ = tx.closed() => return,
+            _ = tx.closed() => return Ending::Gone,
             generated = self.generator.generate(&context) => match generated {
                 Ok(s) => s,
-                Err(e) => {
-                    send(fail(e)).await;
-                    return;
-                }
+                Err(e) => return Ending::Failed(e),
             },
         };
 
@@ -235,41 +289,37 @@ impl ChatService {
         let mut cited: Vec<CitationEvent> = vec![];
         loop {
             let next = tokio::select! {
-                _ = tx.closed() => return,
+                _ = tx.closed() => return Ending::Gone,
                 next = tokio::time::timeout(self.stall, stream.next()) => next,
             };
             let piece = match next {
                 Err(_) => {
                     let message = format!("the language model stopped sending for {:.0} s", self.stall.as_secs_f64());
-                    send(fail(GenError { code: "llm_stalled", message, retryable: true })).await;
-                    return;
+                    return Ending::Failed(GenError { code: "llm_stalled", message, retryable: true });
                 }
                 Ok(None) => break,
-                Ok(Some(Err(e))) => {
-                    send(fail(e)).await;
-                    return;
-                }
+                Ok(Some(Err(e))) => return Ending::Failed(e),
                 Ok(Some(Ok(p))) => p,
             };
             match piece {
                 Piece::Usage(u) => usage = Some(u),
                 Piece::Text(text) => {
                     answer.push_str(&text);
-                    if !send(ChatEvent::Delta { text: text.clone() }).await {
-                        return;
+                    if tx.send(ChatEvent::Delta { text: text.clone() }).await.is_err() {
+                        return Ending::Gone;
                     }
-                    if !self.cite(scanner.push(&text), &context.sources, &mut cited, &tx).await {
-                        return;
+                    billing.delivered().await;
+                    if !self.cite(scanner.push(&text), &context.sources, &mut cited, tx).await {
+                        return Ending::Gone;
                     }
                 }
             }
         }
-        if !self.cite(scanner.finish(), &context.sources, &mut cited, &tx).await {
-            return;
+        if !self.cite(scanner.finish(), &context.sources, &mut cited, tx).await {
+            return Ending::Gone;
         }
         if answer.trim().is_empty() {
-            send(fail(GenError { code: "empty_answer", message: "the language model returned no text".into(), retryable: true })).await;
-            return;
+            return Ending::failed("empty_answer", "the language model returned no text");
         }
         let cited_codes: Vec<String> = cited.iter().map(|c| c.code.clone()).collect();
         let unverified_codes: Vec<String> = cited.iter().filter(|c| !c.verified).map(|c| c.code.clone()).collect();
@@ -284,14 +334,13 @@ impl ChatService {
             "completion_tokens": usage.as_ref().map(|u| u.completion_tokens),
             "total_tokens": usage.as_ref().map(|u| u.total_tokens),
         });
-        send(ChatEvent::Done(DoneEvent {
+        Ending::Done(DoneEvent {
             cited_codes,
             unverified_codes,
             usage,
             latency_ms: started.elapsed().as_millis() as u64,
-            remaining: None,
-        }))
-        .await;
+            remaining,
+        })
     }
 
     /// NCCI lookups for each pair of (real) procedure codes the question names, first four codes.
@@ -380,3 +429,41 @@ impl ChatService {
     }
 }
 
+
+/// How an answer ended, before its terminal event.
+enum Ending {
+    Done(DoneEvent),
+    Failed(GenError),
+    /// The client went away: no terminal event to send.
+    Gone,
+}
+
+impl Ending {
+    fn failed(code: &'static str, message: &str) -> Self {
+        Ending::Failed(GenError { code, message: message.into(), retryable: true })
+    }
+}
+
+/// The quota side of one answer: charged once, right after the first `delta` is sent.
+struct Billing {
+    reservation: Option<Reservation>,
+    delivered: bool,
+}
+
+impl Billing {
+    fn remaining(&self) -> Option<i64> {
+        self.reservation.as_ref().and_then(Reservation::remaining)
+    }
+
+    async fn delivered(&mut self) {
+        if self.delivered {
+            return;
+        }
+        self.delivered = true;
+        if let Some(r) = &self.reservation {
+            if let Err(e) = r.charge().await {
+                tracing::error!(error = %e, "charging a delivered answer failed");
+            }
+        }
+    }
+}

@@ -48,6 +48,9 @@ pub struct RunArgs {
     /// Evaluate a running server instead of the in-process pipeline.
     #[arg(long)]
     pub url: Option<String>,
+    /// API key for a metered server (`--url`); each chat case spends one question.
+    #[arg(long, env = "CODECITE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
     #[arg(long, default_value = "hybrid")]
     pub mode: SearchMode,
     /// Depth for the extra recall@k column.
@@ -135,7 +138,7 @@ async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<(
     let target: Box<dyn Target> = match &args.url {
         Some(url) => {
             run_info.insert("target".into(), url.clone());
-            Box::new(HttpTarget::new(url))
+            Box::new(HttpTarget::new(url, args.api_key.as_deref()))
         }
         None => {
             let services = Arc::new(Services::open(&config).await?);

@@ -51,8 +51,8 @@ impl Target for InProcessTarget {
 
     async fn chat(&self, question: &str, conversation_id: Option<String>) -> anyhow::Result<ChatOutcome> {
         let started = Instant::now();
-        let request = ChatRequest { question: question.to_string(), conversation_id };
-        let mut rx = self.services.chat.start(request).await?;
+        let request = ChatRequest { question: question.to_string(), conversation_id, account_id: None };
+        let mut rx = self.services.chat.start(request, None).await?;
         let mut out = ChatOutcome::default();
         while let Some(event) = rx.recv().await {
             let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -81,11 +81,13 @@ impl Target for InProcessTarget {
 pub struct HttpTarget {
     base: String,
     client: reqwest::Client,
+    api_key: Option<String>,
 }
 
 impl HttpTarget {
-    pub fn new(base: &str) -> Self {
-        Self { base: base.trim_end_matches('/').to_string(), client: reqwest::Client::new() }
+    /// `api_key` authenticates the metered chat route (`Authorization: Bearer`).
+    pub fn new(base: &str, api_key: Option<&str>) -> Self {
+        Self { base: base.trim_end_matches('/').to_string(), client: reqwest::Client::new(), api_key: api_key.map(str::to_string) }
     }
 }
 
@@ -109,10 +111,11 @@ impl Target for HttpTarget {
     async fn chat(&self, question: &str, conversation_id: Option<String>) -> anyhow::Result<ChatOutcome> {
         let started = Instant::now();
         let body = serde_json::json!({"question": question, "conversation_id": conversation_id});
-        let response = self
-            .client
-            .post(format!("{}/api/chat", self.base))
-            .json(&body)
+        let mut request = self.client.post(format!("{}/api/chat", self.base)).json(&body);
+        if let Some(key) = &self.api_key {
+            request = request.bearer_auth(key);
+        }
+        let response = request
             .send()
             .await
             .with_context(|| format!("POST {}/api/chat", self.base))?;

@@ -1,15 +1,23 @@
-//! Error policy: every failure a client sees is JSON `{"error":{"code","message"}}` with a
+//! Error policy: every failure a client sees is JSON `{"error":{"code","message",…}}` with a
 //! 4xx for bad input and a 5xx for our faults. Internal errors reach the client as a generic
 //! message and the log in full. Domain errors map to statuses in one exhaustive `match`, so
 //! a new variant forces a decision here.
+//!
+//! The statuses of accounts and metering: `401` missing, malformed, unknown or expired
+//! credentials (the message says how to get a guest token); `402` a spent quota (with
+//! `meter`, `remaining`, `action` and `resets_at`); `403` what a guest may not do; `409` a
+//! taken email; `429` a rate limit (with `Retry-After`).
 
-use axum::http::StatusCode;
+use std::time::Duration;
+
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Map, Value};
 
 use crate::chat::ChatError;
 use crate::codes::CodeTableError;
+use crate::metering::{Exhausted, MeteringError};
 use crate::retrieval::RetrievalError;
 
 #[derive(Debug)]
@@ -17,38 +25,82 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// More fields of the error object (the 402 body's meter, action, …).
+    pub extra: Map<String, Value>,
+    pub headers: Vec<(HeaderName, HeaderValue)>,
 }
 
+/// How a client without credentials gets some.
+pub const GET_CREDENTIALS: &str =
+    "send Authorization: Bearer <token>; get a guest token with POST /api/guest, or sign in (POST /api/login) or use an API key";
+
 impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), extra: Map::new(), headers: vec![] }
+    }
+
     pub fn bad_request(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, code: "bad_request", message: message.into() }
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
-        Self { status: StatusCode::NOT_FOUND, code: "not_found", message: message.into() }
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
     }
 
     pub fn not_ready() -> Self {
-        Self {
-            status: StatusCode::SERVICE_UNAVAILABLE,
-            code: "not_ready",
-            message: "the corpus is still being ingested; try again shortly".into(),
-        }
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the corpus is still being ingested; try again shortly")
+    }
+
+    /// No credentials at all.
+    pub fn unauthenticated() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", format!("credentials required: {GET_CREDENTIALS}"))
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+    }
+
+    /// Credentials that are malformed, unknown, revoked or expired.
+    pub fn invalid_credentials(what: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", format!("{what}: {GET_CREDENTIALS}"))
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""))
+    }
+
+    pub fn rate_limited(wait: Duration) -> Self {
+        let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests; retry in {secs} s"));
+        e.extra.insert("retry_after".into(), json!(secs));
+        e.with_header(header::RETRY_AFTER, HeaderValue::from(secs))
+    }
+
+    pub fn quota_exhausted(e: &Exhausted) -> Self {
+        let mut error = Self::new(StatusCode::PAYMENT_REQUIRED, "quota_exhausted", e.message());
+        error.extra.insert("meter".into(), json!(e.meter));
+        error.extra.insert("remaining".into(), json!(0));
+        error.extra.insert("action".into(), json!(e.action));
+        error.extra.insert("resets_at".into(), json!(e.resets_at));
+        error.with_header(HeaderName::from_static("x-quota-remaining"), HeaderValue::from(0))
     }
 
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
-        Self {
-            status: StatusCode::INTERNAL_SERVER_ERROR,
-            code: "internal",
-            message: "an internal error occurred; it has been logged".into(),
-        }
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
+    }
+
+    pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
+        self.headers.push((name, value));
+        self
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({"error": {"code": self.code, "message": self.message}}))).into_response()
+        let mut error = Map::new();
+        error.insert("code".into(), json!(self.code));
+        error.insert("message".into(), json!(self.message));
+        error.extend(self.extra);
+        let mut response = (self.status, Json(json!({ "error": error }))).into_response();
+        for (name, value) in self.headers {
+            response.headers_mut().insert(name, value);
+        }
+        response
     }
 }
 
@@ -78,6 +130,21 @@ impl From<ChatError> for ApiError {
             ChatError::EmptyQuestion | ChatError::QuestionTooLong { .. } => ApiError::bad_request(e.to_string()),
             ChatError::UnknownConversation(_) => ApiError::not_found(e.to_string()),
             ChatError::Database(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<MeteringError> for ApiError {
+    fn from(e: MeteringError) -> Self {
+        match e {
+            MeteringError::Invalid(_) | MeteringError::UnknownPlan { .. } => ApiError::bad_request(e.to_string()),
+            MeteringError::EmailTaken | MeteringError::AlreadyRegistered => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
+            }
+            MeteringError::WrongPassword => ApiError::new(StatusCode::UNAUTHORIZED, "wrong_password", e.to_string()),
+            MeteringError::GuestNotAllowed => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
+            MeteringError::UnknownAccount(_) => ApiError::not_found(e.to_string()),
+            MeteringError::Hashing(_) | MeteringError::Database(_) => ApiError::internal(e),
         }
     }
 }

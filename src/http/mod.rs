@@ -1,8 +1,11 @@
 //! The HTTP layer: the only module that knows axum. One router registers every route;
 //! handlers parse input, call the domain and turn the result into JSON.
 
+mod accounts;
+mod auth;
 mod error;
 mod routes;
 
+pub use auth::SESSION_COOKIE;
 pub use error::ApiError;
 pub use routes::router;

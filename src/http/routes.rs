@@ -1,22 +1,27 @@
-//! Routes and their handlers.
+//! Routes and their handlers. The metered routes (`/api/chat`, `/api/codes/{code}`) take
+//! an [`Authed`] caller and reserve a unit before any work; everything else is open and
+//! only rate-limited.
 
 use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::accounts;
+use super::auth::{limit_ip, Authed};
 use super::ApiError;
 use crate::app::AppState;
+use crate::metering::{Caller, Meter, Reservation};
 use crate::chat::{ChatEvent, ChatRequest};
 use crate::codes::{lookup_forms, CodeSystem};
 use crate::retrieval::{SearchMode, SearchRequest};
@@ -30,8 +35,41 @@ pub fn router(state: AppState) -> Router {
         .route("/api/chat", post(chat))
         .route("/api/ncci", get(ncci))
         .route("/api/stats", get(stats))
+        .route("/api/guest", post(accounts::guest))
+        .route("/api/register", post(accounts::register))
+        .route("/api/login", post(accounts::login))
+        .route("/api/logout", post(accounts::logout))
+        .route("/api/me", get(accounts::me))
+        .route("/api/keys", get(accounts::list_keys).post(accounts::create_key))
+        .route("/api/keys/{id}", delete(accounts::delete_key))
+        .route("/api/conversations", get(accounts::conversations))
+        .route("/api/conversations/{id}", get(accounts::conversation).delete(accounts::delete_conversation))
         .fallback(|| async { ApiError::not_found("no such route") })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limit_ip))
         .with_state(state)
+}
+
+const QUOTA_HEADER: HeaderName = HeaderName::from_static("x-quota-remaining");
+
+/// Reserves one unit of `meter` for the caller (`402` when spent). An `Idempotency-Key`
+/// header makes a repeat of an already paid request free.
+async fn reserve(state: &AppState, caller: &Caller, meter: Meter, headers: &HeaderMap, detail: &str) -> Result<Reservation, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
+            Some(key.ok_or_else(|| ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters"))?)
+        }
+    };
+    match state.services.metering.reserve(&caller.account, meter, key, detail).await? {
+        Ok(reservation) => Ok(reservation),
+        Err(exhausted) => Err(ApiError::quota_exhausted(&exhausted)),
+    }
+}
+
+/// `X-Quota-Remaining`, when the plan has a limit.
+fn quota_header(remaining: Option<i64>) -> Option<(HeaderName, HeaderValue)> {
+    remaining.map(|n| (QUOTA_HEADER, HeaderValue::from(n)))
 }
 
 async fn healthz() -> Json<Value> {
@@ -82,7 +120,14 @@ async fn search(
     Ok(Json(json!({"hits": hits})))
 }
 
-async fn code(State(state): State<AppState>, Path(code): Path<String>) -> Result<Json<Value>, ApiError> {
+/// A code record, metered as a code view: charged when the record is sent, refunded when
+/// there is none to send.
+async fn code(
+    State(state): State<AppState>,
+    Authed(caller): Authed,
+    headers: HeaderMap,
+    Path(code): Path<String>,
+) -> Result<Response, ApiError> {
     let valid = !code.is_empty()
         && code.len() <= 12
         && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
@@ -92,23 +137,38 @@ async fn code(State(state): State<AppState>, Path(code): Path<String>) -> Result
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
+    let reservation = reserve(&state, &caller, Meter::CodeViews, &headers, &format!("code {code}")).await?;
+    let found = code_record(&state, &code).await;
+    match &found {
+        Ok(_) => reservation.charge().await?,
+        Err(_) => reservation.refund().await?,
+    };
+    let mut response = Json(found?).into_response();
+    if let Some((name, value)) = quota_header(reservation.remaining()) {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
+}
+
+/// What the code tables know of a code, or a `404`.
+async fn code_record(state: &AppState, code: &str) -> Result<Value, ApiError> {
     let codes = &state.services.codes;
-    let forms = lookup_forms(&code);
+    let forms = lookup_forms(code);
     if let Some(stored) = codes.get(&forms).await? {
-        return Ok(Json(serde_json::to_value(stored).map_err(ApiError::internal)?));
+        return serde_json::to_value(stored).map_err(ApiError::internal);
     }
     // A real CPT or HCPCS code number without a summary of ours: what the CMS tables know.
     for form in &forms {
         if let Some(validity) = codes.validity(form).await? {
             let primaries = codes.addon_primaries(form).await?;
-            return Ok(Json(json!({
+            return Ok(json!({
                 "system": validity.system,
                 "code": form,
                 "title": null,
                 "validity": validity,
                 "cms_primary_codes": primaries,
                 "note": "a valid code number in the CMS code editor tables; codecite has no summary of it (CPT descriptors are licensed by the AMA)",
-            })));
+            }));
         }
     }
     Err(ApiError::not_found(format!("no code {code} in the code tables")))
@@ -164,32 +224,45 @@ struct ChatBody {
     conversation_id: Option<String>,
 }
 
-/// Streams an answer as Server-Sent Events. Everything that can be refused (bad JSON, an
-/// empty or overlong question, an unknown conversation) is refused with a JSON 4xx before
-/// the stream opens.
+/// Streams an answer as Server-Sent Events. Everything that can be refused (credentials,
+/// bad JSON, an empty or overlong question, another account's conversation, a spent quota)
+/// is refused with a JSON 4xx before the stream opens, and before any quota is reserved.
 async fn chat(
     State(state): State<AppState>,
+    Authed(caller): Authed,
+    headers: HeaderMap,
     body: Result<Json<ChatBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
-    let request = ChatRequest { question: body.question, conversation_id: body.conversation_id };
+    let request = ChatRequest {
+        question: body.question,
+        conversation_id: body.conversation_id,
+        account_id: Some(caller.account.id.clone()),
+    };
     let chat = &state.services.chat;
-    chat.validate(&request)?;
+    chat.check(&request).await?;
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    let events = chat.start(request).await?;
+    let reservation = reserve(&state, &caller, Meter::Questions, &headers, "question").await?;
+    let quota = quota_header(reservation.remaining());
+    let events = chat.start(request, Some(reservation)).await?;
     let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
         ReceiverStream::new(events).map(|e: ChatEvent| Ok(sse_event(&e))).boxed();
     let heartbeat = Duration::from_secs(state.services.config.chat.heartbeat_secs.max(1));
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"));
-    Ok((
+    let mut response = (
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             (HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
         ],
         sse,
-    ))
+    )
+        .into_response();
+    if let Some((name, value)) = quota {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
 }
 
 fn sse_event(e: &ChatEvent) -> Event {

@@ -10,32 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
 use crate::fake_llm::{FakeLlm, Script, Step};
-use crate::helpers::{post_json, TestApp};
-
-#[derive(Debug, Clone)]
-struct Ev {
-    name: String,
-    data: Value,
-}
-
-fn parse_sse(text: &str) -> Vec<Ev> {
-    let mut out = vec![];
-    for block in text.split("\n\n") {
-        let mut name = None;
-        let mut data = String::new();
-        for line in block.lines() {
-            if let Some(v) = line.strip_prefix("event:") {
-                name = Some(v.trim().to_string());
-            } else if let Some(v) = line.strip_prefix("data:") {
-                data.push_str(v.trim_start());
-            }
-        }
-        if let Some(name) = name {
-            out.push(Ev { name, data: serde_json::from_str(&data).unwrap_or(Value::Null) });
-        }
-    }
-    out
-}
+use crate::helpers::{parse_sse, Ev, TestApp};
 
 struct Answer {
     events: Vec<Ev>,
@@ -71,7 +46,7 @@ impl Answer {
 }
 
 async fn ask(app: &TestApp, body: Value) -> Answer {
-    let response = post_json(&app.router, "/api/chat", &body.to_string()).await;
+    let response = app.post_json("/api/chat", &body.to_string()).await;
     assert_eq!(response.status(), StatusCode::OK);
     let headers = response.headers().clone();
     assert_eq!(headers["content-type"], "text/event-stream");
@@ -223,7 +198,7 @@ async fn a_client_that_disconnects_cancels_the_upstream_call() {
         finish: true,
     };
     let (app, llm) = with_llm(script, |_| {}).await;
-    let response = post_json(&app.router, "/api/chat", &json!({"question": "What is J1885?"}).to_string()).await;
+    let response = app.post_json("/api/chat", &json!({"question": "What is J1885?"}).to_string()).await;
     let mut body = response.into_body();
     let mut seen = String::new();
     while !seen.contains("event: delta") {
@@ -257,7 +232,7 @@ async fn bad_requests_are_refused_before_any_stream() {
         (&*json!({"question": "hi", "conversation_id": "nope"}).to_string(), "no conversation"),
     ];
     for (body, needle) in cases {
-        let response = post_json(&app.router, "/api/chat", body).await;
+        let response = app.post_json("/api/chat", body).await;
         let status = response.status();
         assert!(status.is_client_error(), "{body}: {status}");
         assert_eq!(response.headers()["content-type"], "application/json", "{body}");
@@ -351,7 +326,7 @@ async fn heartbeats_keep_a_quiet_stream_open() {
         c.llm.stall_secs = 10.0;
     })
     .await;
-    let response = post_json(&app.router, "/api/chat", &json!({"question": "What is J1885?"}).to_string()).await;
+    let response = app.post_json("/api/chat", &json!({"question": "What is J1885?"}).to_string()).await;
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains("\n: heartbeat\n") || text.starts_with(": heartbeat\n"), "{text}");

@@ -25,6 +25,7 @@ async fn the_cli_scores_a_set_writes_both_reports_and_passes_the_gate() {
         run: RunArgs {
             files: vec![fixture("questions.jsonl")],
             url: None,
+            api_key: None,
             mode: SearchMode::Hybrid,
             k: 10,
             out: out.clone(),

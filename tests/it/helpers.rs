@@ -8,7 +8,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use axum::Router;
 use codecite::app::{prepare, AppState, Services};
-use codecite::config::{default_static_model_dir, Config};
+use codecite::config::{default_static_model_dir, Config, RateLimitConfig};
+use codecite::metering::{Clock, SystemClock};
 use codecite::embed::{Embedder, StaticEmbedder};
 use http_body_util::BodyExt;
 use serde_json::Value;
@@ -63,6 +64,13 @@ pub async fn test_config(dir: &Path) -> Config {
         data_dir: dir.join("data"),
         corpus_dir: dir.join("corpus"),
         database_url: Some(test_database(dir).await),
+        // Tests fire hundreds of requests from one process; the rate-limit test turns them on.
+        rate_limits: RateLimitConfig {
+            per_ip_per_minute: 0,
+            auth_per_ip_per_minute: 0,
+            per_account_per_minute: 0,
+            ..RateLimitConfig::default()
+        },
         ..Config::default()
     }
 }
@@ -72,6 +80,9 @@ pub struct TestApp {
     pub state: AppState,
     pub config: Config,
     pub dir: tempfile::TempDir,
+    /// An API key of an account on the unlimited admin plan, sent by [`TestApp::get`] and
+    /// [`TestApp::post_json`].
+    pub key: String,
 }
 
 impl TestApp {
@@ -102,10 +113,18 @@ impl TestApp {
     }
 
     pub async fn with_config(dir: tempfile::TempDir, config: Config) -> Self {
-        let services = Arc::new(Services::open_with(&config, embedder()).await.expect("services open"));
+        Self::with_clock(dir, config, Arc::new(SystemClock)).await
+    }
+
+    /// An app whose metering reads `clock`.
+    pub async fn with_clock(dir: tempfile::TempDir, config: Config, clock: Arc<dyn Clock>) -> Self {
+        let services = Arc::new(Services::open_with_clock(&config, embedder(), clock).await.expect("services open"));
+        let email = format!("operator-{}@codecite.test", uuid::Uuid::new_v4().simple());
+        let admin = services.metering.create_account(&email, "admin").await.expect("admin account");
+        let key = services.metering.create_key(&admin, "tests").await.expect("admin key").key;
         let state = AppState::new(services);
         let router = codecite::http::router(state.clone());
-        Self { router, state, config, dir }
+        Self { router, state, config, dir, key }
     }
 
     /// Reopens the same data dir and corpus, as a restart would.
@@ -118,7 +137,7 @@ impl TestApp {
 
     /// Closes the stores, keeping the data dir (and its temporary directory) for reuse.
     pub fn close(self) -> (Config, tempfile::TempDir) {
-        let TestApp { router, state, config, dir } = self;
+        let TestApp { router, state, config, dir, .. } = self;
         drop(router);
         drop(state);
         (config, dir)
@@ -132,18 +151,44 @@ impl TestApp {
         self.config.corpus_dir.clone()
     }
 
+    /// `GET` with the admin key.
     pub async fn get(&self, uri: &str) -> (StatusCode, Value) {
-        let response = self
-            .router
-            .clone()
-            .oneshot(Request::builder().uri(uri).body(Body::empty()).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let json = serde_json::from_slice(&bytes)
-            .unwrap_or_else(|_| panic!("{uri} answered {status} with non-JSON {:?}", String::from_utf8_lossy(&bytes)));
+        self.get_as(uri, Some(&self.key)).await
+    }
+
+    /// `GET` with `token` as the bearer credential (or none), as JSON.
+    pub async fn get_as(&self, uri: &str, token: Option<&str>) -> (StatusCode, Value) {
+        let response = self.send("GET", uri, token, None, &[]).await;
+        let (status, _, json) = json_of(response).await;
         (status, json)
+    }
+
+    /// `POST` of a JSON body with the admin key.
+    pub async fn post_json(&self, uri: &str, body: &str) -> axum::response::Response {
+        self.send("POST", uri, Some(&self.key), Some(body), &[]).await
+    }
+
+    /// Any request through the router: a bearer `token`, a JSON `body`, more `headers`.
+    pub async fn send(
+        &self,
+        method: &str,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> axum::response::Response {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        if body.is_some() {
+            request = request.header("content-type", "application/json");
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap()
     }
 
     /// Codes of the hits of `/api/search`, in order.
@@ -155,20 +200,40 @@ impl TestApp {
     }
 }
 
-/// Sends a request with a JSON body and returns the raw response.
-pub async fn post_json(router: &Router, uri: &str, body: &str) -> axum::response::Response {
-    router
-        .clone()
-        .oneshot(
-            Request::builder()
-                .method("POST")
-                .uri(uri)
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string()))
-                .unwrap(),
-        )
-        .await
-        .unwrap()
+/// A response's status, headers and JSON body (panics on a body that is not JSON).
+pub async fn json_of(response: axum::response::Response) -> (StatusCode, axum::http::HeaderMap, Value) {
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("answered {status} with non-JSON {:?}", String::from_utf8_lossy(&bytes)));
+    (status, headers, json)
+}
+
+/// One Server-Sent Event: its name and JSON data.
+#[derive(Debug, Clone)]
+pub struct Ev {
+    pub name: String,
+    pub data: Value,
+}
+
+pub fn parse_sse(text: &str) -> Vec<Ev> {
+    let mut out = vec![];
+    for block in text.split("\n\n") {
+        let mut name = None;
+        let mut data = String::new();
+        for line in block.lines() {
+            if let Some(v) = line.strip_prefix("event:") {
+                name = Some(v.trim().to_string());
+            } else if let Some(v) = line.strip_prefix("data:") {
+                data.push_str(v.trim_start());
+            }
+        }
+        if let Some(name) = name {
+            out.push(Ev { name, data: serde_json::from_str(&data).unwrap_or(Value::Null) });
+        }
+    }
+    out
 }
 
 pub fn codes_of(body: &Value) -> Vec<String> {

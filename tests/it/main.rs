@@ -12,5 +12,6 @@ mod embed_onnx;
 mod eval;
 mod ingest;
 mod loaders;
+mod metering;
 mod reference;
 mod server_backend;
