@@ -1,6 +1,7 @@
 //! `codecite bench`: cold ingest of the bundled corpus into a fresh data dir, then hybrid
 //! search latency over generated queries in a fresh process (as `serve` would run after a
-//! restart), with that process's resident memory.
+//! restart), with that process's resident memory; then chat latency and what metering adds
+//! to it.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -15,6 +16,7 @@ use crate::ingest::{load_corpus, IngestOptions};
 use crate::retrieval::{SearchMode, SearchRequest};
 
 mod chat;
+mod metering;
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
@@ -41,6 +43,7 @@ pub struct BenchArgs {
 pub struct ServingReport {
     pub searches: Vec<SearchReport>,
     pub chat: chat::ChatReport,
+    pub metering: metering::MeteringReport,
 }
 
 #[derive(Debug, Serialize, serde::Deserialize)]
@@ -74,7 +77,8 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
         anyhow::ensure!(services.store_ready().await?, "the data dir holds no ingested store");
         let searches = search_phase(&services, &queries).await?;
         let chat = chat::chat_phase(&services, &queries).await?;
-        let report = ServingReport { searches, chat };
+        let metering = metering::metering_phase(&services, &queries).await?;
+        let report = ServingReport { searches, chat, metering };
         println!("{}", serde_json::to_string(&report)?);
         return Ok(());
     }
@@ -127,6 +131,7 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
         println!("| serving RSS after the searches | {:.0} MB (peak {:.0} MB) |", r.rss_mb, r.peak_rss_mb);
     }
     serving.chat.print();
+    serving.metering.print();
     Ok(())
 }
 

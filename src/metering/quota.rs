@@ -51,15 +51,28 @@ pub struct Exhausted {
     pub plan: String,
     pub action: Action,
     pub resets_at: Option<String>,
+    /// The plan's limit that was reached.
+    #[serde(skip)]
+    pub limit: i64,
+    /// What registering gives (the free plan's limit per month), for a guest.
+    #[serde(skip)]
+    pub offer: Option<u64>,
 }
 
 impl Exhausted {
     pub fn message(&self) -> String {
         let noun = self.meter.noun();
         match self.action {
-            Action::Register => format!(
-                "0 {noun} remaining: guest accounts are limited to 1. Register a free account (POST /api/register) to get more."
-            ),
+            Action::Register => {
+                let offer = match self.offer {
+                    Some(n) => format!("to get {n} {noun} a month"),
+                    None => "to get more".into(),
+                };
+                format!(
+                    "0 {noun} remaining: guest accounts are limited to {}. Register a free account (POST /api/register) {offer}.",
+                    self.limit
+                )
+            }
             Action::Upgrade => match &self.resets_at {
                 Some(at) => format!("0 {noun} remaining on the {} plan until {at}. Upgrade for more.", self.plan),
                 None => format!("0 {noun} remaining on the {} plan. Upgrade for more.", self.plan),
@@ -252,8 +265,15 @@ impl Metering {
         .await?;
         let Some(row) = counted else {
             tx.rollback().await?;
-            let action = if account.is_guest() { Action::Register } else { Action::Upgrade };
-            return Ok(Err(Exhausted { meter, plan: account.plan.clone(), action, resets_at: resets_at(plan.period, now) }));
+            let (action, offer) = match account.is_guest() {
+                true => (Action::Register, self.plans.get(super::FREE).and_then(|p| match p.limit(meter) {
+                    Limit::Count(n) => Some(n),
+                    Limit::Unlimited => None,
+                })),
+                false => (Action::Upgrade, None),
+            };
+            let resets_at = resets_at(plan.period, now);
+            return Ok(Err(Exhausted { meter, plan: account.plan.clone(), action, resets_at, limit, offer }));
         };
         let (used, granted): (i64, i64) = (row.get(0), row.get(1));
         self.ledger_row(&mut tx, &id, &account.id, meter, &period, "reserve", 1, Some(detail), now).await?;
