@@ -15,6 +15,7 @@ use crate::llm::{ExtractiveComposer, Generator, OpenAiGenerator};
 use crate::metering::{Clock, Metering, RateLimits, SystemClock};
 use crate::retrieval::{Lexicon, Retriever};
 use crate::store::{EdgeStore, ServerStore, VectorStore};
+use crate::web::Web;
 
 /// Everything a request needs, opened once.
 pub struct Services {
@@ -96,13 +97,14 @@ pub async fn open_metering(config: &Config) -> anyhow::Result<Metering> {
 pub struct AppState {
     pub services: Arc<Services>,
     pub limits: Arc<RateLimits>,
+    pub web: Arc<Web>,
     ready: Arc<AtomicBool>,
 }
 
 impl AppState {
     pub fn new(services: Arc<Services>) -> Self {
         let limits = Arc::new(RateLimits::new(&services.config.rate_limits));
-        Self { services, limits, ready: Arc::new(AtomicBool::new(false)) }
+        Self { services, limits, web: Arc::new(Web::new()), ready: Arc::new(AtomicBool::new(false)) }
     }
 
     pub fn is_ready(&self) -> bool {

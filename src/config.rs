@@ -56,6 +56,15 @@ pub struct Config {
     pub plans: Plans,
     pub metering: MeteringConfig,
     pub rate_limits: RateLimitConfig,
+    pub web: WebConfig,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebConfig {
+    /// Origins (`https://example.com`) whose pages may call the API: where the widget is
+    /// embedded. `"*"` allows any. Empty: same origin only.
+    pub cors_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -183,6 +192,7 @@ impl Default for Config {
             plans: Plans::default(),
             metering: MeteringConfig::default(),
             rate_limits: RateLimitConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }
@@ -326,6 +336,9 @@ impl Config {
         }
         if let Some(v) = pick(&["CODECITE_LLM_MODEL"]) {
             self.llm.model = v;
+        }
+        if let Some(v) = pick(&["CODECITE_CORS_ORIGINS"]) {
+            self.web.cors_origins = v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
         }
         Ok(())
     }

@@ -15,3 +15,4 @@ pub mod llm;
 pub mod metering;
 pub mod retrieval;
 pub mod store;
+pub mod web;

@@ -15,6 +15,7 @@ use crate::app::Services;
 use crate::chat::{ChatEvent, ChatRequest, ChatService};
 use crate::config::LlmConfig;
 use crate::llm::OpenAiGenerator;
+use crate::metering::Reservation;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct ChatReport {
@@ -50,8 +51,17 @@ impl ChatReport {
 
 /// Runs one question; returns (ms to `sources`, ms to the terminal event).
 async fn timed(chat: &Arc<ChatService>, question: &str) -> anyhow::Result<(f64, f64)> {
-    let started = Instant::now();
-    let mut rx = chat.start(ChatRequest::new(question), None).await?;
+    timed_from(Instant::now(), chat, ChatRequest::new(question), None).await
+}
+
+/// Answers `request`; returns (ms to `sources`, ms to the terminal event) since `started`.
+pub(super) async fn timed_from(
+    started: Instant,
+    chat: &Arc<ChatService>,
+    request: ChatRequest,
+    reservation: Option<Reservation>,
+) -> anyhow::Result<(f64, f64)> {
+    let mut rx = chat.start(request, reservation).await?;
     let mut sources = None;
     while let Some(event) = rx.recv().await {
         if matches!(event, ChatEvent::Sources(_)) {

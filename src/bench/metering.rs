@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::percentile;
 use crate::app::Services;
-use crate::chat::{ChatEvent, ChatRequest};
+use crate::chat::ChatRequest;
 use crate::metering::{Meter, Reservation};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -54,17 +54,8 @@ async fn to_sources(services: &Services, question: &str, key: Option<&str>) -> a
         None => (ChatRequest::new(question), None),
     };
     services.chat.check(&request).await?;
-    let mut rx = services.chat.start(request, reservation).await?;
-    let mut sources = None;
-    while let Some(event) = rx.recv().await {
-        if matches!(event, ChatEvent::Sources(_)) {
-            sources = Some(started.elapsed().as_secs_f64() * 1000.0);
-        }
-        if let ChatEvent::Error(e) = &event {
-            anyhow::bail!("chat failed: {}", e.message);
-        }
-    }
-    sources.ok_or_else(|| anyhow::anyhow!("no sources event"))
+    let (sources, _) = super::chat::timed_from(started, &services.chat, request, reservation).await?;
+    Ok(sources)
 }
 
 async fn reserve(services: &Services, account: &crate::metering::Account) -> anyhow::Result<Reservation> {

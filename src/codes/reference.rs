@@ -278,6 +278,38 @@ impl CodeTable {
         }))
     }
 
+    /// Up to `limit` NCCI edits that `code` is in (as column 1 first, then as column 2), and
+    /// how many there are in all.
+    pub async fn ncci_pairs(&self, code: &str, limit: usize) -> Result<(Vec<NcciEdit>, i64), CodeTableError> {
+        let version = self.reference_version("ncci").await?.unwrap_or_default();
+        let mut edits = vec![];
+        for sql in [
+            "SELECT column1, column2, modifier_allowed FROM ncci_pairs WHERE column1 = $1 ORDER BY column2 LIMIT $2",
+            "SELECT column1, column2, modifier_allowed FROM ncci_pairs WHERE column2 = $1 ORDER BY column1 LIMIT $2",
+        ] {
+            let room = limit.saturating_sub(edits.len());
+            if room == 0 {
+                break;
+            }
+            let rows = sqlx::query(sql).bind(code).bind(room as i64).fetch_all(self.pool()).await?;
+            edits.extend(rows.iter().map(|row| NcciEdit {
+                column1: row.get(0),
+                column2: row.get(1),
+                modifier_allowed: row.get::<i64, _>(2) == 1,
+                edit_set: NCCI_EDIT_SET.into(),
+                version: version.clone(),
+            }));
+        }
+        let total: i64 = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM ncci_pairs WHERE column1 = $1) + (SELECT COUNT(*) FROM ncci_pairs WHERE column2 = $1)",
+        )
+        .bind(code)
+        .fetch_one(self.pool())
+        .await?
+        .get(0);
+        Ok((edits, total))
+    }
+
     /// The version label of a loaded reference set, `None` when it was never loaded.
     pub async fn reference_version(&self, name: &str) -> Result<Option<String>, CodeTableError> {
         let row = sqlx::query("SELECT version FROM reference_sets WHERE name = $1").bind(name).fetch_optional(self.pool()).await?;

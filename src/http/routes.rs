@@ -7,27 +7,33 @@ use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::accounts;
+use super::{accounts, pages};
 use super::auth::{limit_ip, Authed};
 use super::ApiError;
 use crate::app::AppState;
-use crate::metering::{Caller, Meter, Reservation};
+use crate::metering::{Caller, Exhausted, Meter, Reservation};
 use crate::chat::{ChatEvent, ChatRequest};
 use crate::codes::{lookup_forms, CodeSystem};
 use crate::retrieval::{SearchMode, SearchRequest};
 
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
+        .route("/", get(pages::chat_page))
+        .route("/codes/{code}", get(pages::code_page))
+        .route("/search", get(pages::search_page))
+        .route("/widget.js", get(pages::widget))
+        .route("/static/{hash}/{name}", get(pages::asset))
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
         .route("/api/search", get(search))
@@ -45,8 +51,43 @@ pub fn router(state: AppState) -> Router {
         .route("/api/conversations", get(accounts::conversations))
         .route("/api/conversations/{id}", get(accounts::conversation).delete(accounts::delete_conversation))
         .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limit_ip))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limit_ip));
+    // Outermost, so that preflight requests are answered before anything else runs.
+    let router = match cors(&state.services.config.web.cors_origins) {
+        Some(layer) => router.layer(layer),
+        None => router,
+    };
+    router.with_state(state)
+}
+
+/// The CORS policy for the origins that embed the widget: bearer tokens, never cookies.
+fn cors(origins: &[String]) -> Option<CorsLayer> {
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        let list: Vec<HeaderValue> = origins
+            .iter()
+            .filter_map(|o| match HeaderValue::from_str(o.trim_end_matches('/')) {
+                Ok(v) => Some(v),
+                Err(_) => {
+                    tracing::warn!(origin = %o, "ignoring a CORS origin that is not a valid header value");
+                    None
+                }
+            })
+            .collect();
+        AllowOrigin::list(list)
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key")])
+            .expose_headers([QUOTA_HEADER, header::RETRY_AFTER])
+            .max_age(Duration::from_secs(600)),
+    )
 }
 
 const QUOTA_HEADER: HeaderName = HeaderName::from_static("x-quota-remaining");
@@ -54,6 +95,17 @@ const QUOTA_HEADER: HeaderName = HeaderName::from_static("x-quota-remaining");
 /// Reserves one unit of `meter` for the caller (`402` when spent). An `Idempotency-Key`
 /// header makes a repeat of an already paid request free.
 async fn reserve(state: &AppState, caller: &Caller, meter: Meter, headers: &HeaderMap, detail: &str) -> Result<Reservation, ApiError> {
+    try_reserve(state, caller, meter, headers, detail).await?.map_err(|e| ApiError::quota_exhausted(&e))
+}
+
+/// Like [`reserve`], with a spent quota as a value (pages word it their own way).
+pub(super) async fn try_reserve(
+    state: &AppState,
+    caller: &Caller,
+    meter: Meter,
+    headers: &HeaderMap,
+    detail: &str,
+) -> Result<Result<Reservation, Exhausted>, ApiError> {
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -61,10 +113,7 @@ async fn reserve(state: &AppState, caller: &Caller, meter: Meter, headers: &Head
             Some(key.ok_or_else(|| ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters"))?)
         }
     };
-    match state.services.metering.reserve(&caller.account, meter, key, detail).await? {
-        Ok(reservation) => Ok(reservation),
-        Err(exhausted) => Err(ApiError::quota_exhausted(&exhausted)),
-    }
+    Ok(state.services.metering.reserve(&caller.account, meter, key, detail).await?)
 }
 
 /// `X-Quota-Remaining`, when the plan has a limit.
@@ -151,7 +200,7 @@ async fn code(
 }
 
 /// What the code tables know of a code, or a `404`.
-async fn code_record(state: &AppState, code: &str) -> Result<Value, ApiError> {
+pub(super) async fn code_record(state: &AppState, code: &str) -> Result<Value, ApiError> {
     let codes = &state.services.codes;
     let forms = lookup_forms(code);
     if let Some(stored) = codes.get(&forms).await? {

@@ -13,5 +13,6 @@ mod eval;
 mod ingest;
 mod loaders;
 mod metering;
+mod pages;
 mod reference;
 mod server_backend;
