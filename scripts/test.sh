@@ -1,18 +1,26 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: every test on SQLite and Qdrant Edge, the MiniLM embedder test,
 # the integration tests again on a throwaway PostgreSQL cluster that this script starts and
-# stops, then the evaluation gate (evals/gate.toml) on the full bundled corpus.
+# stops, the evaluation gate (evals/gate.toml) on the full bundled corpus, then the browser
+# tests in headless Chromium. PostgreSQL and Chromium are installed from Debian's packages
+# when missing, the browser tests' Node packages from the npm registry.
 # Set QDRANT_URL to also run the Qdrant server backend tests against that server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/codecite/target}"
 
 pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+apt_updated=
+install_debian() {
+    echo "test.sh: installing $* (Debian packages)" >&2
+    [ -n "$apt_updated" ] || { apt-get update -qq; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
 if [ -z "$pg_bin" ]; then
-    echo "test.sh: installing PostgreSQL (Debian package)" >&2
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    install_debian postgresql
     pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 fi
+command -v chromium >/dev/null && command -v chromedriver >/dev/null || install_debian chromium chromium-driver
 
 as_pg() {
     if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
@@ -45,3 +53,8 @@ eval_dir="$pg_dir/eval"
 mkdir -p "$eval_dir"
 "$CARGO_TARGET_DIR/release/codecite" eval evals/questions.jsonl evals/protocol.jsonl \
     --data-dir "$eval_dir/data" --out "$eval_dir/report.json" --gate evals/gate.toml
+
+echo "== browser tests: the pages and the widget in headless Chromium ($(chromium --version 2>/dev/null))"
+(cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+CODECITE_BIN="$CARGO_TARGET_DIR/release/codecite" CHROMIUM="$(command -v chromium)" \
+    node --test --test-concurrency=1 tests/browser/web.test.mjs

@@ -192,6 +192,16 @@ impl CodeTable {
 
     /// The title of an ICD-10-CM category or subcategory (`E11`, `S72.0`): real codes that
     /// are not billable, so not rows of `codes`.
+    /// Billable ICD-10-CM codes under a category (`E11` → `E11.0`, …), by code; at most `limit`.
+    pub async fn codes_under(&self, category: &str, limit: usize) -> Result<Vec<(String, String)>, CodeTableError> {
+        let rows = sqlx::query("SELECT code, title FROM codes WHERE system = 'ICD10CM' AND code LIKE $1 ORDER BY code LIMIT $2")
+            .bind(format!("{category}%"))
+            .bind(limit as i64)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     pub async fn icd_category(&self, code: &str) -> Result<Option<String>, CodeTableError> {
         let row = sqlx::query("SELECT title FROM icd_categories WHERE code = $1").bind(code).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.get(0)))

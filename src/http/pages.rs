@@ -170,6 +170,11 @@ async fn code_context(state: &AppState, record: Value, remaining: Option<i64>) -
         let request = SearchRequest { query: format!("{code} {title}"), limit: Some(3), system: Some(CodeSystem::Guideline), mode: SearchMode::Hybrid };
         state.services.retriever.search(&request).await?
     };
+    let children: Vec<Value> = if record["category"] == true {
+        state.services.codes.codes_under(&code, 100).await?.into_iter().map(|(c, t)| json!({"code": c, "title": t})).collect()
+    } else {
+        vec![]
+    };
     let licensed = record["source"].as_str().is_some_and(|s| s.contains("licensed"));
     Ok(json!({
         "code": record,
@@ -183,6 +188,7 @@ async fn code_context(state: &AppState, record: Value, remaining: Option<i64>) -
         "ncci_version": ncci_version,
         "remaining": remaining,
         "licensed": licensed,
+        "children": children,
         "note": record["note"],
         "query": "",
     }))

@@ -220,6 +220,18 @@ pub(super) async fn code_record(state: &AppState, code: &str) -> Result<Value, A
             }));
         }
     }
+    // An ICD-10-CM category (E11, S72.0): a real code that is not billable on its own.
+    for form in &forms {
+        if let Some(title) = codes.icd_category(form).await? {
+            return Ok(json!({
+                "system": CodeSystem::Icd10Cm,
+                "code": form,
+                "title": title,
+                "category": true,
+                "description": "An ICD-10-CM category, not a billable code: report one of the more specific codes under it.",
+            }));
+        }
+    }
     Err(ApiError::not_found(format!("no code {code} in the code tables")))
 }
 

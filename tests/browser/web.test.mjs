@@ -266,6 +266,7 @@ test('the widget works on a page of another origin with its own token', async ()
   const link = p.locator('.cc-a a.cc-code', { hasText: 'E11.9' }).first();
   await link.waitFor();
   assert.equal(await link.getAttribute('href'), `${app}/codes/E11.9`);
+  await shoot(p, 'widget.png');
   const token = await p.evaluate((api) => localStorage.getItem('codecite.token:' + api), app);
   assert.match(token, /^ccs_/);
   await p.locator('.cc-quota').filter({ hasText: '0 questions left' }).waitFor();

@@ -41,6 +41,9 @@ async fn a_code_page_is_a_metered_view_for_a_new_guest() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("NCCI procedure-to-procedure edits"), "{body}");
     assert!(body.contains("Ask about this code") && body.contains("name=\"code\" value=\"99213\""));
+    let (status, _, body) = page(&app, "/codes/E11", &[("authorization", &key)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Category, not billable") && body.contains("href=\"/codes/E11.9\""), "{body}");
     let (status, _, body) = page(&app, "/codes/E11.99", &[("authorization", &key)]).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(body.contains("Close matches") && body.contains("href=\"/codes/E11.9\""), "{body}");

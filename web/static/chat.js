@@ -196,9 +196,9 @@
         state.conversation = cid;
         r.data.messages.forEach(function (m) {
           var turn = addTurn(m.question);
-          var cites = {};
-          m.cited_codes.forEach(function (c) { cites[c] = { verified: true }; });
-          turn.answer.innerHTML = renderAnswer(m.answer, cites, codeUrl);
+          // A stored turn keeps which codes it cited, not which were verified: shown as text.
+          turn.answer.innerHTML = renderAnswer(m.answer, {}, codeUrl);
+          turn.answer.removeAttribute('aria-busy');
         });
       });
     }
