@@ -10,24 +10,16 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
-use crate::codes::CodeSystem;
+use crate::codes::shape::{self, Case};
 
-/// Code shapes in answers, in priority order at one position. Case-sensitive: codes are
-/// written in capitals, and lower-case words like "a1c" are not codes.
-static CODE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(concat!(
-        r"\b(?:(?P<icd_dot>[A-Z]\d[0-9A-Z]\.[0-9A-Z]{1,4})",
-        r"|(?P<hcpcs>[A-V]\d{4})",
-        r"|(?P<cpt>\d{4}[0-9FTUM])",
-        r"|(?P<icd_bare>[A-Z]\d[0-9A-Z]{1,5}))\b",
-        r"(?:-(?P<suffix>[0-9A-Z]{2})\b)?",
-    ))
-    .expect("valid regex")
-});
+/// A modifier named as one in an answer: `modifier 25`, `modifiers 59 and XS`. ASCII-only,
+/// like every code pattern (see `codes::shape`).
 static MODIFIER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"\b[Mm]odifiers?\s+\**(?P<a>[0-9A-Z]{2})\b\**(?:\s*(?:,|and|or|/)\s*\**(?P<b>[0-9A-Z]{2})\b)?")
+    Regex::new(r"(?-u)\b[Mm]odifiers?\s+\**(?P<a>[0-9A-Z]{2})\b\**(?:\s*(?:,|and|or|/)\s*\**(?P<b>[0-9A-Z]{2})\b)?")
         .expect("valid regex")
 });
+/// A modifier written right after a code: `99213-25`.
+static SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u)^-([0-9A-Z]{2})\b").expect("valid regex"));
 static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s?\[(\d{1,3})\]").expect("valid regex"));
 static PARTIAL_MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s?(?:\[\d{0,3})?$").expect("valid regex"));
 
@@ -78,16 +70,13 @@ impl CitationScanner {
 
     fn candidates(&self) -> Vec<Found> {
         let mut found = vec![];
-        for c in CODE.captures_iter(&self.text) {
-            let whole = c.get(0).expect("match");
-            let (code, strong) = ["icd_dot", "hcpcs", "cpt", "icd_bare"]
-                .iter()
-                .find_map(|g| c.name(g).map(|m| (m.as_str().to_string(), *g != "icd_bare")))
-                .expect("one alternative matched");
-            found.push(Found { start: whole.start(), end: whole.start() + code.len(), code, strong });
-            if let Some(m) = c.name("suffix") {
-                found.push(Found { start: m.start(), end: m.end(), code: m.as_str().into(), strong: true });
+        // Codes are written in capitals in answers: "a1c" is a word.
+        for f in shape::find_codes(&self.text, Case::Upper) {
+            if let Some(m) = SUFFIX.captures(&self.text[f.end..]).and_then(|c| c.get(1)) {
+                let (start, end) = (f.end + m.start(), f.end + m.end());
+                found.push(Found { start, end, code: m.as_str().into(), strong: true });
             }
+            found.push(Found { start: f.start, end: f.end, code: f.code, strong: f.shape.strong() });
         }
         for c in MODIFIER.captures_iter(&self.text) {
             for g in ["a", "b"] {
@@ -138,31 +127,13 @@ impl CitationScanner {
 /// Unmistakably code-shaped tokens in a question (any case): 5-character CPT or HCPCS, or
 /// dotted ICD-10-CM. Used to tell the user a code they named does not exist.
 pub fn strong_codes(question: &str) -> Vec<String> {
-    static STRONG: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"(?i)\b(?:[A-Z]\d[0-9A-Z]\.[0-9A-Z]{1,4}|[A-V]\d{4}|\d{4}[0-9FTUM])\b").expect("valid regex")
-    });
     let mut out: Vec<String> = vec![];
-    for m in STRONG.find_iter(question) {
-        let code = m.as_str().to_ascii_uppercase();
-        if !out.contains(&code) {
-            out.push(code);
+    for f in shape::find_codes(question, Case::Any).into_iter().filter(|f| f.shape.strong()) {
+        if !out.contains(&f.code) {
+            out.push(f.code);
         }
     }
     out
-}
-
-/// The system a code's shape suggests, for codes no table has.
-pub fn shape_system(code: &str) -> CodeSystem {
-    let b = code.as_bytes();
-    if code.len() == 2 {
-        CodeSystem::Modifier
-    } else if b[0].is_ascii_digit() {
-        CodeSystem::Cpt
-    } else if code.contains('.') || code.len() != 5 || !code[1..].chars().all(|c| c.is_ascii_digit()) {
-        CodeSystem::Icd10Cm
-    } else {
-        CodeSystem::Hcpcs
-    }
 }
 
 #[cfg(test)]
@@ -219,10 +190,6 @@ mod tests {
     #[test]
     fn strong_shapes_in_questions() {
         assert_eq!(strong_codes("is 99999 or j1885 or e11.9 or I10 real?"), ["99999", "J1885", "E11.9"]);
-        assert_eq!(shape_system("99999"), CodeSystem::Cpt);
-        assert_eq!(shape_system("Z9999"), CodeSystem::Hcpcs);
-        assert_eq!(shape_system("Z99.99"), CodeSystem::Icd10Cm);
-        assert_eq!(shape_system("ZZ"), CodeSystem::Modifier);
     }
 
     #[test]
@@ -236,5 +203,30 @@ mod tests {
     #[test]
     fn repeated_codes_are_reported_once() {
         assert_eq!(codes(&scan_pieces(&["J1885 is ketorolac. J1885 again."])), ["J1885"]);
+    }
+
+    /// Text that is mostly code-like, salted with characters that Unicode case folding maps
+    /// onto ASCII letters (ſ, the Kelvin sign), multi-byte letters and emoji.
+    fn codeish() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("[A-Za-z0-9 .\\-\\[\\]*ſ\u{212A}éß😀\n]{0,60}").expect("a valid strategy")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_answer_split_anywhere_is_scanned_without_panicking(text in codeish(), cuts in proptest::collection::vec(0usize..80, 0..6)) {
+            let mut pieces = vec![];
+            let mut rest = text.as_str();
+            for cut in cuts {
+                let at = (0..=cut.min(rest.len())).rev().find(|i| rest.is_char_boundary(*i)).unwrap_or(0);
+                let (a, b) = rest.split_at(at);
+                pieces.push(a);
+                rest = b;
+            }
+            pieces.push(rest);
+            let split = scan_pieces(&pieces);
+            let whole = scan_pieces(&[text.as_str()]);
+            proptest::prop_assert_eq!(split, whole);
+            let _ = strong_codes(&text);
+        }
     }
 }

@@ -28,7 +28,7 @@ pub use conversation::{ConversationStore, ConversationSummary, StoredMessage, St
 pub use support::COVERS;
 pub use events::{ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent};
 
-use crate::codes::{lookup_forms, CodeSystem, CodeTable};
+use crate::codes::{lookup_forms, shape, CodeSystem, CodeTable};
 use crate::config::{ChatConfig, LlmConfig};
 use crate::llm::{GenError, GenerationContext, Generator, NcciFinding, Piece, Source, Turn};
 use crate::metering::Reservation;
@@ -145,8 +145,17 @@ impl ChatService {
         };
         let (tx, rx) = mpsc::channel(64);
         let service = self.clone();
+        let answering = tokio::spawn(service.answer(request.question, conversation_id, history, tx.clone(), reservation));
+        // A bug that panics the answer must still end the stream: the client gets one
+        // `error` (the reservation, dropped unsettled in the unwinding, is refunded).
         tokio::spawn(async move {
-            service.answer(request.question, conversation_id, history, tx, reservation).await;
+            if let Err(e) = answering.await {
+                if e.is_panic() {
+                    tracing::error!(error = %e, "the answer task panicked");
+                    let error = ErrorEvent { code: "internal".into(), message: "an internal error ended the answer; it has been logged".into(), retryable: true };
+                    let _ = tx.send(ChatEvent::Error(error)).await;
+                }
+            }
         });
         Ok(rx)
     }
@@ -346,7 +355,7 @@ impl ChatService {
     /// NCCI lookups for each pair of (real) procedure codes the question names, first four codes.
     async fn ncci_findings(&self, question: &str) -> Result<Vec<NcciFinding>, crate::codes::CodeTableError> {
         let mut procedures = vec![];
-        for code in citations::strong_codes(question).into_iter().filter(|c| c.len() == 5 && !c.contains('.')) {
+        for code in citations::strong_codes(question).into_iter().filter(|c| shape::is_procedure_code(c)) {
             let known = self.codes.validity(&code).await?.is_some()
                 || self.codes.identify(std::slice::from_ref(&code)).await?.is_some();
             if known && procedures.len() < 4 {
@@ -398,7 +407,7 @@ impl ChatService {
                 None
             }
         };
-        let shape = citations::shape_system(&mention.code);
+        let shape = shape::system_of(&mention.code);
         let validity = match &stored {
             Some(_) => None,
             None => self.codes.validity(&mention.code).await.ok().flatten(),

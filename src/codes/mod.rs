@@ -1,6 +1,7 @@
 //! Code systems, code records and the SQL code tables used for exact lookups.
 
 pub mod reference;
+pub mod shape;
 mod table;
 
 use std::fmt;
@@ -9,6 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use reference::{NcciEdit, Validity};
+pub use shape::lookup_forms;
 pub use table::{CodeTable, CodeTableError, StoredCode};
 
 /// The code systems codecite knows. Guideline notes are not a code system, but share the
@@ -139,40 +141,9 @@ fn is_false(b: &bool) -> bool {
     !*b
 }
 
-/// Canonical spelling of a code: upper case, and ICD-10-CM codes with their dot after the
-/// third character (`e119` → `E11.9`). Returns the forms worth looking up, most likely first.
-pub fn lookup_forms(raw: &str) -> Vec<String> {
-    let code: String = raw.trim().trim_start_matches('-').to_ascii_uppercase();
-    let bare: String = code.chars().filter(|c| *c != '.').collect();
-    let mut forms = vec![];
-    if code.contains('.') {
-        forms.push(code.clone());
-    }
-    if bare.len() > 3 && bare.as_bytes()[0].is_ascii_alphabetic() && bare.as_bytes()[1].is_ascii_digit() {
-        let dotted = format!("{}.{}", &bare[..3], &bare[3..]);
-        if !forms.contains(&dotted) {
-            forms.push(dotted);
-        }
-    }
-    if !forms.contains(&bare) {
-        forms.push(bare);
-    }
-    forms
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lookup_forms_add_the_icd_dot() {
-        assert_eq!(lookup_forms("e119"), vec!["E11.9", "E119"]);
-        assert_eq!(lookup_forms("E11.9"), vec!["E11.9", "E119"]);
-        assert_eq!(lookup_forms("j1885"), vec!["J18.85", "J1885"]);
-        assert_eq!(lookup_forms("99213"), vec!["99213"]);
-        assert_eq!(lookup_forms("-25"), vec!["25"]);
-        assert_eq!(lookup_forms("I10"), vec!["I10"]);
-    }
 
     #[test]
     fn systems_parse_loosely_and_print_canonically() {

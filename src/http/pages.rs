@@ -14,7 +14,7 @@ use super::auth::{optional_caller, session_cookie, ClientIp};
 use super::routes::{code_record, try_reserve};
 use super::ApiError;
 use crate::app::AppState;
-use crate::codes::{lookup_forms, CodeSystem};
+use crate::codes::{lookup_forms, shape, CodeSystem};
 use crate::metering::{Action, Caller, Exhausted, Meter};
 use crate::retrieval::{MatchKind, SearchHit, SearchMode, SearchRequest};
 
@@ -100,8 +100,7 @@ fn exhausted_message(e: &Exhausted) -> String {
 }
 
 pub async fn code_page(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, Path(code): Path<String>) -> Response {
-    let shaped = !code.is_empty() && code.len() <= 12 && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    if !shaped {
+    if !shape::plausible(&code) {
         return notice(&state, StatusCode::BAD_REQUEST, "Not a code", &format!("{code:?} is not shaped like a CPT, HCPCS or ICD-10-CM code."), json!({}));
     }
     if !state.is_ready() {

@@ -14,6 +14,7 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -24,7 +25,7 @@ use super::ApiError;
 use crate::app::AppState;
 use crate::metering::{Caller, Exhausted, Meter, Reservation};
 use crate::chat::{ChatEvent, ChatRequest};
-use crate::codes::{lookup_forms, CodeSystem};
+use crate::codes::{lookup_forms, shape, CodeSystem};
 use crate::retrieval::{SearchMode, SearchRequest};
 
 pub fn router(state: AppState) -> Router {
@@ -51,7 +52,9 @@ pub fn router(state: AppState) -> Router {
         .route("/api/conversations", get(accounts::conversations))
         .route("/api/conversations/{id}", get(accounts::conversation).delete(accounts::delete_conversation))
         .fallback(|| async { ApiError::not_found("no such route") })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limit_ip));
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limit_ip))
+        // A handler that panics answers a JSON 500 instead of dropping the connection.
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()));
     // Outermost, so that preflight requests are answered before anything else runs.
     let router = match cors(&state.services.config.web.cors_origins) {
         Some(layer) => router.layer(layer),
@@ -177,10 +180,7 @@ async fn code(
     headers: HeaderMap,
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
-    let valid = !code.is_empty()
-        && code.len() <= 12
-        && code.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-');
-    if !valid {
+    if !shape::plausible(&code) {
         return Err(ApiError::bad_request(format!("{code:?} is not shaped like a code")));
     }
     if !state.is_ready() {
@@ -247,7 +247,7 @@ async fn ncci(State(state): State<AppState>, params: Result<Query<NcciParams>, Q
     let shaped = |c: &Option<String>| {
         c.as_deref()
             .map(|c| c.trim().to_ascii_uppercase())
-            .filter(|c| c.len() == 5 && c.chars().all(|ch| ch.is_ascii_alphanumeric()))
+            .filter(|c| shape::is_procedure_code(c))
     };
     let (Some(a), Some(b)) = (shaped(&p.c1), shaped(&p.c2)) else {
         return Err(ApiError::bad_request("c1 and c2 must both be 5-character CPT or HCPCS codes"));

@@ -308,4 +308,15 @@ mod tests {
         let keys: std::collections::HashSet<_> = chunks.iter().map(|c| c.payload.key.clone()).collect();
         assert_eq!(keys.len(), chunks.len());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_note_and_record_text_chunks_without_panicking(body in proptest::prelude::any::<String>(), title in "[^\\n]{0,20}") {
+            let note = GuidelineNote { id: "n.md".into(), title: title.clone(), topic: "t".into(), codes: vec![], body: body.clone() };
+            let _ = note_chunks(&note);
+            let mut record = CodeRecord::new(crate::codes::CodeSystem::Cpt, "99213", if title.trim().is_empty() { "x" } else { &title }, "test");
+            record.description = Some(body);
+            let _ = code_chunk(&record);
+        }
+    }
 }

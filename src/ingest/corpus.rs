@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::codes::{CodeRecord, CodeSystem};
+use crate::codes::{shape, CodeRecord, CodeSystem};
 
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
@@ -152,21 +152,7 @@ fn validate_record(r: &CodeRecord) -> Result<(), String> {
     if r.system == CodeSystem::Hcpcs && code.starts_with('D') {
         return Err(format!("{code} is a CDT code (owned by the ADA) and is excluded from the corpus"));
     }
-    let shape_ok = match r.system {
-        CodeSystem::Cpt => code.len() == 5 && code[..4].chars().all(|c| c.is_ascii_digit()),
-        CodeSystem::Hcpcs => {
-            code.len() == 5 && code.as_bytes()[0].is_ascii_uppercase() && code[1..].chars().all(|c| c.is_ascii_digit())
-        }
-        CodeSystem::Icd10Cm => {
-            let bare = code.replace('.', "");
-            (3..=7).contains(&bare.len())
-                && bare.as_bytes()[0].is_ascii_uppercase()
-                && (bare.len() == 3 || code.as_bytes().get(3) == Some(&b'.'))
-        }
-        CodeSystem::Modifier => code.len() == 2 && code.chars().all(|c| c.is_ascii_alphanumeric()),
-        CodeSystem::Guideline => false,
-    };
-    if !shape_ok {
+    if !shape::fits(r.system, code) {
         return Err(format!("{code} is not shaped like a {} code", r.system.label()));
     }
     Ok(())

@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::codes::{lookup_forms, CodeRecord, CodeSystem};
+use crate::codes::{lookup_forms, shape, CodeRecord, CodeSystem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -68,16 +68,22 @@ pub fn load(format: Format, path: &Path) -> Result<Loaded, LoadError> {
     }
     // Government and AMA files are often Latin-1; keep every byte readable.
     let text = String::from_utf8(bytes.clone()).unwrap_or_else(|_| bytes.iter().map(|&b| b as char).collect());
+    parse(format, path, &text)
+}
+
+/// Parses a file's text (`path` names it in errors). Any text gives records or an error
+/// naming the file and line, never a panic.
+pub fn parse(format: Format, path: &Path, text: &str) -> Result<Loaded, LoadError> {
     match format {
-        Format::AmaCpt => ama_cpt(path, &text).map(Loaded::Records),
-        Format::CmsHcpcs => cms_hcpcs(path, &text).map(Loaded::Records),
-        Format::Icd10cmXml => super::icd_xml::icd10cm_tabular(path, &text).map(Loaded::Records),
-        Format::Icd10cmOrder => icd10cm_order(path, &text).map(Loaded::Records),
-        Format::NcciPtp => ncci_ptp(path, &text).map(Loaded::Ncci),
+        Format::AmaCpt => ama_cpt(path, text).map(Loaded::Records),
+        Format::CmsHcpcs => cms_hcpcs(path, text).map(Loaded::Records),
+        Format::Icd10cmXml => super::icd_xml::icd10cm_tabular(path, text).map(Loaded::Records),
+        Format::Icd10cmOrder => icd10cm_order(path, text).map(Loaded::Records),
+        Format::NcciPtp => ncci_ptp(path, text).map(Loaded::Ncci),
         Format::CodeciteNote => {
-            super::corpus::parse_note(path, file_name(path), &text)
+            super::corpus::parse_note(path, file_name(path), text)
                 .map_err(|e| LoadError::File { file: path.into(), message: e.to_string() })?;
-            Ok(Loaded::Note(text))
+            Ok(Loaded::Note(text.to_string()))
         }
         Format::Codecite => {
             let mut out = vec![];
@@ -98,10 +104,7 @@ fn ama_cpt(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
         }
         let (code, descriptor) = line.split_once('\t').unwrap_or((line, ""));
         let code = code.trim();
-        let shaped = code.len() == 5
-            && code[..4].chars().all(|c| c.is_ascii_digit())
-            && code[4..].chars().all(|c| c.is_ascii_digit() || "FTUM".contains(c));
-        if !shaped {
+        if !shape::fits(CodeSystem::Cpt, code) {
             if i == 0 {
                 continue; // a header line
             }
@@ -142,11 +145,7 @@ fn cms_hcpcs(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
             "7" | "8" => (CodeSystem::Modifier, "7", "8"),
             other => return Err(at(path, i + 1, format!("unknown record identification code {other:?}"))),
         };
-        let shaped = match system {
-            CodeSystem::Hcpcs => code.len() == 5 && code.as_bytes()[0].is_ascii_uppercase() && code[1..].chars().all(|c| c.is_ascii_digit()),
-            _ => code.len() == 2,
-        };
-        if !shaped {
+        if !shape::fits(system, code) {
             return Err(at(path, i + 1, format!("{code:?} is not a {} code", system.label())));
         }
         if system == CodeSystem::Hcpcs && code.starts_with('D') {
@@ -208,15 +207,14 @@ fn ncci_ptp(path: &Path, text: &str) -> Result<Vec<(String, String, bool)>, Load
     let mut seen_data = false;
     for (i, line) in text.lines().enumerate() {
         let fields: Vec<&str> = line.trim_end_matches('\r').split('\t').map(str::trim).collect();
-        let is_code = |s: &str| s.len() == 5 && s.chars().all(|c| c.is_ascii_alphanumeric());
-        if fields.len() < 6 || !is_code(fields[0]) {
+        if fields.len() < 6 || !shape::is_procedure_code(fields[0]) {
             if seen_data && !line.trim().is_empty() {
                 return Err(at(path, i + 1, "expected column 1, column 2, prior-1996 flag, effective date, deletion date, modifier indicator"));
             }
             continue; // title, copyright and header lines come first
         }
         seen_data = true;
-        if !is_code(fields[1]) {
+        if !shape::is_procedure_code(fields[1]) {
             return Err(at(path, i + 1, format!("{:?} is not a column 2 code", fields[1])));
         }
         let effective = date(fields[3]).ok_or_else(|| at(path, i + 1, format!("effective date {:?} is not a date", fields[3])))?;
@@ -297,5 +295,19 @@ mod tests {
     fn civil_dates() {
         assert_eq!(civil_date(0), "1970-01-01");
         assert_eq!(civil_date(20_454), "2026-01-01");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_file_text_loads_or_names_its_line(text in proptest::prelude::any::<String>(), lines in proptest::collection::vec("[0-9A-Zſé\t .,\\-]{0,130}", 0..4)) {
+            let joined = lines.join("\n");
+            for format in [Format::AmaCpt, Format::CmsHcpcs, Format::Icd10cmXml, Format::Icd10cmOrder, Format::NcciPtp, Format::Codecite, Format::CodeciteNote] {
+                for t in [&text, &joined] {
+                    if let Err(e) = parse(format, Path::new("input.txt"), t) {
+                        proptest::prop_assert!(e.to_string().contains("input.txt"), "{e}");
+                    }
+                }
+            }
+        }
     }
 }

@@ -6,20 +6,18 @@ use regex::Regex;
 
 use super::Lexicon;
 use crate::codes::lookup_forms;
+use crate::codes::shape::{self, Case};
 
-/// CPT (`99213`, `0591T`), HCPCS (`J1885`), ICD-10-CM with or without the dot (`E11.9`,
-/// `E119`, `S72.001A`). Case-insensitive: coders type `j1885` too.
-static CODE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?i)\b(?:\d{4}[0-9FTUM]|[A-Z]\d[0-9A-Z](?:\.?[0-9A-Z]{1,4})?)\b").expect("valid regex"));
-/// A modifier named as one: `modifier 25`, `mod 59`, `-25` after a code, `modifiers 59 and XS`.
+/// A modifier named as one: `modifier 25`, `mod 59`, `-25` after a code, `modifiers 59 and
+/// XS`. ASCII-only (`(?-u)`), like every code pattern (see `codes::shape`).
 static MODIFIER_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b(?:modifiers?|mod)\s+([0-9A-Z]{2})(?:\s*(?:,|and|or|/)\s*([0-9A-Z]{2}))?\b|\b\w{5}-([0-9A-Z]{2})\b")
+    Regex::new(r"(?i-u)\b(?:modifiers?|mod)\s+([0-9A-Z]{2})(?:\s*(?:,|and|or|/)\s*([0-9A-Z]{2}))?\b|\b\w{5}-([0-9A-Z]{2})\b")
         .expect("valid regex")
 });
 /// Letter modifiers written in capitals on their own (`XS`, `TC`, `LT`): lower-case "lt" or
 /// "gy" in prose is not a modifier, so these are matched case-sensitively.
 static MODIFIER_CAPS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b([A-Z][0-9A-Z]|[0-9][A-Z])\b").expect("valid regex"));
+    LazyLock::new(|| Regex::new(r"(?-u)\b([A-Z][0-9A-Z]|[0-9][A-Z])\b").expect("valid regex"));
 
 /// Two-letter capitals that are modifiers but far more often mean something else.
 const COMMON_ABBREVIATIONS: [&str; 20] = [
@@ -39,9 +37,9 @@ pub struct Analysis {
 /// Every spelling worth an exact lookup, in order of appearance, without duplicates.
 pub fn code_candidates(query: &str) -> Vec<String> {
     let mut found: Vec<(usize, String)> = vec![];
-    for m in CODE.find_iter(query) {
-        for form in lookup_forms(m.as_str()) {
-            found.push((m.start(), form));
+    for f in shape::find_codes(query, Case::Any) {
+        for form in lookup_forms(&f.code) {
+            found.push((f.start, form));
         }
     }
     for c in MODIFIER_CONTEXT.captures_iter(query) {
@@ -109,5 +107,30 @@ mod tests {
     #[test]
     fn plain_words_are_not_codes() {
         assert!(code_candidates("type 2 diabetes without complications").is_empty());
+    }
+
+    /// Text that is mostly code-like, salted with characters that Unicode case folding maps
+    /// onto ASCII letters (ſ, the Kelvin sign), multi-byte letters and emoji.
+    fn codeish() -> impl proptest::strategy::Strategy<Value = String> {
+        proptest::string::string_regex("[A-Za-z0-9 .\\-\\[\\]*ſ\u{212A}éß😀\n]{0,60}").expect("a valid strategy")
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_is_analysed_without_panicking(text in proptest::prelude::any::<String>(), odd in codeish()) {
+            let lexicon = Lexicon::default();
+            for t in [&text, &odd] {
+                for code in analyze(t, &lexicon).codes {
+                    proptest::prop_assert!(code.is_ascii(), "{code:?} from {t:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_reported_inputs_do_not_panic() {
+        for q in ["A1ſ", "what is A1ſ", "E1\u{212A}.9", "ſ11.9 and 99213ſ"] {
+            let _ = analyze(q, &Lexicon::default());
+        }
     }
 }

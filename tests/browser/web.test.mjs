@@ -181,6 +181,22 @@ test('a guest past its quota sees the register prompt, registers and keeps going
   const me = await p.evaluate(() => fetch('/api/me').then((r) => r.json()));
   assert.equal(me.account.email, email);
   await p.context().close();
+
+  // Elsewhere, signing in brings the conversation back; signing out leaves a guest.
+  const q = await page();
+  await q.goto(app + '/');
+  await q.locator('.cc-tools').getByRole('button', { name: 'Sign in' }).click();
+  await q.locator('.cc-paywall').getByLabel('Email').fill(email);
+  await q.locator('.cc-paywall').getByLabel('Password').fill('a long password');
+  await q.locator('.cc-paywall').getByRole('button', { name: 'Sign in' }).click();
+  await q.locator('.cc-tools').getByRole('button', { name: 'Sign out' }).waitFor();
+  await q.locator('.cc-history summary').click();
+  await q.locator('.cc-history').getByRole('button', { name: 'What is E11.9?' }).click();
+  await q.locator('.cc-q', { hasText: 'What is 99213?' }).waitFor();
+  await q.locator('.cc-tools').getByRole('button', { name: 'Sign out' }).click();
+  await q.locator('.cc-tools').getByRole('button', { name: 'Sign in' }).waitFor();
+  await q.locator('.cc-quota').filter({ hasText: '1 question left' }).waitFor();
+  await q.context().close();
 });
 
 test('a streaming answer shows mid-answer and the stop button cancels it', async () => {

@@ -15,4 +15,5 @@ mod loaders;
 mod metering;
 mod pages;
 mod reference;
+mod robust;
 mod server_backend;

@@ -58,6 +58,11 @@
       signal: extra && extra.signal
     });
   };
+  Api.prototype.forget = function () {
+    this.memory = null;
+    if (this.mode !== 'token') return;
+    try { localStorage.removeItem(this.key); } catch (e) { /* nothing kept */ }
+  };
   Api.prototype.json = function (method, path, body) {
     return this.call(method, path, body).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (data) { return { status: r.status, ok: r.ok, data: data }; });
@@ -137,7 +142,8 @@
 
     var quota = h('span', { 'class': 'cc-quota', 'aria-live': 'polite' });
     var newButton = h('button', { type: 'button', 'class': 'secondary', text: 'New conversation' });
-    var bar = h('div', { 'class': 'cc-bar' }, [h('span', { 'class': 'cc-title', text: opts.title }), quota, h('div', { 'class': 'cc-tools' }, [newButton])]);
+    var account = h('button', { type: 'button', 'class': 'secondary', text: 'Sign in' });
+    var bar = h('div', { 'class': 'cc-bar' }, [h('span', { 'class': 'cc-title', text: opts.title }), quota, h('div', { 'class': 'cc-tools' }, [newButton, account])]);
     var historyList = h('ul', { 'class': 'plain' });
     var history = h('details', { 'class': 'cc-history', hidden: true }, [h('summary', { text: 'Your conversations' }), historyList]);
     var log = h('ol', { 'class': 'cc-log', 'aria-live': 'polite', 'aria-label': 'Conversation' });
@@ -171,6 +177,7 @@
         if (!r.ok) { quota.textContent = ''; return; }
         state.me = r.data;
         showQuota(r.data.remaining && r.data.remaining.questions);
+        account.textContent = r.data.account.guest ? 'Sign in' : 'Sign out';
         if (!r.data.account.guest) loadHistory();
       });
     }
@@ -230,41 +237,68 @@
       turn.sources.hidden = list.length === 0;
     }
 
-    function paywallFor(error) {
+    /* The register or sign-in form, in the paywall region; `intro` says why it is there. */
+    function accountForm(kind, intro) {
+      var login = kind === 'login';
       paywall.textContent = '';
       paywall.hidden = false;
-      paywall.appendChild(h('p', { text: error.message }));
-      if (error.action === 'register') {
-        var email = h('input', { type: 'email', id: id + '-email', autocomplete: 'email', required: 'required' });
-        var password = h('input', { type: 'password', id: id + '-password', autocomplete: 'new-password', minlength: '8', required: 'required' });
-        var problem = h('p', { 'class': 'cc-error', role: 'alert' });
-        var submit = h('button', { type: 'submit', text: 'Register and continue' });
-        var reg = h('form', { 'class': 'cc-register', 'aria-label': 'Register a free account' }, [
-          h('label', { 'for': id + '-email' }, [document.createTextNode('Email'), email]),
-          h('label', { 'for': id + '-password' }, [document.createTextNode('Password (8 or more characters)'), password]),
-          submit, problem
-        ]);
-        reg.addEventListener('submit', function (e) {
-          e.preventDefault();
-          submit.disabled = true;
-          api.json('POST', '/api/register', { email: email.value, password: password.value }).then(function (r) {
-            submit.disabled = false;
-            if (!r.ok) { problem.textContent = (r.data.error && r.data.error.message) || 'Registration failed.'; return; }
-            api.keep(r.data);
-            paywall.hidden = true;
-            showQuota(r.data.remaining && r.data.remaining.questions);
+      if (intro) paywall.appendChild(h('p', { text: intro }));
+      var email = h('input', { type: 'email', id: id + '-email', autocomplete: 'email', required: 'required' });
+      var password = h('input', { type: 'password', id: id + '-password', autocomplete: login ? 'current-password' : 'new-password', minlength: login ? '1' : '8', required: 'required' });
+      var problem = h('p', { 'class': 'cc-error', role: 'alert' });
+      var submit = h('button', { type: 'submit', text: login ? 'Sign in' : 'Register and continue' });
+      var other = h('button', { type: 'button', 'class': 'secondary', text: login ? 'New here? Register' : 'Already registered? Sign in' });
+      var form = h('form', { 'aria-label': login ? 'Sign in' : 'Register a free account' }, [
+        h('label', { 'for': id + '-email' }, [document.createTextNode('Email'), email]),
+        h('label', { 'for': id + '-password' }, [document.createTextNode(login ? 'Password' : 'Password (8 or more characters)'), password]),
+        submit, other, problem
+      ]);
+      other.addEventListener('click', function () { accountForm(login ? 'register' : 'login', intro); });
+      form.addEventListener('submit', function (e) {
+        e.preventDefault();
+        submit.disabled = true;
+        api.json('POST', login ? '/api/login' : '/api/register', { email: email.value, password: password.value }).then(function (r) {
+          submit.disabled = false;
+          if (!r.ok) { problem.textContent = (r.data.error && r.data.error.message) || 'That did not work.'; return; }
+          api.keep(r.data);
+          paywall.hidden = true;
+          // Registering keeps the guest's account and conversation; signing in is another
+          // account, so a new conversation starts.
+          if (login) state.conversation = null;
+          state.ready = refresh();
+          state.ready.then(function () {
             var again = state.pending;
             state.pending = null;
             if (again) ask(again, true);
           });
         });
-        paywall.appendChild(reg);
-        email.focus();
-      } else {
-        var when = error.resets_at ? ' Your questions renew on ' + new Date(error.resets_at).toLocaleDateString() + '.' : '';
-        paywall.appendChild(h('p', { text: 'Upgrade your plan for more questions.' + when }));
-        paywall.focus();
+      });
+      paywall.appendChild(form);
+      email.focus();
+    }
+
+    function paywallFor(error) {
+      if (error.action === 'register') {
+        accountForm('register', error.message);
+        return;
       }
+      paywall.textContent = '';
+      paywall.hidden = false;
+      paywall.appendChild(h('p', { text: error.message }));
+      var when = error.resets_at ? ' Your questions renew on ' + new Date(error.resets_at).toLocaleDateString() + '.' : '';
+      paywall.appendChild(h('p', { text: 'Upgrade your plan for more questions.' + when }));
+      paywall.focus();
+    }
+
+    function signOut() {
+      api.call('POST', '/api/logout').then(function () {
+        api.forget();
+        state.conversation = null;
+        log.textContent = '';
+        history.hidden = true;
+        examples.hidden = false;
+        state.ready = refresh();
+      });
     }
 
     function ask(text, retry) {
@@ -369,6 +403,10 @@
       if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); form.requestSubmit(); }
     });
     stop.addEventListener('click', function () { if (state.busy) state.busy.abort(); });
+    account.addEventListener('click', function () {
+      if (state.me && !state.me.account.guest) signOut();
+      else accountForm('login', 'Sign in to see your conversations and use your plan.');
+    });
     newButton.addEventListener('click', function () {
       if (state.busy) state.busy.abort();
       state.conversation = null;
@@ -380,7 +418,7 @@
     state.ready = refresh().catch(function () { quota.textContent = 'codecite is not reachable.'; });
     if (opts.question) ask(opts.question);
     function register() {
-      paywallFor({ action: 'register', message: 'Register a free account to get more questions and code page views each month.' });
+      accountForm('register', 'Register a free account to get more questions and code page views each month.');
     }
 
     return { ask: ask, register: register, element: chat, api: api };
