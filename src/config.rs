@@ -141,6 +141,11 @@ pub struct ChatConfig {
     pub history_turns: usize,
     /// Seconds between SSE heartbeat comments.
     pub heartbeat_secs: u64,
+    /// Answers streaming at once; past it a question gets `503` and `Retry-After`.
+    pub max_concurrent_answers: usize,
+    /// Longest an answer may stream, in seconds, and its longest text, in characters.
+    pub max_answer_secs: u64,
+    pub max_answer_chars: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -214,7 +219,15 @@ impl Default for LlmConfig {
 
 impl Default for ChatConfig {
     fn default() -> Self {
-        Self { sources: 8, max_question_chars: 2000, history_turns: 3, heartbeat_secs: 15 }
+        Self {
+            sources: 8,
+            max_question_chars: 2000,
+            history_turns: 3,
+            heartbeat_secs: 15,
+            max_concurrent_answers: 256,
+            max_answer_secs: 180,
+            max_answer_chars: 20_000,
+        }
     }
 }
 

@@ -42,6 +42,8 @@ pub enum ChatError {
     QuestionTooLong { got: usize, max: usize },
     #[error("no conversation {0}")]
     UnknownConversation(String),
+    #[error("{0} answers are streaming, the most this server runs at once; try again in a moment")]
+    Busy(usize),
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
 }
@@ -70,7 +72,13 @@ pub struct Retrieved {
     pub ncci: Vec<NcciFinding>,
 }
 
+/// Room for one more streaming answer (see [`ChatService::admit`]).
+pub struct AnswerPermit {
+    _held: tokio::sync::OwnedSemaphorePermit,
+}
+
 pub struct ChatService {
+    answers: Arc<tokio::sync::Semaphore>,
     retriever: Retriever,
     codes: CodeTable,
     conversations: ConversationStore,
@@ -78,6 +86,11 @@ pub struct ChatService {
     config: ChatConfig,
     stall: Duration,
 }
+
+/// Codes of a question looked up one by one (a question listing hundreds of codes gets the
+/// first ones), and citations verified per answer.
+const MAX_CODE_LOOKUPS: usize = 12;
+const MAX_CITATIONS: usize = 64;
 
 /// Words that make a question a follow-up about the codes of the previous answer.
 const BACK_REFERENCES: [&str; 9] = ["it", "its", "it's", "this", "that", "these", "those", "them", "same"];
@@ -92,7 +105,8 @@ impl ChatService {
     ) -> Self {
         let conversations = ConversationStore::new(codes.pool().clone());
         let stall = Duration::from_secs_f64(llm.stall_secs.max(0.001));
-        Self { retriever, codes, conversations, generator, config, stall }
+        let answers = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_answers.max(1)));
+        Self { answers, retriever, codes, conversations, generator, config, stall }
     }
 
     pub fn generator_name(&self) -> &'static str {
@@ -131,12 +145,33 @@ impl ChatService {
         Ok(())
     }
 
-    /// Checks the request, opens (or creates) the conversation and starts answering. The
-    /// reservation, when metered, is charged or refunded by the answer task.
+    /// Room for one more answer, or [`ChatError::Busy`]: taken before a quota is reserved,
+    /// so that a shed request costs nothing.
+    pub fn admit(&self) -> Result<AnswerPermit, ChatError> {
+        match self.answers.clone().try_acquire_owned() {
+            Ok(permit) => Ok(AnswerPermit { _held: permit }),
+            Err(_) => Err(ChatError::Busy(self.config.max_concurrent_answers)),
+        }
+    }
+
+    /// [`ChatService::start_admitted`] with a permit taken now.
     pub async fn start(
         self: &Arc<Self>,
         request: ChatRequest,
         reservation: Option<Reservation>,
+    ) -> Result<mpsc::Receiver<ChatEvent>, ChatError> {
+        let permit = self.admit()?;
+        self.start_admitted(request, reservation, permit).await
+    }
+
+    /// Checks the request, opens (or creates) the conversation and starts answering. The
+    /// reservation, when metered, is charged or refunded by the answer task; the permit is
+    /// held until the answer ends.
+    pub async fn start_admitted(
+        self: &Arc<Self>,
+        request: ChatRequest,
+        reservation: Option<Reservation>,
+        permit: AnswerPermit,
     ) -> Result<mpsc::Receiver<ChatEvent>, ChatError> {
         self.check(&request).await?;
         let (conversation_id, history) = match &request.conversation_id {
@@ -144,8 +179,13 @@ impl ChatService {
             None => (self.conversations.create(request.account_id.as_deref()).await?, vec![]),
         };
         let (tx, rx) = mpsc::channel(64);
+        let tx_watch = tx.clone();
         let service = self.clone();
-        let answering = tokio::spawn(service.answer(request.question, conversation_id, history, tx.clone(), reservation));
+        let answering = tokio::spawn(async move {
+            let _permit = permit;
+            service.answer(request.question, conversation_id, history, tx, reservation).await
+        });
+        let tx = tx_watch;
         // A bug that panics the answer must still end the stream: the client gets one
         // `error` (the reservation, dropped unsettled in the unwinding, is refunded).
         tokio::spawn(async move {
@@ -188,7 +228,7 @@ impl ChatService {
         // Codes the question names that are not billable codes: categories, or nothing at all.
         let mut unknown = vec![];
         let mut categories = vec![];
-        for code in citations::strong_codes(question) {
+        for code in citations::strong_codes(question).into_iter().take(MAX_CODE_LOOKUPS) {
             if named.iter().any(|n| lookup_forms(&code).contains(n)) {
                 continue;
             }
@@ -296,12 +336,19 @@ impl ChatService {
         let mut answer = String::new();
         let mut usage = None;
         let mut cited: Vec<CitationEvent> = vec![];
+        let deadline = started + Duration::from_secs(self.config.max_answer_secs.max(1));
         loop {
+            // The next piece must come within the stall limit and before the answer's deadline.
+            let wait = self.stall.min(deadline.saturating_duration_since(Instant::now()));
             let next = tokio::select! {
                 _ = tx.closed() => return Ending::Gone,
-                next = tokio::time::timeout(self.stall, stream.next()) => next,
+                next = tokio::time::timeout(wait, stream.next()) => next,
             };
             let piece = match next {
+                Err(_) if Instant::now() >= deadline => {
+                    let message = format!("the answer took longer than {} s and was ended", self.config.max_answer_secs);
+                    return Ending::Failed(GenError { code: "answer_too_long", message, retryable: false });
+                }
                 Err(_) => {
                     let message = format!("the language model stopped sending for {:.0} s", self.stall.as_secs_f64());
                     return Ending::Failed(GenError { code: "llm_stalled", message, retryable: true });
@@ -313,6 +360,10 @@ impl ChatService {
             match piece {
                 Piece::Usage(u) => usage = Some(u),
                 Piece::Text(text) => {
+                    if answer.chars().count() + text.chars().count() > self.config.max_answer_chars {
+                        let message = format!("the answer passed {} characters and was ended", self.config.max_answer_chars);
+                        return Ending::Failed(GenError { code: "answer_too_long", message, retryable: false });
+                    }
                     answer.push_str(&text);
                     if tx.send(ChatEvent::Delta { text: text.clone() }).await.is_err() {
                         return Ending::Gone;
@@ -387,6 +438,9 @@ impl ChatService {
         tx: &mpsc::Sender<ChatEvent>,
     ) -> bool {
         for mention in mentions {
+            if cited.len() >= MAX_CITATIONS {
+                break;
+            }
             if let Some(c) = self.verify(&mention, sources, cited.len() + 1).await {
                 cited.push(c.clone());
                 if tx.send(ChatEvent::Citation(c)).await.is_err() {

@@ -70,7 +70,7 @@ pub async fn register(
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     state.limits.check_auth_ip(ip).map_err(ApiError::rate_limited)?;
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::rejected)?;
     let current = optional_caller(&state, &headers).await?;
     let session = state.services.metering.register(&body.email, &body.password, current.as_ref()).await?;
     session_response(&state, StatusCode::CREATED, session).await
@@ -82,7 +82,7 @@ pub async fn login(
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
     state.limits.check_auth_ip(ip).map_err(ApiError::rate_limited)?;
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::rejected)?;
     let session = state.services.metering.login(&body.email, &body.password).await?;
     session_response(&state, StatusCode::OK, session).await
 }

@@ -79,6 +79,23 @@ impl ApiError {
         error.with_header(HeaderName::from_static("x-quota-remaining"), HeaderValue::from(0))
     }
 
+    /// Shed load: `503` with `Retry-After`.
+    pub fn overloaded(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message).with_header(header::RETRY_AFTER, HeaderValue::from(1))
+    }
+
+    /// A JSON body the extractor refused, with its own status (`413` too large, `415` not
+    /// JSON, `400` or `422` malformed).
+    pub fn rejected(e: axum::extract::rejection::JsonRejection) -> Self {
+        let status = e.status();
+        let code = match status {
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+            _ => "bad_request",
+        };
+        Self::new(status, code, e.body_text())
+    }
+
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
@@ -129,6 +146,7 @@ impl From<ChatError> for ApiError {
         match e {
             ChatError::EmptyQuestion | ChatError::QuestionTooLong { .. } => ApiError::bad_request(e.to_string()),
             ChatError::UnknownConversation(_) => ApiError::not_found(e.to_string()),
+            ChatError::Busy(_) => ApiError::overloaded(e.to_string()),
             ChatError::Database(_) => ApiError::internal(e),
         }
     }

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
-use axum::extract::{Path, Query, State};
+use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -53,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/conversations/{id}", get(accounts::conversation).delete(accounts::delete_conversation))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit_ip))
+        // Requests are small JSON; anything larger is refused with a 413.
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A handler that panics answers a JSON 500 instead of dropping the connection.
         .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()));
     // Outermost, so that preflight requests are answered before anything else runs.
@@ -92,6 +94,9 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
             .max_age(Duration::from_secs(600)),
     )
 }
+
+/// The largest request body accepted: a question is at most 2,000 characters.
+const MAX_BODY_BYTES: usize = 64 * 1024;
 
 const QUOTA_HEADER: HeaderName = HeaderName::from_static("x-quota-remaining");
 
@@ -294,7 +299,7 @@ async fn chat(
     headers: HeaderMap,
     body: Result<Json<ChatBody>, JsonRejection>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let Json(body) = body.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let Json(body) = body.map_err(ApiError::rejected)?;
     let request = ChatRequest {
         question: body.question,
         conversation_id: body.conversation_id,
@@ -305,9 +310,11 @@ async fn chat(
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
+    // Room for the answer first, so that a shed request costs no quota.
+    let permit = chat.admit()?;
     let reservation = reserve(&state, &caller, Meter::Questions, &headers, "question").await?;
     let quota = quota_header(reservation.remaining());
-    let events = chat.start(request, Some(reservation)).await?;
+    let events = chat.start_admitted(request, Some(reservation), permit).await?;
     let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
         ReceiverStream::new(events).map(|e: ChatEvent| Ok(sse_event(&e))).boxed();
     let heartbeat = Duration::from_secs(state.services.config.chat.heartbeat_secs.max(1));

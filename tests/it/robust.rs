@@ -10,7 +10,8 @@ use futures::StreamExt;
 use http_body_util::BodyExt;
 use serde_json::json;
 
-use crate::helpers::{parse_sse, TestApp};
+use crate::fake_llm::{FakeLlm, Script, Step};
+use crate::helpers::{json_of, parse_sse, TestApp};
 
 #[tokio::test]
 async fn a_folding_character_after_a_code_shape_is_answered() {
@@ -75,4 +76,64 @@ async fn an_answer_that_panics_still_ends_with_one_error() {
         assert_eq!(names.iter().filter(|n| **n == "error" || **n == "done").count(), 1, "{names:?}");
         assert_eq!(names.contains(&"delta"), after_first_piece, "{names:?}");
     }
+}
+
+#[tokio::test]
+async fn a_body_past_the_limit_is_a_413() {
+    let app = TestApp::spawn().await;
+    let big = json!({ "question": "a".repeat(100 * 1024) }).to_string();
+    let (status, _, body) = json_of(app.post_json("/api/chat", &big).await).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body["error"]["code"], "too_large");
+}
+
+#[tokio::test]
+async fn answers_past_the_concurrency_limit_are_shed_before_any_quota_is_spent() {
+    let script = Script { failures_first: vec![], steps: vec![Step::Text("E11.9 "), Step::Wait(std::time::Duration::from_secs(30))], finish: true };
+    let llm = FakeLlm::start(script).await;
+    let base = llm.base_url.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.llm.base_url = Some(base);
+        c.llm.stall_secs = 60.0;
+        c.chat.max_concurrent_answers = 1;
+    })
+    .await;
+    let metering = &app.services().metering;
+    let account = metering.create_account("busy@example.com", "free").await.unwrap();
+    let key = metering.create_key(&account, "k").await.unwrap().key;
+    let body = json!({ "question": "What is E11.9?" }).to_string();
+    let first = app.send("POST", "/api/chat", Some(&key), Some(&body), &[]).await;
+    let mut stream = first.into_body();
+    let mut seen = String::new();
+    while !seen.contains("event: delta") {
+        let frame = stream.frame().await.expect("more frames").unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+    let (status, headers, error) = json_of(app.send("POST", "/api/chat", Some(&key), Some(&body), &[]).await).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error["error"]["code"], "overloaded");
+    assert_eq!(headers["retry-after"], "1");
+    let used = metering.balance(&account, codecite::metering::Meter::Questions).await.unwrap().used;
+    assert_eq!(used, 1, "only the streaming answer counts");
+    drop(stream);
+}
+
+#[tokio::test]
+async fn an_answer_past_its_size_cap_ends_with_an_error() {
+    let llm = FakeLlm::start(Script::text(&["E11.9 is type 2 diabetes ", "mellitus without complications [1]."])).await;
+    let base = llm.base_url.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.llm.base_url = Some(base);
+        c.chat.max_answer_chars = 30;
+    })
+    .await;
+    let response = app.post_json("/api/chat", &json!({ "question": "What is E11.9?" }).to_string()).await;
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let events = parse_sse(&String::from_utf8_lossy(&bytes));
+    let last = events.last().unwrap();
+    assert_eq!(last.name, "error", "{events:?}");
+    assert_eq!(last.data["code"], "answer_too_long");
+    assert_eq!(events.iter().filter(|e| e.name == "delta").count(), 1);
 }
