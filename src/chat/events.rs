@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::codes::CodeSystem;
-use crate::llm::Source;
+use crate::llm::{GenErrorKind, Source};
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MetaEvent {
@@ -66,6 +66,45 @@ pub struct ErrorEvent {
     pub code: String,
     pub message: String,
     pub retryable: bool,
+}
+
+/// Every way an answer can fail once its stream is open. [`AnswerError::event`] is the one,
+/// exhaustive mapping to what clients see (as `http/error.rs` is for statuses): a stable
+/// code, a fixed message and whether asking again may help. What went wrong in detail
+/// (an upstream's words) is logged, never sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AnswerError {
+    Retrieval,
+    Generation(GenErrorKind),
+    /// No piece for this many seconds once streaming.
+    Stalled(u64),
+    /// Past the answer's time cap, in seconds.
+    TooSlow(u64),
+    /// Past the answer's size cap, in characters.
+    TooLong(usize),
+    Empty,
+    /// A bug (the answer task panicked).
+    Internal,
+}
+
+impl AnswerError {
+    pub fn event(self) -> ErrorEvent {
+        let (code, message, retryable) = match self {
+            AnswerError::Retrieval => ("retrieval_failed", "retrieval failed; it has been logged".to_string(), true),
+            AnswerError::Generation(GenErrorKind::Unavailable) => {
+                ("llm_unavailable", "the language model is unavailable; try again shortly".into(), true)
+            }
+            AnswerError::Generation(GenErrorKind::Rejected) => ("llm_error", "the language model refused the request; it has been logged".into(), false),
+            AnswerError::Generation(GenErrorKind::Timeout) => ("llm_timeout", "the language model sent nothing in time".into(), true),
+            AnswerError::Generation(GenErrorKind::StreamFailed) => ("llm_stream_failed", "the language model's answer broke off".into(), true),
+            AnswerError::Stalled(secs) => ("llm_stalled", format!("the language model stopped sending for {secs} s"), true),
+            AnswerError::TooSlow(secs) => ("answer_too_long", format!("the answer took longer than {secs} s and was ended"), false),
+            AnswerError::TooLong(chars) => ("answer_too_long", format!("the answer passed {chars} characters and was ended"), false),
+            AnswerError::Empty => ("empty_answer", "the language model returned no text".into(), true),
+            AnswerError::Internal => ("internal", "an internal error ended the answer; it has been logged".into(), true),
+        };
+        ErrorEvent { code: code.into(), message, retryable }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -21,12 +21,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
+use tracing::Instrument;
 use tokio::sync::mpsc;
 
 pub use citations::{strong_codes, CitationScanner, Mention};
 pub use conversation::{ConversationStore, ConversationSummary, StoredMessage, StoredTurn};
 pub use support::COVERS;
-pub use events::{ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent};
+pub use events::{AnswerError, ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent};
 
 use crate::codes::{lookup_forms, shape, CodeSystem, CodeTable};
 use crate::config::{ChatConfig, LlmConfig};
@@ -192,8 +193,7 @@ impl ChatService {
             if let Err(e) = answering.await {
                 if e.is_panic() {
                     tracing::error!(error = %e, "the answer task panicked");
-                    let error = ErrorEvent { code: "internal".into(), message: "an internal error ended the answer; it has been logged".into(), retryable: true };
-                    let _ = tx.send(ChatEvent::Error(error)).await;
+                    let _ = tx.send(ChatEvent::Error(AnswerError::Internal.event())).await;
                 }
             }
         });
@@ -273,20 +273,30 @@ impl ChatService {
         reservation: Option<Reservation>,
     ) {
         let mut billing = Billing { reservation, delivered: false };
-        let ending = self.run(question, conversation_id, history, &tx, &mut billing).await;
-        if !billing.delivered {
-            if let Some(r) = &billing.reservation {
-                if let Err(e) = r.refund().await {
-                    tracing::error!(error = %e, "refunding an undelivered answer failed");
+        let message_id = uuid::Uuid::new_v4().to_string();
+        // Every log line of this answer carries its message id, which the client has too.
+        let span = tracing::info_span!("answer", message_id = %message_id);
+        let ending = self.run(question, conversation_id, message_id, history, &tx, &mut billing).instrument(span.clone()).await;
+        async move {
+            if !billing.delivered {
+                if let Some(r) = &billing.reservation {
+                    if let Err(e) = r.refund().await {
+                        tracing::error!(error = %e, "refunding an undelivered answer failed");
+                    }
                 }
             }
+            let terminal = match ending {
+                Ending::Done(done) => ChatEvent::Done(done),
+                Ending::Failed(error, detail) => {
+                    tracing::warn!(?error, detail = detail.as_deref().unwrap_or(""), "answer failed");
+                    ChatEvent::Error(error.event())
+                }
+                Ending::Gone => return,
+            };
+            let _ = tx.send(terminal).await;
         }
-        let terminal = match ending {
-            Ending::Done(done) => ChatEvent::Done(done),
-            Ending::Failed(e) => ChatEvent::Error(ErrorEvent { code: e.code.into(), message: e.message, retryable: e.retryable }),
-            Ending::Gone => return,
-        };
-        let _ = tx.send(terminal).await;
+        .instrument(span)
+        .await;
     }
 
     /// Everything of an answer but its terminal event.
@@ -294,12 +304,12 @@ impl ChatService {
         &self,
         question: String,
         conversation_id: String,
+        message_id: String,
         history: Vec<StoredTurn>,
         tx: &mpsc::Sender<ChatEvent>,
         billing: &mut Billing,
     ) -> Ending {
         let started = Instant::now();
-        let message_id = uuid::Uuid::new_v4().to_string();
         let remaining = billing.remaining();
         let meta = MetaEvent { conversation_id: conversation_id.clone(), message_id: message_id.clone(), remaining };
         if tx.send(ChatEvent::Meta(meta)).await.is_err() {
@@ -308,8 +318,7 @@ impl ChatService {
         let Retrieved { sources, named, unknown, categories, ncci } = match self.sources(&question, &history).await {
             Ok(s) => s,
             Err(e) => {
-                tracing::error!(error = %e, "retrieval failed");
-                return Ending::failed("retrieval_failed", "retrieval failed; it has been logged");
+                return Ending::Failed(AnswerError::Retrieval, Some(e));
             }
         };
         if tx.send(ChatEvent::Sources(sources.iter().map(SourceEvent::from).collect())).await.is_err() {
@@ -328,7 +337,7 @@ impl ChatService {
             _ = tx.closed() => return Ending::Gone,
             generated = self.generator.generate(&context) => match generated {
                 Ok(s) => s,
-                Err(e) => return Ending::Failed(e),
+                Err(e) => return Ending::generation(e),
             },
         };
 
@@ -345,24 +354,17 @@ impl ChatService {
                 next = tokio::time::timeout(wait, stream.next()) => next,
             };
             let piece = match next {
-                Err(_) if Instant::now() >= deadline => {
-                    let message = format!("the answer took longer than {} s and was ended", self.config.max_answer_secs);
-                    return Ending::Failed(GenError { code: "answer_too_long", message, retryable: false });
-                }
-                Err(_) => {
-                    let message = format!("the language model stopped sending for {:.0} s", self.stall.as_secs_f64());
-                    return Ending::Failed(GenError { code: "llm_stalled", message, retryable: true });
-                }
+                Err(_) if Instant::now() >= deadline => return Ending::Failed(AnswerError::TooSlow(self.config.max_answer_secs), None),
+                Err(_) => return Ending::Failed(AnswerError::Stalled(self.stall.as_secs_f64().round() as u64), None),
                 Ok(None) => break,
-                Ok(Some(Err(e))) => return Ending::Failed(e),
+                Ok(Some(Err(e))) => return Ending::generation(e),
                 Ok(Some(Ok(p))) => p,
             };
             match piece {
                 Piece::Usage(u) => usage = Some(u),
                 Piece::Text(text) => {
                     if answer.chars().count() + text.chars().count() > self.config.max_answer_chars {
-                        let message = format!("the answer passed {} characters and was ended", self.config.max_answer_chars);
-                        return Ending::Failed(GenError { code: "answer_too_long", message, retryable: false });
+                        return Ending::Failed(AnswerError::TooLong(self.config.max_answer_chars), None);
                     }
                     answer.push_str(&text);
                     if tx.send(ChatEvent::Delta { text: text.clone() }).await.is_err() {
@@ -379,7 +381,7 @@ impl ChatService {
             return Ending::Gone;
         }
         if answer.trim().is_empty() {
-            return Ending::failed("empty_answer", "the language model returned no text");
+            return Ending::Failed(AnswerError::Empty, None);
         }
         let cited_codes: Vec<String> = cited.iter().map(|c| c.code.clone()).collect();
         let unverified_codes: Vec<String> = cited.iter().filter(|c| !c.verified).map(|c| c.code.clone()).collect();
@@ -496,14 +498,15 @@ impl ChatService {
 /// How an answer ended, before its terminal event.
 enum Ending {
     Done(DoneEvent),
-    Failed(GenError),
+    /// What the client is told, and what only the log hears.
+    Failed(AnswerError, Option<String>),
     /// The client went away: no terminal event to send.
     Gone,
 }
 
 impl Ending {
-    fn failed(code: &'static str, message: &str) -> Self {
-        Ending::Failed(GenError { code, message: message.into(), retryable: true })
+    fn generation(e: GenError) -> Self {
+        Ending::Failed(AnswerError::Generation(e.kind), Some(e.detail))
     }
 }
 

@@ -110,13 +110,36 @@ pub enum Piece {
     Usage(Usage),
 }
 
+/// Why a generator failed. `detail` holds the upstream's own words (a provider message, a
+/// connection error) for the log; clients only ever see what [`GenErrorKind`] maps to.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{message}")]
+#[error("{kind:?}: {detail}")]
 pub struct GenError {
-    /// Stable machine-readable kind: `llm_unavailable`, `llm_timeout`, `llm_error`, `llm_stalled`.
-    pub code: &'static str,
-    pub message: String,
-    pub retryable: bool,
+    pub kind: GenErrorKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GenErrorKind {
+    /// Unreachable, or answered 429 or 5xx: trying again may help.
+    Unavailable,
+    /// Refused the request (a 4xx other than 429, a request we could not build).
+    Rejected,
+    /// Sent nothing within the first-token timeout.
+    Timeout,
+    /// The stream broke off after it started.
+    StreamFailed,
+}
+
+impl GenError {
+    pub fn new(kind: GenErrorKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into() }
+    }
+
+    /// Whether a retry before the first token may help.
+    pub fn retryable(&self) -> bool {
+        !matches!(self.kind, GenErrorKind::Rejected)
+    }
 }
 
 pub type PieceStream = Pin<Box<dyn Stream<Item = Result<Piece, GenError>> + Send>>;

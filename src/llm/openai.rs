@@ -15,7 +15,7 @@ use async_openai::types::chat::{
 use async_openai::Client;
 use futures::StreamExt;
 
-use super::{prompt, GenError, GenerationContext, Generator, Piece, PieceStream, Usage};
+use super::{prompt, GenError, GenErrorKind, GenerationContext, Generator, Piece, PieceStream, Usage};
 use crate::config::LlmConfig;
 
 pub struct OpenAiGenerator {
@@ -36,7 +36,7 @@ impl OpenAiGenerator {
     #[allow(deprecated)]
     fn request(&self, context: &GenerationContext) -> Result<CreateChatCompletionRequest, GenError> {
         let (system, user) = prompt::render(context);
-        let build = |e: &dyn std::fmt::Display| GenError { code: "llm_error", message: e.to_string(), retryable: false };
+        let build = |e: &dyn std::fmt::Display| GenError::new(GenErrorKind::Rejected, format!("building the request: {e}"));
         CreateChatCompletionRequestArgs::default()
             .model(&self.config.model)
             .max_tokens(self.config.max_tokens)
@@ -52,18 +52,18 @@ impl OpenAiGenerator {
     }
 }
 
-/// Whether trying again might help, and the error as the client sees it.
+/// Whether trying again might help; the upstream's words go in the detail, for the log.
 fn classify(e: &OpenAIError) -> GenError {
-    let (retryable, message) = match e {
-        OpenAIError::Reqwest(err) => (true, format!("cannot reach the language model: {err}")),
+    match e {
+        OpenAIError::Reqwest(err) => GenError::new(GenErrorKind::Unavailable, format!("cannot reach the language model: {err}")),
         OpenAIError::ApiError(api) => {
             let status = api.status_code.as_u16();
-            (status == 429 || status >= 500, format!("the language model answered {status}: {}", api.api_error.message))
+            let kind = if status == 429 || status >= 500 { GenErrorKind::Unavailable } else { GenErrorKind::Rejected };
+            GenError::new(kind, format!("the language model answered {status}: {}", api.api_error.message))
         }
-        OpenAIError::StreamError(err) => (true, format!("the language model's stream failed: {err}")),
-        other => (false, format!("language model error: {other}")),
-    };
-    GenError { code: if retryable { "llm_unavailable" } else { "llm_error" }, message, retryable }
+        OpenAIError::StreamError(err) => GenError::new(GenErrorKind::StreamFailed, format!("the language model's stream failed: {err}")),
+        other => GenError::new(GenErrorKind::Rejected, format!("language model error: {other}")),
+    }
 }
 
 fn pieces(chunk: CreateChatCompletionStreamResponse) -> Vec<Piece> {
@@ -119,13 +119,12 @@ impl Generator for OpenAiGenerator {
             let error = match tokio::time::timeout(first_token, try_once).await {
                 Ok(Ok(stream)) => return Ok(stream),
                 Ok(Err(e)) => e,
-                Err(_) => GenError {
-                    code: "llm_timeout",
-                    message: format!("the language model sent nothing within {:.0} s", first_token.as_secs_f64()),
-                    retryable: true,
-                },
+                Err(_) => GenError::new(
+                    GenErrorKind::Timeout,
+                    format!("the language model sent nothing within {:.0} s", first_token.as_secs_f64()),
+                ),
             };
-            if !error.retryable || attempt >= self.config.retries {
+            if !error.retryable() || attempt >= self.config.retries {
                 return Err(error);
             }
             attempt += 1;

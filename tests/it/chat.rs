@@ -187,6 +187,9 @@ async fn transient_failures_before_the_first_token_are_retried() {
     let (app, llm) = with_llm(script, |c| c.llm.retries = 2).await;
     let a = ask_q(&app, "What is J1885?").await;
     assert_eq!(a.one("error")["retryable"], false);
+    assert_eq!(a.one("error")["code"], "llm_error");
+    let message = a.one("error")["message"].as_str().unwrap();
+    assert!(!message.contains("scripted") && !message.contains("400"), "the provider's words stay in the log: {message}");
     assert_eq!(llm.calls(), 1);
 }
 
@@ -311,7 +314,8 @@ async fn the_llm_sees_the_conversation_so_far() {
     ask(&app, json!({"question": "And its usual administration code?", "conversation_id": conversation})).await;
     let requests = llm.state.requests.lock().unwrap();
     let user = requests[1]["messages"][1]["content"].as_str().unwrap();
-    assert!(user.starts_with("Earlier in this conversation:\nQ: What is J1885?\nA: J1885 [1]."), "{user}");
+    assert!(user.starts_with("Earlier in this conversation"), "{user}");
+    assert!(user.contains("<history>\n<turn>\nQ: What is J1885?\nA: J1885 [1].\n</turn>\n</history>"), "{user}");
 }
 
 #[tokio::test]
