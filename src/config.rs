@@ -57,6 +57,23 @@ pub struct Config {
     pub metering: MeteringConfig,
     pub rate_limits: RateLimitConfig,
     pub web: WebConfig,
+    pub limits: LimitsConfig,
+}
+
+/// Bounds on the work one process takes on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Requests handled at once; past it, `503` with `Retry-After` (load shedding).
+    pub max_in_flight_requests: usize,
+    /// Seconds a request may take to produce its response (a stream's headers, for chat).
+    pub request_timeout_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self { max_in_flight_requests: 1024, request_timeout_secs: 30 }
+    }
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -163,6 +180,8 @@ pub struct EmbedConfig {
     pub api_dimensions: Option<u32>,
     /// Texts per embedding call.
     pub batch_size: usize,
+    /// Seconds one embeddings API call may take, response included.
+    pub api_timeout_secs: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -198,6 +217,7 @@ impl Default for Config {
             metering: MeteringConfig::default(),
             rate_limits: RateLimitConfig::default(),
             web: WebConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }
@@ -242,6 +262,7 @@ impl Default for EmbedConfig {
             api_model: "text-embedding-3-small".into(),
             api_dimensions: None,
             batch_size: 256,
+            api_timeout_secs: 60.0,
         }
     }
 }

@@ -1,9 +1,12 @@
 //! Dense vectors from any OpenAI-compatible embeddings API, through `async-openai`.
 
+use std::time::Duration;
+
 use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
 use async_openai::Client;
 
+use crate::llm::client::{openai_client, Wait};
 use super::{EmbedError, Embedder};
 use crate::config::EmbedConfig;
 
@@ -24,12 +27,9 @@ impl ApiEmbedder {
             .api_base
             .clone()
             .ok_or_else(|| EmbedError::Unavailable("the openai embedder needs embed.api_base".into()))?;
-        let mut oc = OpenAIConfig::new().with_api_base(base.trim_end_matches('/'));
-        if let Some(key) = &config.api_key {
-            oc = oc.with_api_key(key);
-        }
+        let wait = Wait::Total(Duration::from_secs_f64(config.api_timeout_secs.max(0.001)));
         let mut embedder = Self {
-            client: Client::with_config(oc),
+            client: openai_client(&base, config.api_key.as_deref(), wait),
             model: config.api_model.clone(),
             dimensions: config.api_dimensions,
             dim: 0,

@@ -2,12 +2,15 @@
 //! asked of the configured OpenAI-compatible model and averaged over several runs, because a
 //! single judgement is noisy.
 
+use std::time::Duration;
+
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs};
 use async_openai::Client;
 use minijinja::{context, Environment};
 use serde::Deserialize;
 
+use crate::llm::client::{openai_client, Wait};
 use crate::config::LlmConfig;
 
 const TEMPLATE: &str = include_str!("../../prompts/judge.md");
@@ -34,11 +37,10 @@ fn verdict(reply: &str) -> Option<Verdict> {
 impl Judge {
     pub fn new(config: &LlmConfig, runs: usize) -> Option<Self> {
         let base = config.base_url.as_deref()?;
-        let mut oc = OpenAIConfig::new().with_api_base(base.trim_end_matches('/'));
-        if let Some(key) = &config.api_key {
-            oc = oc.with_api_key(key);
-        }
-        Some(Self { client: Client::with_config(oc), model: config.model.clone(), runs: runs.max(1) })
+        // A judgement is one short non-streamed completion.
+        let wait = Wait::Total(Duration::from_secs_f64(config.timeout_secs.max(1.0) * 4.0));
+        let client = openai_client(base, config.api_key.as_deref(), wait);
+        Some(Self { client, model: config.model.clone(), runs: runs.max(1) })
     }
 
     pub fn prompt(sources: &[(usize, String)], answer: &str) -> String {

@@ -6,7 +6,9 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::error_handling::HandleErrorLayer;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::BoxError;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -14,6 +16,8 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
 use tokio_stream::wrappers::ReceiverStream;
+use tower::limit::GlobalConcurrencyLimitLayer;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use serde::Deserialize;
@@ -29,6 +33,7 @@ use crate::codes::{lookup_forms, shape, CodeSystem};
 use crate::retrieval::{SearchMode, SearchRequest};
 
 pub fn router(state: AppState) -> Router {
+    let limits = state.services.config.limits.clone();
     let router = Router::new()
         .route("/", get(pages::chat_page))
         .route("/codes/{code}", get(pages::code_page))
@@ -56,13 +61,34 @@ pub fn router(state: AppState) -> Router {
         // Requests are small JSON; anything larger is refused with a 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A handler that panics answers a JSON 500 instead of dropping the connection.
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()));
+        .layer(CatchPanicLayer::custom(|_| ApiError::internal("a request handler panicked").into_response()))
+        // Bounded work: at most so many requests at once (the rest shed with a 503), each
+        // answered within the request timeout.
+        .layer(
+            ServiceBuilder::new()
+                .layer(HandleErrorLayer::new(|e: BoxError| async move { shed(e) }))
+                .load_shed()
+                // Global: axum applies router layers to each route, and one budget is shared.
+                .layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight_requests.max(1)))
+                .timeout(Duration::from_secs(limits.request_timeout_secs.max(1))),
+        );
     // Outermost, so that preflight requests are answered before anything else runs.
     let router = match cors(&state.services.config.web.cors_origins) {
         Some(layer) => router.layer(layer),
         None => router,
     };
     router.with_state(state)
+}
+
+/// The response for a request the limits refused.
+fn shed(e: BoxError) -> ApiError {
+    if e.is::<tower::load_shed::error::Overloaded>() {
+        ApiError::overloaded("the server is handling as many requests as it takes; try again in a moment")
+    } else if e.is::<tower::timeout::error::Elapsed>() {
+        ApiError::overloaded("the request took too long and was stopped; try again")
+    } else {
+        ApiError::internal(e)
+    }
 }
 
 /// The CORS policy for the origins that embed the widget: bearer tokens, never cookies.

@@ -8,6 +8,7 @@
 
 mod extractive;
 mod openai;
+pub mod client;
 pub mod prompt;
 
 use std::pin::Pin;

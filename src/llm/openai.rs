@@ -15,6 +15,7 @@ use async_openai::types::chat::{
 use async_openai::Client;
 use futures::StreamExt;
 
+use super::client::{openai_client, Wait};
 use super::{prompt, GenError, GenErrorKind, GenerationContext, Generator, Piece, PieceStream, Usage};
 use crate::config::LlmConfig;
 
@@ -26,11 +27,10 @@ pub struct OpenAiGenerator {
 impl OpenAiGenerator {
     pub fn new(config: &LlmConfig) -> Option<Self> {
         let base = config.base_url.as_deref()?;
-        let mut oc = OpenAIConfig::new().with_api_base(base.trim_end_matches('/'));
-        if let Some(key) = &config.api_key {
-            oc = oc.with_api_key(key);
-        }
-        Some(Self { client: Client::with_config(oc), config: config.clone() })
+        // A read waiting past the stall limit means the stream is dead.
+        let read = Duration::from_secs_f64(config.stall_secs.max(config.timeout_secs).max(0.001));
+        let client = openai_client(base, config.api_key.as_deref(), Wait::Streaming { read });
+        Some(Self { client, config: config.clone() })
     }
 
     #[allow(deprecated)]

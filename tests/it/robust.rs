@@ -137,3 +137,50 @@ async fn an_answer_past_its_size_cap_ends_with_an_error() {
     assert_eq!(last.data["code"], "answer_too_long");
     assert_eq!(events.iter().filter(|e| e.name == "delta").count(), 1);
 }
+
+/// A request whose body never finishes arriving: in flight until dropped.
+fn endless_chat(app: &TestApp) -> (tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>, tokio::task::JoinHandle<StatusCode>) {
+    use tower::ServiceExt;
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
+    let request = axum::http::Request::builder()
+        .method("POST")
+        .uri("/api/chat")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {}", app.key))
+        .body(body)
+        .unwrap();
+    let router = app.router.clone();
+    (tx, tokio::spawn(async move { router.oneshot(request).await.unwrap().status() }))
+}
+
+#[tokio::test]
+async fn requests_past_the_in_flight_limit_are_shed_and_slow_ones_time_out() {
+    let app = TestApp::spawn_with(|c| {
+        c.limits.max_in_flight_requests = 1;
+        c.limits.request_timeout_secs = 1;
+    })
+    .await;
+    let (held, slow) = endless_chat(&app);
+    // Let it start: it then waits for its body, holding the only slot.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(!slow.is_finished());
+    // Wait until the slow request holds the only slot.
+    let mut shed = None;
+    for _ in 0..100 {
+        let (status, headers, body) = json_of(app.send("GET", "/api/stats", None, None, &[]).await).await;
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            shed = Some((headers, body));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (headers, body) = shed.expect("a second request is shed while the first is in flight");
+    assert_eq!(body["error"]["code"], "overloaded");
+    assert_eq!(headers["retry-after"], "1");
+    // The slow one is stopped by the request timeout, and the slot is free again.
+    assert_eq!(slow.await.unwrap(), StatusCode::SERVICE_UNAVAILABLE);
+    drop(held);
+    let (status, _) = app.get("/api/stats").await;
+    assert_eq!(status, StatusCode::OK);
+}
