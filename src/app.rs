@@ -104,6 +104,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(services: Arc<Services>) -> Self {
         let limits = Arc::new(RateLimits::new(&services.config.rate_limits));
+        crate::telemetry::handle();
         Self { services, limits, web: Arc::new(Web::new()), ready: Arc::new(AtomicBool::new(false)) }
     }
 

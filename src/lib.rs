@@ -15,4 +15,5 @@ pub mod llm;
 pub mod metering;
 pub mod retrieval;
 pub mod store;
+pub mod telemetry;
 pub mod web;

@@ -21,8 +21,17 @@ struct Cli {
     /// Config file (default: ./codecite.toml when it exists).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
+    /// Log lines as text or as JSON objects (one per line), on stderr.
+    #[arg(long, global = true, value_enum, default_value = "text", env = "CODECITE_LOG_FORMAT")]
+    log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args)]
@@ -108,13 +117,13 @@ fn load_config(cli_config: Option<&PathBuf>, data: &DataArgs) -> anyhow::Result<
 
 #[tokio::main]
 async fn main() {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,qdrant_edge=error".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,qdrant_edge=error".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match cli.log_format {
+        LogFormat::Text => logs.init(),
+        LogFormat::Json => logs.json().with_current_span(true).init(),
+    }
     if let Err(e) = run(cli).await {
         eprintln!("error: {e:#}");
         std::process::exit(1);
@@ -205,7 +214,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
-    let app = codecite::http::router(state).layer(tower_http::trace::TraceLayer::new_for_http());
+    let app = codecite::http::router(state);
     // The peer address feeds the per-address rate limit.
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async {

@@ -33,6 +33,7 @@ use crate::codes::{lookup_forms, shape, CodeSystem, CodeTable};
 use crate::config::{ChatConfig, LlmConfig};
 use crate::llm::{GenError, GenerationContext, Generator, NcciFinding, Piece, Source, Turn};
 use crate::metering::Reservation;
+use crate::telemetry;
 use crate::retrieval::{MatchKind, Retriever, SearchRequest};
 
 #[derive(Debug, thiserror::Error)]
@@ -285,6 +286,12 @@ impl ChatService {
                     }
                 }
             }
+            let outcome = match &ending {
+                Ending::Done(_) => "done".to_string(),
+                Ending::Failed(error, _) => error.event().code,
+                Ending::Gone => "gone".to_string(),
+            };
+            metrics::counter!(telemetry::ANSWERS, "outcome" => outcome).increment(1);
             let terminal = match ending {
                 Ending::Done(done) => ChatEvent::Done(done),
                 Ending::Failed(error, detail) => {
@@ -324,6 +331,7 @@ impl ChatService {
         if tx.send(ChatEvent::Sources(sources.iter().map(SourceEvent::from).collect())).await.is_err() {
             return Ending::Gone;
         }
+        metrics::histogram!(telemetry::TIME_TO_SOURCES).record(started.elapsed().as_secs_f64());
         let context = GenerationContext {
             question: question.clone(),
             history: history.iter().map(Turn::from).collect(),
@@ -365,6 +373,9 @@ impl ChatService {
                 Piece::Text(text) => {
                     if answer.chars().count() + text.chars().count() > self.config.max_answer_chars {
                         return Ending::Failed(AnswerError::TooLong(self.config.max_answer_chars), None);
+                    }
+                    if answer.is_empty() {
+                        metrics::histogram!(telemetry::TIME_TO_FIRST_TOKEN).record(started.elapsed().as_secs_f64());
                     }
                     answer.push_str(&text);
                     if tx.send(ChatEvent::Delta { text: text.clone() }).await.is_err() {

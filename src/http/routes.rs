@@ -7,7 +7,8 @@ use std::time::Duration;
 
 use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::error_handling::HandleErrorLayer;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::BoxError;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -19,6 +20,9 @@ use tokio_stream::wrappers::ReceiverStream;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::classify::StatusInRangeAsFailures;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -28,6 +32,7 @@ use super::auth::{limit_ip, Authed};
 use super::ApiError;
 use crate::app::AppState;
 use crate::metering::{Caller, Exhausted, Meter, Reservation};
+use crate::telemetry;
 use crate::chat::{ChatEvent, ChatRequest};
 use crate::codes::{lookup_forms, shape, CodeSystem};
 use crate::retrieval::{SearchMode, SearchRequest};
@@ -41,6 +46,7 @@ pub fn router(state: AppState) -> Router {
         .route("/widget.js", get(pages::widget))
         .route("/static/{hash}/{name}", get(pages::asset))
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics_text))
         .route("/readyz", get(readyz))
         .route("/api/search", get(search))
         .route("/api/codes/{code}", get(code))
@@ -58,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/conversations/{id}", get(accounts::conversation).delete(accounts::delete_conversation))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit_ip))
+        .layer(axum::middleware::from_fn(record_metrics))
         // Requests are small JSON; anything larger is refused with a 413.
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A handler that panics answers a JSON 500 instead of dropping the connection.
@@ -71,13 +78,41 @@ pub fn router(state: AppState) -> Router {
                 // Global: axum applies router layers to each route, and one budget is shared.
                 .layer(GlobalConcurrencyLimitLayer::new(limits.max_in_flight_requests.max(1)))
                 .timeout(Duration::from_secs(limits.request_timeout_secs.max(1))),
-        );
+        )
+        // Every request gets an id (or keeps the one it came with): on its log lines, in the
+        // `x-request-id` response header. Only 500–502 are logged as failures: a 503 while
+        // starting up, shedding load or timing out is expected, and 500s log themselves.
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new(StatusInRangeAsFailures::new(500..=502).into_make_classifier()).make_span_with(|request: &Request<Body>| {
+                let id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
+            }),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
     // Outermost, so that preflight requests are answered before anything else runs.
     let router = match cors(&state.services.config.web.cors_origins) {
         Some(layer) => router.layer(layer),
         None => router,
     };
     router.with_state(state)
+}
+
+/// Counts and times every request by its route (`/api/codes/{code}`, not the code).
+async fn record_metrics(request: Request<Body>, next: axum::middleware::Next) -> Response {
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
+    let method = request.method().as_str().to_string();
+    let started = std::time::Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(telemetry::HTTP_REQUESTS, "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
+    metrics::histogram!(telemetry::HTTP_DURATION, "route" => route, "method" => method).record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// Prometheus scrape target.
+async fn metrics_text() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], telemetry::render())
 }
 
 /// The response for a request the limits refused.

@@ -229,6 +229,7 @@ async fn write_chunks(
         let n = points.len() as u64;
         store.upsert(points).await?;
         bar.inc(n);
+        metrics::counter!(crate::telemetry::INGEST_CHUNKS).increment(n);
     }
     producer.await?;
     bar.finish_and_clear();

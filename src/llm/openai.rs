@@ -124,9 +124,11 @@ impl Generator for OpenAiGenerator {
                     format!("the language model sent nothing within {:.0} s", first_token.as_secs_f64()),
                 ),
             };
+            metrics::counter!(crate::telemetry::LLM_ERRORS, "kind" => format!("{:?}", error.kind)).increment(1);
             if !error.retryable() || attempt >= self.config.retries {
                 return Err(error);
             }
+            metrics::counter!(crate::telemetry::LLM_RETRIES).increment(1);
             attempt += 1;
             tracing::warn!(attempt, %error, "retrying the language model");
             tokio::time::sleep(Duration::from_millis(200 * 2u64.pow(attempt - 1))).await;

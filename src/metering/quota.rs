@@ -273,6 +273,7 @@ impl Metering {
                 false => (Action::Upgrade, None),
             };
             let resets_at = resets_at(plan.period, now);
+            metrics::counter!(crate::telemetry::QUOTA_DENIALS, "meter" => meter.as_str(), "plan" => account.plan.clone()).increment(1);
             return Ok(Err(Exhausted { meter, plan: account.plan.clone(), action, resets_at, limit, offer }));
         };
         let (used, granted): (i64, i64) = (row.get(0), row.get(1));

@@ -184,3 +184,29 @@ async fn requests_past_the_in_flight_limit_are_shed_and_slow_ones_time_out() {
     let (status, _) = app.get("/api/stats").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn every_response_has_a_request_id_and_metrics_scrape() {
+    let app = TestApp::spawn().await;
+    let response = app.send("GET", "/api/stats", None, None, &[]).await;
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    let response = app.send("GET", "/healthz", None, None, &[("x-request-id", "from-the-proxy")]).await;
+    assert_eq!(response.headers()["x-request-id"], "from-the-proxy");
+
+    let answer = app.post_json("/api/chat", &json!({ "question": "What is E11.9?" }).to_string()).await;
+    answer.into_body().collect().await.unwrap();
+    let response = app.send("GET", "/metrics", None, None, &[]).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
+    for needle in [
+        "codecite_http_requests_total{route=\"/api/chat\",method=\"POST\",status=\"200\"}",
+        "codecite_http_request_duration_seconds_bucket{route=\"/api/stats\"",
+        "codecite_chat_time_to_sources_seconds_bucket",
+        "codecite_chat_time_to_first_token_seconds_bucket",
+        "codecite_chat_answers_total{outcome=\"done\"}",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from\n{text}");
+    }
+}
