@@ -46,6 +46,11 @@ scripts/fetch_minilm.sh "$minilm_dir"
 CODECITE_TEST_MINILM_DIR="$minilm_dir" cargo test --features onnx --test it embed_onnx
 echo "== integration tests on PostgreSQL ($("$pg_bin/postgres" --version))"
 CODECITE_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres" cargo test --test it
+echo "== PostgreSQL restarted under a running app (the pool reconnects)"
+restart="$pg_bin/pg_ctl -D $pg_dir/data -l $pg_dir/log -m fast -w restart"
+[ "$(id -u)" = 0 ] && restart="runuser -u postgres -- $restart"
+CODECITE_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres" CODECITE_TEST_PG_RESTART="$restart" \
+    cargo test --test it faults::postgres_restarted -- --ignored
 
 echo "== evaluation gate: the question sets on the full bundled corpus (release build)"
 cargo build --release

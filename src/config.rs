@@ -182,6 +182,8 @@ pub struct EmbedConfig {
     pub batch_size: usize,
     /// Seconds one embeddings API call may take, response included.
     pub api_timeout_secs: f64,
+    /// Vectors of the on-disk embedding cache (transformer and API embedders) kept in memory.
+    pub cache_entries: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -263,6 +265,7 @@ impl Default for EmbedConfig {
             api_dimensions: None,
             batch_size: 256,
             api_timeout_secs: 60.0,
+            cache_entries: 100_000,
         }
     }
 }

@@ -16,6 +16,7 @@ use crate::ingest::{load_corpus, IngestOptions};
 use crate::retrieval::{SearchMode, SearchRequest};
 
 mod chat;
+mod load;
 mod metering;
 
 #[derive(Args, Debug, Clone)]
@@ -36,6 +37,24 @@ pub struct BenchArgs {
     /// (one per line) from this file.
     #[arg(long)]
     pub search_only: Option<PathBuf>,
+    /// Load test over loopback HTTP: serve the bundled corpus in a child process and drive
+    /// concurrent SSE clients against it (extractive, then a stub LLM at --token-rate).
+    #[arg(long)]
+    pub load: bool,
+    /// Streams held at once in the load test's LLM phase.
+    #[arg(long, default_value_t = 200)]
+    pub streams: usize,
+    /// Seconds of the load test's LLM phase.
+    #[arg(long, default_value_t = 60)]
+    pub seconds: u64,
+    /// Tokens per second the stub LLM streams, per stream.
+    #[arg(long, default_value_t = 50)]
+    pub token_rate: u64,
+    /// Clients asking back to back in the load test's extractive phase, and its seconds.
+    #[arg(long, default_value_t = 8)]
+    pub extractive_clients: usize,
+    #[arg(long, default_value_t = 20)]
+    pub extractive_seconds: u64,
 }
 
 /// What the child process measures: searches, then chat.
@@ -69,6 +88,18 @@ pub async fn run(config_file: Option<&Path>, args: BenchArgs) -> anyhow::Result<
 
     if let Some(n) = args.embed_texts {
         return embed_throughput(&config, n).await;
+    }
+    if args.load {
+        let options = load::LoadOptions {
+            streams: args.streams,
+            seconds: args.seconds,
+            token_rate: args.token_rate,
+            extractive_clients: args.extractive_clients,
+            extractive_seconds: args.extractive_seconds,
+        };
+        let queries = bench_queries(&config.corpus_dir, 500)?;
+        println!("machine: {}\n", machine());
+        return load::run(config_file, config.corpus_dir.clone(), &config.data_dir, queries, options).await;
     }
     if let Some(file) = &args.search_only {
         let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;

@@ -77,7 +77,7 @@ pub async fn build(config: &EmbedConfig, cache_dir: &std::path::Path) -> Result<
         }
     };
     if inner.worth_caching() {
-        Ok(Arc::new(CachedEmbedder::open(inner, cache_dir)?))
+        Ok(Arc::new(CachedEmbedder::open(inner, cache_dir, config.cache_entries)?))
     } else {
         Ok(inner)
     }

@@ -7,6 +7,7 @@ mod helpers;
 mod api;
 mod chat;
 mod fake_llm;
+mod faults;
 mod embed_api;
 mod embed_onnx;
 mod eval;
