@@ -261,7 +261,8 @@ pub async fn run(config_file: Option<&Path>, corpus: PathBuf, data_dir: &Path, q
     let key_out = std::process::Command::new(&exe)
         .arg("--config")
         .arg(&config)
-        .args(["account", "create", "--email", "load@codecite.invalid", "--plan", "admin"])
+        .args(["account", "create", "--plan", "admin", "--email"])
+        .arg(format!("load-{}@codecite.invalid", uuid::Uuid::new_v4().simple()))
         .env("CODECITE_DATA_DIR", &served_dir)
         .output()
         .context("creating the bench account")?;

@@ -58,8 +58,11 @@ impl CodeTable {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if sqlite {
-                        // WAL lets readers proceed while an ingest writes.
+                        // WAL lets readers proceed while an ingest writes; with WAL, NORMAL
+                        // syncs at checkpoints rather than on every commit: a power cut may
+                        // lose the last commits, never the database's consistency.
                         sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
                         sqlx::query("PRAGMA busy_timeout = 5000").execute(&mut *conn).await?;
                     }
                     Ok(())

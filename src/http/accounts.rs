@@ -9,6 +9,9 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::openapi::ErrorBody;
 use serde_json::{json, Value};
 
 use super::auth::{clear_cookie, optional_caller, session_cookie, Authed, ClientIp};
@@ -51,18 +54,20 @@ async fn session_response(state: &AppState, status: StatusCode, session: NewSess
     Ok((status, [(header::SET_COOKIE, cookie)], Json(body)).into_response())
 }
 
+#[utoipa::path(post, path = "/api/guest", tag = "accounts", responses((status = 201, description = "token, plan, account, remaining, expires_at; a session cookie"), (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody)))]
 pub async fn guest(State(state): State<AppState>, ClientIp(ip): ClientIp) -> Result<Response, ApiError> {
     state.limits.check_auth_ip(ip).map_err(ApiError::rate_limited)?;
     let session = state.services.metering.create_guest().await?;
     session_response(&state, StatusCode::CREATED, session).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Credentials {
     email: String,
     password: String,
 }
 
+#[utoipa::path(post, path = "/api/register", tag = "accounts", request_body = Credentials, responses((status = 201, description = "A session on the free plan; as a guest, that guest registered"), (status = 400, description = "Bad input", body = ErrorBody), (status = 409, description = "The email is taken", body = ErrorBody), (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody)))]
 pub async fn register(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -76,6 +81,7 @@ pub async fn register(
     session_response(&state, StatusCode::CREATED, session).await
 }
 
+#[utoipa::path(post, path = "/api/login", tag = "accounts", request_body = Credentials, responses((status = 200, description = "A new session"), (status = 401, description = "Wrong email or password", body = ErrorBody), (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -87,6 +93,7 @@ pub async fn login(
     session_response(&state, StatusCode::OK, session).await
 }
 
+#[utoipa::path(post, path = "/api/logout", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "The session ended"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody)))]
 pub async fn logout(State(state): State<AppState>, Authed(caller): Authed) -> Result<Response, ApiError> {
     let metering = &state.services.metering;
     metering.logout(&caller).await?;
@@ -94,6 +101,7 @@ pub async fn logout(State(state): State<AppState>, Authed(caller): Authed) -> Re
     Ok(([(header::SET_COOKIE, cookie)], Json(json!({"status": "signed_out"}))).into_response())
 }
 
+#[utoipa::path(get, path = "/api/me", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "Account, plan, remaining per meter, resets_at"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody)))]
 pub async fn me(State(state): State<AppState>, Authed(caller): Authed) -> Result<Json<Value>, ApiError> {
     let metering = &state.services.metering;
     let mut meters = serde_json::Map::new();
@@ -111,12 +119,13 @@ pub async fn me(State(state): State<AppState>, Authed(caller): Authed) -> Result
     })))
 }
 
-#[derive(Deserialize, Default)]
-struct KeyBody {
+#[derive(Deserialize, Default, ToSchema)]
+pub struct KeyBody {
     #[serde(default)]
     name: String,
 }
 
+#[utoipa::path(post, path = "/api/keys", tag = "accounts", request_body(content = Option<KeyBody>), security(("bearer" = [])), responses((status = 201, description = "id, key (shown once), name, prefix, created_at"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody), (status = 403, description = "Guests cannot make keys", body = ErrorBody)))]
 pub async fn create_key(State(state): State<AppState>, Authed(caller): Authed, body: Bytes) -> Result<Response, ApiError> {
     let body: KeyBody = if body.iter().all(u8::is_ascii_whitespace) {
         KeyBody::default()
@@ -127,11 +136,13 @@ pub async fn create_key(State(state): State<AppState>, Authed(caller): Authed, b
     Ok((StatusCode::CREATED, Json(json!(key))).into_response())
 }
 
+#[utoipa::path(get, path = "/api/keys", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "The account's keys, by prefix"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody)))]
 pub async fn list_keys(State(state): State<AppState>, Authed(caller): Authed) -> Result<Json<Value>, ApiError> {
     let keys = state.services.metering.list_keys(&caller.account).await?;
     Ok(Json(json!({ "keys": keys })))
 }
 
+#[utoipa::path(delete, path = "/api/keys/{id}", tag = "accounts", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "Revoked"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody), (status = 404, description = "Not found (also another account's)", body = ErrorBody)))]
 pub async fn delete_key(
     State(state): State<AppState>,
     Authed(caller): Authed,
@@ -143,12 +154,14 @@ pub async fn delete_key(
     }
 }
 
+#[utoipa::path(get, path = "/api/conversations", tag = "conversations", security(("bearer" = [])), responses((status = 200, description = "The caller's conversations, newest first"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody)))]
 pub async fn conversations(State(state): State<AppState>, Authed(caller): Authed) -> Result<Json<Value>, ApiError> {
     let store = state.services.chat.conversations();
     let list = store.list(&caller.account.id, 200).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "conversations": list })))
 }
 
+#[utoipa::path(get, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 200, description = "One conversation with its turns"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody), (status = 404, description = "Not found (also another account's)", body = ErrorBody)))]
 pub async fn conversation(
     State(state): State<AppState>,
     Authed(caller): Authed,
@@ -161,6 +174,7 @@ pub async fn conversation(
     }
 }
 
+#[utoipa::path(delete, path = "/api/conversations/{id}", tag = "conversations", params(("id" = String, Path)), security(("bearer" = [])), responses((status = 204, description = "Deleted"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody), (status = 404, description = "Not found (also another account's)", body = ErrorBody)))]
 pub async fn delete_conversation(
     State(state): State<AppState>,
     Authed(caller): Authed,

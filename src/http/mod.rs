@@ -5,6 +5,7 @@
 mod accounts;
 mod auth;
 mod error;
+mod openapi;
 mod pages;
 mod routes;
 

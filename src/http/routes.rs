@@ -25,6 +25,9 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::TraceLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+
+use super::openapi::ErrorBody;
 use serde_json::{json, Value};
 
 use super::{accounts, pages};
@@ -47,6 +50,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/{hash}/{name}", get(pages::asset))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics_text))
+        .route("/api/openapi.json", get(super::openapi::document))
         .route("/readyz", get(readyz))
         .route("/api/search", get(search))
         .route("/api/codes/{code}", get(code))
@@ -111,7 +115,8 @@ async fn record_metrics(request: Request<Body>, next: axum::middleware::Next) ->
 }
 
 /// Prometheus scrape target.
-async fn metrics_text() -> impl IntoResponse {
+#[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
+pub(super) async fn metrics_text() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], telemetry::render())
 }
 
@@ -190,11 +195,13 @@ fn quota_header(remaining: Option<i64>) -> Option<(HeaderName, HeaderValue)> {
     remaining.map(|n| (QUOTA_HEADER, HeaderValue::from(n)))
 }
 
-async fn healthz() -> Json<Value> {
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, description = "The process is up")))]
+pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "Ingested and ready"), (status = 503, description = "Starting up, or shedding load; see Retry-After", body = ErrorBody)))]
+pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
@@ -203,15 +210,21 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
 }
 
 /// Every parameter arrives as text so that a bad value gets our JSON error, not axum's.
-#[derive(Debug, Deserialize)]
-struct SearchParams {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct SearchParams {
+    /// The query: words, codes, or both.
     q: Option<String>,
+    /// Results, 1–50 (default 10).
     limit: Option<String>,
+    /// CPT, HCPCS, ICD10CM, MODIFIER or GUIDELINE.
     system: Option<String>,
+    /// hybrid (default), dense or bm25.
     mode: Option<String>,
 }
 
-async fn search(
+#[utoipa::path(get, path = "/api/search", tag = "search", params(SearchParams), responses((status = 200, description = "Hits: named codes first, then hybrid results"), (status = 400, description = "Bad input", body = ErrorBody), (status = 503, description = "Starting up, or shedding load; see Retry-After", body = ErrorBody)))]
+pub(super) async fn search(
     State(state): State<AppState>,
     params: Result<Query<SearchParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
@@ -240,7 +253,8 @@ async fn search(
 
 /// A code record, metered as a code view: charged when the record is sent, refunded when
 /// there is none to send.
-async fn code(
+#[utoipa::path(get, path = "/api/codes/{code}", tag = "codes", params(("code" = String, Path, description = "A CPT, HCPCS, ICD-10-CM code or modifier")), security(("bearer" = [])), responses((status = 200, description = "The code record; X-Quota-Remaining"), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody), (status = 402, description = "The quota is spent: meter, action, resets_at", body = ErrorBody), (status = 404, description = "Not found (also another account's)", body = ErrorBody), (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody)))]
+pub(super) async fn code(
     State(state): State<AppState>,
     Authed(caller): Authed,
     headers: HeaderMap,
@@ -301,14 +315,18 @@ pub(super) async fn code_record(state: &AppState, code: &str) -> Result<Value, A
     Err(ApiError::not_found(format!("no code {code} in the code tables")))
 }
 
-#[derive(Debug, Deserialize)]
-struct NcciParams {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct NcciParams {
+    /// A CPT or HCPCS code.
     c1: Option<String>,
+    /// Another one.
     c2: Option<String>,
 }
 
 /// The NCCI procedure-to-procedure edit between two codes, in either order.
-async fn ncci(State(state): State<AppState>, params: Result<Query<NcciParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/ncci", tag = "codes", params(NcciParams), responses((status = 200, description = "The edit: column1, column2, modifier_allowed, edit_set, version"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not found (also another account's)", body = ErrorBody)))]
+pub(super) async fn ncci(State(state): State<AppState>, params: Result<Query<NcciParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let shaped = |c: &Option<String>| {
         c.as_deref()
@@ -328,7 +346,8 @@ async fn ncci(State(state): State<AppState>, params: Result<Query<NcciParams>, Q
 }
 
 /// Counts of what is loaded.
-async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+#[utoipa::path(get, path = "/api/stats", tag = "codes", responses((status = 200, description = "Counts of what is loaded")))]
+pub(super) async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let services = &state.services;
     let counts = services.codes.counts().await?;
     let codes: serde_json::Map<String, Value> = [CodeSystem::Cpt, CodeSystem::Hcpcs, CodeSystem::Icd10Cm, CodeSystem::Modifier]
@@ -345,8 +364,8 @@ async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     })))
 }
 
-#[derive(Debug, Deserialize)]
-struct ChatBody {
+#[derive(Debug, Deserialize, ToSchema)]
+pub(super) struct ChatBody {
     question: String,
     conversation_id: Option<String>,
 }
@@ -354,7 +373,8 @@ struct ChatBody {
 /// Streams an answer as Server-Sent Events. Everything that can be refused (credentials,
 /// bad JSON, an empty or overlong question, another account's conversation, a spent quota)
 /// is refused with a JSON 4xx before the stream opens, and before any quota is reserved.
-async fn chat(
+#[utoipa::path(post, path = "/api/chat", tag = "chat", request_body = ChatBody, security(("bearer" = [])), responses((status = 200, description = "Server-Sent Events: meta, sources, delta, citation, then done or error", content_type = "text/event-stream"), (status = 400, description = "Bad input", body = ErrorBody), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody), (status = 402, description = "The quota is spent: meter, action, resets_at", body = ErrorBody), (status = 404, description = "Not found (also another account's)", body = ErrorBody), (status = 413, description = "Body over 64 KiB", body = ErrorBody), (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody), (status = 503, description = "Starting up, or shedding load; see Retry-After", body = ErrorBody)))]
+pub(super) async fn chat(
     State(state): State<AppState>,
     Authed(caller): Authed,
     headers: HeaderMap,
