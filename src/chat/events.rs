@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::codes::CodeSystem;
 use crate::llm::{GenErrorKind, Source};
+use crate::retrieval::SearchHit;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MetaEvent {
@@ -25,18 +26,25 @@ pub struct SourceEvent {
     pub score: f32,
 }
 
+impl SourceEvent {
+    /// Source `n` of an answer, as the `sources` event shows it.
+    pub fn of(n: usize, hit: &SearchHit) -> Self {
+        Self {
+            n,
+            id: hit.id.clone(),
+            system: hit.system,
+            code: hit.code.clone(),
+            title: hit.title.clone(),
+            snippet: hit.snippet.clone(),
+            url: hit.code.as_ref().map(|c| format!("/codes/{c}")),
+            score: hit.score,
+        }
+    }
+}
+
 impl From<&Source> for SourceEvent {
     fn from(s: &Source) -> Self {
-        Self {
-            n: s.n,
-            id: s.hit.id.clone(),
-            system: s.hit.system,
-            code: s.hit.code.clone(),
-            title: s.hit.title.clone(),
-            snippet: s.hit.snippet.clone(),
-            url: s.hit.code.as_ref().map(|c| format!("/codes/{c}")),
-            score: s.hit.score,
-        }
+        Self::of(s.n, &s.hit)
     }
 }
 

@@ -65,6 +65,13 @@ impl ChatRequest {
     }
 }
 
+/// The hits of a search, and the query and analysis that found them.
+struct Found {
+    query: String,
+    analysis: crate::retrieval::Analysis,
+    hits: Vec<crate::retrieval::SearchHit>,
+}
+
 /// What retrieval found for a question.
 pub struct Retrieved {
     pub sources: Vec<Source>,
@@ -204,6 +211,12 @@ impl ChatService {
     /// Retrieves the sources for a question (and the codes of the turn before, when the
     /// question refers back to them), with full records for the code hits.
     pub async fn sources(&self, question: &str, history: &[StoredTurn]) -> Result<Retrieved, String> {
+        let found = self.find(question, history).await?;
+        self.enrich(question, found, true).await
+    }
+
+    /// The hits for a question: everything the `sources` event shows, with no SQL yet.
+    async fn find(&self, question: &str, history: &[StoredTurn]) -> Result<Found, String> {
         let mut query = question.to_string();
         let analysis = self.retriever.analyze(question);
         if let (true, Some(last)) = (analysis.codes.is_empty(), history.last()) {
@@ -224,6 +237,13 @@ impl ChatService {
         }
         let request = SearchRequest { query: query.clone(), limit: Some(self.config.sources), ..Default::default() };
         let hits = self.retriever.search(&request).await.map_err(|e| e.to_string())?;
+        Ok(Found { query, analysis, hits })
+    }
+
+    /// What the answer needs beyond the hits: named, unknown and category codes, support
+    /// scores, NCCI findings, and (when the generator reads them) full records.
+    async fn enrich(&self, question: &str, found: Found, records: bool) -> Result<Retrieved, String> {
+        let Found { query, analysis, hits } = found;
         let named: Vec<String> =
             hits.iter().filter(|h| h.match_kind == MatchKind::Exact).filter_map(|h| h.code.clone()).collect();
         // Codes the question names that are not billable codes: categories, or nothing at all.
@@ -246,8 +266,8 @@ impl ChatService {
         let mut sources = Vec::with_capacity(hits.len());
         for (i, hit) in hits.into_iter().enumerate() {
             let record = match &hit.code {
-                Some(code) => self.codes.get(std::slice::from_ref(code)).await.map_err(|e| e.to_string())?,
-                None => None,
+                Some(code) if records => self.codes.get(std::slice::from_ref(code)).await.map_err(|e| e.to_string())?,
+                _ => None,
             };
             let (support, covers) = if hit.match_kind == MatchKind::Exact {
                 (1.0, true)
@@ -322,16 +342,21 @@ impl ChatService {
         if tx.send(ChatEvent::Meta(meta)).await.is_err() {
             return Ending::Gone;
         }
-        let Retrieved { sources, named, unknown, categories, ncci } = match self.sources(&question, &history).await {
-            Ok(s) => s,
-            Err(e) => {
-                return Ending::Failed(AnswerError::Retrieval, Some(e));
-            }
+        // The sources go out as soon as search returns; the SQL lookups come after.
+        let found = match self.find(&question, &history).await {
+            Ok(f) => f,
+            Err(e) => return Ending::Failed(AnswerError::Retrieval, Some(e)),
         };
-        if tx.send(ChatEvent::Sources(sources.iter().map(SourceEvent::from).collect())).await.is_err() {
+        let shown = found.hits.iter().enumerate().map(|(i, hit)| SourceEvent::of(i + 1, hit)).collect();
+        if tx.send(ChatEvent::Sources(shown)).await.is_err() {
             return Ending::Gone;
         }
         metrics::histogram!(telemetry::TIME_TO_SOURCES).record(started.elapsed().as_secs_f64());
+        let Retrieved { sources, named, unknown, categories, ncci } =
+            match self.enrich(&question, found, self.generator.needs_records()).await {
+                Ok(r) => r,
+                Err(e) => return Ending::Failed(AnswerError::Retrieval, Some(e)),
+            };
         let context = GenerationContext {
             question: question.clone(),
             history: history.iter().map(Turn::from).collect(),

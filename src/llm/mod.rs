@@ -149,6 +149,11 @@ pub type PieceStream = Pin<Box<dyn Stream<Item = Result<Piece, GenError>> + Send
 pub trait Generator: Send + Sync {
     /// `openai` or `extractive`, reported in `done.usage`.
     fn name(&self) -> &'static str;
+    /// Whether it reads the sources' full code records (the extractive composer does; an
+    /// LLM reads the passages), so that nobody loads them for nothing.
+    fn needs_records(&self) -> bool {
+        true
+    }
     /// Starts an answer. Errors before the first piece come back here (after any retries);
     /// later ones arrive in the stream.
     async fn generate(&self, context: &GenerationContext) -> Result<PieceStream, GenError>;

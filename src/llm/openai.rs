@@ -90,6 +90,10 @@ impl Generator for OpenAiGenerator {
         "openai"
     }
 
+    fn needs_records(&self) -> bool {
+        false
+    }
+
     async fn generate(&self, context: &GenerationContext) -> Result<PieceStream, GenError> {
         let request = self.request(context)?;
         let first_token = Duration::from_secs_f64(self.config.timeout_secs.max(0.001));
