@@ -163,9 +163,10 @@ async fn serve(exe: &Path, config: &Path, data_dir: &Path, corpus: &Path, llm: O
     anyhow::bail!("codecite serve did not become ready in 10 minutes")
 }
 
-/// One client asking `questions` in turn until `until`.
-async fn client(client: reqwest::Client, base: String, key: String, questions: Arc<Vec<String>>, offset: usize, until: Instant) -> Phase {
+/// One client asking `questions` in turn from `start` until `until`.
+async fn client(client: reqwest::Client, base: String, key: String, questions: Arc<Vec<String>>, offset: usize, start: Duration, until: Instant) -> Phase {
     let mut phase = Phase::default();
+    tokio::time::sleep(start).await;
     let mut i = offset;
     while Instant::now() < until {
         let question = &questions[i % questions.len()];
@@ -225,12 +226,17 @@ async fn client(client: reqwest::Client, base: String, key: String, questions: A
     phase
 }
 
-async fn run_phase(served: &Served, key: &str, questions: &Arc<Vec<String>>, clients: usize, seconds: u64) -> Phase {
+/// `clients` clients for `seconds`; their first questions are spread over `ramp`, as real
+/// users' are, rather than all sent in the same millisecond.
+async fn run_phase(served: &Served, key: &str, questions: &Arc<Vec<String>>, clients: usize, seconds: u64, ramp: Duration) -> Phase {
     let http = reqwest::Client::builder().pool_max_idle_per_host(clients).tcp_nodelay(true).build().expect("client");
     let started = Instant::now();
     let until = started + Duration::from_secs(seconds);
     let tasks: Vec<_> = (0..clients)
-        .map(|c| tokio::spawn(client(http.clone(), served.base.clone(), key.to_string(), questions.clone(), c * 7, until)))
+        .map(|c| {
+            let start = ramp.mul_f64(c as f64 / clients.max(1) as f64);
+            tokio::spawn(client(http.clone(), served.base.clone(), key.to_string(), questions.clone(), c * 7, start, until))
+        })
         .collect();
     let mut phase = Phase::default();
     for t in tasks {
@@ -272,13 +278,16 @@ pub async fn run(config_file: Option<&Path>, corpus: PathBuf, data_dir: &Path, q
 
     eprintln!("bench --load: serving the bundled corpus (the first start ingests it)");
     let served = serve(&exe, &config, &served_dir, &corpus, None).await?;
-    let mut extractive = run_phase(&served, &key, &questions, options.extractive_clients, options.extractive_seconds).await;
+    let mut extractive = run_phase(&served, &key, &questions, options.extractive_clients, options.extractive_seconds, Duration::ZERO).await;
     drop(served);
 
-    let stub = stub_llm(60, options.token_rate).await?;
+    const TOKENS: usize = 60;
+    let stub = stub_llm(TOKENS, options.token_rate).await?;
     let served = serve(&exe, &config, &served_dir, &corpus, Some(&stub)).await?;
     eprintln!("bench --load: {} streams for {} s at {} tokens/s", options.streams, options.seconds, options.token_rate);
-    let mut llm = run_phase(&served, &key, &questions, options.streams, options.seconds).await;
+    // Spread the first questions over one answer's length.
+    let ramp = Duration::from_secs_f64(TOKENS as f64 / options.token_rate.max(1) as f64);
+    let mut llm = run_phase(&served, &key, &questions, options.streams, options.seconds, ramp).await;
     drop(served);
 
     println!("| measure (over loopback HTTP, client and server on this machine) | value |");

@@ -263,12 +263,16 @@ impl ChatService {
         let analysis = if query == question { analysis } else { self.retriever.analyze(&query) };
         let own = support::content_words(question);
         let expanded = support::content_words(&analysis.expansions.join(" "));
+        let mut stored = match records {
+            true => {
+                let codes: Vec<String> = hits.iter().filter_map(|h| h.code.clone()).collect();
+                self.codes.get_many(&codes).await.map_err(|e| e.to_string())?
+            }
+            false => Default::default(),
+        };
         let mut sources = Vec::with_capacity(hits.len());
         for (i, hit) in hits.into_iter().enumerate() {
-            let record = match &hit.code {
-                Some(code) if records => self.codes.get(std::slice::from_ref(code)).await.map_err(|e| e.to_string())?,
-                _ => None,
-            };
+            let record = hit.code.as_ref().and_then(|c| stored.remove(c));
             let (support, covers) = if hit.match_kind == MatchKind::Exact {
                 (1.0, true)
             } else {

@@ -193,6 +193,50 @@ impl CodeTable {
         Ok(None)
     }
 
+    /// Several stored codes with their relationships, by exact code, in four queries
+    /// whatever their number (an answer's sources); codes no table has are left out.
+    pub async fn get_many(&self, codes: &[String]) -> Result<HashMap<String, StoredCode>, CodeTableError> {
+        let mut out = HashMap::new();
+        if codes.is_empty() {
+            return Ok(out);
+        }
+        let marks = (1..=codes.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+        let fetch = |sql: String| async move {
+            let mut query = sqlx::query(&sql);
+            for c in codes {
+                query = query.bind(c);
+            }
+            query.fetch_all(&self.pool).await
+        };
+        for row in fetch(format!("SELECT code, record FROM codes WHERE code IN ({marks})")).await? {
+            let code: String = row.get(0);
+            let record: CodeRecord = serde_json::from_str(&row.get::<String, _>(1))
+                .map_err(|e| CodeTableError::Corrupt { code: code.clone(), message: e.to_string() })?;
+            out.insert(code, StoredCode { record, addon_codes: vec![], replaces: vec![], validity: None, cms_primary_codes: vec![] });
+        }
+        for row in fetch(format!("SELECT related, code, kind FROM code_links WHERE related IN ({marks}) ORDER BY code")).await? {
+            if let Some(stored) = out.get_mut(&row.get::<String, _>(0)) {
+                let (other, kind): (String, String) = (row.get(1), row.get(2));
+                match kind.as_str() {
+                    "primary" => stored.addon_codes.push(other),
+                    _ => stored.replaces.push(other),
+                }
+            }
+        }
+        for row in fetch(format!("SELECT code, system, first_seen, last_valid, addon_type FROM code_validity WHERE code IN ({marks})")).await? {
+            if let (Some(stored), Ok(system)) = (out.get_mut(&row.get::<String, _>(0)), row.get::<String, _>(1).parse()) {
+                stored.validity = Some(super::Validity { system, valid_from: row.get(2), last_valid: row.get(3), addon_type: row.get(4) });
+            }
+        }
+        let primaries = format!("SELECT addon, primary_code FROM addon_edits WHERE addon IN ({marks}) AND last_valid IS NULL ORDER BY primary_code");
+        for row in fetch(primaries).await? {
+            if let Some(stored) = out.get_mut(&row.get::<String, _>(0)) {
+                stored.cms_primary_codes.push(row.get(1));
+            }
+        }
+        Ok(out)
+    }
+
     /// The title of an ICD-10-CM category or subcategory (`E11`, `S72.0`): real codes that
     /// are not billable, so not rows of `codes`.
     /// Billable ICD-10-CM codes under a category (`E11` → `E11.0`, …), by code; at most `limit`.

@@ -86,3 +86,18 @@ async fn a_bad_reference_line_stops_the_ingest_before_any_write() {
     let (_, body) = app.get("/api/codes/47562").await;
     assert_eq!(body["title"], "Laparoscopic cholecystectomy");
 }
+
+#[tokio::test]
+async fn many_codes_at_once_read_the_same_as_one_by_one() {
+    let app = TestApp::spawn().await;
+    let codes = app.services().codes.clone();
+    let wanted: Vec<String> = ["99213", "99417", "75946", "37253", "E11.9", "J1885", "NOPE1"].iter().map(|c| c.to_string()).collect();
+    let many = codes.get_many(&wanted).await.unwrap();
+    assert_eq!(many.len(), 6, "the unknown code is left out");
+    for code in &wanted {
+        let one = codes.get(std::slice::from_ref(code)).await.unwrap();
+        let one = one.map(|s| serde_json::to_value(s).unwrap());
+        let batch = many.get(code).map(|s| serde_json::to_value(s).unwrap());
+        assert_eq!(batch, one, "{code}");
+    }
+}
