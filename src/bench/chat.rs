@@ -143,8 +143,9 @@ fn now_micros() -> u128 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
 }
 
-/// Streams `chunks` chunks 5 ms apart, each carrying its send time in microseconds.
-async fn stub_llm(chunks: usize) -> anyhow::Result<String> {
+/// A local OpenAI-compatible stub: each answer is `chunks` chunks, `gap` apart, chunk `i`
+/// carrying `word(i)`. Shared by the relay measurement and the load test.
+pub(super) async fn stub_llm(chunks: usize, gap: Duration, word: fn(usize) -> String) -> anyhow::Result<String> {
     let app = Router::new().route(
         "/v1/chat/completions",
         post(move || async move {
@@ -155,10 +156,10 @@ async fn stub_llm(chunks: usize) -> anyhow::Result<String> {
                 if i == chunks {
                     return Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from("data: [DONE]\n\n")), i + 1));
                 }
-                tokio::time::sleep(Duration::from_millis(5)).await;
+                tokio::time::sleep(gap).await;
                 let chunk = serde_json::json!({
                     "id": "bench", "object": "chat.completion.chunk", "created": 0, "model": "stub",
-                    "choices": [{"index": 0, "delta": {"content": format!("t{} ", now_micros())}, "finish_reason": null}]
+                    "choices": [{"index": 0, "delta": {"content": word(i)}, "finish_reason": null}]
                 });
                 Some((Ok(Bytes::from(format!("data: {chunk}\n\n"))), i + 1))
             });
@@ -180,7 +181,8 @@ async fn stub_llm(chunks: usize) -> anyhow::Result<String> {
 
 /// Milliseconds from each stub chunk's send to the arrival of our `delta` with it.
 async fn relay_latencies(services: &Services) -> anyhow::Result<Vec<f64>> {
-    let base = stub_llm(100).await?;
+    // Each chunk carries its send time in microseconds.
+    let base = stub_llm(100, Duration::from_millis(5), |_| format!("t{} ", now_micros())).await?;
     let llm = LlmConfig { base_url: Some(base), ..Default::default() };
     let generator = Arc::new(OpenAiGenerator::new(&llm).expect("a base URL is set"));
     let chat = Arc::new(ChatService::new(

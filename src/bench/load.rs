@@ -15,9 +15,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use axum::body::{Body, Bytes};
-use axum::routing::post;
-use axum::Router;
 use futures::StreamExt;
 
 use super::percentile;
@@ -80,42 +77,6 @@ impl Phase {
         );
         println!("| {label}: server RSS at the end | {:.0} MB |", self.rss_mb);
     }
-}
-
-/// A stub OpenAI-compatible server: each answer is `tokens` words, `rate` per second.
-async fn stub_llm(tokens: usize, rate: u64) -> anyhow::Result<String> {
-    let gap = Duration::from_secs_f64(1.0 / rate.max(1) as f64);
-    let app = Router::new().route(
-        "/v1/chat/completions",
-        post(move || async move {
-            let stream = futures::stream::unfold(0usize, move |i| async move {
-                if i > tokens {
-                    return None;
-                }
-                if i == tokens {
-                    return Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from("data: [DONE]\n\n")), i + 1));
-                }
-                tokio::time::sleep(gap).await;
-                let word = if i == 0 { "E11.9 ".to_string() } else { format!("w{i} ") };
-                let chunk = serde_json::json!({
-                    "id": "load", "object": "chat.completion.chunk", "created": 0, "model": "stub",
-                    "choices": [{"index": 0, "delta": {"content": word}, "finish_reason": null}]
-                });
-                Some((Ok(Bytes::from(format!("data: {chunk}\n\n"))), i + 1))
-            });
-            axum::response::Response::builder()
-                .header("content-type", "text/event-stream")
-                .body(Body::from_stream(stream))
-                .expect("valid response")
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok(format!("http://{addr}/v1"))
 }
 
 /// A `codecite serve` child, stopped when dropped.
@@ -282,7 +243,8 @@ pub async fn run(config_file: Option<&Path>, corpus: PathBuf, data_dir: &Path, q
     drop(served);
 
     const TOKENS: usize = 60;
-    let stub = stub_llm(TOKENS, options.token_rate).await?;
+    let gap = Duration::from_secs_f64(1.0 / options.token_rate.max(1) as f64);
+    let stub = super::chat::stub_llm(TOKENS, gap, |i| if i == 0 { "E11.9 ".into() } else { format!("w{i} ") }).await?;
     let served = serve(&exe, &config, &served_dir, &corpus, Some(&stub)).await?;
     eprintln!("bench --load: {} streams for {} s at {} tokens/s", options.streams, options.seconds, options.token_rate);
     // Spread the first questions over one answer's length.
