@@ -12,14 +12,6 @@ use regex::Regex;
 
 use crate::codes::shape::{self, Case};
 
-/// A modifier named as one in an answer: `modifier 25`, `modifiers 59 and XS`. ASCII-only,
-/// like every code pattern (see `codes::shape`).
-static MODIFIER: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?-u)\b[Mm]odifiers?\s+\**(?P<a>[0-9A-Z]{2})\b\**(?:\s*(?:,|and|or|/)\s*\**(?P<b>[0-9A-Z]{2})\b)?")
-        .expect("valid regex")
-});
-/// A modifier written right after a code: `99213-25`.
-static SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u)^-([0-9A-Z]{2})\b").expect("valid regex"));
 static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s?\[(\d{1,3})\]").expect("valid regex"));
 static PARTIAL_MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s?(?:\[\d{0,3})?$").expect("valid regex"));
 
@@ -72,18 +64,13 @@ impl CitationScanner {
         let mut found = vec![];
         // Codes are written in capitals in answers: "a1c" is a word.
         for f in shape::find_codes(&self.text, Case::Upper) {
-            if let Some(m) = SUFFIX.captures(&self.text[f.end..]).and_then(|c| c.get(1)) {
-                let (start, end) = (f.end + m.start(), f.end + m.end());
-                found.push(Found { start, end, code: m.as_str().into(), strong: true });
+            if let Some(m) = shape::modifier_after_code(&self.text[f.end..]) {
+                found.push(Found { start: f.end + m.start, end: f.end + m.end, code: m.code, strong: true });
             }
             found.push(Found { start: f.start, end: f.end, code: f.code, strong: f.shape.strong() });
         }
-        for c in MODIFIER.captures_iter(&self.text) {
-            for g in ["a", "b"] {
-                if let Some(m) = c.name(g) {
-                    found.push(Found { start: m.start(), end: m.end(), code: m.as_str().into(), strong: true });
-                }
-            }
+        for m in shape::modifiers_in_answer(&self.text) {
+            found.push(Found { start: m.start, end: m.end, code: m.code, strong: true });
         }
         found.sort_by_key(|f| (f.start, f.end));
         found.dedup_by_key(|f| f.start);

@@ -1,4 +1,4 @@
-//! What a code looks like, decided once. Everything that finds, checks or spells a CPT,
+//! What a code looks like, decided once, modifiers included. Everything that finds, checks or spells a CPT,
 //! HCPCS Level II or ICD-10-CM code or a modifier (query analysis, the citation scanner, the
 //! routes, the loaders, the corpus checks) asks this module.
 //!
@@ -24,6 +24,8 @@ pub enum Shape {
     IcdDotted,
     /// ICD-10-CM without the dot, or a three-character category: `E119`, `I10`.
     IcdBare,
+    /// Two characters named as a modifier: `25`, `XS` (see [`modifiers_in_question`]).
+    Modifier,
 }
 
 impl Shape {
@@ -75,6 +77,65 @@ pub fn find_codes(text: &str, case: Case) -> Vec<Found> {
         out.push(Found { start: m.start(), end: m.end(), code: m.as_str().to_ascii_uppercase(), shape });
     }
     out
+}
+
+/// Where a question names a modifier: after "modifier(s)" or "mod" (any case), after a
+/// five-character code and a dash (`99213-25`), and, for `modifiers_in_question`, a capital
+/// pair on its own (`XS`, `TC`).
+static MODIFIER_IN_QUESTION: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i-u)\b(?:modifiers?|mod)\s+([0-9A-Z]{2})(?:\s*(?:,|and|or|/)\s*([0-9A-Z]{2}))?\b|\b\w{5}-([0-9A-Z]{2})\b")
+        .expect("valid regex")
+});
+/// Letter modifiers written in capitals on their own: lower-case "lt" or "gy" in prose is
+/// not a modifier, so these are matched case-sensitively.
+static MODIFIER_CAPS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u)\b([A-Z][0-9A-Z]|[0-9][A-Z])\b").expect("valid regex"));
+/// Where an answer names a modifier: after "modifier(s)", Markdown bold allowed.
+static MODIFIER_IN_ANSWER: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?-u)\b[Mm]odifiers?\s+\**(?P<a>[0-9A-Z]{2})\b\**(?:\s*(?:,|and|or|/)\s*\**(?P<b>[0-9A-Z]{2})\b)?")
+        .expect("valid regex")
+});
+/// A modifier right after a code: the `-25` of `99213-25`.
+static SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u)^-([0-9A-Z]{2})\b").expect("valid regex"));
+
+/// Two-letter capitals that are modifiers but far more often mean something else.
+const COMMON_ABBREVIATIONS: [&str; 20] = [
+    "PT", "OT", "ST", "CT", "ER", "ED", "OR", "MD", "DO", "NP", "PA", "RN", "IV", "IM", "AM", "PM", "US", "OK", "TV", "UK",
+];
+
+/// Modifiers a question names, with their offsets, upper-cased. A capitalised abbreviation
+/// coders use for other things (`PT eval`, `CT head`, `ER visit`) counts only when the
+/// question calls it a modifier.
+pub fn modifiers_in_question(text: &str) -> Vec<Found> {
+    let mut out = vec![];
+    let modifier = |m: regex::Match| Found { start: m.start(), end: m.end(), code: m.as_str().to_ascii_uppercase(), shape: Shape::Modifier };
+    for c in MODIFIER_IN_QUESTION.captures_iter(text) {
+        out.extend([1, 2, 3].into_iter().filter_map(|g| c.get(g)).map(modifier));
+    }
+    for c in MODIFIER_CAPS.captures_iter(text) {
+        let m = c.get(1).expect("group 1");
+        if !COMMON_ABBREVIATIONS.contains(&m.as_str()) {
+            out.push(modifier(m));
+        }
+    }
+    out
+}
+
+/// Modifiers an answer names after "modifier(s)", with their offsets.
+pub fn modifiers_in_answer(text: &str) -> Vec<Found> {
+    let mut out = vec![];
+    for c in MODIFIER_IN_ANSWER.captures_iter(text) {
+        for m in ["a", "b"].into_iter().filter_map(|g| c.name(g)) {
+            out.push(Found { start: m.start(), end: m.end(), code: m.as_str().into(), shape: Shape::Modifier });
+        }
+    }
+    out
+}
+
+/// The modifier written right after a code (`rest` is the text after it): `-25` → `25`,
+/// with its offsets in `rest`.
+pub fn modifier_after_code(rest: &str) -> Option<Found> {
+    let m = SUFFIX.captures(rest)?.get(1)?;
+    Some(Found { start: m.start(), end: m.end(), code: m.as_str().into(), shape: Shape::Modifier })
 }
 
 /// Whether `s` is a modifier: two ASCII letters or digits.
@@ -142,7 +203,7 @@ pub fn system_of(code: &str) -> CodeSystem {
     match whole(code) {
         Some(Shape::Cpt) => CodeSystem::Cpt,
         Some(Shape::Hcpcs) => CodeSystem::Hcpcs,
-        Some(Shape::IcdDotted | Shape::IcdBare) | None => CodeSystem::Icd10Cm,
+        Some(Shape::IcdDotted | Shape::IcdBare | Shape::Modifier) | None => CodeSystem::Icd10Cm,
     }
 }
 

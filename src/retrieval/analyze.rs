@@ -1,28 +1,8 @@
 //! Query analysis: which tokens look like codes, and how the lexicon expands the words.
 
-use std::sync::LazyLock;
-
-use regex::Regex;
-
 use super::Lexicon;
 use crate::codes::lookup_forms;
 use crate::codes::shape::{self, Case};
-
-/// A modifier named as one: `modifier 25`, `mod 59`, `-25` after a code, `modifiers 59 and
-/// XS`. ASCII-only (`(?-u)`), like every code pattern (see `codes::shape`).
-static MODIFIER_CONTEXT: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i-u)\b(?:modifiers?|mod)\s+([0-9A-Z]{2})(?:\s*(?:,|and|or|/)\s*([0-9A-Z]{2}))?\b|\b\w{5}-([0-9A-Z]{2})\b")
-        .expect("valid regex")
-});
-/// Letter modifiers written in capitals on their own (`XS`, `TC`, `LT`): lower-case "lt" or
-/// "gy" in prose is not a modifier, so these are matched case-sensitively.
-static MODIFIER_CAPS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?-u)\b([A-Z][0-9A-Z]|[0-9][A-Z])\b").expect("valid regex"));
-
-/// Two-letter capitals that are modifiers but far more often mean something else.
-const COMMON_ABBREVIATIONS: [&str; 20] = [
-    "PT", "OT", "ST", "CT", "ER", "ED", "OR", "MD", "DO", "NP", "PA", "RN", "IV", "IM", "AM", "PM", "US", "OK", "TV", "UK",
-];
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Analysis {
@@ -42,21 +22,7 @@ pub fn code_candidates(query: &str) -> Vec<String> {
             found.push((f.start, form));
         }
     }
-    for c in MODIFIER_CONTEXT.captures_iter(query) {
-        for g in [1, 2, 3] {
-            if let Some(m) = c.get(g) {
-                found.push((m.start(), m.as_str().to_ascii_uppercase()));
-            }
-        }
-    }
-    for c in MODIFIER_CAPS.captures_iter(query) {
-        let m = c.get(1).expect("group 1");
-        // Capitalised abbreviations coders use for other things ("PT eval", "CT head", "ER
-        // visit") count as modifiers only when the query calls them one.
-        if !COMMON_ABBREVIATIONS.contains(&m.as_str()) {
-            found.push((m.start(), m.as_str().to_string()));
-        }
-    }
+    found.extend(shape::modifiers_in_question(query).into_iter().map(|m| (m.start, m.code)));
     found.sort_by_key(|(pos, _)| *pos);
     let mut out: Vec<String> = vec![];
     for (_, code) in found {
