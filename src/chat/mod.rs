@@ -208,14 +208,8 @@ impl ChatService {
         Ok(rx)
     }
 
-    /// Retrieves the sources for a question (and the codes of the turn before, when the
-    /// question refers back to them), with full records for the code hits.
-    pub async fn sources(&self, question: &str, history: &[StoredTurn]) -> Result<Retrieved, String> {
-        let found = self.find(question, history).await?;
-        self.enrich(question, found, true).await
-    }
-
-    /// The hits for a question: everything the `sources` event shows, with no SQL yet.
+    /// The hits for a question (and the codes of the turn before, when the question refers
+    /// back to them): everything the `sources` event shows, with no SQL yet.
     async fn find(&self, question: &str, history: &[StoredTurn]) -> Result<Found, String> {
         let mut query = question.to_string();
         let analysis = self.retriever.analyze(question);

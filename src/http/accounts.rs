@@ -42,8 +42,7 @@ fn account_json(account: &Account) -> Value {
 /// A new session's body, with its cookie.
 async fn session_response(state: &AppState, status: StatusCode, session: NewSession) -> Result<Response, ApiError> {
     let metering = &state.services.metering;
-    let max_age = (session.expires_at - metering.now_ms() + 999) / 1000;
-    let cookie = session_cookie(&session.token, max_age, metering.config().cookie_secure);
+    let cookie = session_cookie(metering, &session);
     let body = json!({
         "token": session.token,
         "plan": session.account.plan,

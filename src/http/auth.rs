@@ -14,7 +14,7 @@ use cookie::{Cookie, SameSite};
 
 use super::ApiError;
 use crate::app::AppState;
-use crate::metering::Caller;
+use crate::metering::{Caller, Metering, NewSession};
 
 pub const SESSION_COOKIE: &str = "codecite_session";
 
@@ -111,8 +111,14 @@ pub async fn limit_ip(State(state): State<AppState>, request: Request, next: Nex
     next.run(request).await
 }
 
-/// `Set-Cookie` for a new session: HttpOnly, SameSite=Lax, for the whole site.
-pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
+/// `Set-Cookie` for a new session, living as long as the session does.
+pub fn session_cookie(metering: &Metering, session: &NewSession) -> HeaderValue {
+    let max_age = (session.expires_at - metering.now_ms() + 999) / 1000;
+    cookie(&session.token, max_age, metering.config().cookie_secure)
+}
+
+/// HttpOnly, SameSite=Lax, for the whole site.
+fn cookie(token: &str, max_age_secs: i64, secure: bool) -> HeaderValue {
     let cookie = Cookie::build((SESSION_COOKIE, token.to_string()))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -125,7 +131,7 @@ pub fn session_cookie(token: &str, max_age_secs: i64, secure: bool) -> HeaderVal
 
 /// `Set-Cookie` that removes the session cookie.
 pub fn clear_cookie(secure: bool) -> HeaderValue {
-    session_cookie("", 0, secure)
+    cookie("", 0, secure)
 }
 
 #[cfg(test)]
@@ -144,12 +150,12 @@ mod tests {
     fn the_header_wins_over_the_cookie_and_bad_headers_are_named() {
         let both = headers(&[("authorization", "Bearer abc"), ("cookie", "x=1; codecite_session=def")]);
         assert!(matches!(presented(&both), Presented::Token(t) if t == "abc"));
-        let cookie = headers(&[("cookie", "x=1; codecite_session=def")]);
-        assert!(matches!(presented(&cookie), Presented::Token(t) if t == "def"));
+        let by_cookie = headers(&[("cookie", "x=1; codecite_session=def")]);
+        assert!(matches!(presented(&by_cookie), Presented::Token(t) if t == "def"));
         assert!(matches!(presented(&headers(&[("authorization", "Basic abc")])), Presented::Malformed(_)));
         assert!(matches!(presented(&headers(&[("authorization", "Bearer   ")])), Presented::Malformed(_)));
         assert!(matches!(presented(&HeaderMap::new()), Presented::Nothing));
-        let set = session_cookie("ccs_1", 60, false).to_str().unwrap().to_string();
+        let set = cookie("ccs_1", 60, false).to_str().unwrap().to_string();
         assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Max-Age=60"), "{set}");
     }
 

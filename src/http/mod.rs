@@ -9,6 +9,5 @@ mod openapi;
 mod pages;
 mod routes;
 
-pub use auth::SESSION_COOKIE;
 pub use error::ApiError;
 pub use routes::router;

@@ -11,11 +11,11 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::auth::{optional_caller, session_cookie, ClientIp};
-use super::routes::{code_record, try_reserve};
+use super::routes::view_code;
 use super::ApiError;
 use crate::app::AppState;
 use crate::codes::{lookup_forms, shape, CodeSystem};
-use crate::metering::{Action, Caller, Exhausted, Meter};
+use crate::metering::{Action, Caller, Exhausted};
 use crate::retrieval::{MatchKind, SearchHit, SearchMode, SearchRequest};
 
 /// An HTML response; metered pages are never stored by caches.
@@ -76,8 +76,7 @@ async fn page_caller(state: &AppState, headers: &HeaderMap, ip: std::net::IpAddr
             state.limits.check_auth_ip(ip).map_err(ApiError::rate_limited)?;
             let session = metering.create_guest().await?;
             let caller = metering.identify(&session.token).await?.ok_or_else(|| ApiError::internal("a new guest session is missing"))?;
-            let max_age = (session.expires_at - metering.now_ms() + 999) / 1000;
-            (caller, Some(session_cookie(&session.token, max_age, metering.config().cookie_secure)))
+            (caller, Some(session_cookie(metering, &session)))
         }
     };
     state.limits.check_account(&caller.0.account.id).map_err(ApiError::rate_limited)?;
@@ -121,29 +120,21 @@ pub async fn code_page(State(state): State<AppState>, ClientIp(ip): ClientIp, he
 }
 
 async fn code_view(state: &AppState, caller: &Caller, headers: &HeaderMap, code: &str) -> Result<Response, ApiError> {
-    let reservation = match try_reserve(state, caller, Meter::CodeViews, headers, &format!("code page {code}")).await? {
-        Ok(r) => r,
-        Err(exhausted) => {
+    let (record, remaining) = match view_code(state, caller, headers, code).await {
+        Ok(Ok(viewed)) => viewed,
+        Ok(Err(exhausted)) => {
             let register = exhausted.action == Action::Register;
             let message = exhausted_message(&exhausted);
             return Ok(notice(state, StatusCode::PAYMENT_REQUIRED, "No code page views left", &message, json!({"register": register})));
         }
-    };
-    let record = match code_record(state, code).await {
-        Ok(r) => r,
         Err(e) if e.status == StatusCode::NOT_FOUND => {
-            reservation.refund().await?;
             let matches = close_matches(state, code).await;
             let message = format!("{code} is not in codecite's code tables (CPT summaries, HCPCS Level II, ICD-10-CM, modifiers) nor among the CMS valid code numbers. It may be mistyped, or a code that was never issued.");
             return Ok(notice(state, StatusCode::NOT_FOUND, &format!("No code {code}"), &message, json!({"matches": matches})));
         }
-        Err(e) => {
-            reservation.refund().await?;
-            return Err(e);
-        }
+        Err(e) => return Err(e),
     };
-    reservation.charge().await?;
-    let context = code_context(state, record, reservation.remaining()).await?;
+    let context = code_context(state, record, remaining).await?;
     Ok(render(state, StatusCode::OK, "code.html", context, true))
 }
 

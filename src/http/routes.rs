@@ -172,8 +172,8 @@ async fn reserve(state: &AppState, caller: &Caller, meter: Meter, headers: &Head
     try_reserve(state, caller, meter, headers, detail).await?.map_err(|e| ApiError::quota_exhausted(&e))
 }
 
-/// Like [`reserve`], with a spent quota as a value (pages word it their own way).
-pub(super) async fn try_reserve(
+/// Like [`reserve`], with a spent quota as a value (code pages word it their own way).
+async fn try_reserve(
     state: &AppState,
     caller: &Caller,
     meter: Meter,
@@ -266,21 +266,37 @@ pub(super) async fn code(
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    let reservation = reserve(&state, &caller, Meter::CodeViews, &headers, &format!("code {code}")).await?;
-    let found = code_record(&state, &code).await;
-    match &found {
-        Ok(_) => reservation.charge().await?,
-        Err(_) => reservation.refund().await?,
-    };
-    let mut response = Json(found?).into_response();
-    if let Some((name, value)) = quota_header(reservation.remaining()) {
+    let (record, remaining) = view_code(&state, &caller, &headers, &code).await?.map_err(|e| ApiError::quota_exhausted(&e))?;
+    let mut response = Json(record).into_response();
+    if let Some((name, value)) = quota_header(remaining) {
         response.headers_mut().insert(name, value);
     }
     Ok(response)
 }
 
+/// One metered code view, for the API and the code pages alike: reserve a unit, look the
+/// code up, then charge when there is a record to send and refund when there is not (a
+/// `404` or an error). Gives the record and the views left.
+pub(super) async fn view_code(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    code: &str,
+) -> Result<Result<(Value, Option<i64>), Exhausted>, ApiError> {
+    let reservation = match try_reserve(state, caller, Meter::CodeViews, headers, &format!("code {code}")).await? {
+        Ok(r) => r,
+        Err(exhausted) => return Ok(Err(exhausted)),
+    };
+    let found = code_record(state, code).await;
+    match &found {
+        Ok(_) => reservation.charge().await?,
+        Err(_) => reservation.refund().await?,
+    };
+    Ok(Ok((found?, reservation.remaining())))
+}
+
 /// What the code tables know of a code, or a `404`.
-pub(super) async fn code_record(state: &AppState, code: &str) -> Result<Value, ApiError> {
+async fn code_record(state: &AppState, code: &str) -> Result<Value, ApiError> {
     let codes = &state.services.codes;
     let forms = lookup_forms(code);
     if let Some(stored) = codes.get(&forms).await? {

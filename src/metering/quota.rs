@@ -118,16 +118,6 @@ impl Reservation {
         self.remaining
     }
 
-    /// Whether an earlier request with the same idempotency key already paid for this one.
-    pub fn is_free(&self) -> bool {
-        self.unit.is_none()
-    }
-
-    /// The ledger id of the reservation (`None` when free).
-    pub fn id(&self) -> Option<&str> {
-        self.unit.as_deref().map(|u| u.id.as_str())
-    }
-
     /// Charges the reserved unit; `true` when this call settled it.
     pub async fn charge(&self) -> Result<bool, MeteringError> {
         match &self.unit {
