@@ -104,9 +104,9 @@ pub struct CodeRecord {
     pub deleted_year: Option<i32>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub replaced_by: Vec<String>,
-    /// Global surgical period in days (0, 10, 90) where it is certain.
+    /// The fee schedule's global period indicator, where it is certain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub global_days: Option<u16>,
+    pub global: Option<GlobalPeriod>,
     /// Chapter, block and parent categories, broadest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub path: Vec<String>,
@@ -114,6 +114,60 @@ pub struct CodeRecord {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
     pub source: String,
+}
+
+/// The Medicare physician fee schedule's global surgery indicator: the days of post-operative
+/// care a procedure's payment covers, or one of the letter indicators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GlobalPeriod {
+    /// Same-day procedure: pre-operative care that day and post-operative care that day.
+    #[serde(rename = "000")]
+    Zero,
+    /// Minor procedure: ten days of post-operative care.
+    #[serde(rename = "010")]
+    Ten,
+    /// Major surgery: the day before, the day of, and ninety days after.
+    #[serde(rename = "090")]
+    Ninety,
+    /// Maternity codes: the obstetric package, not the surgical global.
+    #[serde(rename = "MMM")]
+    Maternity,
+    /// The global concept does not apply (visits, tests, most imaging).
+    #[serde(rename = "XXX")]
+    NotApplicable,
+    /// The payer sets the period (carrier-priced).
+    #[serde(rename = "YYY")]
+    PayerSet,
+    /// An add-on: the primary procedure's period applies.
+    #[serde(rename = "ZZZ")]
+    AddOn,
+}
+
+impl GlobalPeriod {
+    pub fn indicator(self) -> &'static str {
+        match self {
+            Self::Zero => "000",
+            Self::Ten => "010",
+            Self::Ninety => "090",
+            Self::Maternity => "MMM",
+            Self::NotApplicable => "XXX",
+            Self::PayerSet => "YYY",
+            Self::AddOn => "ZZZ",
+        }
+    }
+
+    /// One sentence for a reader.
+    pub fn sentence(self) -> &'static str {
+        match self {
+            Self::Zero => "Global period 000: a 0-day global, so visits on the day of the procedure are included.",
+            Self::Ten => "Global period 010: a 10-day global, so related follow-up for ten days is included.",
+            Self::Ninety => "Global period 090: a 90-day global (major surgery), the day before through ninety days after.",
+            Self::Maternity => "Global period MMM: a maternity code, paid under the obstetric package rather than a surgical global.",
+            Self::NotApplicable => "Global period XXX: the global surgery concept does not apply.",
+            Self::PayerSet => "Global period YYY: the payer sets the global period.",
+            Self::AddOn => "Global period ZZZ: an add-on code; the primary procedure's global period applies.",
+        }
+    }
 }
 
 impl CodeRecord {
@@ -129,7 +183,7 @@ impl CodeRecord {
             primary_codes: vec![],
             deleted_year: None,
             replaced_by: vec![],
-            global_days: None,
+            global: None,
             path: vec![],
             notes: vec![],
             source: source.into(),

@@ -67,7 +67,7 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
         } else {
             lines.push(format!(
                 "Add-on code: reported only in addition to a primary procedure ({}), never alone.",
-                r.primary_codes.join(", ")
+                short_list(&r.primary_codes)
             ));
         }
     }
@@ -78,8 +78,8 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
             lines.push(format!("Deleted in {year}; replaced by {}.", r.replaced_by.join(", ")));
         }
     }
-    if let Some(days) = r.global_days {
-        lines.push(format!("Global surgical period: {days} days."));
+    if let Some(global) = r.global {
+        lines.push(global.sentence().to_string());
     }
     if !r.path.is_empty() {
         lines.push(format!("Classification: {}.", r.path.join(" > ")));
@@ -98,10 +98,9 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
     }
 
     // Dense: the code's own names. Sparse: those, the code, and the parent's new words.
-    let mut names = vec![r.title.clone()];
-    names.extend(r.description.iter().filter(|d| **d != r.title).cloned());
+    let mut names: Vec<String> = r.description.iter().filter(|d| **d != r.title).cloned().collect();
     names.extend(r.synonyms.iter().take(6).cloned());
-    let dense_text = names.join("; ");
+    let dense_text = std::iter::once(&r.title).chain(&names).cloned().collect::<Vec<_>>().join("; ");
     let mut sparse_text = format!("{} {}", r.code, dense_text);
     if let Some(parent) = r.path.last() {
         append_new_words(&mut sparse_text, strip_code_prefix(parent));
@@ -116,6 +115,7 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
             code: Some(r.code.clone()),
             codes,
             title: r.title.clone(),
+            names,
             text,
             source: r.source.clone(),
             hash: String::new(),
@@ -123,6 +123,16 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
         dense_text,
         sparse_text,
     )
+}
+
+/// Primaries listed in a chunk; the rest are counted (the code page lists them all).
+const LISTED_PRIMARIES: usize = 12;
+
+fn short_list(codes: &[String]) -> String {
+    if codes.len() <= LISTED_PRIMARIES {
+        return codes.join(", ");
+    }
+    format!("{} and {} more", codes[..LISTED_PRIMARIES].join(", "), codes.len() - LISTED_PRIMARIES)
 }
 
 /// Appends the words of `extra` that `text` does not already contain (case-insensitively).
@@ -193,6 +203,7 @@ pub fn note_chunks(note: &GuidelineNote) -> Vec<Chunk> {
                     code: None,
                     codes: note.codes.clone(),
                     title,
+                    names: vec![],
                     text: text.clone(),
                     source: format!("codecite guideline note {}", note.id),
                     hash: String::new(),

@@ -18,9 +18,11 @@ pub const NOT_FOUND: &str = "I could not find anything in the codecite corpus th
 If you have a code, name it; otherwise describe the service, supply or diagnosis in other words.";
 
 fn list(codes: &[String]) -> String {
+    const SHOWN: usize = 12;
     match codes.len() {
         0 => String::new(),
         1 => codes[0].clone(),
+        n if n > SHOWN => format!("{} and {} more", codes[..SHOWN].join(", "), n - SHOWN),
         _ => format!("{} and {}", codes[..codes.len() - 1].join(", "), codes[codes.len() - 1]),
     }
 }
@@ -57,8 +59,8 @@ fn facts(record: &CodeRecord, addon_codes: &[String], replaces: &[String]) -> Ve
     if !replaces.is_empty() {
         out.push(format!("It replaced the deleted code {}.", list(replaces)));
     }
-    if let Some(days) = record.global_days {
-        out.push(format!("Global surgical period: {days} days."));
+    if let Some(global) = record.global {
+        out.push(global.sentence().to_string());
     }
     out.extend(notes(&record.notes));
     out

@@ -78,7 +78,7 @@ async fn loaded_files_layer_over_the_corpus() {
     // The licensed descriptor replaces our summary's wording and keeps its facts.
     let (_, body) = app.get("/api/codes/47562").await;
     assert_eq!(body["title"], "Fixture descriptor: gallbladder removal, keyhole approach");
-    assert_eq!(body["global_days"], 90);
+    assert_eq!(body["global"], "090");
     assert_eq!(app.search_codes("12002").await[0], "12002");
 
     // The loaded NCCI file replaces the bundled table.
