@@ -199,6 +199,9 @@ pub struct SearchConfig {
     pub rrf_k: usize,
     /// Longest accepted query, in characters.
     pub max_query_chars: usize,
+    /// The rank-1 stage (`retrieval::rerank`) and the code system the question names; off
+    /// gives the fused ranking alone, for comparison.
+    pub rerank: bool,
 }
 
 impl Default for Config {
@@ -272,7 +275,7 @@ impl Default for EmbedConfig {
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        Self { default_limit: 10, max_limit: 50, prefetch: 50, rrf_k: 2, max_query_chars: 2000 }
+        Self { default_limit: 10, max_limit: 50, prefetch: 50, rrf_k: 2, max_query_chars: 2000, rerank: true }
     }
 }
 

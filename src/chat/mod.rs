@@ -217,9 +217,9 @@ impl ChatService {
             let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'').map(str::to_lowercase).collect();
             let words: Vec<&str> = words.iter().map(String::as_str).filter(|w| !w.is_empty()).collect();
             let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(w));
-            // "and for type 1?", "what about the subsequent encounter?": a short question or one
-            // that opens like a continuation is read together with the question before it.
-            let continues = words.len() <= 6 || matches!(words.first(), Some(&"and") | Some(&"also")) || question.to_lowercase().starts_with("what about");
+            // A short question without codes of its own is elliptical: it is read together
+            // with the question before it.
+            let continues = words.len() <= 6;
             if refers_back {
                 for code in last.cited_codes.iter().take(3) {
                     query.push(' ');

@@ -10,7 +10,7 @@ const STOP: &[&str] = &[
     "use", "used", "using", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you",
     "your", "together", "same", "day", "any", "all", "one", "two", "correct", "right", "proper", "appropriate",
     // Words every part of the corpus uses, which match anything.
-    "new", "system", "policy", "answer", "other", "unspecified", "services", "service",
+    "other", "unspecified", "services", "service",
 ];
 
 /// Stem-ish key: the first five letters, so "fractures"/"fracture" and "injection"/"injections" meet.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{diff, load_cases, protocol_cases, run, EvalOptions, Gate, HttpTarget, InProcessTarget, Report, Target};
+use super::{diff, load_cases, official_descriptions, protocol_cases, run, EvalOptions, Gate, HttpTarget, InProcessTarget, Report, Target};
 use crate::app::Services;
 use crate::config::Config;
 use crate::ingest::IngestOptions;
@@ -30,9 +30,9 @@ pub enum EvalCommand {
     MakeProtocol {
         #[arg(long, default_value_t = 2024)]
         seed: u64,
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 600)]
         icd: usize,
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = 400)]
         hcpcs: usize,
         #[arg(long, default_value = "evals/protocol.jsonl")]
         out: PathBuf,
@@ -89,8 +89,7 @@ pub async fn main(config_file: Option<&Path>, args: EvalArgs) -> anyhow::Result<
         }
         Some(EvalCommand::MakeProtocol { seed, icd, hcpcs, out, corpus }) => {
             let corpus = corpus.unwrap_or_else(crate::config::default_corpus_dir);
-            let records = crate::ingest::load_corpus(&corpus)?.records;
-            let cases = protocol_cases(&records, seed, icd, hcpcs);
+            let cases = protocol_cases(&official_descriptions(&corpus.join("raw"))?, seed, icd, hcpcs);
             let lines: Vec<String> = cases.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
             std::fs::write(&out, lines.join("\n") + "\n").with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {} cases to {}", cases.len(), out.display());
@@ -106,13 +105,7 @@ async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<(
     for f in &args.files {
         cases.extend(load_cases(f)?);
     }
-    let gate: Option<Gate> = match &args.gate {
-        Some(p) => Some(
-            toml::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
-                .with_context(|| format!("{} is not a gate file", p.display()))?,
-        ),
-        None => None,
-    };
+    let gate: Option<Gate> = args.gate.as_deref().map(Gate::load).transpose()?;
     let config = {
         let mut c = Config::load(config_file)?;
         if let Some(d) = &args.data_dir {

@@ -26,6 +26,9 @@ use crate::retrieval::SearchMode;
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct EvalCase {
+    /// The question set (file stem) the case came from; set by [`load_cases`].
+    #[serde(skip)]
+    pub set: String,
     pub id: String,
     pub category: String,
     pub question: String,
@@ -60,8 +63,9 @@ pub fn load_cases(path: &Path) -> anyhow::Result<Vec<EvalCase>> {
         if line.trim().is_empty() {
             continue;
         }
-        let case: EvalCase =
+        let mut case: EvalCase =
             serde_json::from_str(line).with_context(|| format!("{}:{}: not an eval case", path.display(), i + 1))?;
+        case.set = path.file_stem().and_then(|s| s.to_str()).unwrap_or("set").to_string();
         anyhow::ensure!(!case.question.trim().is_empty(), "{}:{}: empty question", path.display(), i + 1);
         anyhow::ensure!(ids.insert(case.id.clone()), "{}:{}: duplicate id {}", path.display(), i + 1, case.id);
         cases.push(case);
@@ -88,6 +92,8 @@ impl Default for EvalOptions {
 /// What happened to one case.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct CaseResult {
+    #[serde(default)]
+    pub set: String,
     pub id: String,
     pub category: String,
     pub question: String,
@@ -142,6 +148,7 @@ fn put_metric(metrics: &mut BTreeMap<String, f64>, name: &str, value: Option<f64
 
 async fn run_case(target: &dyn Target, case: &EvalCase, options: &EvalOptions) -> anyhow::Result<CaseResult> {
     let mut result = CaseResult {
+        set: case.set.clone(),
         id: case.id.clone(),
         category: case.category.clone(),
         question: case.question.clone(),
@@ -207,7 +214,44 @@ async fn run_case(target: &dyn Target, case: &EvalCase, options: &EvalOptions) -
 
 /// A seeded sample of ICD-10-CM and HCPCS codes whose official descriptions become the
 /// questions, after "Large Language Models Are Poor Medical Coders" (NEJM AI, 2024).
-pub fn protocol_cases(records: &[crate::codes::CodeRecord], seed: u64, icd: usize, hcpcs: usize) -> Vec<EvalCase> {
+/// The official descriptions as published, the protocol set's questions: the ICD-10-CM
+/// tabular `<desc>` (with the seventh character's meaning, as the CMS order file writes it) and
+/// the CMS HCPCS Level II short descriptor, read from the raw files in `corpus/raw/`, not from
+/// the index's records. Dental (CDT) codes are not in the corpus and are skipped.
+pub fn official_descriptions(raw: &std::path::Path) -> anyhow::Result<Vec<(crate::codes::CodeSystem, String, String)>> {
+    use anyhow::Context;
+    use crate::codes::CodeSystem;
+    use crate::ingest::loaders::{load, Format, Loaded};
+    let find = |prefix: &str| -> anyhow::Result<std::path::PathBuf> {
+        let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(raw)
+            .with_context(|| format!("reading {}", raw.display()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
+            .collect();
+        found.sort();
+        found.pop().with_context(|| format!("no {prefix}* file in {}", raw.display()))
+    };
+    let mut out = vec![];
+    if let Loaded::Records(records) = load(Format::Icd10cmXml, &find("icd10cm-tabular-")?)? {
+        out.extend(records.into_iter().map(|r| (CodeSystem::Icd10Cm, r.code, r.title)));
+    }
+    let tsv = find("hcpcs-level2-")?;
+    let text = std::fs::read_to_string(&tsv).with_context(|| format!("reading {}", tsv.display()))?;
+    for (i, line) in text.lines().enumerate().skip(1) {
+        let mut cols = line.split('\t');
+        let (Some(code), Some(short)) = (cols.next(), cols.next()) else {
+            anyhow::bail!("{}:{}: expected code<TAB>short_description", tsv.display(), i + 1);
+        };
+        if !code.starts_with('D') {
+            out.push((CodeSystem::Hcpcs, code.trim().to_string(), short.trim().to_string()));
+        }
+    }
+    Ok(out)
+}
+
+/// The protocol set: a seeded sample of codes whose official descriptions are the questions,
+/// after *Large Language Models Are Poor Medical Coders* (NEJM AI, 2024).
+pub fn protocol_cases(official: &[(crate::codes::CodeSystem, String, String)], seed: u64, icd: usize, hcpcs: usize) -> Vec<EvalCase> {
     use crate::codes::CodeSystem;
     let mut state = seed.max(1);
     let mut next = move || {
@@ -218,19 +262,19 @@ pub fn protocol_cases(records: &[crate::codes::CodeRecord], seed: u64, icd: usiz
     };
     let mut out = vec![];
     for (system, n, category) in [(CodeSystem::Icd10Cm, icd, "protocol_icd10cm"), (CodeSystem::Hcpcs, hcpcs, "protocol_hcpcs")] {
-        let pool: Vec<&crate::codes::CodeRecord> = records.iter().filter(|r| r.system == system).collect();
+        let mut pool: Vec<&(CodeSystem, String, String)> = official.iter().filter(|r| r.0 == system).collect();
+        pool.sort_by(|a, b| a.1.cmp(&b.1));
         let mut picked = std::collections::BTreeSet::new();
         while picked.len() < n.min(pool.len()) {
             picked.insert((next() % pool.len() as u64) as usize);
         }
-        let mut chosen: Vec<&crate::codes::CodeRecord> = picked.into_iter().map(|i| pool[i]).collect();
-        chosen.sort_by(|a, b| a.code.cmp(&b.code));
-        for r in chosen {
+        for i in picked {
+            let (_, code, description) = pool[i];
             out.push(EvalCase {
-                id: format!("{category}-{}", r.code),
+                id: format!("{category}-{code}"),
                 category: category.to_string(),
-                question: r.title.clone(),
-                expect_any: vec![r.code.clone()],
+                question: description.clone(),
+                expect_any: vec![code.clone()],
                 ..Default::default()
             });
         }

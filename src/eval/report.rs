@@ -18,6 +18,9 @@ pub struct Report {
     pub run: BTreeMap<String, String>,
     pub overall: BTreeMap<String, f64>,
     pub by_category: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Each question set apart: its categories and, under `overall`, the whole set.
+    #[serde(default)]
+    pub by_set: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
     pub cases: Vec<CaseResult>,
 }
 
@@ -66,7 +69,17 @@ impl Report {
             groups.entry(c.category.clone()).or_default().push(c);
         }
         let by_category = groups.into_iter().map(|(k, v)| (k, summarize(&v))).collect();
-        Self { run, overall, by_category, cases }
+        let mut sets: BTreeMap<String, BTreeMap<String, Vec<&CaseResult>>> = BTreeMap::new();
+        for c in &cases {
+            let set = sets.entry(c.set.clone()).or_default();
+            set.entry("overall".into()).or_default().push(c);
+            set.entry(c.category.clone()).or_default().push(c);
+        }
+        let by_set = sets
+            .into_iter()
+            .map(|(set, groups)| (set, groups.into_iter().map(|(k, v)| (k, summarize(&v))).collect()))
+            .collect();
+        Self { run, overall, by_category, by_set, cases }
     }
 
     pub fn markdown(&self) -> String {
@@ -89,8 +102,6 @@ impl Report {
         if self.overall.contains_key("faithfulness") {
             cols.push(("faithfulness", "faithfulness"));
         }
-        let _ = writeln!(md, "| category | {} |", cols.iter().map(|c| c.1).collect::<Vec<_>>().join(" | "));
-        let _ = writeln!(md, "|---|{}", "---|".repeat(cols.len()));
         let row = |name: &str, m: &BTreeMap<String, f64>| {
             let cells: Vec<String> = cols
                 .iter()
@@ -102,6 +113,23 @@ impl Report {
                 .collect();
             format!("| {name} | {} |\n", cells.join(" | "))
         };
+        let header = format!("| category | {} |\n|---|{}\n", cols.iter().map(|c| c.1).collect::<Vec<_>>().join(" | "), "---|".repeat(cols.len()));
+        if self.by_set.len() > 1 {
+            // Each set apart (the protocol set would otherwise dominate), then all together.
+            for (set, groups) in &self.by_set {
+                let _ = writeln!(md, "**{set}**\n");
+                md.push_str(&header);
+                for (name, m) in groups.iter().filter(|(k, _)| *k != "overall") {
+                    md.push_str(&row(name, m));
+                }
+                if let Some(m) = groups.get("overall") {
+                    md.push_str(&row(&format!("**{set}**"), m));
+                }
+                md.push('\n');
+            }
+            let _ = writeln!(md, "**all sets together**\n");
+            md.push_str(&header);
+        }
         for (name, m) in &self.by_category {
             md.push_str(&row(name, m));
         }
@@ -199,9 +227,19 @@ pub struct Gate {
     pub max: BTreeMap<String, f64>,
     #[serde(default)]
     pub min_by_category: BTreeMap<String, BTreeMap<String, f64>>,
+    /// Per question set (file stem): its `overall` or one of its categories → floors.
+    #[serde(default)]
+    pub min_by_set: BTreeMap<String, BTreeMap<String, BTreeMap<String, f64>>>,
 }
 
 impl Gate {
+    /// Reads a gate file (TOML), naming the file in any error.
+    pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
+        use anyhow::Context;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        toml::from_str(&text).with_context(|| format!("{} is not a gate file", path.display()))
+    }
+
     /// Every threshold the report misses, as a sentence; a missing metric is a miss.
     pub fn check(&self, report: &Report) -> Vec<String> {
         let mut out = vec![];
@@ -222,6 +260,15 @@ impl Gate {
             let m = report.by_category.get(category).unwrap_or(&empty);
             for (name, bound) in mins {
                 want(category, m, name, *bound, true);
+            }
+        }
+        for (set, groups) in &self.min_by_set {
+            for (group, mins) in groups {
+                let empty = BTreeMap::new();
+                let m = report.by_set.get(set).and_then(|g| g.get(group)).unwrap_or(&empty);
+                for (name, bound) in mins {
+                    want(&format!("{set}/{group}"), m, name, *bound, true);
+                }
             }
         }
         out

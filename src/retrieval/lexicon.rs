@@ -79,18 +79,28 @@ impl Lexicon {
     /// Expansions of every term in `query`, longest match first at each position
     /// ("sugar diabetes" wins over "diabetes"), in order of appearance, without repeats.
     pub fn expand(&self, query: &str) -> Vec<String> {
-        let words = words(query);
         let mut out: Vec<String> = vec![];
+        for term in self.terms(query) {
+            for e in term.expansions {
+                if !out.contains(&e) {
+                    out.push(e);
+                }
+            }
+        }
+        out
+    }
+
+    /// The lexicon terms `query` uses, longest match first at each position, each with the
+    /// query's own words it matched and its expansions, in order of appearance.
+    pub fn terms(&self, query: &str) -> Vec<Term> {
+        let words = words(query);
+        let mut out: Vec<Term> = vec![];
         let mut i = 0;
         while i < words.len() {
             let mut step = 1;
             for n in (1..=self.longest.min(words.len() - i)).rev() {
                 if let Some(exp) = self.entries.get(&words[i..i + n].join(" ")) {
-                    for e in exp {
-                        if !out.contains(e) {
-                            out.push(e.clone());
-                        }
-                    }
+                    out.push(Term { words: words[i..i + n].to_vec(), expansions: exp.clone() });
                     step = n;
                     break;
                 }
@@ -99,6 +109,14 @@ impl Lexicon {
         }
         out
     }
+}
+
+/// One lexicon term found in a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Term {
+    /// The query's words that matched, lower-cased.
+    pub words: Vec<String>,
+    pub expansions: Vec<String>,
 }
 
 #[cfg(test)]

@@ -3,8 +3,9 @@
 
 mod analyze;
 mod lexicon;
+pub mod rerank;
 mod search;
 
 pub use analyze::{analyze, code_candidates, Analysis};
-pub use lexicon::{Lexicon, LexiconError};
+pub use lexicon::{Lexicon, LexiconError, Term};
 pub use search::{MatchKind, RetrievalError, Retriever, SearchHit, SearchMode, SearchRequest};

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::rerank::{rerank, Candidate, Question};
 use super::{analyze, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
@@ -83,6 +84,8 @@ pub struct SearchHit {
 }
 
 const SNIPPET_CHARS: usize = 240;
+/// Fused candidates the rank-1 stage re-orders.
+pub const RERANK_DEPTH: usize = 50;
 
 fn snippet(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -177,18 +180,45 @@ impl Retriever {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(&analysis.expanded)),
         };
+        let question = Question::new(&request.query, &self.lexicon.terms(&request.query));
+        // A question that names one code system is answered from it (and the guidelines).
+        let rerank_on = self.config.rerank && !question.is_empty();
+        let systems = match (request.system, question.system) {
+            (Some(s), _) => vec![s],
+            (None, Some(s)) if rerank_on && !question.rules => vec![s, CodeSystem::Guideline],
+            _ => vec![],
+        };
         let query = VectorQuery {
             dense: dense?,
             sparse,
-            system: request.system,
-            limit: limit + exact.len(),
+            systems,
+            limit: limit.max(RERANK_DEPTH) + exact.len(),
             prefetch: self.config.prefetch,
             rrf_k: self.config.rrf_k,
         };
-        let found = self.store.search(&query).await?;
+        let mut found = self.store.search(&query).await?;
+        found.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
+        found.truncate(RERANK_DEPTH.max(limit));
+        let order: Vec<(usize, Option<f32>)> = if !rerank_on {
+            (0..found.len()).map(|i| (i, None)).collect()
+        } else {
+            let candidates: Vec<Candidate> = found
+                .iter()
+                .map(|h| Candidate {
+                    system: h.payload.system,
+                    code: h.payload.code.as_deref(),
+                    title: &h.payload.title,
+                    names: &h.payload.names,
+                })
+                .collect();
+            rerank(&question, &candidates).into_iter().map(|(i, score)| (i, Some(score))).collect()
+        };
+        let mut found: Vec<Option<StoreHit>> = found.into_iter().map(Some).collect();
         let mut hits: Vec<SearchHit> = exact.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Exact)).collect();
-        for h in found {
-            if !hits.iter().any(|x| x.id == h.payload.key) {
+        for (i, score) in order {
+            if let Some(mut h) = found[i].take() {
+                // A re-ordered hit carries the score it was ordered by.
+                h.score = score.unwrap_or(h.score);
                 hits.push(SearchHit::from_store(h, MatchKind::Search));
             }
         }

@@ -99,8 +99,9 @@ fn keyword(field: &str, m: Match) -> Condition {
     Condition::Field(FieldCondition::new_match(path(field), m))
 }
 
-fn system_filter(system: Option<CodeSystem>) -> Option<Filter> {
-    system.map(|s| Filter::new_must(keyword("system", Match::from(s.as_str().to_string()))))
+fn system_filter(systems: &[CodeSystem]) -> Option<Filter> {
+    let names: Vec<String> = systems.iter().map(|s| s.as_str().to_string()).collect();
+    (!names.is_empty()).then(|| Filter::new_must(keyword("system", Match::from(names))))
 }
 
 fn payload_of(payload: Option<Payload>) -> Result<ChunkPayload, StoreError> {
@@ -250,7 +251,7 @@ impl VectorStore for EdgeStore {
         let request = QueryRequest {
             prefetches,
             query: Some(scoring),
-            filter: system_filter(query.system),
+            filter: system_filter(&query.systems),
             score_threshold: None,
             limit,
             offset: 0,

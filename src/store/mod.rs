@@ -87,6 +87,9 @@ pub struct ChunkPayload {
     #[serde(default)]
     pub codes: Vec<String>,
     pub title: String,
+    /// A code's other names (description, inclusion terms), for the rank-1 stage.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub names: Vec<String>,
     pub text: String,
     pub source: String,
     /// SHA-256 of everything that determines the point; unchanged hash, nothing to write.
@@ -104,7 +107,8 @@ pub struct ChunkPoint {
 pub struct VectorQuery {
     pub dense: Option<Vec<f32>>,
     pub sparse: Option<SparseVec>,
-    pub system: Option<CodeSystem>,
+    /// Only these systems (all when empty).
+    pub systems: Vec<CodeSystem>,
     pub limit: usize,
     pub prefetch: usize,
     pub rrf_k: usize,
@@ -174,6 +178,7 @@ mod tests {
                 code: code.map(Into::into),
                 codes: vec![],
                 title: String::new(),
+                names: vec![],
                 text: String::new(),
                 source: String::new(),
                 hash: String::new(),

@@ -41,8 +41,9 @@ impl ServerStore {
         Ok(Self { client, url: url.to_string(), collection: collection.to_string() })
     }
 
-    fn system_filter(system: Option<CodeSystem>) -> Option<Filter> {
-        system.map(|s| Filter::must([Condition::matches("system", s.as_str().to_string())]))
+    fn system_filter(systems: &[CodeSystem]) -> Option<Filter> {
+        let names: Vec<String> = systems.iter().map(|s| s.as_str().to_string()).collect();
+        (!names.is_empty()).then(|| Filter::must([Condition::matches("system", names)]))
     }
 }
 
@@ -176,7 +177,7 @@ impl VectorStore for ServerStore {
             (None, Some(s)) => request.query(Query::new_nearest(s)).using(SPARSE),
             (None, None) => return Ok(vec![]),
         };
-        if let Some(filter) = Self::system_filter(query.system) {
+        if let Some(filter) = Self::system_filter(&query.systems) {
             request = request.filter(filter);
         }
         let response = self.client.query(request).await.map_err(backend)?;

@@ -121,7 +121,7 @@ fn shipped_question_sets_match_the_corpus() {
     assert!(questions.len() >= 250, "{}", questions.len());
     let categories: std::collections::HashSet<&str> = questions.iter().map(|c| c.category.as_str()).collect();
     assert!(categories.len() >= 12, "{categories:?}");
-    let others: Vec<_> = ["evals/protocol.jsonl", "evals/holdout.jsonl"].iter().flat_map(|f| load_cases(&root.join(f)).unwrap()).collect();
+    let others: Vec<_> = ["evals/protocol.jsonl", "evals/holdout.jsonl", "evals/holdout-lay.jsonl"].iter().flat_map(|f| load_cases(&root.join(f)).unwrap()).collect();
     for case in questions.iter().chain(others.iter()) {
         for code in case.expect_any.iter().chain(&case.expect_all) {
             assert!(codes.contains(code.as_str()), "{}: {code} is not in the corpus", case.id);
@@ -133,7 +133,9 @@ fn shipped_question_sets_match_the_corpus() {
         }
     }
     let protocol = load_cases(&root.join("evals/protocol.jsonl")).unwrap();
-    let again = codecite::eval::protocol_cases(&corpus.records, 2024, 300, 200);
+    let official = codecite::eval::official_descriptions(&root.join("corpus/raw")).unwrap();
+    let mut again = codecite::eval::protocol_cases(&official, 2024, 600, 400);
+    again.iter_mut().for_each(|c| c.set = "protocol".into());
     assert_eq!(protocol, again, "evals/protocol.jsonl is what `codecite eval make-protocol` makes");
 }
 
@@ -195,10 +197,26 @@ async fn an_llm_judge_scores_faithfulness_averaged_over_runs() {
 fn shipped_corpus_references_resolve() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let corpus = codecite::ingest::load_corpus(&root.join("corpus")).unwrap();
-    let codes: std::collections::HashSet<&str> = corpus.records.iter().map(|r| r.code.as_str()).collect();
+    let mut codes: std::collections::HashSet<&str> = corpus.records.iter().map(|r| r.code.as_str()).collect();
+    // Primaries and replacements may be codes we have no summary for, but never codes that
+    // do not exist: the CMS validity table lists every CPT and HCPCS number.
+    let validity = std::fs::read_to_string(root.join("corpus/raw/code-validity-ioce-v27.1.tsv")).unwrap();
+    codes.extend(validity.lines().skip(1).filter_map(|l| l.split('\t').next()));
     for r in &corpus.records {
         for c in r.primary_codes.iter().chain(&r.replaced_by) {
-            assert!(codes.contains(c.as_str()), "{} names {c}, which the corpus lacks", r.code);
+            assert!(codes.contains(c.as_str()), "{} names {c}, which exists nowhere", r.code);
+        }
+    }
+    // An add-on summary lists at least every primary the CMS add-on table gives it.
+    let addon_table = std::fs::read_to_string(root.join("corpus/raw/addon-primary-ioce-v27.1.tsv")).unwrap();
+    for line in addon_table.lines().skip(1) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        let (addon, primary, last_valid) = (cols[0], cols[1], cols.get(4).copied().unwrap_or(""));
+        if primary.is_empty() || !last_valid.is_empty() {
+            continue;
+        }
+        if let Some(r) = corpus.records.iter().find(|r| r.code == addon && r.system == codecite::codes::CodeSystem::Cpt) {
+            assert!(r.primary_codes.iter().any(|p| p == primary), "{addon}: the CMS table pairs it with {primary}, the summary does not");
         }
     }
     let count = |s: codecite::codes::CodeSystem| corpus.records.iter().filter(|r| r.system == s).count();
@@ -206,4 +224,77 @@ fn shipped_corpus_references_resolve() {
     assert_eq!(count(codecite::codes::CodeSystem::Hcpcs), 7409);
     assert_eq!(count(codecite::codes::CodeSystem::Icd10Cm), 74719);
     assert!(corpus.records.iter().all(|r| !(r.system == codecite::codes::CodeSystem::Hcpcs && r.code.starts_with('D'))));
+}
+
+/// CPT wording is ours (corpus/SOURCES.md, "Wording of CPT entries"): no sign of an AMA
+/// descriptor carried over in any CPT title or description, modifier or guideline note.
+#[test]
+fn cpt_wording_is_our_own() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = codecite::ingest::load_corpus(&root.join("corpus")).unwrap();
+    let tells = ["radiologic examination", "list separately", "separate procedure", "when performed", "with or without", "e.g.", " eg,", "(s)"];
+    let openings = ["evaluation and management", "radiologic", "injection procedure", "introduction of"];
+    let mut found = vec![];
+    for r in corpus.records.iter().filter(|r| matches!(r.system, codecite::codes::CodeSystem::Cpt | codecite::codes::CodeSystem::Modifier)) {
+        for (field, text) in [("title", r.title.as_str()), ("description", r.description.as_deref().unwrap_or(""))] {
+            let lower = format!(" {}", text.to_lowercase());
+            if text.contains(';') {
+                found.push(format!("{} {field}: a semicolon (the descriptor's parent;child structure)", r.code));
+            }
+            for t in tells.iter().filter(|t| lower.contains(*t)) {
+                found.push(format!("{} {field}: {t:?}", r.code));
+            }
+            if field == "title" {
+                for o in openings.iter().filter(|o| lower.trim_start().starts_with(*o)) {
+                    found.push(format!("{} title opens with {o:?}", r.code));
+                }
+            }
+        }
+    }
+    for note in &corpus.notes {
+        let lower = note.body.to_lowercase();
+        for t in ["list separately", "separate procedure", "radiologic examination"].iter().filter(|t| lower.contains(*t)) {
+            found.push(format!("note {}: {t:?}", note.id));
+        }
+    }
+    assert!(found.is_empty(), "descriptor-like wording:\n{}", found.join("\n"));
+    let count = |s| corpus.records.iter().filter(|r| r.system == s).count();
+    assert!(count(codecite::codes::CodeSystem::Cpt) >= 1200 && count(codecite::codes::CodeSystem::Modifier) >= 90 && corpus.notes.len() >= 85);
+}
+
+/// The gate CI holds every change to is the real `evals/gate.toml`: it parses, floors every
+/// category of every question set (hold-outs included), and a run in which every case misses
+/// fails each of those floors.
+#[test]
+fn the_real_gate_floors_every_category_of_every_set() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let gate = Gate::load(&root.join("evals/gate.toml")).unwrap();
+    assert_eq!(gate.max.get("fabricated_rate"), Some(&0.0));
+    let mut results = vec![];
+    for set in ["questions", "protocol", "holdout", "holdout-lay"] {
+        let groups = gate.min_by_set.get(set).unwrap_or_else(|| panic!("{set} is not gated"));
+        assert!(groups.contains_key("overall"), "{set} has no overall floor");
+        for case in load_cases(&root.join(format!("evals/{set}.jsonl"))).unwrap() {
+            assert!(groups.contains_key(&case.category), "{set}/{} has no floor", case.category);
+            let metrics = ["recall@1", "recall@5", "mrr", "refusal_accuracy", "no_fabrication", "no_forbidden_text"]
+                .into_iter()
+                .map(|m| (m.to_string(), 0.0))
+                .collect();
+            results.push(codecite::eval::CaseResult {
+                set: case.set.clone(),
+                id: case.id.clone(),
+                category: case.category.clone(),
+                question: case.question.clone(),
+                metrics,
+                ..Default::default()
+            });
+        }
+    }
+    let misses = gate.check(&Report::new(Default::default(), results));
+    for (set, groups) in &gate.min_by_set {
+        for group in groups.keys() {
+            let scope = format!("{set}/{group} ");
+            assert!(misses.iter().any(|m| m.starts_with(&scope)), "nothing failed {scope}: {misses:?}");
+        }
+    }
 }

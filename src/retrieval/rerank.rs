@@ -1,0 +1,513 @@
+//! The rank-1 stage: the fused candidates re-ordered by how well each one's own names answer
+//! the question. Hybrid search finds the right code's neighbourhood; this decides between
+//! siblings, the way a coder reads titles:
+//!
+//! - **coverage**: the share of the question's concepts a candidate's names hold. A concept is
+//!   a word of the question, or a lexicon term with its expansions; the user's own words count
+//!   fully, an expansion only [`EXPANSION`] as much, so an abbreviation that is also a plain
+//!   word ("pad", "aud") does not outweigh what was typed;
+//! - **extra qualifiers**: words of the title the question never asked for (with coma,
+//!   bilateral, sequela, type 1, 3 views) cost [`EXTRA`] each. The words of the default a coder
+//!   picks when nothing is specified (unspecified, other, NOS, initial encounter, anything after
+//!   "without") cost nothing, so a question with no specifics lands on the default code;
+//! - **negation**: "no X" / "without X" / "w/o X" in the question matches a title's "without X"
+//!   and contradicts its "with X";
+//! - **phrase order**: pairs of the question's words that the title holds in the same order
+//!   ("other atherosclerosis of unspecified type" against "unspecified atherosclerosis of
+//!   other type");
+//! - **the code system the question names** ("G code", "ICD-10", "modifier", "J code"),
+//!   found by [`system_hint`], and questions that ask for rules rather than a code;
+//! - a small **prior** from the fused rank, which decides when the names say nothing.
+//!
+//! It works on titles and a few names per candidate, so it costs microseconds.
+
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
+use qdrant_rust_stemmers::{Algorithm, Stemmer};
+
+use super::lexicon::Term;
+use crate::codes::CodeSystem;
+
+/// How much an expansion's match is worth next to a match of the user's own words.
+pub const EXPANSION: f32 = 0.8;
+/// Cost of each title word the question did not ask for.
+pub const EXTRA: f32 = 0.07;
+/// Weight of phrase order (share of the question's word pairs in the title's order).
+pub const ORDER: f32 = 0.15;
+/// Weight of the fused rank.
+pub const PRIOR: f32 = 0.25;
+/// A title that says "with X" when the question says "no X".
+pub const CONTRADICTION: f32 = 0.5;
+/// A candidate from another code system than the one the question names.
+pub const OTHER_SYSTEM: f32 = 0.6;
+/// A guideline passage when the question asks for rules; when it asks for a code, a passage
+/// about codes ranks below the codes themselves by as much.
+pub const RULES: f32 = 0.3;
+/// A candidate's names other than its title (description, inclusion terms) match a little less.
+const OTHER_NAME: f32 = 0.85;
+
+static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
+
+/// Words that say nothing about which code is meant: question words, filler, and the names
+/// of the code systems (which [`system_hint`] reads separately).
+const STOP: &[&str] = &[
+    "a", "about", "an", "and", "any", "are", "as", "at", "be", "been", "bill", "billed", "billing", "by", "can", "code",
+    "codes", "coding", "could", "cpt", "dx", "do", "does", "for", "from", "get", "give", "had", "has", "have", "hcpcs",
+    "how", "i", "icd", "icd10", "icd10cm", "cm", "if", "in", "into", "is", "it", "its", "it's", "me", "my", "need",
+    "of", "on", "or", "our", "please", "pt", "report", "should", "so", "tell", "that", "the", "their", "them", "there",
+    "these", "this", "those", "to", "use", "used", "using", "was", "we", "what", "whats", "what's", "when", "where",
+    "which", "who", "why", "will", "would", "you", "your", "i'm", "im", "am", "he", "she", "his", "her", "patient",
+    "patients", "s", "correct", "number",
+];
+
+/// Title words of the default choice: present in the code a coder picks when the question
+/// names no specifics, so a title holding them has asked for nothing extra.
+const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "oth", "nec", "elsewhere", "classified", "initial", "encounter", "not"];
+
+static DEFAULT_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| DEFAULTS.iter().map(|w| stem(w)).collect());
+
+fn is_default(stem: &str) -> bool {
+    DEFAULT_STEMS.contains(stem)
+}
+
+/// Words that open a negated phrase in a question.
+const NEGATIONS: &[&str] = &["no", "without", "not", "non", "denies", "negative", "never"];
+
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("one", "1"), ("two", "2"), ("three", "3"), ("four", "4"), ("five", "5"), ("six", "6"), ("seven", "7"),
+    ("eight", "8"), ("nine", "9"), ("ten", "10"), ("eleven", "11"), ("twelve", "12"), ("fifteen", "15"),
+    ("twenty", "20"), ("thirty", "30"), ("forty", "40"), ("fifty", "50"), ("sixty", "60"), ("ninety", "90"),
+    ("single", "1"), ("once", "1"), ("twice", "2"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Plain,
+    /// After "with": a qualifier the title adds.
+    With,
+    /// After "without" (or "no" in a question): an absence.
+    Without,
+}
+
+#[derive(Debug, Clone)]
+struct Tok {
+    stem: String,
+    scope: Scope,
+}
+
+fn is_stop(word: &str) -> bool {
+    STOP.contains(&word)
+}
+
+/// Lower-cased words with "w/o" and "w/" read as "without" and "with", number words as digits,
+/// "N hours" as minutes, and punctuation kept as clause breaks (`,`).
+fn words(text: &str) -> Vec<String> {
+    let lower = text.to_lowercase().replace("w/o", " without ").replace("w/", " with ");
+    let mut out: Vec<String> = vec![];
+    let mut cur = String::new();
+    let flush = |cur: &mut String, out: &mut Vec<String>| {
+        if !cur.is_empty() {
+            out.push(std::mem::take(cur));
+        }
+    };
+    for c in lower.chars() {
+        if c.is_alphanumeric() || c == '\'' {
+            cur.push(c);
+        } else {
+            flush(&mut cur, &mut out);
+            if matches!(c, ',' | ';' | '.' | '(' | ')' | ':' | '?' | '!') {
+                out.push(",".into());
+            }
+        }
+    }
+    flush(&mut cur, &mut out);
+    let mut words: Vec<String> = vec![];
+    for w in out {
+        let w = w.trim_matches('\'').to_string();
+        if w.is_empty() {
+            continue;
+        }
+        // "ICD-10", "ICD 10 CM": the system's name, not a number asked for.
+        if words.last().is_some_and(|p| p == "icd") && matches!(w.as_str(), "10" | "9" | "cm") {
+            continue;
+        }
+        let w = NUMBER_WORDS.iter().find(|(name, _)| *name == w).map(|(_, d)| d.to_string()).unwrap_or(w);
+        if matches!(w.as_str(), "hour" | "hours" | "hr" | "hrs") {
+            if let Some(n) = words.last().and_then(|p| p.parse::<u32>().ok()) {
+                *words.last_mut().expect("a number") = (n * 60).to_string();
+            }
+            words.push("minutes".into());
+            continue;
+        }
+        let w = match w.as_str() {
+            "min" | "mins" => "minutes".to_string(),
+            "xray" | "xrays" => "ray".to_string(),
+            _ => w,
+        };
+        words.push(w);
+    }
+    words
+}
+
+fn stem(word: &str) -> String {
+    STEMMER.stem(word).into_owned()
+}
+
+/// Content tokens of a title or name: stems with the scope "with"/"without" puts them in.
+fn title_tokens(text: &str) -> Vec<Tok> {
+    let mut scope = Scope::Plain;
+    let mut out = vec![];
+    for w in words(text) {
+        match w.as_str() {
+            "," => scope = Scope::Plain,
+            "without" => scope = Scope::Without,
+            "with" => scope = Scope::With,
+            w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit())) => {}
+            w => out.push(Tok { stem: stem(w), scope }),
+        }
+    }
+    out
+}
+
+/// What the question asks, read once per search.
+#[derive(Debug, Clone, Default)]
+pub struct Question {
+    /// Concepts: the stems of the user's words (a lexicon term's words together), each with
+    /// its expansions' stems and its weight.
+    concepts: Vec<Concept>,
+    /// The user's content stems in order, for phrase order.
+    sequence: Vec<String>,
+    /// Every stem the question or its expansions hold, to tell a title's extra words.
+    asked: HashSet<String>,
+    /// Stems the question negates.
+    negated: HashSet<String>,
+    /// The question itself uses a default's words ("unspecified", "other").
+    specific: bool,
+    pub system: Option<CodeSystem>,
+    /// A code letter the question names ("G code" → 'G').
+    pub letter: Option<char>,
+    /// The question asks for rules rather than for a code.
+    pub rules: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Concept {
+    literal: Vec<String>,
+    expansions: Vec<Vec<String>>,
+}
+
+impl Question {
+    pub fn new(query: &str, terms: &[Term]) -> Self {
+        let mut q = Question::default();
+        let words = words(query);
+        let mut negating = 0usize;
+        let mut used: HashSet<usize> = HashSet::new();
+        // The lexicon's terms, matched back onto the question's words.
+        let mut by_start: Vec<(usize, &Term)> = vec![];
+        let mut from = 0;
+        for term in terms {
+            let n = term.words.len();
+            if let Some(at) = (from..words.len().saturating_sub(n - 1)).find(|&i| words[i..i + n] == term.words[..]) {
+                by_start.push((at, term));
+                from = at + n;
+            }
+        }
+        let mut i = 0;
+        while i < words.len() {
+            let w = words[i].as_str();
+            if w == "," || w == "with" || w == "but" || w == "and" {
+                negating = 0;
+                i += 1;
+                continue;
+            }
+            if NEGATIONS.contains(&w) {
+                negating = 3;
+                i += 1;
+                continue;
+            }
+            let (literal_words, expansions): (Vec<&str>, Vec<&str>) = match by_start.iter().find(|(at, _)| *at == i) {
+                Some((_, term)) => (term.words.iter().map(String::as_str).collect(), term.expansions.iter().map(String::as_str).collect()),
+                None => (vec![w], vec![]),
+            };
+            let n = literal_words.len();
+            let literal: Vec<String> = literal_words
+                .iter()
+                .filter(|w| !is_stop(w) && !NEGATIONS.contains(w))
+                .map(|w| stem(w))
+                .collect();
+            if !literal.is_empty() {
+                let expansions: Vec<Vec<String>> = expansions.iter().map(|e| title_tokens(e).into_iter().map(|t| t.stem).collect()).collect();
+                for s in literal.iter().chain(expansions.iter().flatten()) {
+                    q.asked.insert(s.clone());
+                    if negating > 0 {
+                        q.negated.insert(s.clone());
+                    }
+                }
+                q.sequence.extend(literal.iter().cloned());
+                q.concepts.push(Concept { literal, expansions });
+                negating = negating.saturating_sub(1);
+            }
+            for k in i..i + n {
+                used.insert(k);
+            }
+            i += n;
+        }
+        q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
+        q.system = system_hint(&words);
+        q.letter = letter_hint(&words);
+        if q.letter.is_some() {
+            q.system = Some(if q.letter == Some('Z') { CodeSystem::Icd10Cm } else { CodeSystem::Hcpcs });
+        }
+        q.rules = words.iter().any(|w| {
+            matches!(w.as_str(), "guideline" | "guidelines" | "rule" | "rules" | "policy" | "policies" | "requirement" | "requirements" | "convention" | "conventions" | "instructions")
+        });
+        q
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.concepts.is_empty()
+    }
+}
+
+/// The code system a question names, when it names exactly one.
+pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
+    let mut found: Vec<CodeSystem> = vec![];
+    let mut add = |s: CodeSystem| {
+        if !found.contains(&s) {
+            found.push(s)
+        }
+    };
+    for (i, w) in words.iter().enumerate() {
+        let next = words.get(i + 1).map(String::as_str);
+        match w.as_str() {
+            "icd" | "icd10" | "icd10cm" => add(CodeSystem::Icd10Cm),
+            "diagnosis" | "dx" if matches!(next, Some("code" | "codes")) => add(CodeSystem::Icd10Cm),
+            "cpt" => add(CodeSystem::Cpt),
+            "hcpcs" => add(CodeSystem::Hcpcs),
+            "modifier" | "modifiers" => add(CodeSystem::Modifier),
+            _ => {}
+        }
+    }
+    match found.as_slice() {
+        [one] => Some(*one),
+        _ => None,
+    }
+}
+
+/// "J code", "G-code", "Q codes": the HCPCS letter the question names ('Z' for the ICD-10-CM
+/// Z codes). Letters that name several things (E codes, V codes) are not read.
+fn letter_hint(words: &[String]) -> Option<char> {
+    words.windows(2).find_map(|w| match (w[0].as_str(), w[1].as_str()) {
+        (l, "code" | "codes") if l.len() == 1 => {
+            let c = l.chars().next()?.to_ascii_uppercase();
+            "ABCGJKLQZ".contains(c).then_some(c)
+        }
+        _ => None,
+    })
+}
+
+/// A candidate as the rank-1 stage sees it.
+pub struct Candidate<'a> {
+    pub system: CodeSystem,
+    pub code: Option<&'a str>,
+    pub title: &'a str,
+    /// Other names: description, inclusion terms.
+    pub names: &'a [String],
+}
+
+fn same(q: &str, t: &str, abbreviated: bool) -> bool {
+    q == t || (abbreviated && t.len() >= 3 && q.len() > t.len() && q.starts_with(t))
+}
+
+/// How well `c` answers `q`, before the prior.
+pub fn relevance(q: &Question, c: &Candidate) -> f32 {
+    let title = title_tokens(c.title);
+    let others: Vec<Vec<Tok>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| title_tokens(n)).collect();
+    // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
+    let abbreviated = c.system == CodeSystem::Hcpcs;
+    let holds = |stem: &str| -> f32 {
+        if title.iter().any(|t| same(stem, &t.stem, abbreviated)) {
+            1.0
+        } else if others.iter().flatten().any(|t| same(stem, &t.stem, false)) {
+            OTHER_NAME
+        } else {
+            0.0
+        }
+    };
+    let mut score = 0.0;
+    let mut weight = 0.0;
+    let mut contradiction = false;
+    for concept in &q.concepts {
+        let share = |stems: &[String]| stems.iter().map(|s| holds(s)).sum::<f32>() / stems.len().max(1) as f32;
+        let literal = share(&concept.literal);
+        let expanded = concept.expansions.iter().map(|e| share(e)).fold(0.0f32, f32::max);
+        let n = concept.literal.len() as f32;
+        score += n * literal.max(EXPANSION * expanded);
+        weight += n;
+        for s in &concept.literal {
+            if q.negated.contains(s) && title.iter().any(|t| t.stem == *s && t.scope != Scope::Without) {
+                contradiction = true;
+            }
+        }
+    }
+    let coverage = if weight > 0.0 { score / weight } else { 0.0 };
+    let mut extras: HashSet<&str> = HashSet::new();
+    if c.system != CodeSystem::Guideline {
+        for t in &title {
+            let asked = q.asked.iter().any(|s| same(s, &t.stem, abbreviated));
+            // The default's words are free to a question that names no specifics; one that
+            // says "unspecified" or "other" itself means the one it says.
+            let free = t.scope == Scope::Without || (!q.specific && is_default(&t.stem));
+            if !asked && !free {
+                extras.insert(t.stem.as_str());
+            }
+        }
+    }
+    let order = if q.sequence.len() >= 2 {
+        let pairs = q.sequence.windows(2).filter(|p| p[0] != p[1]);
+        let (mut held, mut all) = (0, 0);
+        for p in pairs {
+            all += 1;
+            // Next to each other, or one word apart, in the question's order.
+            let follows = title.iter().enumerate().any(|(a, ta)| {
+                same(&p[0], &ta.stem, abbreviated) && title[a + 1..].iter().take(2).any(|tb| same(&p[1], &tb.stem, abbreviated))
+            });
+            if follows {
+                held += 1;
+            }
+        }
+        if all > 0 {
+            held as f32 / all as f32
+        } else {
+            0.0
+        }
+    } else {
+        0.0
+    };
+    let mut r = coverage + ORDER * order - EXTRA * extras.len() as f32 * coverage.max(0.2);
+    if contradiction {
+        r -= CONTRADICTION;
+    }
+    if let Some(system) = q.system {
+        if c.system != system && c.system != CodeSystem::Guideline {
+            r -= OTHER_SYSTEM;
+        }
+    }
+    if let (Some(letter), Some(code)) = (q.letter, c.code) {
+        if !code.starts_with(letter) {
+            r -= OTHER_SYSTEM;
+        }
+    }
+    if c.system == CodeSystem::Guideline {
+        r += if q.rules { RULES } else { -RULES };
+    }
+    r
+}
+
+/// The new order of `candidates` (indices, with their scores), best first: relevance plus the prior of the fused
+/// rank (falling linearly to nothing at [`RERANK_DEPTH`](super::search::RERANK_DEPTH)); ties
+/// keep the fused order.
+pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
+    let depth = super::search::RERANK_DEPTH as f32;
+    let mut scored: Vec<(usize, f32)> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (i, relevance(q, c) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
+        .collect();
+    scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0)));
+    scored
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retrieval::Lexicon;
+
+    fn lexicon() -> Lexicon {
+        let mut l = Lexicon::default();
+        l.add_text(
+            std::path::Path::new("t.tsv"),
+            "PAD\tperipheral arterial disease\nsugar diabetes\ttype 2 diabetes mellitus\nhigh blood sugar\thyperglycemia\nflare-up\texacerbation\n",
+        )
+        .unwrap();
+        l
+    }
+
+    fn order(query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
+        let l = lexicon();
+        let q = Question::new(query, &l.terms(query));
+        let cands: Vec<Candidate> =
+            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[] }).collect();
+        rerank(&q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
+    }
+
+    use CodeSystem::*;
+
+    #[test]
+    fn the_users_words_outweigh_an_expansion() {
+        let got = order("crutch pad", &[(Icd10Cm, "I73.9", "Peripheral vascular disease, unspecified"), (Hcpcs, "A4635", "Underarm pad, crutch, replacement")]);
+        assert_eq!(got[0], "A4635");
+    }
+
+    #[test]
+    fn no_specifics_lands_on_the_default() {
+        let got = order(
+            "cough",
+            &[(Icd10Cm, "A37.90", "Whooping cough, unspecified species without pneumonia"), (Icd10Cm, "R05.9", "Cough, unspecified")],
+        );
+        assert_eq!(got[0], "R05.9");
+        let got = order(
+            "sugar diabetes",
+            &[(Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")],
+        );
+        assert_eq!(got[0], "E11.9");
+        let got = order(
+            "knee pain",
+            &[(Icd10Cm, "M25.561", "Pain in right knee"), (Icd10Cm, "M25.569", "Pain in unspecified knee")],
+        );
+        assert_eq!(got[0], "M25.569");
+    }
+
+    #[test]
+    fn negation_reads_without() {
+        let got = order(
+            "type 2 diabetes, no complications",
+            &[(Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")],
+        );
+        assert_eq!(got[0], "E11.9");
+    }
+
+    #[test]
+    fn phrase_order_separates_twins() {
+        let a = "Other atherosclerosis of unspecified type of bypass graft(s) of the extremities, left leg";
+        let b = "Unspecified atherosclerosis of other type of bypass graft(s) of the extremities, left leg";
+        assert_eq!(order(a, &[(Icd10Cm, "I70.702", b), (Icd10Cm, "I70.392", a)])[0], "I70.392");
+        assert_eq!(order(b, &[(Icd10Cm, "I70.392", a), (Icd10Cm, "I70.702", b)])[0], "I70.702");
+    }
+
+    #[test]
+    fn counts_and_the_named_system() {
+        let got = order("chest x-ray two views", &[(Cpt, "71045", "Chest X-ray, 1 view"), (Cpt, "71046", "Chest X-ray, 2 views")]);
+        assert_eq!(got[0], "71046");
+        let got = order(
+            "Medicare G code for the prolonged office visit",
+            &[(Cpt, "99205", "Office visit, new patient, high MDM"), (Cpt, "99417", "Prolonged office visit, each 15 minutes"), (Hcpcs, "G2212", "Prolong outpt/office vis")],
+        );
+        assert_eq!(got[0], "G2212");
+        let got = order("which modifier for the left side", &[(Icd10Cm, "M25.562", "Pain in left knee"), (Modifier, "LT", "Left side")]);
+        assert_eq!(got[0], "LT");
+    }
+
+    #[test]
+    fn hints() {
+        let w = |s: &str| words(s);
+        assert_eq!(system_hint(&w("ICD-10 code for cough")), Some(Icd10Cm));
+        assert_eq!(system_hint(&w("diagnosis code for cough")), Some(Icd10Cm));
+        assert_eq!(system_hint(&w("CPT or HCPCS for a walker")), None);
+        assert_eq!(letter_hint(&w("J-code for ketorolac")), Some('J'));
+        assert_eq!(letter_hint(&w("e codes")), None);
+        assert_eq!(words("one hour of psychotherapy"), ["60", "minutes", "of", "psychotherapy"]);
+        assert_eq!(words("DM w/o complications"), ["dm", "without", "complications"]);
+    }
+}
