@@ -85,7 +85,7 @@ pub struct SearchHit {
 
 const SNIPPET_CHARS: usize = 240;
 /// Fused candidates the rank-1 stage re-orders.
-pub const RERANK_DEPTH: usize = 50;
+pub const RERANK_DEPTH: usize = 30;
 
 fn snippet(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");

@@ -137,7 +137,7 @@ impl VectorStore for EdgeStore {
             }
             std::fs::create_dir_all(&dir).map_err(backend)?;
             let config = EdgeConfig::builder()
-                .on_disk_payload(true)
+                .on_disk_payload(false)
                 .vector(DENSE, EdgeVectorParamsBuilder::new(dim, qdrant_edge::Distance::Cosine).build())
                 .sparse_vector(SPARSE, EdgeSparseVectorParamsBuilder::new().modifier(Modifier::Idf).build())
                 .build();
