@@ -56,6 +56,13 @@ pub struct CitationEvent {
     pub code: String,
     /// The code exists in a code table.
     pub verified: bool,
+    /// It can be reported as it stands today: false for an ICD-10-CM category or subcategory
+    /// (it needs more characters), for a CPT or HCPCS code no longer valid, and for an
+    /// unverified code.
+    pub billable: bool,
+    /// For a category or subcategory: the billable codes under it (the first twelve).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub billable_codes: Vec<String>,
     /// The source it came from, when one of the sources is about it.
     pub source_n: Option<usize>,
 }

@@ -100,6 +100,8 @@ pub struct ChatService {
 /// first ones), and citations verified per answer.
 const MAX_CODE_LOOKUPS: usize = 12;
 const MAX_CITATIONS: usize = 64;
+/// Billable codes named under a cited category.
+const BILLABLE_CHILDREN: usize = 12;
 
 /// Words that make a question a follow-up about the codes of the previous answer.
 const BACK_REFERENCES: [&str; 9] = ["it", "its", "it's", "this", "that", "these", "those", "them", "same"];
@@ -502,17 +504,39 @@ impl ChatService {
             Some(_) => None,
             None => self.codes.validity(&mention.code).await.ok().flatten(),
         };
-        let (code, system, verified) = match (stored, validity) {
-            (Some((code, system)), _) => (code, system, true),
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        let in_force = |v: &crate::codes::Validity| v.last_valid.as_deref().is_none_or(|last| *last >= *today);
+        let mut billable_codes = vec![];
+        let (code, system, verified, billable) = match (stored, validity) {
+            (Some((code, system)), _) => {
+                // Rows of the code tables are billable codes; a CPT or HCPCS one may have
+                // been deleted since.
+                let billable = match system {
+                    CodeSystem::Cpt | CodeSystem::Hcpcs => {
+                        self.codes.validity(&code).await.ok().flatten().is_none_or(|v| in_force(&v))
+                    }
+                    _ => true,
+                };
+                (code, system, true, billable)
+            }
             // A real CPT or HCPCS code number that codecite has no summary of.
-            (None, Some(v)) => (mention.code.clone(), v.system, true),
+            (None, Some(v)) => (mention.code.clone(), v.system, true, in_force(&v)),
             (None, None) => {
                 // ICD-10-CM categories are real codes, just not billable rows of their own.
                 let category = shape == CodeSystem::Icd10Cm
                     && self.codes.icd_category(&mention.code).await.ok().flatten().is_some();
                 match (category, mention.strong || mention.category) {
-                    (true, _) => (mention.code.clone(), CodeSystem::Icd10Cm, true),
-                    (false, true) => (mention.code.clone(), shape, false),
+                    (true, _) => {
+                        billable_codes = match self.codes.codes_under(&mention.code, BILLABLE_CHILDREN).await {
+                            Ok(children) => children.into_iter().map(|(c, _)| c).collect(),
+                            Err(e) => {
+                                tracing::error!(error = %e, "category lookup failed");
+                                vec![]
+                            }
+                        };
+                        (mention.code.clone(), CodeSystem::Icd10Cm, true, false)
+                    }
+                    (false, true) => (mention.code.clone(), shape, false, false),
                     (false, false) => return None,
                 }
             }
@@ -524,7 +548,7 @@ impl ChatService {
                 .find(|s| s.hit.code.as_deref() == Some(code.as_str()) || s.hit.codes.contains(&code))
                 .map(|s| s.n)
         });
-        Some(CitationEvent { n, system, code, verified, source_n })
+        Some(CitationEvent { n, system, code, verified, billable, billable_codes, source_n })
     }
 }
 

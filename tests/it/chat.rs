@@ -380,3 +380,17 @@ async fn a_date_of_service_question_is_answered_from_the_validity_table() {
     let a = ask_q(&app, "was 99201 still ok for a 2020 visit?").await;
     assert!(a.text().contains("For dates of service in 2020: yes"), "{}", a.text());
 }
+
+#[tokio::test]
+async fn a_category_or_a_deleted_code_is_cited_as_not_billable() {
+    let (app, _llm) = with_llm(Script::text(&["Code E11.6 or E11.9 here; 99201 was used before 2021."]), |_| {}).await;
+    let a = ask_q(&app, "type 2 diabetes with complications").await;
+    let category = a.citation("E11.6");
+    assert_eq!(category["verified"], true, "a category is a real code");
+    assert_eq!(category["billable"], false, "but it needs more characters");
+    assert_eq!(category["billable_codes"], json!(["E11.65"]));
+    assert_eq!(a.citation("E11.9")["billable"], true);
+    assert!(a.citation("E11.9").get("billable_codes").is_none());
+    assert_eq!(a.citation("99201")["verified"], true);
+    assert_eq!(a.citation("99201")["billable"], false, "deleted at the end of 2020");
+}

@@ -117,7 +117,12 @@
       html = html.replace(pattern, function (all, before, code) {
         var c = citations[code];
         if (c.verified) {
-          return before + '<a class="cc-code" href="' + escapeHtml(codeUrl(code)) + '" target="' + (codeUrl.external ? '_blank' : '_self') + '" rel="noopener">' + code + '</a>';
+          var link = '<a class="cc-code" href="' + escapeHtml(codeUrl(code)) + '" target="' + (codeUrl.external ? '_blank' : '_self') + '" rel="noopener">' + code + '</a>';
+          if (c.billable === false) {
+            var more = (c.billable_codes || []).length ? ': use one of ' + c.billable_codes.join(', ') : '';
+            link += '<span class="cc-nonbillable" title="Not billable as it stands' + escapeHtml(more) + '"> (not billable' + escapeHtml(more) + ')</span>';
+          }
+          return before + link;
         }
         return before + '<span class="cc-code cc-unverified" title="Not found in codecite\'s code tables">' + code +
           '<span class="cc-sr"> (unverified code)</span></span>';
