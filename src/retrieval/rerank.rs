@@ -222,7 +222,6 @@ impl Question {
         let mut q = Question::default();
         let words = words(query);
         let mut negating = 0usize;
-        let mut used: HashSet<usize> = HashSet::new();
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
         let mut from = 0;
@@ -267,9 +266,6 @@ impl Question {
                 q.sequence.extend(literal.iter().cloned());
                 q.concepts.push(Concept { literal, expansions });
                 negating = negating.saturating_sub(1);
-            }
-            for k in i..i + n {
-                used.insert(k);
             }
             i += n;
         }
