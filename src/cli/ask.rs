@@ -31,7 +31,13 @@ pub async fn run(config: &Config, question: String) -> anyhow::Result<()> {
                     eprintln!("  [{}] {:<9} {:<9} {}", s.n, s.system.as_str(), s.code.as_deref().unwrap_or("-"), s.title);
                 }
                 for c in &citations {
-                    eprintln!("  cites {} ({}){}", c.code, c.system.as_str(), if c.verified { "" } else { " UNVERIFIED" });
+                    let flag = match (c.verified, c.billable) {
+                        (false, _) => " UNVERIFIED".to_string(),
+                        (true, false) if c.billable_codes.is_empty() => " not billable".to_string(),
+                        (true, false) => format!(" not billable: use one of {}", c.billable_codes.join(", ")),
+                        (true, true) => String::new(),
+                    };
+                    eprintln!("  cites {} ({}){flag}", c.code, c.system.as_str());
                 }
                 eprintln!("  {} ms", done.latency_ms);
             }
