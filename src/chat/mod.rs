@@ -500,25 +500,19 @@ impl ChatService {
             }
         };
         let shape = shape::system_of(&mention.code);
+        // CMS validity dates, for CPT and HCPCS codes, stored or not.
         let validity = match &stored {
-            Some(_) => None,
+            Some((_, CodeSystem::Icd10Cm | CodeSystem::Modifier | CodeSystem::Guideline)) => None,
+            Some((code, _)) => self.codes.validity(code).await.ok().flatten(),
             None => self.codes.validity(&mention.code).await.ok().flatten(),
         };
         let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
         let in_force = |v: &crate::codes::Validity| v.last_valid.as_deref().is_none_or(|last| *last >= *today);
         let mut billable_codes = vec![];
         let (code, system, verified, billable) = match (stored, validity) {
-            (Some((code, system)), _) => {
-                // Rows of the code tables are billable codes; a CPT or HCPCS one may have
-                // been deleted since.
-                let billable = match system {
-                    CodeSystem::Cpt | CodeSystem::Hcpcs => {
-                        self.codes.validity(&code).await.ok().flatten().is_none_or(|v| in_force(&v))
-                    }
-                    _ => true,
-                };
-                (code, system, true, billable)
-            }
+            // Rows of the code tables are billable codes; a CPT or HCPCS one may have been
+            // deleted since.
+            (Some((code, system)), v) => (code, system, true, v.as_ref().is_none_or(in_force)),
             // A real CPT or HCPCS code number that codecite has no summary of.
             (None, Some(v)) => (mention.code.clone(), v.system, true, in_force(&v)),
             (None, None) => {

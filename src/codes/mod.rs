@@ -116,6 +116,15 @@ pub struct CodeRecord {
     pub source: String,
 }
 
+/// `codes` joined by commas, the first `shown` of them and a count of the rest when there are
+/// more (an add-on can have hundreds of primaries; the code page lists them all).
+pub fn short_list(codes: &[String], shown: usize) -> String {
+    if codes.len() <= shown {
+        return codes.join(", ");
+    }
+    format!("{} and {} more", codes[..shown].join(", "), codes.len() - shown)
+}
+
 /// The Medicare physician fee schedule's global surgery indicator: the days of post-operative
 /// care a procedure's payment covers, or one of the letter indicators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

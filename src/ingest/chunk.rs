@@ -67,7 +67,7 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
         } else {
             lines.push(format!(
                 "Add-on code: reported only in addition to a primary procedure ({}), never alone.",
-                short_list(&r.primary_codes)
+                crate::codes::short_list(&r.primary_codes, LISTED_PRIMARIES)
             ));
         }
     }
@@ -125,15 +125,8 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
     )
 }
 
-/// Primaries listed in a chunk; the rest are counted (the code page lists them all).
+/// Primaries listed in a chunk; the rest are counted.
 const LISTED_PRIMARIES: usize = 12;
-
-fn short_list(codes: &[String]) -> String {
-    if codes.len() <= LISTED_PRIMARIES {
-        return codes.join(", ");
-    }
-    format!("{} and {} more", codes[..LISTED_PRIMARIES].join(", "), codes.len() - LISTED_PRIMARIES)
-}
 
 /// Appends the words of `extra` that `text` does not already contain (case-insensitively).
 fn append_new_words(text: &mut String, extra: &str) {

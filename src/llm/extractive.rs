@@ -22,7 +22,7 @@ fn list(codes: &[String]) -> String {
     match codes.len() {
         0 => String::new(),
         1 => codes[0].clone(),
-        n if n > SHOWN => format!("{} and {} more", codes[..SHOWN].join(", "), n - SHOWN),
+        n if n > SHOWN => crate::codes::short_list(codes, SHOWN),
         _ => format!("{} and {}", codes[..codes.len() - 1].join(", "), codes[codes.len() - 1]),
     }
 }

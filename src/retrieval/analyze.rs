@@ -1,6 +1,6 @@
 //! Query analysis: which tokens look like codes, and how the lexicon expands the words.
 
-use super::Lexicon;
+use super::{Lexicon, Term};
 use crate::codes::lookup_forms;
 use crate::codes::shape::{self, Case};
 
@@ -8,7 +8,9 @@ use crate::codes::shape::{self, Case};
 pub struct Analysis {
     /// Code spellings to look up exactly, in the order the query names them.
     pub codes: Vec<String>,
-    /// Lexicon expansions found for the query's words.
+    /// The lexicon terms the query uses, with the words they matched.
+    pub terms: Vec<Term>,
+    /// Their expansions, in order, without repeats.
     pub expansions: Vec<String>,
     /// The text searched: the query followed by its expansions.
     pub expanded: String,
@@ -35,13 +37,14 @@ pub fn code_candidates(query: &str) -> Vec<String> {
 
 pub fn analyze(query: &str, lexicon: &Lexicon) -> Analysis {
     let codes = code_candidates(query);
-    let expansions = lexicon.expand(query);
+    let terms = lexicon.terms(query);
+    let expansions = super::lexicon::expansions_of(&terms);
     let mut expanded = query.trim().to_string();
     for e in &expansions {
         expanded.push_str(" ; ");
         expanded.push_str(e);
     }
-    Analysis { codes, expansions, expanded }
+    Analysis { codes, terms, expansions, expanded }
 }
 
 #[cfg(test)]

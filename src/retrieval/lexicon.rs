@@ -79,15 +79,7 @@ impl Lexicon {
     /// Expansions of every term in `query`, longest match first at each position
     /// ("sugar diabetes" wins over "diabetes"), in order of appearance, without repeats.
     pub fn expand(&self, query: &str) -> Vec<String> {
-        let mut out: Vec<String> = vec![];
-        for term in self.terms(query) {
-            for e in term.expansions {
-                if !out.contains(&e) {
-                    out.push(e);
-                }
-            }
-        }
-        out
+        expansions_of(&self.terms(query))
     }
 
     /// The lexicon terms `query` uses, longest match first at each position, each with the
@@ -109,6 +101,17 @@ impl Lexicon {
         }
         out
     }
+}
+
+/// The expansions of `terms`, in order, without repeats.
+pub fn expansions_of(terms: &[Term]) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for e in terms.iter().flat_map(|t| &t.expansions) {
+        if !out.contains(e) {
+            out.push(e.clone());
+        }
+    }
+    out
 }
 
 /// One lexicon term found in a query.

@@ -150,28 +150,8 @@ fn words(text: &str) -> Vec<String> {
     words
 }
 
-/// Words remembered per thread; the vocabulary of titles is bounded, so the cache is too.
-const STEM_CACHE: usize = 200_000;
-
-thread_local! {
-    static STEMS: std::cell::RefCell<std::collections::HashMap<String, String>> = Default::default();
-}
-
-/// The English Snowball stem, remembered: a search stems some thousands of title words, most
-/// of them seen before.
 fn stem(word: &str) -> String {
-    STEMS.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if let Some(s) = cache.get(word) {
-            return s.clone();
-        }
-        if cache.len() >= STEM_CACHE {
-            cache.clear();
-        }
-        let s = STEMMER.stem(word).into_owned();
-        cache.insert(word.to_string(), s.clone());
-        s
-    })
+    STEMMER.stem(word).into_owned()
 }
 
 /// Content tokens of a title or name: stems with the scope "with"/"without" puts them in.

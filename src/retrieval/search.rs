@@ -180,7 +180,7 @@ impl Retriever {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(&analysis.expanded)),
         };
-        let question = Question::new(&request.query, &self.lexicon.terms(&request.query));
+        let question = Question::new(&request.query, &analysis.terms);
         // A question that names one code system is answered from it (and the guidelines).
         let rerank_on = self.config.rerank && !question.is_empty();
         let systems = match (request.system, question.system) {
@@ -199,9 +199,7 @@ impl Retriever {
         let mut found = self.store.search(&query).await?;
         found.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
         found.truncate(RERANK_DEPTH.max(limit));
-        let order: Vec<(usize, Option<f32>)> = if !rerank_on {
-            (0..found.len()).map(|i| (i, None)).collect()
-        } else {
+        if rerank_on {
             let candidates: Vec<Candidate> = found
                 .iter()
                 .map(|h| Candidate {
@@ -211,17 +209,16 @@ impl Retriever {
                     names: &h.payload.names,
                 })
                 .collect();
-            rerank(&question, &candidates).into_iter().map(|(i, score)| (i, Some(score))).collect()
-        };
-        let mut found: Vec<Option<StoreHit>> = found.into_iter().map(Some).collect();
-        let mut hits: Vec<SearchHit> = exact.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Exact)).collect();
-        for (i, score) in order {
-            if let Some(mut h) = found[i].take() {
-                // A re-ordered hit carries the score it was ordered by.
-                h.score = score.unwrap_or(h.score);
-                hits.push(SearchHit::from_store(h, MatchKind::Search));
-            }
+            let order = rerank(&question, &candidates);
+            let mut slots: Vec<Option<StoreHit>> = found.into_iter().map(Some).collect();
+            // A re-ordered hit carries the score it was ordered by.
+            found = order
+                .into_iter()
+                .filter_map(|(i, score)| slots[i].take().map(|h| StoreHit { score, ..h }))
+                .collect();
         }
+        let mut hits: Vec<SearchHit> = exact.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Exact)).collect();
+        hits.extend(found.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Search)));
         hits.truncate(limit);
         Ok(hits)
     }
