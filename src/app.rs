@@ -47,7 +47,12 @@ impl Services {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
         let store: Arc<dyn VectorStore> = match &config.qdrant_url {
-            Some(url) => Arc::new(ServerStore::connect(url, config.qdrant_api_key.as_deref(), &config.collection)?),
+            Some(url) => Arc::new(ServerStore::connect(
+                url,
+                config.qdrant_api_key.as_deref(),
+                &config.collection,
+                &config.qdrant,
+            )?),
             None => Arc::new(EdgeStore::open(&config.edge_dir())?),
         };
         let db_url = config.database_url.clone().unwrap_or_else(|| config.sqlite_url());

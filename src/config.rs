@@ -44,6 +44,8 @@ pub struct Config {
     /// Qdrant server or cluster (gRPC URL). Unset: the embedded Qdrant Edge shard.
     pub qdrant_url: Option<String>,
     pub qdrant_api_key: Option<String>,
+    /// How the server backend lays a new collection over a cluster.
+    pub qdrant: QdrantConfig,
     /// Collection name (server backend) and shard directory name (edge backend).
     pub collection: String,
     /// `sqlite:` or `postgres:` URL. Unset: a SQLite file in the data dir.
@@ -58,6 +60,25 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     pub web: WebConfig,
     pub limits: LimitsConfig,
+}
+
+/// The collection's distribution when the server backend creates it (ignored by Qdrant Edge).
+/// Changing them takes a re-ingest with `--reset`; an existing collection keeps its own.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QdrantConfig {
+    /// Shards the collection is split into (Qdrant's `shard_number`); one per node is usual.
+    pub shards: u32,
+    /// Copies of each shard on distinct nodes; 2 keeps every shard served with one node down.
+    pub replication_factor: u32,
+    /// Replicas that must acknowledge a write before it succeeds (at most the replication factor).
+    pub write_consistency: u32,
+}
+
+impl Default for QdrantConfig {
+    fn default() -> Self {
+        Self { shards: 1, replication_factor: 1, write_consistency: 1 }
+    }
 }
 
 /// Bounds on the work one process takes on.
@@ -212,6 +233,7 @@ impl Default for Config {
             corpus_dir: default_corpus_dir(),
             qdrant_url: None,
             qdrant_api_key: None,
+            qdrant: QdrantConfig::default(),
             collection: "codecite".into(),
             database_url: None,
             embed: EmbedConfig::default(),
@@ -333,6 +355,18 @@ impl Config {
         }
         if let Some(v) = pick(&["CODECITE_QDRANT_API_KEY", "QDRANT_API_KEY"]) {
             self.qdrant_api_key = Some(v);
+        }
+        for (name, field) in [
+            ("CODECITE_QDRANT_SHARDS", &mut self.qdrant.shards),
+            ("CODECITE_QDRANT_REPLICATION_FACTOR", &mut self.qdrant.replication_factor),
+            ("CODECITE_QDRANT_WRITE_CONSISTENCY", &mut self.qdrant.write_consistency),
+        ] {
+            if let Some(v) = pick(&[name]) {
+                *field = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError::Env {
+                    name: name.into(),
+                    message: format!("{v:?} is not a positive whole number"),
+                })?;
+            }
         }
         if let Some(v) = pick(&["CODECITE_COLLECTION"]) {
             self.collection = v;

@@ -90,6 +90,8 @@ pub struct ErrorEvent {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AnswerError {
     Retrieval,
+    /// The vector store cannot serve right now (a server down, a shard without a live replica).
+    SearchUnavailable,
     Generation(GenErrorKind),
     /// No piece for this many seconds once streaming.
     Stalled(u64),
@@ -106,6 +108,9 @@ impl AnswerError {
     pub fn event(self) -> ErrorEvent {
         let (code, message, retryable) = match self {
             AnswerError::Retrieval => ("retrieval_failed", "retrieval failed; it has been logged".to_string(), true),
+            AnswerError::SearchUnavailable => {
+                ("search_unavailable", "the search index cannot be reached right now; try again shortly".into(), true)
+            }
             AnswerError::Generation(GenErrorKind::Unavailable) => {
                 ("llm_unavailable", "the language model is unavailable; try again shortly".into(), true)
             }

@@ -34,7 +34,8 @@ use crate::config::{ChatConfig, LlmConfig};
 use crate::llm::{GenError, GenerationContext, Generator, NcciFinding, Piece, Source, Turn};
 use crate::metering::Reservation;
 use crate::telemetry;
-use crate::retrieval::{MatchKind, Retriever, SearchRequest};
+use crate::retrieval::{MatchKind, RetrievalError, Retriever, SearchRequest};
+use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
@@ -212,7 +213,7 @@ impl ChatService {
 
     /// The hits for a question (and the codes of the turn before, when the question refers
     /// back to them): everything the `sources` event shows, with no SQL yet.
-    async fn find(&self, question: &str, history: &[StoredTurn]) -> Result<Found, String> {
+    async fn find(&self, question: &str, history: &[StoredTurn]) -> Result<Found, (AnswerError, String)> {
         let mut query = question.to_string();
         let analysis = self.retriever.analyze(question);
         if let (true, Some(last)) = (analysis.codes.is_empty(), history.last()) {
@@ -232,7 +233,13 @@ impl ChatService {
             }
         }
         let request = SearchRequest { query: query.clone(), limit: Some(self.config.sources), ..Default::default() };
-        let hits = self.retriever.search(&request).await.map_err(|e| e.to_string())?;
+        let hits = self.retriever.search(&request).await.map_err(|e| {
+            let kind = match e {
+                RetrievalError::Store(StoreError::Unavailable(_)) => AnswerError::SearchUnavailable,
+                _ => AnswerError::Retrieval,
+            };
+            (kind, e.to_string())
+        })?;
         Ok(Found { query, analysis, hits })
     }
 
@@ -345,7 +352,7 @@ impl ChatService {
         // The sources go out as soon as search returns; the SQL lookups come after.
         let found = match self.find(&question, &history).await {
             Ok(f) => f,
-            Err(e) => return Ending::Failed(AnswerError::Retrieval, Some(e)),
+            Err((kind, detail)) => return Ending::Failed(kind, Some(detail)),
         };
         let shown = found.hits.iter().enumerate().map(|(i, hit)| SourceEvent::of(i + 1, hit)).collect();
         if tx.send(ChatEvent::Sources(shown)).await.is_err() {

@@ -109,6 +109,10 @@ pub struct CaseResult {
     /// Cited codes that exist nowhere and were not in the question: invented by the answer.
     #[serde(default)]
     pub fabricated: Vec<String>,
+    /// Code-shaped words of the answer, in any case, that got no citation (so no verdict):
+    /// what verification missed. A fabricated code the reader sees unflagged is one of these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unchecked: Vec<String>,
     #[serde(default)]
     pub refused: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -178,6 +182,12 @@ async fn run_case(target: &dyn Target, case: &EvalCase, options: &EvalOptions) -
     if let Some(o) = outcome.filter(|_| options.answers) {
         let question_upper = case.question.to_ascii_uppercase();
         result.fabricated = o.unverified.iter().filter(|c| !question_upper.contains(c.as_str())).cloned().collect();
+        let written = crate::codes::shape::find_codes(&o.answer, crate::codes::shape::Case::Any);
+        for code in written.into_iter().filter(|f| f.shape.strong()).map(|f| f.code.to_ascii_uppercase()) {
+            if !o.cited.contains(&code) && !result.unchecked.contains(&code) {
+                result.unchecked.push(code);
+            }
+        }
         result.refused = is_refusal(&o.answer);
         let answer_lower = o.answer.to_lowercase();
         let mut put = |name: &str, v: Option<f64>| put_metric(&mut result.metrics, name, v);

@@ -27,6 +27,7 @@ pub struct Report {
 fn summarize(cases: &[&CaseResult]) -> BTreeMap<String, f64> {
     let mut means = Means::default();
     let (mut cited, mut unverified, mut fabricated, mut errors) = (0usize, 0usize, 0usize, 0usize);
+    let mut unchecked = 0usize;
     let mut sources = vec![];
     let mut done = vec![];
     for c in cases {
@@ -37,6 +38,7 @@ fn summarize(cases: &[&CaseResult]) -> BTreeMap<String, f64> {
         cited += c.cited.len();
         unverified += c.unverified.len();
         fabricated += c.fabricated.len();
+        unchecked += c.unchecked.len();
         errors += usize::from(c.error.is_some());
         sources.extend(c.sources_ms);
         done.extend(c.done_ms);
@@ -47,6 +49,9 @@ fn summarize(cases: &[&CaseResult]) -> BTreeMap<String, f64> {
         let rate = |n: usize| if cited == 0 { 0.0 } else { n as f64 / cited as f64 };
         out.insert("fabricated_rate".into(), rate(fabricated));
         out.insert("unverified_rate".into(), rate(unverified));
+        // Of every code the answers wrote (cited or not), the share left without a verdict.
+        let written = cited + unchecked;
+        out.insert("unchecked_rate".into(), if written == 0 { 0.0 } else { unchecked as f64 / written as f64 });
         out.insert("answer_errors".into(), errors as f64);
         for (name, values) in [("sources_ms", &sources), ("done_ms", &done)] {
             if let Some(p) = percentile(values, 0.5) {
@@ -97,6 +102,7 @@ impl Report {
             ("cited_recall", "cited R"),
             ("fabricated_rate", "fabricated"),
             ("unverified_rate", "unverified"),
+            ("unchecked_rate", "unchecked"),
             ("refusal_accuracy", "refusal acc."),
         ];
         if self.overall.contains_key("faithfulness") {

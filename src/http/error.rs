@@ -19,6 +19,7 @@ use crate::chat::ChatError;
 use crate::codes::CodeTableError;
 use crate::metering::{Exhausted, MeteringError};
 use crate::retrieval::RetrievalError;
+use crate::store::StoreError;
 
 #[derive(Debug)]
 pub struct ApiError {
@@ -79,6 +80,14 @@ impl ApiError {
         error.with_header(HeaderName::from_static("x-quota-remaining"), HeaderValue::from(0))
     }
 
+    /// The vector store cannot serve (`StoreError::Unavailable`): `503` with `Retry-After`;
+    /// the detail is logged.
+    pub fn store_unavailable(error: impl std::fmt::Display) -> Self {
+        tracing::warn!(%error, "vector store unavailable");
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "search_unavailable", "the search index cannot be reached right now; try again shortly")
+            .with_header(header::RETRY_AFTER, HeaderValue::from(5))
+    }
+
     /// Shed load: `503` with `Retry-After`.
     pub fn overloaded(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message).with_header(header::RETRY_AFTER, HeaderValue::from(1))
@@ -128,6 +137,7 @@ impl From<RetrievalError> for ApiError {
             | RetrievalError::QueryTooLong { .. }
             | RetrievalError::BadLimit { .. }
             | RetrievalError::BadMode(_) => ApiError::bad_request(e.to_string()),
+            RetrievalError::Store(StoreError::Unavailable(_)) => ApiError::store_unavailable(e),
             RetrievalError::Store(_) | RetrievalError::Embed(_) => ApiError::internal(e),
         }
     }

@@ -10,7 +10,7 @@ use axum::error_handling::HandleErrorLayer;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
 use axum::BoxError;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -200,12 +200,17 @@ pub(super) async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "Ingested and ready"), (status = 503, description = "Starting up, or shedding load; see Retry-After", body = ErrorBody)))]
+#[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, description = "Ingested and ready"), (status = 503, description = "Starting up, shedding load (see Retry-After), or the vector store cannot answer (named, with its error)", body = ErrorBody)))]
 pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    let chunks = state.services.store.count().await.map_err(ApiError::internal)?;
+    // An operator's probe: a store that cannot answer is named with what it said, so that a
+    // load balancer takes this instance out and the log of the probe says why.
+    let chunks = state.services.store.count().await.map_err(|e| {
+        let location = state.services.store.location();
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("{location}: {e}"))
+    })?;
     Ok(Json(json!({"status": "ready", "chunks": chunks})))
 }
 

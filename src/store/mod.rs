@@ -31,6 +31,10 @@ pub const LAYOUT_VERSION: u32 = 1;
 pub enum StoreError {
     #[error("vector store: {0}")]
     Backend(String),
+    /// The store cannot serve right now (server unreachable, no live replica of a shard);
+    /// worth retrying, unlike `Backend`.
+    #[error("the vector store is unavailable: {0}")]
+    Unavailable(String),
     #[error("the vector store at {location} was built by embedder {found} but this configuration uses {expected}; re-ingest with `codecite ingest --reset`")]
     EmbedderMismatch { location: String, found: String, expected: String },
     #[error("the vector store at {location} has layout {found}, this build expects {expected}; re-ingest with `codecite ingest --reset`")]

@@ -11,34 +11,59 @@ use qdrant_client::qdrant::{
     RrfBuilder, ScrollPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
     VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
-use qdrant_client::{Payload, Qdrant};
+use qdrant_client::{Payload, Qdrant, QdrantError};
 
 use super::{
     overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta, VectorQuery,
     VectorStore, DENSE, SPARSE,
 };
 use crate::codes::CodeSystem;
+use crate::config::QdrantConfig;
 
 pub struct ServerStore {
     client: Qdrant,
     url: String,
     collection: String,
+    layout: QdrantConfig,
 }
 
-fn backend(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Backend(e.to_string())
+/// What a Qdrant node says when the replicas a request needs are on peers it cannot reach.
+const PEERS_DOWN: [&str; 4] = ["currently unavailable", "No active replica", "Connection refused", "transport error"];
+
+/// A server that cannot be reached, or a cluster that cannot serve the request right now (a
+/// shard with no live replica, a lost leader), is `Unavailable`; anything else is `Backend`.
+fn backend(e: QdrantError) -> StoreError {
+    use tonic::Code;
+    match &e {
+        QdrantError::ResponseError { status }
+            if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        // A node passes on what its peers' shards could not serve as an internal error.
+        QdrantError::ResponseError { status } if PEERS_DOWN.iter().any(|m| status.message().contains(m)) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        QdrantError::ResourceExhaustedError { .. } | QdrantError::Io(_) => StoreError::Unavailable(e.to_string()),
+        _ => StoreError::Backend(e.to_string()),
+    }
 }
 
 const META_KEY: &str = "codecite";
 
 impl ServerStore {
-    pub fn connect(url: &str, api_key: Option<&str>, collection: &str) -> Result<Self, StoreError> {
+    pub fn connect(
+        url: &str,
+        api_key: Option<&str>,
+        collection: &str,
+        layout: &QdrantConfig,
+    ) -> Result<Self, StoreError> {
         let mut builder = Qdrant::from_url(url).timeout(std::time::Duration::from_secs(30));
         if let Some(key) = api_key {
             builder = builder.api_key(key.to_string());
         }
         let client = builder.build().map_err(backend)?;
-        Ok(Self { client, url: url.to_string(), collection: collection.to_string() })
+        Ok(Self { client, url: url.to_string(), collection: collection.to_string(), layout: layout.clone() })
     }
 
     fn system_filter(systems: &[CodeSystem]) -> Option<Filter> {
@@ -87,6 +112,9 @@ impl VectorStore for ServerStore {
                 CreateCollectionBuilder::new(&self.collection)
                     .vectors_config(vectors)
                     .sparse_vectors_config(sparse)
+                    .shard_number(self.layout.shards)
+                    .replication_factor(self.layout.replication_factor)
+                    .write_consistency_factor(self.layout.write_consistency)
                     .metadata(metadata),
             )
             .await
@@ -133,7 +161,7 @@ impl VectorStore for ServerStore {
                 .add_vector(DENSE, Vector::new_dense(p.dense))
                 .add_vector(SPARSE, Vector::new_sparse(p.sparse.indices, p.sparse.values));
             let payload = Payload::try_from(serde_json::to_value(&p.payload).expect("payload serializes"))
-                .map_err(backend)?;
+                .map_err(|e| StoreError::Payload(e.to_string()))?;
             structs.push(PointStruct::new(point_id(&p.payload.key).to_string(), vectors, payload));
         }
         self.client

@@ -57,12 +57,17 @@ pub async fn test_database(dir: &Path) -> String {
 }
 
 /// Fields drop in order: the stores close (and flush) before their directory is removed.
-/// A config over `dir`: a private copy of the fixture corpus, a data dir and a fresh database.
+/// A config over `dir`: a private copy of the fixture corpus, a data dir and a fresh database,
+/// and a private collection on a Qdrant server when `CODECITE_TEST_STORE=server` (with the
+/// server's URL in `CODECITE_TEST_QDRANT_URL`), else a Qdrant Edge shard in the data dir.
 pub async fn test_config(dir: &Path) -> Config {
     copy_dir(&fixture_corpus(), &dir.join("corpus"));
+    let on_server = std::env::var("CODECITE_TEST_STORE").is_ok_and(|s| s == "server");
     Config {
         data_dir: dir.join("data"),
         corpus_dir: dir.join("corpus"),
+        qdrant_url: on_server.then(|| std::env::var("CODECITE_TEST_QDRANT_URL").expect("CODECITE_TEST_QDRANT_URL")),
+        collection: format!("codecite_test_{}", uuid::Uuid::new_v4().simple()),
         database_url: Some(test_database(dir).await),
         // Tests fire hundreds of requests from one process; the rate-limit test turns them on.
         rate_limits: RateLimitConfig {
