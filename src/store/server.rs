@@ -183,9 +183,26 @@ impl VectorStore for ServerStore {
         Ok(())
     }
 
-    /// The server builds its indexes in the background; nothing to do.
+    /// The server builds its indexes in the background; this waits until it has (the
+    /// collection is green), so that an ingest returns when search runs at full speed.
     async fn optimize(&self) -> Result<(), StoreError> {
-        Ok(())
+        use qdrant_client::qdrant::CollectionStatus;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
+        loop {
+            let info = self.client.collection_info(&self.collection).await.map_err(backend)?;
+            let status = info.result.map(|r| r.status()).unwrap_or(CollectionStatus::UnknownCollectionStatus);
+            match status {
+                CollectionStatus::Green | CollectionStatus::Grey => return Ok(()),
+                CollectionStatus::Red => {
+                    return Err(StoreError::Backend(format!("collection {} is red (an optimization failed)", self.collection)))
+                }
+                _ if std::time::Instant::now() > deadline => {
+                    tracing::warn!(collection = %self.collection, "indexing still running after 600 s; not waiting longer");
+                    return Ok(());
+                }
+                _ => tokio::time::sleep(std::time::Duration::from_millis(200)).await,
+            }
+        }
     }
 
     async fn search(&self, query: &VectorQuery) -> Result<Vec<StoreHit>, StoreError> {
