@@ -91,7 +91,7 @@ enum Command {
         #[arg(required = true, num_args = 1..)]
         question: Vec<String>,
     },
-    /// Accounts, plans and usage: create, grant, key, show, list, usage.
+    /// Accounts, plans and usage: create, grant, key, verify-email, show, list, usage.
     Account {
         #[command(flatten)]
         data: DataArgs,
