@@ -539,6 +539,28 @@ mod tests {
     }
 
     #[test]
+    fn email_settings_come_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("codecite.toml");
+        std::fs::write(&path, "[email]\nsmtp_host = \"smtp.example.org\"\nsmtp_security = \"tls\"\nsmtp_port = 465\n[web]\npublic_url = \"https://c.example/\"\n").unwrap();
+        let mut config = Config::from_file(&path).unwrap();
+        assert_eq!(config.email.smtp_security, SmtpSecurity::Tls);
+        assert_eq!(config.public_url(), "https://c.example");
+        config
+            .apply_env(|name| match name {
+                "CODECITE_EMAIL_INBOUND_SECRET" => Some("s".into()),
+                "CODECITE_SMTP_PORT" => Some("2525".into()),
+                "CODECITE_SMTP_SECURITY" => Some("none".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!((config.email.inbound_secret.as_deref(), config.email.smtp_port), (Some("s"), 2525));
+        assert_eq!(config.email.smtp_security, SmtpSecurity::None);
+        assert!(Config::default().apply_env(|n| (n == "CODECITE_SMTP_PORT").then(|| "x".into())).is_err());
+        assert_eq!(Config::default().public_url(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
     fn unknown_keys_and_bad_env_values_are_errors() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.toml");

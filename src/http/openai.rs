@@ -53,16 +53,35 @@ struct Completion {
     conversation_id: Option<String>,
 }
 
-/// A `400` naming the request parameter at fault.
-fn invalid(param: &str, message: impl Into<String>) -> ApiError {
-    let mut e = ApiError::bad_request(message);
-    e.extra.insert("param".into(), json!(param));
-    e
+/// A request OpenAI would refuse: a `400` naming the parameter at fault, or the `404` of an
+/// unknown model.
+#[derive(Debug, Clone, PartialEq)]
+struct Invalid {
+    param: String,
+    message: String,
+    unknown_model: bool,
+}
+
+fn invalid(param: &str, message: impl Into<String>) -> Invalid {
+    Invalid { param: param.into(), message: message.into(), unknown_model: false }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(e: Invalid) -> Self {
+        let mut error = match e.unknown_model {
+            true => ApiError::new(StatusCode::NOT_FOUND, "model_not_found", e.message),
+            false => ApiError::bad_request(e.message),
+        };
+        if !e.param.is_empty() {
+            error.extra.insert("param".into(), json!(e.param));
+        }
+        error
+    }
 }
 
 /// A number parameter OpenAI accepts in `range` (checked, then ignored: codecite's own
 /// settings decide how the answer is written).
-fn check_number(body: &Map<String, Value>, name: &str, range: std::ops::RangeInclusive<f64>) -> Result<(), ApiError> {
+fn check_number(body: &Map<String, Value>, name: &str, range: std::ops::RangeInclusive<f64>) -> Result<(), Invalid> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Number(n)) if n.as_f64().is_some_and(|x| range.contains(&x)) => Ok(()),
@@ -72,7 +91,7 @@ fn check_number(body: &Map<String, Value>, name: &str, range: std::ops::RangeInc
 
 /// The text of a message's `content`: a string, or an array of text parts. Anything else
 /// (images, audio, files) is refused: codecite reads text only.
-fn content_text(content: Option<&Value>, i: usize, role: &str) -> Result<String, ApiError> {
+fn content_text(content: Option<&Value>, i: usize, role: &str) -> Result<String, Invalid> {
     let param = format!("messages[{i}].content");
     match content {
         Some(Value::String(s)) => Ok(s.clone()),
@@ -97,14 +116,13 @@ fn content_text(content: Option<&Value>, i: usize, role: &str) -> Result<String,
 
 /// Reads a completion request the way OpenAI does: the same required fields, ranges and
 /// refusals; parameters that change only how an answer is sampled are accepted and ignored.
-fn parse(body: &Value) -> Result<Completion, ApiError> {
+fn parse(body: &Value) -> Result<Completion, Invalid> {
     let Some(body) = body.as_object() else { return Err(invalid("", "the body must be a JSON object")) };
     match body.get("model") {
         Some(Value::String(m)) if m == MODEL => {}
         Some(Value::String(m)) => {
-            let mut e = ApiError::new(StatusCode::NOT_FOUND, "model_not_found", format!("The model `{m}` does not exist; this server serves `{MODEL}`"));
-            e.extra.insert("param".into(), json!("model"));
-            return Err(e);
+            let message = format!("The model `{m}` does not exist; this server serves `{MODEL}`");
+            return Err(Invalid { unknown_model: true, ..invalid("model", message) });
         }
         None | Some(Value::Null) => return Err(invalid("model", "you must provide a model parameter")),
         Some(_) => return Err(invalid("model", "model must be a string")),
@@ -161,7 +179,7 @@ fn parse(body: &Value) -> Result<Completion, ApiError> {
 }
 
 /// The question (the last message, a user's) and the earlier user/assistant pairs.
-fn conversation(messages: Option<&Value>) -> Result<(String, Vec<StoredTurn>), ApiError> {
+fn conversation(messages: Option<&Value>) -> Result<(String, Vec<StoredTurn>), Invalid> {
     let messages = match messages {
         Some(Value::Array(m)) if !m.is_empty() => m,
         Some(Value::Array(_)) => return Err(invalid("messages", "messages must hold at least one message")),
@@ -452,7 +470,10 @@ mod tests {
     use super::*;
 
     fn parsed(body: Value) -> Result<Completion, (StatusCode, String)> {
-        parse(&body).map_err(|e| (e.status, e.extra.get("param").and_then(Value::as_str).unwrap_or("").to_string()))
+        parse(&body).map_err(|e| {
+            let e = ApiError::from(e);
+            (e.status, e.extra.get("param").and_then(Value::as_str).unwrap_or("").to_string())
+        })
     }
 
     #[test]

@@ -185,18 +185,18 @@ async fn try_reserve(
     headers: &HeaderMap,
     detail: &str,
 ) -> Result<Result<Reservation, Exhausted>, ApiError> {
-    let key = idempotency_key(headers)?;
+    let key = idempotency_key(headers).map_err(ApiError::bad_request)?;
     Ok(state.services.metering.reserve(&caller.account, meter, key, detail).await?)
 }
 
-/// The `Idempotency-Key` header, when sent.
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
+/// The `Idempotency-Key` header, when sent; what is wrong with it, when malformed.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     match headers.get("idempotency-key") {
         None => Ok(None),
-        Some(v) => {
-            let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
-            Ok(Some(key.ok_or_else(|| ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters"))?))
-        }
+        Some(v) => match v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255) {
+            Some(key) => Ok(Some(key)),
+            None => Err("Idempotency-Key must be 1 to 255 visible ASCII characters"),
+        },
     }
 }
 
@@ -446,7 +446,7 @@ pub(super) async fn admit_metered(
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    let key = idempotency_key(headers)?;
+    let key = idempotency_key(headers).map_err(ApiError::bad_request)?;
     let metering = &state.services.metering;
     Ok(state.services.chat.admit_metered(metering, &caller.account, request, key, "question").await?)
 }
