@@ -238,6 +238,15 @@ mod tests {
     }
 
     #[test]
+    fn attachments_are_never_read() {
+        let raw = "From: coder@example.com\r\nSubject: see attached\r\nMessage-ID: <att@example.com>\r\nMIME-Version: 1.0\r\n\
+            Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nWhich code for this note?\r\n\
+            --b\r\nContent-Type: text/plain\r\nContent-Disposition: attachment; filename=note.txt\r\n\r\nPatient John Doe, DOB 1950\r\n--b--\r\n";
+        let m = parse(raw.as_bytes()).unwrap();
+        assert_eq!(m.question, "Which code for this note?");
+    }
+
+    #[test]
     fn reply_prefixes_are_dropped() {
         assert_eq!(strip_reply_prefixes("Re: FWD: re: modifier 25"), "modifier 25");
     }

@@ -251,7 +251,12 @@ pub(super) async fn completions(
         question: completion.question.clone(),
         conversation_id: completion.conversation_id.clone(),
         account_id: Some(caller.account.id.clone()),
-        history: Some(completion.history.clone()),
+        // A client that names a stored conversation and sends no earlier messages continues
+        // that conversation's stored turns.
+        history: match (&completion.conversation_id, completion.history.is_empty()) {
+            (Some(_), true) => None,
+            _ => Some(completion.history.clone()),
+        },
     };
     let writer = Writer { completion, public_url: state.services.config.public_url(), id: String::new(), created: now_secs(), collected: Collected::default() };
     if writer.completion.stream {

@@ -256,6 +256,22 @@ async fn the_inbound_route_checks_its_secret_size_and_message() {
         assert_eq!(got, status, "{json}");
         assert!(json["error"]["message"].is_string(), "{json}");
     }
+    // A sender past its hourly rate is dropped unanswered (the first message's answer could
+    // not leave, since no relay listens here: it was refunded).
+    let rated = TestApp::spawn_with(|c| {
+        configure(c, 9);
+        c.email.per_sender_per_hour = 1;
+        c.email.send_attempts = 1;
+    })
+    .await;
+    let coder = verified(&rated, "coder@example.com", "free").await;
+    let (status, first) = post(&rated, &raw("coder@example.com", "r1@example.com", "J1885", "", "What is J1885?")).await;
+    assert_eq!((status, first["status"].as_str()), (StatusCode::ACCEPTED, Some("answering")), "{first}");
+    let (status, second) = post(&rated, &raw("coder@example.com", "r2@example.com", "J1885", "", "What is J1885?")).await;
+    assert_eq!((status, second["status"].as_str()), (StatusCode::OK, Some("ignored")), "{second}");
+    assert!(second["reason"].as_str().unwrap().contains("an hour"), "{second}");
+    assert_eq!(questions_used(&rated, &coder).await, (0, vec!["reserve".into(), "refund".into()]));
+
     // The secret also comes as a basic-auth password, as providers send it from the URL.
     use base64::Engine;
     let basic = format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("inbound:{SECRET}")));

@@ -168,3 +168,18 @@ async fn every_error_under_v1_takes_openais_shape_and_costs_nothing() {
     let (_, _, body) = json_of(app.send("POST", "/api/chat", None, Some("{}"), &[]).await).await;
     assert!(body["error"].get("type").is_none(), "{body}");
 }
+
+#[tokio::test]
+async fn a_named_conversation_without_earlier_messages_continues_its_stored_turns() {
+    let app = TestApp::spawn().await;
+    let ask = |body: Value| async { json_of(complete(&app, &app.key, body).await).await.2 };
+    let first = ask(json!({"model": "codecite", "messages": [{"role": "user", "content": "What is 37253?"}]})).await;
+    let conversation = first["codecite"]["conversation_id"].as_str().unwrap().to_string();
+    let follow = ask(json!({"model": "codecite", "conversation_id": conversation, "messages": [{"role": "user", "content": "Is it an add-on code?"}]})).await;
+    assert_eq!(follow["codecite"]["conversation_id"], conversation.as_str());
+    assert_eq!(follow["codecite"]["sources"][0]["code"], "37253", "{follow}");
+    assert!(follow["choices"][0]["message"]["content"].as_str().unwrap().contains("add-on code"), "{follow}");
+    // Without the conversation, the same words are a new question about nothing in particular.
+    let alone = ask(json!({"model": "codecite", "messages": [{"role": "user", "content": "Is it an add-on code?"}]})).await;
+    assert_ne!(alone["codecite"]["sources"][0]["code"], "37253", "{alone}");
+}
