@@ -126,3 +126,52 @@ impl Mailer {
         unreachable!("the last attempt returns")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply() -> Reply {
+        Reply {
+            to: "coder@example.com".into(),
+            subject: "Re: J1885".into(),
+            in_reply_to: Some("q2@example.com".into()),
+            references: vec!["q1@example.com".into(), "q2@example.com".into()],
+            message_id: "r2@codecite.test".into(),
+            text: "J1885 [1]".into(),
+            html: "<p>J1885</p>".into(),
+        }
+    }
+
+    #[test]
+    fn a_reply_is_threaded_marked_automatic_and_multipart() {
+        let config = EmailConfig { from: "codecite <answers@codecite.test>".into(), ..Default::default() };
+        let mailer = Mailer::new(&config).unwrap();
+        assert_eq!(mailer.address(), "answers@codecite.test");
+        assert!(mailer.new_message_id().ends_with("@codecite.test"));
+        let text = String::from_utf8(mailer.build(&reply()).unwrap().formatted()).unwrap();
+        for needle in [
+            "Message-ID: <r2@codecite.test>",
+            "In-Reply-To: <q2@example.com>",
+            "References: <q1@example.com> <q2@example.com>",
+            "Auto-Submitted: auto-replied",
+            "multipart/alternative",
+            "text/plain",
+            "text/html",
+        ] {
+            assert!(text.contains(needle), "{needle} missing from\n{text}");
+        }
+        assert!(Mailer::new(&EmailConfig { from: "not an address".into(), ..Default::default() }).is_err());
+    }
+
+    #[tokio::test]
+    async fn tls_relays_are_set_up_without_connecting() {
+        for security in [SmtpSecurity::Starttls, SmtpSecurity::Tls] {
+            let config = EmailConfig { smtp_host: Some("smtp.example.org".into()), smtp_security: security, ..Default::default() };
+            assert!(Mailer::new(&config).is_ok(), "{security:?}");
+        }
+        // No relay: the send fails at once, saying why.
+        let err = Mailer::new(&EmailConfig::default()).unwrap().send(&reply()).await.unwrap_err();
+        assert!(err.to_string().contains("email.smtp_host"), "{err}");
+    }
+}
