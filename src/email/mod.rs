@@ -19,17 +19,15 @@ pub mod inbound;
 mod outbound;
 mod store;
 
-use std::num::NonZeroU32;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use governor::{DefaultKeyedRateLimiter, Quota};
 use serde::Serialize;
 use tokio::sync::Notify;
 
 use crate::chat::{ChatError, ChatRequest, ChatService, Collected, Refusal};
 use crate::config::EmailConfig;
-use crate::metering::{Account, Metering, MeteringError};
+use crate::metering::{Account, Keyed, Metering, MeteringError};
 use compose::Bodies;
 pub use outbound::{Mailer, Reply};
 use store::{EmailStore, Outcome};
@@ -98,7 +96,7 @@ pub struct EmailService {
     metering: Metering,
     chat: Arc<ChatService>,
     mailer: Arc<Mailer>,
-    per_sender: Option<DefaultKeyedRateLimiter<String>>,
+    per_sender: Keyed<String>,
     in_flight: Arc<InFlight>,
 }
 
@@ -110,7 +108,6 @@ impl EmailService {
         metering: Metering,
         chat: Arc<ChatService>,
     ) -> Result<Self, EmailError> {
-        let per_sender = NonZeroU32::new(config.per_sender_per_hour).map(|n| DefaultKeyedRateLimiter::keyed(Quota::per_hour(n)));
         Ok(Self {
             config: config.clone(),
             public_url,
@@ -118,7 +115,7 @@ impl EmailService {
             mailer: Arc::new(Mailer::new(config)?),
             metering,
             chat,
-            per_sender,
+            per_sender: Keyed::per_hour(config.per_sender_per_hour),
             in_flight: Arc::default(),
         })
     }
@@ -185,7 +182,7 @@ impl EmailService {
                 return ignore(format!("{server} did not vouch for the sender (Authentication-Results)")).await;
             }
         }
-        if self.per_sender.as_ref().is_some_and(|l| l.check_key(&sender.to_string()).is_err()) {
+        if self.per_sender.check(&sender.to_string()).is_err() {
             return ignore(format!("over {} messages an hour from this sender", self.config.per_sender_per_hour)).await;
         }
         let Some(account) = self.metering.account_by_verified_email(sender).await? else {
