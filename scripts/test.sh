@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the whole test suite: every test on SQLite and Qdrant Edge, the MiniLM embedder test,
+# Runs the whole test suite: every test on SQLite and Qdrant Edge (the /v1 and email tests
+# with the Python packages of scripts/requirements.txt, in a cached venv), the MiniLM embedder test,
 # the integration tests again on a throwaway PostgreSQL cluster that this script starts and
 # stops, the evaluation gate (evals/gate.toml) on the full bundled corpus, then the browser
 # tests in headless Chromium. PostgreSQL and Chromium are installed from Debian's packages
@@ -47,6 +48,12 @@ as_pg "$pg_bin/initdb" -D "$pg_dir/data" -A trust -U postgres >/dev/null
 as_pg "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
     -o "-k $pg_dir -p $port -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
 pg_url="postgres://postgres@127.0.0.1:$port/postgres"
+
+echo "== the Python tools the tests drive codecite with (the openai SDK, aiosmtpd)"
+venv=$(scripts/python-env.sh)
+# The /v1 tests run the official openai package against a served codecite, and the email
+# tests a real SMTP server (aiosmtpd) on loopback; both the SQLite and the PostgreSQL runs.
+export CODECITE_TEST_PYTHON="$venv/bin/python"
 
 echo "== tests on SQLite and Qdrant Edge"
 cargo test --all-targets

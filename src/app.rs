@@ -9,6 +9,7 @@ use anyhow::Context;
 use crate::chat::ChatService;
 use crate::codes::CodeTable;
 use crate::config::Config;
+use crate::email::EmailService;
 use crate::embed::{self, Embedder};
 use crate::ingest::{self, IngestOptions, IngestSummary};
 use crate::llm::{ExtractiveComposer, Generator, OpenAiGenerator};
@@ -26,6 +27,7 @@ pub struct Services {
     pub retriever: Retriever,
     pub chat: Arc<ChatService>,
     pub metering: Metering,
+    pub email: Arc<EmailService>,
 }
 
 impl Services {
@@ -66,7 +68,9 @@ impl Services {
         let chat = Arc::new(ChatService::new(retriever.clone(), codes.clone(), generator, config.chat.clone(), &config.llm));
         let metering = Metering::new(codes.pool().clone(), config.plans.clone(), config.metering.clone(), clock);
         metering.housekeeping().await.context("clearing expired sessions")?;
-        Ok(Self { config: config.clone(), store, embedder, codes, retriever, chat, metering })
+        let email = EmailService::new(&config.email, config.public_url(), codes.pool().clone(), metering.clone(), chat.clone())
+            .context("setting up email")?;
+        Ok(Self { config: config.clone(), store, embedder, codes, retriever, chat, metering, email: Arc::new(email) })
     }
 
     /// `Ok(true)` when the store holds a corpus built by this embedder, `Ok(false)` when it is

@@ -60,6 +60,74 @@ pub struct Config {
     pub rate_limits: RateLimitConfig,
     pub web: WebConfig,
     pub limits: LimitsConfig,
+    pub email: EmailConfig,
+}
+
+/// How a TLS connection to the SMTP relay is made.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpSecurity {
+    /// Plain SMTP, upgraded with STARTTLS (required): port 587.
+    Starttls,
+    /// TLS from the first byte (SMTPS): port 465.
+    Tls,
+    /// No encryption: only for a relay on this machine or in tests.
+    None,
+}
+
+/// Questions by email: the inbound route and the SMTP relay answers leave through.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmailConfig {
+    /// The secret a mail provider's inbound route presents (`Authorization: Bearer SECRET`, or
+    /// as the password of HTTP basic auth). Unset: `POST /api/inbound/email` answers 404.
+    pub inbound_secret: Option<String>,
+    /// The answers' `From`, e.g. `codecite <answers@codecite.example.org>`; its domain also
+    /// names our Message-IDs.
+    pub from: String,
+    /// The SMTP relay. Unset: email is received but no answer can leave (each is logged as failed).
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_security: SmtpSecurity,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// Seconds one SMTP conversation may take.
+    pub smtp_timeout_secs: f64,
+    /// Attempts to send one answer (transient failures are retried, a permanent rejection is not).
+    pub send_attempts: u32,
+    /// Seconds before the first retry; doubled for each next one.
+    pub retry_delay_secs: f64,
+    /// The largest raw message accepted (`413` past it).
+    pub max_message_bytes: usize,
+    /// Messages accepted from one sender address per hour; the rest are dropped unanswered.
+    pub per_sender_per_hour: u32,
+    /// Hours between two invitations to register sent to the same unknown address.
+    pub invite_interval_hours: u32,
+    /// When set, only messages whose `Authentication-Results` header from this server
+    /// (the provider's authserv-id) says `dmarc=pass`, or `dkim=pass` for the sender's
+    /// domain, are answered; others are ignored. Unset: the provider's acceptance is trusted.
+    pub trusted_authserv_id: Option<String>,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            inbound_secret: None,
+            from: "codecite <answers@codecite.invalid>".into(),
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: SmtpSecurity::Starttls,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_timeout_secs: 30.0,
+            send_attempts: 4,
+            retry_delay_secs: 5.0,
+            max_message_bytes: 1024 * 1024,
+            per_sender_per_hour: 30,
+            invite_interval_hours: 24,
+            trusted_authserv_id: None,
+        }
+    }
 }
 
 /// The collection's distribution when the server backend creates it (ignored by Qdrant Edge).
@@ -103,6 +171,9 @@ pub struct WebConfig {
     /// Origins (`https://example.com`) whose pages may call the API: where the widget is
     /// embedded. `"*"` allows any. Empty: same origin only.
     pub cors_origins: Vec<String>,
+    /// The address people reach this server at (`https://codecite.example.org`): links to
+    /// code pages in emails and in `/v1` answers. Unset: `http://` and `addr`.
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -245,6 +316,7 @@ impl Default for Config {
             rate_limits: RateLimitConfig::default(),
             web: WebConfig::default(),
             limits: LimitsConfig::default(),
+            email: EmailConfig::default(),
         }
     }
 }
@@ -411,6 +483,43 @@ impl Config {
         if let Some(v) = pick(&["CODECITE_LLM_MODEL"]) {
             self.llm.model = v;
         }
+        if let Some(v) = pick(&["CODECITE_PUBLIC_URL"]) {
+            self.web.public_url = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_EMAIL_INBOUND_SECRET"]) {
+            self.email.inbound_secret = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_EMAIL_FROM"]) {
+            self.email.from = v;
+        }
+        if let Some(v) = pick(&["CODECITE_SMTP_HOST"]) {
+            self.email.smtp_host = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_SMTP_PORT"]) {
+            self.email.smtp_port = v.parse().map_err(|_| ConfigError::Env {
+                name: "CODECITE_SMTP_PORT".into(),
+                message: format!("{v:?} is not a port number"),
+            })?;
+        }
+        if let Some(v) = pick(&["CODECITE_SMTP_SECURITY"]) {
+            self.email.smtp_security = match v.as_str() {
+                "starttls" => SmtpSecurity::Starttls,
+                "tls" => SmtpSecurity::Tls,
+                "none" => SmtpSecurity::None,
+                other => {
+                    return Err(ConfigError::Env {
+                        name: "CODECITE_SMTP_SECURITY".into(),
+                        message: format!("unknown {other:?}; expected starttls, tls or none"),
+                    })
+                }
+            };
+        }
+        if let Some(v) = pick(&["CODECITE_SMTP_USERNAME"]) {
+            self.email.smtp_username = Some(v);
+        }
+        if let Some(v) = pick(&["CODECITE_SMTP_PASSWORD"]) {
+            self.email.smtp_password = Some(v);
+        }
         if let Some(v) = pick(&["CODECITE_CORS_ORIGINS"]) {
             self.web.cors_origins = v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
         }
@@ -420,6 +529,14 @@ impl Config {
     /// Operator-loaded data (licensed files converted by `ingest --format`), layered over the corpus.
     pub fn overlay_dir(&self) -> PathBuf {
         self.data_dir.join("overlay")
+    }
+
+    /// Where people reach this server, without a trailing slash.
+    pub fn public_url(&self) -> String {
+        match &self.web.public_url {
+            Some(url) => url.trim_end_matches('/').to_string(),
+            None => format!("http://{}", self.addr),
+        }
     }
 
     pub fn edge_dir(&self) -> PathBuf {
@@ -453,6 +570,28 @@ mod tests {
             .unwrap();
         assert_eq!(config.collection, "from-env");
         assert_eq!(config.qdrant_url.as_deref(), Some("http://localhost:6334"));
+    }
+
+    #[test]
+    fn email_settings_come_from_the_file_and_the_environment() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("codecite.toml");
+        std::fs::write(&path, "[email]\nsmtp_host = \"smtp.example.org\"\nsmtp_security = \"tls\"\nsmtp_port = 465\n[web]\npublic_url = \"https://c.example/\"\n").unwrap();
+        let mut config = Config::from_file(&path).unwrap();
+        assert_eq!(config.email.smtp_security, SmtpSecurity::Tls);
+        assert_eq!(config.public_url(), "https://c.example");
+        config
+            .apply_env(|name| match name {
+                "CODECITE_EMAIL_INBOUND_SECRET" => Some("s".into()),
+                "CODECITE_SMTP_PORT" => Some("2525".into()),
+                "CODECITE_SMTP_SECURITY" => Some("none".into()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!((config.email.inbound_secret.as_deref(), config.email.smtp_port), (Some("s"), 2525));
+        assert_eq!(config.email.smtp_security, SmtpSecurity::None);
+        assert!(Config::default().apply_env(|n| (n == "CODECITE_SMTP_PORT").then(|| "x".into())).is_err());
+        assert_eq!(Config::default().public_url(), "http://127.0.0.1:8080");
     }
 
     #[test]

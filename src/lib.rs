@@ -7,6 +7,7 @@ pub mod bench;
 pub mod chat;
 pub mod codes;
 pub mod config;
+pub mod email;
 pub mod embed;
 pub mod eval;
 pub mod http;

@@ -91,7 +91,7 @@ enum Command {
         #[arg(required = true, num_args = 1..)]
         question: Vec<String>,
     },
-    /// Accounts, plans and usage: create, grant, key, show, list, usage.
+    /// Accounts, plans and usage: create, grant, key, verify-email, show, list, usage.
     Account {
         #[command(flatten)]
         data: DataArgs,
@@ -214,6 +214,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             }
         }
     });
+    let email = state.services.email.clone();
     let app = codecite::http::router(state);
     // The peer address feeds the per-address rate limit.
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
@@ -221,5 +222,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
+    // Email answers already admitted are sent (and their units settled) before the process ends.
+    email.idle().await;
     Ok(())
 }

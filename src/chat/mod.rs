@@ -15,6 +15,8 @@
 mod citations;
 mod conversation;
 mod events;
+mod metered;
+pub mod render;
 mod support;
 
 use std::sync::Arc;
@@ -28,6 +30,7 @@ pub use citations::{strong_codes, CitationScanner, Mention};
 pub use conversation::{ConversationStore, ConversationSummary, StoredMessage, StoredTurn};
 pub use support::COVERS;
 pub use events::{AnswerError, ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent};
+pub use metered::{Admitted, Collected, Refusal};
 
 use crate::codes::{lookup_forms, shape, CodeSystem, CodeTable};
 use crate::config::{ChatConfig, LlmConfig};
@@ -58,6 +61,9 @@ pub struct ChatRequest {
     /// The account asking; `None` for the operator's own in-process tools (`ask`, `eval`,
     /// `bench`). A conversation must belong to the account that continues it.
     pub account_id: Option<String>,
+    /// The conversation so far as the client holds it (an OpenAI-style client sends every
+    /// message each time), oldest first; `None`: the stored turns of `conversation_id`.
+    pub history: Option<Vec<StoredTurn>>,
 }
 
 impl ChatRequest {
@@ -186,9 +192,15 @@ impl ChatService {
         permit: AnswerPermit,
     ) -> Result<mpsc::Receiver<ChatEvent>, ChatError> {
         self.check(&request).await?;
-        let (conversation_id, history) = match &request.conversation_id {
-            Some(id) => (id.clone(), self.conversations.recent(id, self.config.history_turns).await?),
-            None => (self.conversations.create(request.account_id.as_deref()).await?, vec![]),
+        let mut request = request;
+        let given = request.history.take().map(|mut turns| {
+            turns.drain(..turns.len().saturating_sub(self.config.history_turns));
+            turns
+        });
+        let (conversation_id, history) = match (&request.conversation_id, given) {
+            (Some(id), Some(turns)) => (id.clone(), turns),
+            (Some(id), None) => (id.clone(), self.conversations.recent(id, self.config.history_turns).await?),
+            (None, turns) => (self.conversations.create(request.account_id.as_deref()).await?, turns.unwrap_or_default()),
         };
         let (tx, rx) = mpsc::channel(64);
         let tx_watch = tx.clone();

@@ -17,6 +17,16 @@ pub enum AccountCommand {
         /// A name for the key, to tell keys apart.
         #[arg(long, default_value = "default")]
         key_name: String,
+        /// Mark the email verified at once (you know the address is the holder's): it may
+        /// then ask questions by email.
+        #[arg(long)]
+        email_verified: bool,
+    },
+    /// Mark an account's email verified, so that it may ask questions by email.
+    VerifyEmail {
+        /// Email or account id.
+        #[arg(long)]
+        email: String,
     },
     /// Move an account to another plan and/or give it extra units for the current period.
     Grant {
@@ -64,8 +74,11 @@ pub enum AccountCommand {
 pub async fn run(config: &Config, command: AccountCommand) -> anyhow::Result<()> {
     let metering = codecite::app::open_metering(config).await?;
     match command {
-        AccountCommand::Create { email, plan, key_name } => {
-            let account = metering.create_account(&email, &plan).await?;
+        AccountCommand::Create { email, plan, key_name, email_verified } => {
+            let mut account = metering.create_account(&email, &plan).await?;
+            if email_verified {
+                account = metering.verify_email(&account).await?;
+            }
             let key = metering.create_key(&account, &key_name).await?;
             println!("account {} ({}, plan {})", account.id, email_of(&account), account.plan);
             println!("API key {} ({}); it is shown only now:", key.id, key.name);
@@ -92,6 +105,10 @@ pub async fn run(config: &Config, command: AccountCommand) -> anyhow::Result<()>
             let key = metering.create_key(&account, &name).await.context("making the key")?;
             println!("API key {} ({}) for {}; it is shown only now:", key.id, key.name, email_of(&account));
             println!("{}", key.key);
+        }
+        AccountCommand::VerifyEmail { email } => {
+            let account = metering.verify_email(&metering.find_account(&email).await?).await?;
+            println!("{} is verified: it may ask questions by email", email_of(&account));
         }
         AccountCommand::Show { email } => show(&metering, &metering.find_account(&email).await?).await?,
         AccountCommand::List { guests, limit } => {
@@ -132,7 +149,8 @@ fn email_of(account: &Account) -> &str {
 }
 
 async fn show(metering: &Metering, account: &Account) -> anyhow::Result<()> {
-    println!("account {}\nemail   {}\nplan    {}", account.id, email_of(account), account.plan);
+    let verified = if account.email_verified_at.is_some() { " (verified)" } else if account.is_guest() { "" } else { " (not verified)" };
+    println!("account {}\nemail   {}{verified}\nplan    {}", account.id, email_of(account), account.plan);
     for meter in Meter::ALL {
         let b = metering.balance(account, meter).await?;
         let limit = match b.remaining {

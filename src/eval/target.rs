@@ -51,7 +51,7 @@ impl Target for InProcessTarget {
 
     async fn chat(&self, question: &str, conversation_id: Option<String>) -> anyhow::Result<ChatOutcome> {
         let started = Instant::now();
-        let request = ChatRequest { question: question.to_string(), conversation_id, account_id: None };
+        let request = ChatRequest { question: question.to_string(), conversation_id, ..Default::default() };
         let mut rx = self.services.chat.start(request, None).await?;
         let mut out = ChatOutcome::default();
         while let Some(event) = rx.recv().await {

@@ -33,6 +33,7 @@ fn account_json(account: &Account) -> Value {
     json!({
         "id": account.id,
         "email": account.email,
+        "email_verified": account.email_verified_at.is_some(),
         "plan": account.plan,
         "guest": account.is_guest(),
         "created_at": account.created_at,

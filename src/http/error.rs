@@ -15,8 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Map, Value};
 
-use crate::chat::ChatError;
+use crate::chat::{ChatError, Refusal};
 use crate::codes::CodeTableError;
+use crate::email::EmailError;
 use crate::metering::{Exhausted, MeteringError};
 use crate::retrieval::RetrievalError;
 use crate::store::StoreError;
@@ -173,6 +174,26 @@ impl From<MeteringError> for ApiError {
             MeteringError::GuestNotAllowed => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             MeteringError::UnknownAccount(_) => ApiError::not_found(e.to_string()),
             MeteringError::Hashing(_) | MeteringError::Database(_) => ApiError::internal(e),
+        }
+    }
+}
+
+impl From<Refusal> for ApiError {
+    fn from(e: Refusal) -> Self {
+        match e {
+            Refusal::Chat(e) => e.into(),
+            Refusal::Metering(e) => e.into(),
+            Refusal::Exhausted(e) => ApiError::quota_exhausted(&e),
+        }
+    }
+}
+
+impl From<EmailError> for ApiError {
+    fn from(e: EmailError) -> Self {
+        match e {
+            EmailError::Malformed(_) => ApiError::bad_request(e.to_string()),
+            EmailError::Busy(_) => ApiError::overloaded(e.to_string()),
+            EmailError::Config(_) | EmailError::Send(_) | EmailError::Database(_) | EmailError::Metering(_) => ApiError::internal(e),
         }
     }
 }

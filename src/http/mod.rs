@@ -4,7 +4,9 @@
 
 mod accounts;
 mod auth;
+mod email;
 mod error;
+mod openai;
 mod openapi;
 mod pages;
 mod routes;

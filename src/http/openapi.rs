@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use super::{accounts, routes};
+use super::{accounts, email, openai, routes};
 
 /// Every error: `{"error":{"code","message",…}}`.
 #[derive(ToSchema)]
@@ -43,6 +43,7 @@ impl Modify for Bearer {
         accounts::guest, accounts::register, accounts::login, accounts::logout, accounts::me,
         accounts::create_key, accounts::list_keys, accounts::delete_key,
         accounts::conversations, accounts::conversation, accounts::delete_conversation,
+        openai::models, openai::model_by_id, openai::completions, email::inbound,
         document,
     ),
     components(schemas(ErrorBody, ErrorObject)),

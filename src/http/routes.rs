@@ -30,7 +30,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::openapi::ErrorBody;
 use serde_json::{json, Value};
 
-use super::{accounts, pages};
+use super::{accounts, email, openai, pages};
 use super::auth::{limit_ip, Authed};
 use super::ApiError;
 use crate::app::AppState;
@@ -42,6 +42,8 @@ use crate::retrieval::{SearchMode, SearchRequest};
 
 pub fn router(state: AppState) -> Router {
     let limits = state.services.config.limits.clone();
+    // Refused with a 413 past the configured size, read up to one byte more to know.
+    let email_body_limit = state.services.config.email.max_message_bytes.saturating_add(1);
     let router = Router::new()
         .route("/", get(pages::chat_page))
         .route("/codes/{code}", get(pages::code_page))
@@ -66,6 +68,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/keys/{id}", delete(accounts::delete_key))
         .route("/api/conversations", get(accounts::conversations))
         .route("/api/conversations/{id}", get(accounts::conversation).delete(accounts::delete_conversation))
+        .route("/v1/models", get(openai::models))
+        .route("/v1/models/{model}", get(openai::model_by_id))
+        .route("/v1/chat/completions", post(openai::completions).layer(DefaultBodyLimit::max(openai::MAX_BODY_BYTES)))
+        .route("/api/inbound/email", post(email::inbound).layer(DefaultBodyLimit::max(email_body_limit)))
         .fallback(|| async { ApiError::not_found("no such route") })
         .layer(axum::middleware::from_fn_with_state(state.clone(), limit_ip))
         .layer(axum::middleware::from_fn(record_metrics))
@@ -93,7 +99,10 @@ pub fn router(state: AppState) -> Router {
                 tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), request_id = %id)
             }),
         )
-        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid));
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        // Outside every layer that can answer an error, so that all of them reach /v1
+        // clients in OpenAI's shape.
+        .layer(axum::middleware::from_fn(openai::errors));
     // Outermost, so that preflight requests are answered before anything else runs.
     let router = match cors(&state.services.config.web.cors_origins) {
         Some(layer) => router.layer(layer),
@@ -166,13 +175,9 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 const QUOTA_HEADER: HeaderName = HeaderName::from_static("x-quota-remaining");
 
-/// Reserves one unit of `meter` for the caller (`402` when spent). An `Idempotency-Key`
-/// header makes a repeat of an already paid request free.
-async fn reserve(state: &AppState, caller: &Caller, meter: Meter, headers: &HeaderMap, detail: &str) -> Result<Reservation, ApiError> {
-    try_reserve(state, caller, meter, headers, detail).await?.map_err(|e| ApiError::quota_exhausted(&e))
-}
-
-/// Like [`reserve`], with a spent quota as a value (code pages word it their own way).
+/// Reserves one unit of `meter` for the caller, or says the quota is spent (each caller
+/// words that its own way). An `Idempotency-Key` header makes a repeat of an already paid
+/// request free.
 async fn try_reserve(
     state: &AppState,
     caller: &Caller,
@@ -180,18 +185,23 @@ async fn try_reserve(
     headers: &HeaderMap,
     detail: &str,
 ) -> Result<Result<Reservation, Exhausted>, ApiError> {
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let key = v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255);
-            Some(key.ok_or_else(|| ApiError::bad_request("Idempotency-Key must be 1 to 255 visible ASCII characters"))?)
-        }
-    };
+    let key = idempotency_key(headers).map_err(ApiError::bad_request)?;
     Ok(state.services.metering.reserve(&caller.account, meter, key, detail).await?)
 }
 
+/// The `Idempotency-Key` header, when sent; what is wrong with it, when malformed.
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(v) => match v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255) {
+            Some(key) => Ok(Some(key)),
+            None => Err("Idempotency-Key must be 1 to 255 visible ASCII characters"),
+        },
+    }
+}
+
 /// `X-Quota-Remaining`, when the plan has a limit.
-fn quota_header(remaining: Option<i64>) -> Option<(HeaderName, HeaderValue)> {
+pub(super) fn quota_header(remaining: Option<i64>) -> Option<(HeaderName, HeaderValue)> {
     remaining.map(|n| (QUOTA_HEADER, HeaderValue::from(n)))
 }
 
@@ -406,33 +416,58 @@ pub(super) async fn chat(
         question: body.question,
         conversation_id: body.conversation_id,
         account_id: Some(caller.account.id.clone()),
+        history: None,
     };
-    let chat = &state.services.chat;
-    chat.check(&request).await?;
+    let (events, remaining) = start_metered(&state, &caller, &headers, request).await?;
+    let stream = ReceiverStream::new(events).map(|e: ChatEvent| Ok(sse_event(&e)));
+    let mut response = sse_response(&state, stream);
+    if let Some((name, value)) = quota_header(remaining) {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
+}
+
+/// Starts a metered answer that streams to its client (`/api/chat`, `/v1` with `stream`):
+/// everything that can refuse it comes first, then room for it, then its unit. Gives the
+/// events and the questions left.
+pub(super) async fn start_metered(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    request: ChatRequest,
+) -> Result<(tokio::sync::mpsc::Receiver<ChatEvent>, Option<i64>), ApiError> {
+    let admitted = admit_metered(state, caller, headers, &request).await?;
+    let remaining = admitted.remaining();
+    Ok((state.services.chat.start_streaming(request, admitted).await?, remaining))
+}
+
+/// Room for an answer and its reserved unit (`Idempotency-Key` honoured), or the refusal.
+pub(super) async fn admit_metered(
+    state: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    request: &ChatRequest,
+) -> Result<crate::chat::Admitted, ApiError> {
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    // Room for the answer first, so that a shed request costs no quota.
-    let permit = chat.admit()?;
-    let reservation = reserve(&state, &caller, Meter::Questions, &headers, "question").await?;
-    let quota = quota_header(reservation.remaining());
-    let events = chat.start_admitted(request, Some(reservation), permit).await?;
-    let stream: std::pin::Pin<Box<dyn Stream<Item = Result<Event, Infallible>> + Send>> =
-        ReceiverStream::new(events).map(|e: ChatEvent| Ok(sse_event(&e))).boxed();
+    let key = idempotency_key(headers).map_err(ApiError::bad_request)?;
+    let metering = &state.services.metering;
+    Ok(state.services.chat.admit_metered(metering, &caller.account, request, key, "question").await?)
+}
+
+/// An SSE response with the chat stream's headers and heartbeat.
+pub(super) fn sse_response(state: &AppState, stream: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {
     let heartbeat = Duration::from_secs(state.services.config.chat.heartbeat_secs.max(1));
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"));
-    let mut response = (
+    (
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
             (HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
         ],
         sse,
     )
-        .into_response();
-    if let Some((name, value)) = quota {
-        response.headers_mut().insert(name, value);
-    }
-    Ok(response)
+        .into_response()
 }
 
 fn sse_event(e: &ChatEvent) -> Event {

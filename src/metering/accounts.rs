@@ -29,6 +29,8 @@ pub struct Account {
     pub email: Option<String>,
     pub plan: String,
     pub created_at: i64,
+    /// When the email was verified (Unix ms): only then may it ask questions by email.
+    pub email_verified_at: Option<i64>,
 }
 
 impl Account {
@@ -37,7 +39,7 @@ impl Account {
     }
 
     fn from_row(r: &AnyRow) -> Self {
-        Account { id: r.get(0), email: r.get(1), plan: r.get(2), created_at: r.get(3) }
+        Account { id: r.get(0), email: r.get(1), plan: r.get(2), created_at: r.get(3), email_verified_at: r.get(4) }
     }
 }
 
@@ -164,7 +166,7 @@ async fn verify_password(password: String, stored: Option<String>) -> Result<boo
     .map_err(|e| MeteringError::Hashing(e.to_string()))?
 }
 
-const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.plan, a.created_at";
+const ACCOUNT_COLUMNS: &str = "a.id, a.email, a.plan, a.created_at, a.email_verified_at";
 
 impl Metering {
     /// The account behind a session token or API key; `None` when the token is unknown,
@@ -183,13 +185,13 @@ impl Metering {
         let token_hash = hash_secret(token);
         let query = match kind {
             CredentialKind::Session => sqlx::query(
-                "SELECT a.id, a.email, a.plan, a.created_at FROM sessions s JOIN accounts a ON a.id = s.account_id \
+                "SELECT a.id, a.email, a.plan, a.created_at, a.email_verified_at FROM sessions s JOIN accounts a ON a.id = s.account_id \
                  WHERE s.token_hash = $1 AND s.expires_at > $2",
             )
             .bind(&token_hash)
             .bind(self.now_ms()),
             CredentialKind::ApiKey => sqlx::query(
-                "SELECT a.id, a.email, a.plan, a.created_at FROM api_keys k JOIN accounts a ON a.id = k.account_id \
+                "SELECT a.id, a.email, a.plan, a.created_at, a.email_verified_at FROM api_keys k JOIN accounts a ON a.id = k.account_id \
                  WHERE k.key_hash = $1 AND k.revoked_at IS NULL",
             )
             .bind(&token_hash),
@@ -201,7 +203,8 @@ impl Metering {
     /// A new guest account with a session.
     pub async fn create_guest(&self) -> Result<NewSession, MeteringError> {
         let now = self.now_ms();
-        let account = Account { id: uuid::Uuid::new_v4().to_string(), email: None, plan: GUEST.into(), created_at: now };
+        let account =
+            Account { id: uuid::Uuid::new_v4().to_string(), email: None, plan: GUEST.into(), created_at: now, email_verified_at: None };
         let mut tx = self.pool.begin().await?;
         insert_account(&mut tx, &account).await?;
         let session = self.open_session(&mut tx, &account).await?;
@@ -243,8 +246,13 @@ impl Metering {
                 account
             }
             None => {
-                let account =
-                    Account { id: uuid::Uuid::new_v4().to_string(), email: Some(email), plan: FREE.into(), created_at: now };
+                let account = Account {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    email: Some(email),
+                    plan: FREE.into(),
+                    created_at: now,
+                    email_verified_at: None,
+                };
                 insert_account(&mut tx, &account).await?;
                 account
             }
@@ -266,7 +274,7 @@ impl Metering {
             "SELECT {ACCOUNT_COLUMNS}, p.hash FROM accounts a JOIN password_credentials p ON p.account_id = a.id WHERE a.email = $1"
         );
         let row = sqlx::query(&sql).bind(&email).fetch_optional(&self.pool).await?;
-        let stored = row.as_ref().map(|r| r.get::<String, _>(4));
+        let stored = row.as_ref().map(|r| r.get::<String, _>(5));
         if password.chars().count() > MAX_PASSWORD || !verify_password(password.to_string(), stored).await? {
             return Err(MeteringError::WrongPassword);
         }
@@ -341,12 +349,41 @@ impl Metering {
     pub async fn create_account(&self, email: &str, plan: &str) -> Result<Account, MeteringError> {
         let email = parse_email(email)?;
         self.check_plan(plan)?;
-        let account =
-            Account { id: uuid::Uuid::new_v4().to_string(), email: Some(email), plan: plan.into(), created_at: self.now_ms() };
+        let account = Account {
+            id: uuid::Uuid::new_v4().to_string(),
+            email: Some(email),
+            plan: plan.into(),
+            created_at: self.now_ms(),
+            email_verified_at: None,
+        };
         let mut tx = self.pool.begin().await?;
         insert_account(&mut tx, &account).await?;
         tx.commit().await?;
         Ok(account)
+    }
+
+    /// Marks the account's email as verified: the operator's word that the address is the
+    /// account holder's (`codecite account verify-email`). Only a verified address may ask
+    /// questions by email, since a message's `From` is easy to forge.
+    pub async fn verify_email(&self, account: &Account) -> Result<Account, MeteringError> {
+        if account.is_guest() {
+            return Err(MeteringError::GuestNotAllowed);
+        }
+        let now = self.now_ms();
+        sqlx::query("UPDATE accounts SET email_verified_at = $1 WHERE id = $2 AND email_verified_at IS NULL")
+            .bind(now)
+            .bind(&account.id)
+            .execute(&self.pool)
+            .await?;
+        self.find_account(&account.id).await
+    }
+
+    /// The account whose verified email is `email` (compared lower-cased); `None` when no
+    /// account has it, or its holder has not verified it.
+    pub async fn account_by_verified_email(&self, email: &str) -> Result<Option<Account>, MeteringError> {
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email = $1 AND a.email_verified_at IS NOT NULL");
+        let row = sqlx::query(&sql).bind(email.trim().to_lowercase()).fetch_optional(&self.pool).await?;
+        Ok(row.map(|r| Account::from_row(&r)))
     }
 
     /// An account by email or id.

@@ -24,7 +24,7 @@ pub use accounts::{Account, Caller, CredentialKind, KeyInfo, NewKey, NewSession}
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use plans::{period_key, resets_at, Limit, Meter, Period, PlanConfig, Plans, FREE, GUEST};
 pub use quota::{Action, Balance, Exhausted, LedgerRow, Reservation};
-pub use ratelimit::RateLimits;
+pub use ratelimit::{Keyed, RateLimits};
 
 use crate::config::MeteringConfig;
 

@@ -15,7 +15,7 @@ use governor::{DefaultKeyedRateLimiter, Quota};
 use crate::config::RateLimitConfig;
 
 /// One keyed limiter, or none when its rate is 0.
-struct Keyed<K: Hash + Eq + Clone> {
+pub struct Keyed<K: Hash + Eq + Clone> {
     limiter: Option<DefaultKeyedRateLimiter<K>>,
     checks: AtomicU64,
 }
@@ -29,8 +29,14 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
         Self { limiter, checks: AtomicU64::new(0) }
     }
 
+    /// `per_hour` per key, all of them at once if they come together (none when 0).
+    pub fn per_hour(per_hour: u32) -> Self {
+        let limiter = NonZeroU32::new(per_hour).map(|rate| DefaultKeyedRateLimiter::keyed(Quota::per_hour(rate)));
+        Self { limiter, checks: AtomicU64::new(0) }
+    }
+
     /// `Err(wait)` when `key` is over its rate.
-    fn check(&self, key: &K) -> Result<(), Duration> {
+    pub fn check(&self, key: &K) -> Result<(), Duration> {
         let Some(limiter) = &self.limiter else { return Ok(()) };
         // Forget keys that are back to a full bucket now and then, so memory stays bounded.
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {

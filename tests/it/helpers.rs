@@ -261,3 +261,32 @@ pub fn urlencode(s: &str) -> String {
     }
     out
 }
+
+/// The Python with the `openai` and `aiosmtpd` packages (`scripts/python-env.sh` makes it;
+/// `scripts/test.sh` sets `CODECITE_TEST_PYTHON`), or `None`: the caller says it skipped.
+pub fn python(test: &str) -> Option<PathBuf> {
+    match std::env::var("CODECITE_TEST_PYTHON").ok().filter(|p| !p.is_empty()) {
+        Some(p) => Some(PathBuf::from(p)),
+        None => {
+            eprintln!("SKIPPED: {test} needs CODECITE_TEST_PYTHON (a Python with openai and aiosmtpd: scripts/python-env.sh makes one; scripts/test.sh sets it)");
+            None
+        }
+    }
+}
+
+/// A script of `tests/python/`.
+pub fn python_script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
+}
+
+impl TestApp {
+    /// Serves the app over real HTTP on a loopback port, as `codecite serve` does; gives its
+    /// base URL. The server lives as long as the test's runtime.
+    pub async fn serve(&self) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        format!("http://{addr}")
+    }
+}
