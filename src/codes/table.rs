@@ -241,9 +241,16 @@ impl CodeTable {
     /// are not billable, so not rows of `codes`.
     /// Billable ICD-10-CM codes under a category (`E11` → `E11.0`, …), by code; at most `limit`.
     pub async fn codes_under(&self, category: &str, limit: usize) -> Result<Vec<(String, String)>, CodeTableError> {
-        let rows = sqlx::query("SELECT code, title FROM codes WHERE system = 'ICD10CM' AND code LIKE $1 ORDER BY code LIMIT $2")
-            .bind(format!("{category}%"))
-            .bind(limit as i64)
+        // A range on the primary key rather than `LIKE`, which neither database serves from the
+        // index with a bound pattern (codes are ASCII letters, digits and dots, all below '~').
+        // `system || ''` keeps SQLite's planner off the `system` index, which would read every
+        // ICD-10-CM row (40 ms instead of 0.1 ms).
+        let rows = sqlx::query(
+            "SELECT code, title FROM codes WHERE code >= $1 AND code < $2 AND system || '' = 'ICD10CM' ORDER BY code LIMIT $3",
+        )
+        .bind(category.to_string())
+        .bind(format!("{category}~"))
+        .bind(limit as i64)
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.into_iter().map(|r| (r.get(0), r.get(1))).collect())

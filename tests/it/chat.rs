@@ -10,7 +10,7 @@ use http_body_util::BodyExt;
 use serde_json::{json, Value};
 
 use crate::fake_llm::{FakeLlm, Script, Step};
-use crate::helpers::{parse_sse, Ev, TestApp};
+use crate::helpers::{parse_sse, read_until, Ev, TestApp};
 
 struct Answer {
     events: Vec<Ev>,
@@ -204,12 +204,7 @@ async fn a_client_that_disconnects_cancels_the_upstream_call() {
     let response = app.post_json("/api/chat", &json!({"question": "What is J1885?"}).to_string()).await;
     let mut body = response.into_body();
     let mut seen = String::new();
-    while !seen.contains("event: delta") {
-        let frame = body.frame().await.expect("more frames").unwrap();
-        if let Ok(data) = frame.into_data() {
-            seen.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
+    read_until(&mut body, &mut seen, "event: delta").await;
     assert!(!llm.state.dropped_early.load(Ordering::SeqCst));
     drop(body);
     // The upstream response is dropped as soon as our task notices; allow it a moment.

@@ -290,3 +290,14 @@ impl TestApp {
         format!("http://{addr}")
     }
 }
+
+/// Reads a streamed body into `seen` until it holds `marker` (an `event: delta`, say), so that a
+/// test can act mid-answer; panics if the stream ends first.
+pub async fn read_until(body: &mut Body, seen: &mut String, marker: &str) {
+    while !seen.contains(marker) {
+        let frame = body.frame().await.expect("the stream ended first").unwrap();
+        if let Ok(data) = frame.into_data() {
+            seen.push_str(&String::from_utf8_lossy(&data));
+        }
+    }
+}

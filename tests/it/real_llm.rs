@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{parse_sse, Ev, TestApp};
+use crate::helpers::{parse_sse, read_until, Ev, TestApp};
 
 struct Llm {
     base_url: String,
@@ -158,13 +158,8 @@ async fn a_client_that_disconnects_closes_the_real_upstream_request() {
     let response = app.post_json("/api/chat", &json!({ "question": question }).to_string()).await;
     let mut body = response.into_body();
     let mut seen = String::new();
-    while !seen.contains("event: delta") {
-        let frame = body.frame().await.expect("more frames").unwrap();
-        if let Ok(data) = frame.into_data() {
-            seen.push_str(&String::from_utf8_lossy(&data));
-        }
-        assert!(!seen.contains("event: done"), "the answer ended before the client could leave");
-    }
+    read_until(&mut body, &mut seen, "event: delta").await;
+    assert!(!seen.contains("event: done"), "the answer ended before the client could leave");
     assert_eq!(relay.open.load(Ordering::SeqCst), 1, "the answer streams over one open request");
     drop(body);
     for _ in 0..100 {
@@ -220,12 +215,7 @@ async fn the_model_server_killed_mid_answer_ends_the_stream_with_one_error() {
     let response = app.post_json("/api/chat", &json!({ "question": question }).to_string()).await;
     let mut body = response.into_body();
     let mut seen = String::new();
-    while !seen.contains("event: delta") {
-        let frame = body.frame().await.expect("more frames").unwrap();
-        if let Ok(data) = frame.into_data() {
-            seen.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
+    read_until(&mut body, &mut seen, "event: delta").await;
     llm.kill();
     while let Some(frame) = body.frame().await {
         if let Ok(data) = frame.unwrap().into_data() {

@@ -11,7 +11,7 @@ use http_body_util::BodyExt;
 use serde_json::json;
 
 use crate::fake_llm::{FakeLlm, Script, Step};
-use crate::helpers::{json_of, parse_sse, TestApp};
+use crate::helpers::{json_of, parse_sse, read_until, TestApp};
 
 #[tokio::test]
 async fn a_folding_character_after_a_code_shape_is_answered() {
@@ -105,12 +105,7 @@ async fn answers_past_the_concurrency_limit_are_shed_before_any_quota_is_spent()
     let first = app.send("POST", "/api/chat", Some(&key), Some(&body), &[]).await;
     let mut stream = first.into_body();
     let mut seen = String::new();
-    while !seen.contains("event: delta") {
-        let frame = stream.frame().await.expect("more frames").unwrap();
-        if let Ok(data) = frame.into_data() {
-            seen.push_str(&String::from_utf8_lossy(&data));
-        }
-    }
+    read_until(&mut stream, &mut seen, "event: delta").await;
     let (status, headers, error) = json_of(app.send("POST", "/api/chat", Some(&key), Some(&body), &[]).await).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error["error"]["code"], "overloaded");
