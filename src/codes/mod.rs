@@ -10,7 +10,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use reference::{NcciEdit, Validity};
-pub use shape::lookup_forms;
+pub use shape::{icd_form, lookup_forms};
 pub use table::{CodeTable, CodeTableError, StoredCode};
 
 /// The code systems codecite knows. Guideline notes are not a code system, but share the

@@ -166,7 +166,9 @@ pub fn plausible(s: &str) -> bool {
 
 /// Canonical spellings of a code worth looking up, most likely first: upper case, and
 /// ICD-10-CM codes with their dot after the third character (`e119` → `E11.9`, `E119`).
-/// Anything that is not ASCII is looked up as typed, trimmed (it matches nothing).
+/// A letter and four digits written without a dot is a HCPCS code first (`G0439` is HCPCS
+/// G0439 before ICD-10-CM G04.39). Anything that is not ASCII is looked up as typed, trimmed
+/// (it matches nothing).
 pub fn lookup_forms(raw: &str) -> Vec<String> {
     let code: String = raw.trim().trim_start_matches('-').to_ascii_uppercase();
     if !code.is_ascii() {
@@ -175,6 +177,10 @@ pub fn lookup_forms(raw: &str) -> Vec<String> {
     let bare: String = code.chars().filter(|c| *c != '.').collect();
     let mut forms = vec![];
     if code.contains('.') {
+        forms.push(code.clone());
+    }
+    let b = code.as_bytes();
+    if b.len() == 5 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit) {
         forms.push(code.clone());
     }
     if bare.len() > 3 && bare.as_bytes()[0].is_ascii_alphabetic() && bare.as_bytes()[1].is_ascii_digit() {
@@ -187,6 +193,19 @@ pub fn lookup_forms(raw: &str) -> Vec<String> {
         forms.push(bare);
     }
     forms
+}
+
+/// The ICD-10-CM spelling of a code-shaped string: upper case, the dot after the third
+/// character when it reads as ICD-10-CM (a letter then a digit, more than three characters);
+/// anything else upper case without dots.
+pub fn icd_form(raw: &str) -> String {
+    let bare: String = raw.trim().chars().filter(|c| *c != '.').collect::<String>().to_ascii_uppercase();
+    let b = bare.as_bytes();
+    if bare.is_ascii() && b.len() > 3 && b[0].is_ascii_alphabetic() && b[1].is_ascii_digit() {
+        format!("{}.{}", &bare[..3], &bare[3..])
+    } else {
+        bare
+    }
 }
 
 /// The system a code's shape suggests, for codes no table has.
@@ -270,7 +289,11 @@ mod tests {
     fn lookup_forms_add_the_icd_dot() {
         assert_eq!(lookup_forms("e119"), vec!["E11.9", "E119"]);
         assert_eq!(lookup_forms("E11.9"), vec!["E11.9", "E119"]);
-        assert_eq!(lookup_forms("j1885"), vec!["J18.85", "J1885"]);
+        assert_eq!(lookup_forms("j1885"), vec!["J1885", "J18.85"]);
+        assert_eq!(lookup_forms("G0439"), vec!["G0439", "G04.39"]);
+        assert_eq!(lookup_forms("G04.39"), vec!["G04.39", "G0439"]);
+        assert_eq!(lookup_forms("E11649"), vec!["E11.649", "E11649"]);
+        assert_eq!((icd_form("z9989"), icd_form("E11.9"), icd_form("I10"), icd_form("99213")), ("Z99.89".into(), "E11.9".into(), "I10".into(), "99213".into()));
         assert_eq!(lookup_forms("99213"), vec!["99213"]);
         assert_eq!(lookup_forms("-25"), vec!["25"]);
         assert_eq!(lookup_forms("I10"), vec!["I10"]);

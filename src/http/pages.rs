@@ -14,7 +14,7 @@ use super::auth::{optional_caller, session_cookie, ClientIp};
 use super::routes::view_code;
 use super::ApiError;
 use crate::app::AppState;
-use crate::codes::{lookup_forms, shape, CodeSystem};
+use crate::codes::{icd_form, shape, CodeSystem};
 use crate::metering::{Action, Caller, Exhausted};
 use crate::retrieval::{MatchKind, SearchHit, SearchMode, SearchRequest};
 
@@ -186,11 +186,10 @@ async fn code_context(state: &AppState, record: Value, remaining: Option<i64>) -
 
 /// Codes near an unknown one: what search finds for it and for its parent.
 async fn close_matches(state: &AppState, code: &str) -> Vec<Value> {
-    let forms = lookup_forms(code);
-    let bare = forms.last().cloned().unwrap_or_default();
+    let bare: String = code.trim().chars().filter(|c| *c != '.').collect::<String>().to_ascii_uppercase();
     let mut queries = vec![code.to_string()];
-    if bare.len() > 3 {
-        queries.push(lookup_forms(&bare[..bare.len() - 1]).remove(0));
+    if bare.len() > 3 && bare.is_ascii() {
+        queries.push(icd_form(&bare[..bare.len() - 1]));
     }
     let mut seen: Vec<Value> = vec![];
     for query in queries {

@@ -114,7 +114,7 @@ impl Walk<'_> {
                     }
                     let full = format!("{padded}{c}");
                     let title = format!("{desc}, {meaning}");
-                    self.record(crate::codes::lookup_forms(&full).remove(0), title, level.clone(), notes.clone(), synonyms.clone());
+                    self.record(crate::codes::icd_form(&full), title, level.clone(), notes.clone(), synonyms.clone());
                 }
             }
             None => self.record(code, desc, path.to_vec(), notes, synonyms),

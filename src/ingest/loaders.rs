@@ -18,7 +18,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::codes::{lookup_forms, shape, CodeRecord, CodeSystem};
+use crate::codes::{icd_form, shape, CodeRecord, CodeSystem};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -185,7 +185,7 @@ fn icd10cm_order(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> 
         if billable == "0" {
             continue; // headers (categories) are not billable codes
         }
-        let code = lookup_forms(code).into_iter().next().unwrap_or_default();
+        let code = icd_form(code);
         let title = if long.is_empty() { cols(line, 17, 76) } else { long };
         out.push(CodeRecord::new(CodeSystem::Icd10Cm, code, title, format!("ICD-10-CM order file {}", file_name(path))));
     }
