@@ -1,5 +1,6 @@
 //! The retriever: exact code hits first, then hybrid (dense + BM25, fused in the store).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
@@ -9,7 +10,7 @@ use super::{analyze, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
 use crate::embed::{Bm25Encoder, EmbedError, Embedder};
-use crate::store::{StoreError, StoreHit, VectorQuery, VectorStore};
+use crate::store::{ChunkPayload, StoreError, StoreHit, VectorQuery, VectorStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -85,7 +86,7 @@ pub struct SearchHit {
 
 const SNIPPET_CHARS: usize = 240;
 /// Fused candidates the rank-1 stage re-orders.
-pub const RERANK_DEPTH: usize = 30;
+pub const RERANK_DEPTH: usize = 50;
 
 fn snippet(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -195,6 +196,7 @@ impl Retriever {
             limit: limit.max(RERANK_DEPTH) + exact.len(),
             prefetch: self.config.prefetch,
             rrf_k: self.config.rrf_k,
+            headers_only: true,
         };
         let mut found = self.store.search(&query).await?;
         found.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
@@ -217,9 +219,14 @@ impl Retriever {
                 .filter_map(|(i, score)| slots[i].take().map(|h| StoreHit { score, ..h }))
                 .collect();
         }
+        // Ranked on headers; the passages of the hits kept come in one more lookup.
+        found.truncate(limit.saturating_sub(exact.len()));
+        let keys: Vec<String> = found.iter().map(|h| h.payload.key.clone()).collect();
+        let mut full: HashMap<String, ChunkPayload> =
+            self.store.payloads(&keys).await?.into_iter().map(|p| (p.key.clone(), p)).collect();
+        let found = found.into_iter().filter_map(|h| full.remove(&h.payload.key).map(|payload| StoreHit { payload, ..h }));
         let mut hits: Vec<SearchHit> = exact.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Exact)).collect();
-        hits.extend(found.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Search)));
-        hits.truncate(limit);
+        hits.extend(found.map(|h| SearchHit::from_store(h, MatchKind::Search)));
         Ok(hits)
     }
 }

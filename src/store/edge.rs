@@ -18,7 +18,7 @@ use qdrant_edge::{
 
 use super::{
     overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta, VectorQuery,
-    VectorStore, DENSE, SPARSE,
+    VectorStore, DENSE, HEADER_FIELDS, SPARSE,
 };
 use crate::codes::CodeSystem;
 
@@ -257,7 +257,11 @@ impl VectorStore for EdgeStore {
             offset: 0,
             params: None,
             with_vector: WithVector::Bool(false),
-            with_payload: WithPayloadInterface::Bool(true),
+            with_payload: if query.headers_only {
+                WithPayloadInterface::Fields(HEADER_FIELDS.iter().map(|f| path(f)).collect())
+            } else {
+                WithPayloadInterface::Bool(true)
+            },
         };
         let final_limit = query.limit;
         self.read(move |shard| {
@@ -273,16 +277,33 @@ impl VectorStore for EdgeStore {
         .await
     }
 
+    async fn payloads(&self, keys: &[String]) -> Result<Vec<ChunkPayload>, StoreError> {
+        let filter = Filter::new_must(keyword("key", Match::from(keys.to_vec())));
+        Ok(self.scroll(filter, keys.len()).await?.into_iter().map(|h| h.payload).collect())
+    }
+
     async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError> {
-        if codes.is_empty() {
-            return Ok(vec![]);
-        }
         let mut must = vec![keyword("code", Match::from(codes.to_vec()))];
         if let Some(s) = system {
             must.push(keyword("system", Match::from(s.as_str().to_string())));
         }
-        let filter = Filter { must: Some(must), ..Default::default() };
-        let limit = codes.len() * 2;
+        self.scroll(Filter { must: Some(must), ..Default::default() }, codes.len() * 2).await
+    }
+
+    async fn count(&self) -> Result<usize, StoreError> {
+        if self.shard.read().expect("lock").is_none() {
+            return Ok(0);
+        }
+        self.read(|shard| Ok(shard.info().points_count)).await
+    }
+}
+
+impl EdgeStore {
+    /// Up to `limit` points matching `filter`, with their payloads (score 1: no ranking).
+    async fn scroll(&self, filter: Filter, limit: usize) -> Result<Vec<StoreHit>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
         self.read(move |shard| {
             let request = ScrollRequest {
                 offset: None,
@@ -296,12 +317,5 @@ impl VectorStore for EdgeStore {
             records.into_iter().map(|r| Ok(StoreHit { score: 1.0, payload: payload_of(r.payload)? })).collect()
         })
         .await
-    }
-
-    async fn count(&self) -> Result<usize, StoreError> {
-        if self.shard.read().expect("lock").is_none() {
-            return Ok(0);
-        }
-        self.read(|shard| Ok(shard.info().points_count)).await
     }
 }

@@ -94,11 +94,19 @@ pub struct ChunkPayload {
     /// A code's other names (description, inclusion terms), for the rank-1 stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
+    /// Empty in a search's headers ([`VectorQuery::headers_only`]) until [`VectorStore::payloads`]
+    /// fills it; so are `source` and `hash`.
+    #[serde(default)]
     pub text: String,
+    #[serde(default)]
     pub source: String,
     /// SHA-256 of everything that determines the point; unchanged hash, nothing to write.
+    #[serde(default)]
     pub hash: String,
 }
+
+/// The payload fields a search returns with [`VectorQuery::headers_only`]: what ranking reads.
+pub const HEADER_FIELDS: [&str; 6] = ["key", "system", "code", "codes", "title", "names"];
 
 pub struct ChunkPoint {
     pub payload: ChunkPayload,
@@ -116,6 +124,9 @@ pub struct VectorQuery {
     pub limit: usize,
     pub prefetch: usize,
     pub rrf_k: usize,
+    /// Return only [`HEADER_FIELDS`] of each payload (no passage text): a ranking stage reads
+    /// many candidates and keeps few, whose full payloads it then asks [`VectorStore::payloads`] for.
+    pub headers_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -164,6 +175,8 @@ pub trait VectorStore: Send + Sync {
     /// Builds indexes after a bulk write (a no-op where the server does it itself).
     async fn optimize(&self) -> Result<(), StoreError>;
     async fn search(&self, query: &VectorQuery) -> Result<Vec<StoreHit>, StoreError>;
+    /// The full payloads of the points with these keys (any order; unknown keys left out).
+    async fn payloads(&self, keys: &[String]) -> Result<Vec<ChunkPayload>, StoreError>;
     /// Points whose `code` is one of `codes` (exact lookup, no scoring).
     async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError>;
     async fn count(&self) -> Result<usize, StoreError>;

@@ -15,7 +15,7 @@ use qdrant_client::{Payload, Qdrant, QdrantError};
 
 use super::{
     overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta, VectorQuery,
-    VectorStore, DENSE, SPARSE,
+    VectorStore, DENSE, HEADER_FIELDS, SPARSE,
 };
 use crate::codes::CodeSystem;
 use crate::config::QdrantConfig;
@@ -209,7 +209,12 @@ impl VectorStore for ServerStore {
         let limit = overfetch(query.limit);
         let dense = query.dense.clone().map(VectorInput::new_dense);
         let sparse = query.sparse.as_ref().map(|s| VectorInput::new_sparse(s.indices.clone(), s.values.clone()));
-        let mut request = QueryPointsBuilder::new(&self.collection).limit(limit as u64).with_payload(true);
+        let mut request = QueryPointsBuilder::new(&self.collection).limit(limit as u64);
+        request = if query.headers_only {
+            request.with_payload(PayloadIncludeSelector::new(HEADER_FIELDS.iter().map(|f| f.to_string()).collect::<Vec<_>>()))
+        } else {
+            request.with_payload(true)
+        };
         request = match (dense, sparse) {
             (Some(d), Some(s)) => {
                 let prefetch_limit = query.prefetch.max(limit) as u64;
@@ -236,25 +241,17 @@ impl VectorStore for ServerStore {
         Ok(hits)
     }
 
+    async fn payloads(&self, keys: &[String]) -> Result<Vec<ChunkPayload>, StoreError> {
+        let filter = Filter::must([Condition::matches("key", keys.to_vec())]);
+        Ok(self.scroll(filter, keys.len()).await?.into_iter().map(|h| h.payload).collect())
+    }
+
     async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError> {
-        if codes.is_empty() {
-            return Ok(vec![]);
-        }
         let mut must = vec![Condition::matches("code", codes.to_vec())];
         if let Some(s) = system {
             must.push(Condition::matches("system", s.as_str().to_string()));
         }
-        let response = self
-            .client
-            .scroll(
-                ScrollPointsBuilder::new(&self.collection)
-                    .filter(Filter::must(must))
-                    .limit((codes.len() * 2) as u32)
-                    .with_payload(true),
-            )
-            .await
-            .map_err(backend)?;
-        response.result.into_iter().map(|p| Ok(StoreHit { score: 1.0, payload: payload_of(p.payload)? })).collect()
+        self.scroll(Filter::must(must), codes.len() * 2).await
     }
 
     async fn count(&self) -> Result<usize, StoreError> {
@@ -267,3 +264,14 @@ impl VectorStore for ServerStore {
     }
 }
 
+impl ServerStore {
+    /// Up to `limit` points matching `filter`, with their payloads (score 1: no ranking).
+    async fn scroll(&self, filter: Filter, limit: usize) -> Result<Vec<StoreHit>, StoreError> {
+        if limit == 0 {
+            return Ok(vec![]);
+        }
+        let request = ScrollPointsBuilder::new(&self.collection).filter(filter).limit(limit as u32).with_payload(true);
+        let response = self.client.scroll(request).await.map_err(backend)?;
+        response.result.into_iter().map(|p| Ok(StoreHit { score: 1.0, payload: payload_of(p.payload)? })).collect()
+    }
+}
