@@ -38,6 +38,7 @@ use crate::metering::{Caller, Exhausted, Meter, Reservation};
 use crate::telemetry;
 use crate::chat::{ChatEvent, ChatRequest};
 use crate::codes::{lookup_forms, shape, CodeSystem};
+use crate::store::StoreError;
 use crate::retrieval::{SearchMode, SearchRequest};
 
 pub fn router(state: AppState) -> Router {
@@ -215,11 +216,16 @@ pub(super) async fn readyz(State(state): State<AppState>) -> Result<Json<Value>,
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    // An operator's probe: a store that cannot answer is named with what it said, so that a
-    // load balancer takes this instance out and the log of the probe says why.
+    // A store that cannot answer takes this instance out of a load balancer's rotation. The
+    // probe is public, so it says what kind of failure it is; the store's own words (peer
+    // addresses among them) go to the log.
     let chunks = state.services.store.count().await.map_err(|e| {
-        let location = state.services.store.location();
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("{location}: {e}"))
+        tracing::warn!(store = %state.services.store.location(), error = %e, "readiness: the vector store cannot answer");
+        let what = match e {
+            StoreError::Unavailable(_) => "unreachable, or a shard has no live replica",
+            _ => "it answered with an error",
+        };
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", format!("the vector store cannot answer: {what}; the log has the details"))
     })?;
     Ok(Json(json!({"status": "ready", "chunks": chunks})))
 }

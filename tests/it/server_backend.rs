@@ -278,6 +278,7 @@ async fn cluster_serves_through_a_node_failure_and_catches_up() {
     let (status, body) = app.get("/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("no live replica"), "{body}");
     let (status, body) = app.get("/api/search?q=diabetes").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "search_unavailable", "{body}");
