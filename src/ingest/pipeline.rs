@@ -11,11 +11,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
-use rayon::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::chunk::{code_chunk, note_chunks, Chunk};
+use super::chunk::{code_chunks, note_chunks, Chunk};
 use super::corpus::{apply_overlay, load_corpus};
 use crate::codes::reference::{find_reference, version_label, REFERENCE_FILES};
 use crate::codes::{CodeRecord, CodeTable};
@@ -179,7 +178,7 @@ pub async fn ingest(
         let t = Instant::now();
         let chunked = corpus.clone();
         let chunks = tokio::task::spawn_blocking(move || {
-            let mut chunks: Vec<Chunk> = chunked.records.par_iter().map(code_chunk).collect();
+            let mut chunks: Vec<Chunk> = code_chunks(&chunked.records);
             chunks.extend(chunked.notes.iter().flat_map(note_chunks));
             chunks
         })
