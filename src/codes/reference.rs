@@ -4,15 +4,13 @@
 //! Each is loaded from a file in the corpus's `raw/` folder (`.tsv`, or `.tsv.xz`), replaced
 //! whole inside one transaction when the file changed, and left alone when it did not.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use serde::Serialize;
-use sqlx::Row;
+use sqlx::{Connection, Row};
 
 use super::{CodeSystem, CodeTable, CodeTableError};
-
-/// Rows per multi-row INSERT: far below SQLite's and PostgreSQL's parameter limits.
-const BATCH: usize = 2000;
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Validity {
@@ -123,6 +121,118 @@ pub enum Parsed {
     Ncci(Vec<(String, String, bool)>),
 }
 
+/// One value of a row to write.
+enum Cell<'a> {
+    Text(&'a str),
+    Int(i64),
+    Null,
+}
+
+impl Serialize for Cell<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Cell::Text(t) => s.serialize_str(t),
+            Cell::Int(n) => s.serialize_i64(*n),
+            Cell::Null => s.serialize_none(),
+        }
+    }
+}
+
+impl Parsed {
+    /// The table and its columns.
+    fn table(&self) -> (&'static str, &'static str) {
+        match self {
+            Parsed::Validity(_) => ("code_validity", "code, system, first_seen, last_valid, addon_type"),
+            Parsed::Addons(_) => ("addon_edits", "addon, primary_code, edit_type, first_seen, last_valid"),
+            Parsed::Ncci(_) => ("ncci_pairs", "column1, column2, modifier_allowed"),
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Parsed::Validity(r) => r.len(),
+            Parsed::Addons(r) => r.len(),
+            Parsed::Ncci(r) => r.len(),
+        }
+    }
+
+    /// Calls `f` with each row's cells, in file order; of rows with the same primary key only
+    /// the first (a CMS file repeats a few add-on pairs).
+    fn each_row(&self, mut f: impl FnMut(&[Cell])) {
+        fn text(s: &Option<String>) -> Cell<'_> {
+            s.as_deref().map_or(Cell::Null, Cell::Text)
+        }
+        let int = |i: &Option<i64>| i.map_or(Cell::Null, Cell::Int);
+        let mut seen = HashSet::with_capacity(self.len());
+        match self {
+            Parsed::Validity(rows) => {
+                for (code, system, first, last, addon) in rows {
+                    if seen.insert((code.as_str(), "")) {
+                        f(&[Cell::Text(code), Cell::Text(system.as_str()), Cell::Text(first), text(last), int(addon)]);
+                    }
+                }
+            }
+            Parsed::Addons(rows) => {
+                for (addon, primary, edit, first, last) in rows {
+                    if seen.insert((addon.as_str(), primary.as_str())) {
+                        f(&[Cell::Text(addon), Cell::Text(primary), Cell::Int(*edit), Cell::Text(first), text(last)]);
+                    }
+                }
+            }
+            Parsed::Ncci(rows) => {
+                for (c1, c2, allowed) in rows {
+                    if seen.insert((c1.as_str(), c2.as_str())) {
+                        f(&[Cell::Text(c1), Cell::Text(c2), Cell::Int(i64::from(*allowed))]);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The rows as one JSON array of arrays, for SQLite's `json_each`.
+    fn json_rows(&self) -> String {
+        let mut out = Vec::with_capacity(self.len() * 32);
+        out.push(b'[');
+        self.each_row(|cells| {
+            if out.len() > 1 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, cells).expect("cells serialize");
+        });
+        out.push(b']');
+        String::from_utf8(out).expect("serde_json writes UTF-8")
+    }
+
+    /// The rows in PostgreSQL's `COPY` text format.
+    fn copy_rows(&self) -> String {
+        let mut out = String::with_capacity(self.len() * 24);
+        self.each_row(|cells| {
+            for (i, cell) in cells.iter().enumerate() {
+                if i > 0 {
+                    out.push('\t');
+                }
+                match cell {
+                    Cell::Text(s) => {
+                        for c in s.chars() {
+                            match c {
+                                '\\' => out.push_str("\\\\"),
+                                '\t' => out.push_str("\\t"),
+                                '\n' => out.push_str("\\n"),
+                                '\r' => out.push_str("\\r"),
+                                c => out.push(c),
+                            }
+                        }
+                    }
+                    Cell::Int(n) => out.push_str(&n.to_string()),
+                    Cell::Null => out.push_str("\\N"),
+                }
+            }
+            out.push('\n');
+        });
+        out
+    }
+}
+
 pub fn parse_validity(path: &Path) -> Result<Parsed, ReferenceError> {
     let text = read_text(path)?;
     let mut out = vec![];
@@ -174,9 +284,25 @@ pub fn parse_ncci(path: &Path) -> Result<Parsed, ReferenceError> {
     Ok(Parsed::Ncci(out))
 }
 
-fn placeholders(row: usize, width: usize) -> String {
-    let cells: Vec<String> = (1..=width).map(|c| format!("${}", row * width + c)).collect();
-    format!("({})", cells.join(","))
+/// Records which file a reference table now holds (run in the transaction that wrote it).
+fn record_set<'q, DB: sqlx::Database>(
+    name: &'q str,
+    version: &'q str,
+    count: usize,
+    hash: &'q str,
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
+where
+    &'q str: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO reference_sets (name, version, row_count, hash) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (name) DO UPDATE SET version = excluded.version, row_count = excluded.row_count, hash = excluded.hash",
+    )
+    .bind(name)
+    .bind(version)
+    .bind(count as i64)
+    .bind(hash)
 }
 
 impl CodeTable {
@@ -186,50 +312,36 @@ impl CodeTable {
         Ok(row.map(|r| r.get(0)))
     }
 
-    /// Replaces one reference table with `parsed` in a single transaction.
+    /// Replaces one reference table with `parsed` in a single transaction: PostgreSQL takes
+    /// the rows through `COPY`, SQLite as one JSON array that `json_each` unpacks, each in
+    /// one statement.
     pub async fn replace_reference(&self, name: &str, version: &str, hash: &str, parsed: &Parsed) -> Result<usize, CodeTableError> {
-        let mut tx = self.pool().begin().await?;
-        let (table, columns, width, count) = match parsed {
-            Parsed::Validity(r) => ("code_validity", "code, system, first_seen, last_valid, addon_type", 5, r.len()),
-            Parsed::Addons(r) => ("addon_edits", "addon, primary_code, edit_type, first_seen, last_valid", 5, r.len()),
-            Parsed::Ncci(r) => ("ncci_pairs", "column1, column2, modifier_allowed", 3, r.len()),
-        };
-        sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
-        for start in (0..count).step_by(BATCH) {
-            let end = (start + BATCH).min(count);
-            let values: Vec<String> = (0..end - start).map(|i| placeholders(i, width)).collect();
-            let sql = format!("INSERT INTO {table} ({columns}) VALUES {} ON CONFLICT DO NOTHING", values.join(","));
-            let mut q = sqlx::query(&sql);
-            match parsed {
-                Parsed::Validity(r) => {
-                    for (code, system, first, last, addon) in &r[start..end] {
-                        q = q.bind(code.clone()).bind(system.as_str()).bind(first.clone()).bind(last.clone()).bind(*addon);
-                    }
-                }
-                Parsed::Addons(r) => {
-                    for (addon, primary, edit, first, last) in &r[start..end] {
-                        q = q.bind(addon.clone()).bind(primary.clone()).bind(*edit).bind(first.clone()).bind(last.clone());
-                    }
-                }
-                Parsed::Ncci(r) => {
-                    for (c1, c2, allowed) in &r[start..end] {
-                        q = q.bind(c1.clone()).bind(c2.clone()).bind(i64::from(*allowed));
-                    }
-                }
+        let (table, columns) = parsed.table();
+        let count = parsed.len();
+        match self.postgres() {
+            Some(pg) => {
+                let mut conn = pg.acquire().await?;
+                let mut tx = conn.begin().await?;
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                let mut copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN")).await?;
+                copy.send(parsed.copy_rows().into_bytes()).await?;
+                copy.finish().await?;
+                record_set(name, version, count, hash).execute(&mut *tx).await?;
+                tx.commit().await?;
             }
-            q.execute(&mut *tx).await?;
+            None => {
+                let mut tx = self.pool().begin().await?;
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                let width = columns.split(',').count();
+                let values: Vec<String> = (0..width).map(|i| format!("value->>{i}")).collect();
+                sqlx::query(&format!("INSERT INTO {table} ({columns}) SELECT {} FROM json_each($1)", values.join(", ")))
+                    .bind(parsed.json_rows())
+                    .execute(&mut *tx)
+                    .await?;
+                record_set(name, version, count, hash).execute(&mut *tx).await?;
+                tx.commit().await?;
+            }
         }
-        sqlx::query(
-            "INSERT INTO reference_sets (name, version, row_count, hash) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (name) DO UPDATE SET version = excluded.version, row_count = excluded.row_count, hash = excluded.hash",
-        )
-        .bind(name)
-        .bind(version)
-        .bind(count as i64)
-        .bind(hash)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
         Ok(count)
     }
 

@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::{PgPool, PgPoolOptions};
 use sqlx::{AnyPool, Row};
 
 use super::{CodeRecord, CodeSystem};
@@ -43,6 +44,9 @@ pub struct StoredCode {
 #[derive(Clone, Debug)]
 pub struct CodeTable {
     pool: AnyPool,
+    /// The same PostgreSQL database through its own driver, for what the `Any` driver cannot
+    /// do (`COPY`); it opens its one connection when first used.
+    postgres: Option<PgPool>,
 }
 
 /// Rows per multi-row INSERT: 5 parameters each stays far below both engines' limits.
@@ -71,11 +75,29 @@ impl CodeTable {
             .connect(url)
             .await?;
         sqlx::migrate!("./migrations").run(&pool).await?;
-        Ok(Self { pool })
+        let postgres = if sqlite { None } else { Some(PgPoolOptions::new().max_connections(1).connect_lazy(url)?) };
+        Ok(Self { pool, postgres })
     }
 
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    pub(super) fn postgres(&self) -> Option<&PgPool> {
+        self.postgres.as_ref()
+    }
+
+    /// Placeholders for `rows` rows of `width` values each, `($1,$2),($3,$4),…`; `?` on
+    /// SQLite, whose numbered parameters sqlx finds by name one at a time, in a time quadratic
+    /// in their number.
+    fn rows_of(&self, rows: usize, width: usize) -> String {
+        let sqlite = self.postgres.is_none();
+        let row = |r: usize| {
+            let cells: Vec<String> =
+                (1..=width).map(|c| if sqlite { "?".into() } else { format!("${}", r * width + c) }).collect();
+            format!("({})", cells.join(","))
+        };
+        (0..rows).map(row).collect::<Vec<_>>().join(",")
     }
 
     /// Content hash of every stored code, for idempotent ingest.
@@ -92,21 +114,17 @@ impl CodeTable {
         deletes: &[String],
     ) -> Result<(), CodeTableError> {
         let mut tx = self.pool.begin().await?;
-        for code in deletes.iter().chain(upserts.iter().map(|(r, _)| &r.code)) {
-            sqlx::query("DELETE FROM code_links WHERE code = $1").bind(code).execute(&mut *tx).await?;
+        let relinked: Vec<&String> = deletes.iter().chain(upserts.iter().map(|(r, _)| &r.code)).collect();
+        for batch in relinked.chunks(INSERT_BATCH) {
+            let sql = format!("DELETE FROM code_links WHERE code IN {}", self.rows_of(1, batch.len()));
+            batch.iter().fold(sqlx::query(&sql), |q, code| q.bind(code.as_str())).execute(&mut *tx).await?;
         }
-        for code in deletes {
-            sqlx::query("DELETE FROM codes WHERE code = $1").bind(code).execute(&mut *tx).await?;
+        for batch in deletes.chunks(INSERT_BATCH) {
+            let sql = format!("DELETE FROM codes WHERE code IN {}", self.rows_of(1, batch.len()));
+            batch.iter().fold(sqlx::query(&sql), |q, code| q.bind(code.as_str())).execute(&mut *tx).await?;
         }
         for batch in upserts.chunks(INSERT_BATCH) {
-            let mut sql = String::from("INSERT INTO codes (code, system, title, record, hash) VALUES ");
-            for i in 0..batch.len() {
-                let p = i * 5;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${},${},${},${},${})", p + 1, p + 2, p + 3, p + 4, p + 5));
-            }
+            let mut sql = format!("INSERT INTO codes (code, system, title, record, hash) VALUES {}", self.rows_of(batch.len(), 5));
             sql.push_str(
                 " ON CONFLICT (code) DO UPDATE SET system = excluded.system, title = excluded.title, \
                  record = excluded.record, hash = excluded.hash",
@@ -132,14 +150,7 @@ impl CodeTable {
             })
             .collect();
         for batch in links.chunks(INSERT_BATCH) {
-            let mut sql = String::from("INSERT INTO code_links (code, related, kind) VALUES ");
-            for i in 0..batch.len() {
-                let p = i * 3;
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${},${},${})", p + 1, p + 2, p + 3));
-            }
+            let mut sql = format!("INSERT INTO code_links (code, related, kind) VALUES {}", self.rows_of(batch.len(), 3));
             sql.push_str(" ON CONFLICT DO NOTHING");
             let mut query = sqlx::query(&sql);
             for (code, related, kind) in batch {
@@ -200,7 +211,7 @@ impl CodeTable {
         if codes.is_empty() {
             return Ok(out);
         }
-        let marks = (1..=codes.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(",");
+        let marks = self.rows_of(1, codes.len());
         let fetch = |sql: String| async move {
             let mut query = sqlx::query(&sql);
             for c in codes {
@@ -208,13 +219,13 @@ impl CodeTable {
             }
             query.fetch_all(&self.pool).await
         };
-        for row in fetch(format!("SELECT code, record FROM codes WHERE code IN ({marks})")).await? {
+        for row in fetch(format!("SELECT code, record FROM codes WHERE code IN {marks}")).await? {
             let code: String = row.get(0);
             let record: CodeRecord = serde_json::from_str(&row.get::<String, _>(1))
                 .map_err(|e| CodeTableError::Corrupt { code: code.clone(), message: e.to_string() })?;
             out.insert(code, StoredCode { record, addon_codes: vec![], replaces: vec![], validity: None, cms_primary_codes: vec![] });
         }
-        for row in fetch(format!("SELECT related, code, kind FROM code_links WHERE related IN ({marks}) ORDER BY code")).await? {
+        for row in fetch(format!("SELECT related, code, kind FROM code_links WHERE related IN {marks} ORDER BY code")).await? {
             if let Some(stored) = out.get_mut(&row.get::<String, _>(0)) {
                 let (other, kind): (String, String) = (row.get(1), row.get(2));
                 match kind.as_str() {
@@ -223,12 +234,12 @@ impl CodeTable {
                 }
             }
         }
-        for row in fetch(format!("SELECT code, system, first_seen, last_valid, addon_type FROM code_validity WHERE code IN ({marks})")).await? {
+        for row in fetch(format!("SELECT code, system, first_seen, last_valid, addon_type FROM code_validity WHERE code IN {marks}")).await? {
             if let (Some(stored), Ok(system)) = (out.get_mut(&row.get::<String, _>(0)), row.get::<String, _>(1).parse()) {
                 stored.validity = Some(super::Validity { system, valid_from: row.get(2), last_valid: row.get(3), addon_type: row.get(4) });
             }
         }
-        let primaries = format!("SELECT addon, primary_code FROM addon_edits WHERE addon IN ({marks}) AND last_valid IS NULL ORDER BY primary_code");
+        let primaries = format!("SELECT addon, primary_code FROM addon_edits WHERE addon IN {marks} AND last_valid IS NULL ORDER BY primary_code");
         for row in fetch(primaries).await? {
             if let Some(stored) = out.get_mut(&row.get::<String, _>(0)) {
                 stored.cms_primary_codes.push(row.get(1));
@@ -273,13 +284,7 @@ impl CodeTable {
             sqlx::query("DELETE FROM icd_categories WHERE code = $1").bind(code.as_str()).execute(&mut *tx).await?;
         }
         for batch in upserts.chunks(INSERT_BATCH) {
-            let mut sql = String::from("INSERT INTO icd_categories (code, title) VALUES ");
-            for i in 0..batch.len() {
-                if i > 0 {
-                    sql.push(',');
-                }
-                sql.push_str(&format!("(${},${})", i * 2 + 1, i * 2 + 2));
-            }
+            let mut sql = format!("INSERT INTO icd_categories (code, title) VALUES {}", self.rows_of(batch.len(), 2));
             sql.push_str(" ON CONFLICT (code) DO UPDATE SET title = excluded.title");
             let mut query = sqlx::query(&sql);
             for (code, title) in batch {

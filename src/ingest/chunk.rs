@@ -8,6 +8,9 @@
 //! its tokens, so the dense text is kept to the code's own names; BM25 also gets the words the
 //! parent category adds, each once, so repeated category words do not inflate term counts.
 
+use std::collections::{HashMap, HashSet};
+
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use tiktoken_rs::CoreBPE;
 
@@ -56,6 +59,20 @@ pub fn code_key(record: &CodeRecord) -> String {
 }
 
 pub fn code_chunk(r: &CodeRecord) -> Chunk {
+    code_chunk_counted(r, &count_tokens)
+}
+
+/// The chunks of `records`, in order, cut on every core. A note is tokenized once however
+/// many records repeat it (ICD-10-CM codes inherit their category's notes).
+pub fn code_chunks(records: &[CodeRecord]) -> Vec<Chunk> {
+    let notes: HashSet<&str> = records.iter().flat_map(|r| r.notes.iter().map(String::as_str)).collect();
+    let notes: Vec<&str> = notes.into_iter().collect();
+    let tokens: HashMap<&str, usize> = notes.par_iter().map(|n| (*n, count_tokens(n))).collect();
+    records.par_iter().map(|r| code_chunk_counted(r, &|note| tokens[note])).collect()
+}
+
+/// [`code_chunk`] with the token count of a note given.
+fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Sync)) -> Chunk {
     let label = r.system.label();
     let mut lines = vec![format!("{label} {}: {}", r.code, r.title)];
     if let Some(d) = r.description.as_deref().filter(|d| *d != r.title) {
@@ -88,7 +105,7 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
     let mut text = head.clone();
     let mut budget = CODE_TOKENS.saturating_sub(count_tokens(&text));
     for note in &r.notes {
-        let cost = count_tokens(note) + 1;
+        let cost = note_tokens(note) + 1;
         if cost > budget {
             break;
         }
@@ -276,6 +293,17 @@ mod tests {
         assert!(c.sparse_text.starts_with("E11.9 Type 2 diabetes mellitus without complications"));
         assert!(c.sparse_text.ends_with(" other specified"), "only the parent's new words: {}", c.sparse_text);
         assert!(!c.sparse_text.contains("type 1"), "{}", c.sparse_text);
+    }
+
+    #[test]
+    fn chunking_many_records_at_once_matches_one_by_one() {
+        let mut other = record();
+        other.code = "E11.8".into();
+        other.notes.insert(0, "Use additional code to identify control using insulin (Z79.4)".into());
+        let records = vec![record(), other.clone(), record()];
+        let many = code_chunks(&records);
+        let one: Vec<String> = records.iter().map(|r| code_chunk(r).payload.hash).collect();
+        assert_eq!(many.iter().map(|c| c.payload.hash.clone()).collect::<Vec<_>>(), one);
     }
 
     #[test]

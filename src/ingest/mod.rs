@@ -10,6 +10,6 @@ pub mod corpus;
 pub mod pipeline;
 
 pub use corpus::{apply_overlay, load_corpus, Corpus, CorpusError, GuidelineNote};
-pub use pipeline::{ingest, IngestOptions, IngestSummary};
+pub use pipeline::{ingest, IngestOptions, IngestSummary, Phases};
 mod icd_xml;
 pub mod loaders;

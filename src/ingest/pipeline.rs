@@ -14,7 +14,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 
-use super::chunk::{code_chunk, note_chunks, Chunk};
+use super::chunk::{code_chunks, note_chunks, Chunk};
 use super::corpus::{apply_overlay, load_corpus};
 use crate::codes::reference::{find_reference, version_label, REFERENCE_FILES};
 use crate::codes::{CodeRecord, CodeTable};
@@ -53,8 +53,51 @@ pub struct IngestSummary {
     pub records: usize,
     pub notes: usize,
     pub chunks: usize,
+    /// Wall time until every point and row was written.
     pub seconds: f64,
+    /// The vector index build, which starts once the vectors are written and may overlap
+    /// the SQL writes.
     pub optimize_seconds: f64,
+    /// Wall time of the whole ingest, index build included.
+    pub total_seconds: f64,
+    pub phases: Phases,
+}
+
+/// Seconds per phase of an ingest. Embedding and the vector writes are sums over batches:
+/// they overlap each other (the next batch is embedded while one is written).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Phases {
+    /// Read and validate the corpus and the overlay.
+    pub load: f64,
+    /// Chunk (tokenize) and hash, on every core.
+    pub chunk: f64,
+    /// Read and parse the reference files that changed.
+    pub parse_reference: f64,
+    /// Dense and BM25 vectors.
+    pub embed: f64,
+    /// Vector store writes (upserts and deletes).
+    pub vector_writes: f64,
+    /// Wall time of the vector side, chunking to the last write (before the index build).
+    pub vectors: f64,
+    /// Code tables, then reference tables: the SQL side, beside the vector side.
+    pub code_tables: f64,
+    pub reference_tables: f64,
+}
+
+impl Phases {
+    /// Each phase with what it covers, in order.
+    pub fn rows(&self) -> [(&'static str, f64); 8] {
+        [
+            ("read and validate the corpus", self.load),
+            ("chunk and tokenize", self.chunk),
+            ("parse the changed reference files", self.parse_reference),
+            ("embed, dense + BM25 (summed over batches)", self.embed),
+            ("vector store writes (summed over batches)", self.vector_writes),
+            ("vector side, wall", self.vectors),
+            ("code tables", self.code_tables),
+            ("reference tables", self.reference_tables),
+        ]
+    }
 }
 
 impl std::fmt::Display for IngestSummary {
@@ -62,7 +105,7 @@ impl std::fmt::Display for IngestSummary {
         write!(
             f,
             "{} chunks from {} code records and {} guideline notes: {} added, {} changed, {} deleted, {} unchanged; \
-             code tables: {} written, {} deleted; reference rows: {} ({:.1} s, index build {:.1} s)",
+             code tables: {} written, {} deleted; reference rows: {} (written in {:.1} s, index build {:.1} s, {:.1} s in all)",
             self.chunks,
             self.records,
             self.notes,
@@ -74,13 +117,17 @@ impl std::fmt::Display for IngestSummary {
             self.codes_deleted,
             self.reference_rows,
             self.seconds,
-            self.optimize_seconds
+            self.optimize_seconds,
+            self.total_seconds
         )
     }
 }
 
 /// Ingests the corpus in `corpus_dir`. The whole corpus is read and validated before
-/// anything is written, so a bad file changes nothing.
+/// anything is written, so a bad file changes nothing. Then the SQL tables and the vector
+/// store are written side by side: the code and reference tables from the records and the
+/// reference files, the vectors from the chunks (cut meanwhile), and the vector index is
+/// built as soon as the vectors are written, while the SQL writes may still run.
 pub async fn ingest(
     corpus_dir: &Path,
     overlay: &Path,
@@ -98,11 +145,13 @@ pub async fn ingest(
     for (name, _, _) in REFERENCE_FILES {
         known.insert(name, codes.reference_hash(name).await?);
     }
-    let (corpus, chunks, references) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+    let (corpus, references, mut phases) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut phases = Phases::default();
+        let t = Instant::now();
         let mut corpus = load_corpus(&dir)?;
         apply_overlay(&mut corpus, &overlay)?;
-        let mut chunks: Vec<Chunk> = corpus.records.iter().map(code_chunk).collect();
-        chunks.extend(corpus.notes.iter().flat_map(note_chunks));
+        phases.load = t.elapsed().as_secs_f64();
+        let t = Instant::now();
         let mut references = vec![];
         for (name, stem, parse) in REFERENCE_FILES {
             let Some(path) = find_reference(&overlay, stem).or_else(|| find_reference(&dir, stem)) else { continue };
@@ -112,40 +161,83 @@ pub async fn ingest(
                 references.push((name, version_label(&path), hash, parse(&path)?));
             }
         }
-        Ok((corpus, chunks, references))
+        phases.parse_reference = t.elapsed().as_secs_f64();
+        Ok((Arc::new(corpus), references, phases))
     })
     .await??;
-    let mut summary = write_chunks(chunks, store, embedder, options).await?;
-    let (written, deleted) = sync_code_tables(codes, &corpus.records).await?;
-    for (name, version, hash, parsed) in &references {
-        summary.reference_rows += codes
-            .replace_reference(name, version, hash, parsed)
-            .await
-            .with_context(|| format!("writing the {name} reference table"))?;
-    }
-    codes.record_count("guideline_notes", corpus.notes.len()).await?;
+    // A store built by another embedder stops the ingest before the SQL side writes.
+    let kept = match store.meta().await? {
+        Some(meta) if !options.reset => {
+            meta.check(&store.location(), embedder.id(), embedder.dim())?;
+            Some(meta)
+        }
+        _ => None,
+    };
+
+    let vectors = async {
+        let t = Instant::now();
+        let chunked = corpus.clone();
+        let chunks = tokio::task::spawn_blocking(move || {
+            let mut chunks: Vec<Chunk> = code_chunks(&chunked.records);
+            chunks.extend(chunked.notes.iter().flat_map(note_chunks));
+            chunks
+        })
+        .await?;
+        phases.chunk = t.elapsed().as_secs_f64();
+        let mut summary = write_chunks(chunks, kept, store, embedder, options, &mut phases).await?;
+        phases.vectors = t.elapsed().as_secs_f64();
+        let written = started.elapsed().as_secs_f64();
+        if options.optimize && (summary.added + summary.changed + summary.deleted) > 0 {
+            let t = Instant::now();
+            store.optimize().await?;
+            summary.optimize_seconds = t.elapsed().as_secs_f64();
+        }
+        anyhow::Ok((summary, written))
+    };
+    let tables = async {
+        let t = Instant::now();
+        let (written, deleted) = sync_code_tables(codes, &corpus.records).await?;
+        let code_seconds = t.elapsed().as_secs_f64();
+        let mut rows = 0;
+        for (name, version, hash, parsed) in &references {
+            rows += codes
+                .replace_reference(name, version, hash, parsed)
+                .await
+                .with_context(|| format!("writing the {name} reference table"))?;
+        }
+        codes.record_count("guideline_notes", corpus.notes.len()).await?;
+        anyhow::Ok((written, deleted, rows, code_seconds, t.elapsed().as_secs_f64(), started.elapsed().as_secs_f64()))
+    };
+    // Both sides run to their end, so a failure of one never leaves the other cut off midway.
+    let (vectors, tables) = tokio::join!(vectors, tables);
+    let (mut summary, vectors_written) = vectors?;
+    let (written, deleted, rows, code_seconds, sql_seconds, tables_written) = tables?;
+    phases.code_tables = code_seconds;
+    phases.reference_tables = sql_seconds - code_seconds;
+    summary.phases = phases;
+    summary.reference_rows = rows;
     summary.records = corpus.records.len();
     summary.notes = corpus.notes.len();
     summary.codes_written = written;
     summary.codes_deleted = deleted;
-    summary.seconds = started.elapsed().as_secs_f64() - summary.optimize_seconds;
+    summary.total_seconds = started.elapsed().as_secs_f64();
+    summary.seconds = vectors_written.max(tables_written);
     Ok(summary)
 }
 
 /// Diffs `chunks` against the store and writes the difference.
 async fn write_chunks(
     chunks: Vec<Chunk>,
+    kept: Option<StoreMeta>,
     store: &dyn VectorStore,
     embedder: Arc<dyn Embedder>,
     options: &IngestOptions,
+    phases: &mut Phases,
 ) -> anyhow::Result<IngestSummary> {
     let mut summary = IngestSummary { chunks: chunks.len(), ..Default::default() };
-    let meta = match store.meta().await? {
-        Some(meta) if !options.reset => {
-            meta.check(&store.location(), embedder.id(), embedder.dim())?;
-            meta
-        }
-        _ => {
+    let meta = match kept {
+        Some(meta) => meta,
+        None => {
             let meta = StoreMeta {
                 embedder: embedder.id().to_string(),
                 dim: embedder.dim(),
@@ -189,12 +281,13 @@ async fn write_chunks(
 
     // Producer: embeds batches ahead of the writer, at most two in flight.
     let bm25 = Arc::new(Bm25Encoder::new(meta.bm25_avg_len));
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<Vec<ChunkPoint>>>(2);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<anyhow::Result<(Vec<ChunkPoint>, f64)>>(2);
     let batch = options.batch.max(1);
     let producer = tokio::spawn(async move {
         let mut todo = todo.into_iter().peekable();
         while todo.peek().is_some() {
             let part: Vec<Chunk> = todo.by_ref().take(batch).collect();
+            let t = Instant::now();
             let texts: Vec<String> = part.iter().map(|c| c.dense_text.clone()).collect();
             let dense = match embedder.embed(&texts).await {
                 Ok(d) if d.len() == part.len() => d,
@@ -216,7 +309,7 @@ async fn write_chunks(
             })
             .await;
             let sent = match points {
-                Ok(p) => tx.send(Ok(p)).await,
+                Ok(p) => tx.send(Ok((p, t.elapsed().as_secs_f64()))).await,
                 Err(e) => tx.send(Err(e.into())).await,
             };
             if sent.is_err() {
@@ -225,22 +318,22 @@ async fn write_chunks(
         }
     });
     while let Some(points) = rx.recv().await {
-        let points = points?;
+        let (points, embed_seconds) = points?;
+        phases.embed += embed_seconds;
         let n = points.len() as u64;
+        let t = Instant::now();
         store.upsert(points).await?;
+        phases.vector_writes += t.elapsed().as_secs_f64();
         bar.inc(n);
         metrics::counter!(crate::telemetry::INGEST_CHUNKS).increment(n);
     }
     producer.await?;
     bar.finish_and_clear();
 
+    let t = Instant::now();
     store.delete(&stale).await?;
+    phases.vector_writes += t.elapsed().as_secs_f64();
     summary.deleted = stale.len();
-    if options.optimize && (summary.added + summary.changed + summary.deleted) > 0 {
-        let t = Instant::now();
-        store.optimize().await?;
-        summary.optimize_seconds = t.elapsed().as_secs_f64();
-    }
     Ok(summary)
 }
 

@@ -71,6 +71,30 @@ async fn reference_tables_are_rewritten_only_when_their_file_changes() {
 }
 
 #[tokio::test]
+async fn a_repeated_reference_row_keeps_the_first_and_any_text_loads() {
+    let app = TestApp::spawn().await;
+    let raw = app.corpus().join("raw");
+    let addons = raw.join("addon-primary-ioce-v27.1.tsv");
+    let mut text = std::fs::read_to_string(&addons).unwrap();
+    // The same pair twice: the first (current) wins, as CMS files repeat a few pairs.
+    text.push_str("99292\t99468\t1\t2019-07-01\t\n99292\t99468\t2\t2019-07-01\t2020-12-31\n");
+    std::fs::write(&addons, text).unwrap();
+    let validity = raw.join("code-validity-ioce-v27.1.tsv");
+    let mut text = std::fs::read_to_string(&validity).unwrap();
+    // Characters that PostgreSQL's COPY text format escapes.
+    text.push_str("0X\\1\tCPT\t2019-07-01\t\t\n");
+    std::fs::write(&validity, text).unwrap();
+    let summary = app.services().ingest(&IngestOptions::default()).await.unwrap();
+    assert_eq!(summary.reference_rows, 6 + 17, "{summary}");
+    let (_, body) = app.get("/api/codes/99292").await;
+    assert_eq!(body["cms_primary_codes"], json!(["99291", "99468"]), "{body}");
+    let odd = app.services().codes.validity("0X\\1").await.unwrap().expect("the row was loaded");
+    assert_eq!(odd.valid_from, "2019-07-01");
+    let again = app.services().ingest(&IngestOptions::default()).await.unwrap();
+    assert_eq!((again.reference_rows, again.codes_written, again.added), (0, 0, 0), "{again}");
+}
+
+#[tokio::test]
 async fn a_bad_reference_line_stops_the_ingest_before_any_write() {
     let app = TestApp::spawn().await;
     let path = app.corpus().join("raw/code-validity-ioce-v27.1.tsv");
