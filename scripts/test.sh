@@ -87,13 +87,13 @@ else
 fi
 
 llm_ready=
-if scripts/python-env.sh >/dev/null && scripts/llm.sh start "$pg_dir/llm" >/dev/null; then
+if scripts/llm.sh start "$pg_dir/llm" >/dev/null; then
     llm_ready=1
     llm_url=$(sed -n 's/^CODECITE_LLM_BASE_URL=//p' "$pg_dir/llm/env")
     echo "== a real local LLM: llama.cpp's OpenAI-compatible server with SmolLM2-135M at $llm_url"
     CODECITE_TEST_LLM_BASE_URL="$llm_url" cargo test --test it real_llm
 else
-    skipped+=("the real-LLM tests: the Python environment or llama.cpp's server did not start (scripts/python-env.sh, scripts/llm.sh)")
+    skipped+=("the real-LLM tests: llama.cpp's server did not start (scripts/llm.sh)")
     echo "!!! SKIPPED: ${skipped[-1]}" >&2
 fi
 

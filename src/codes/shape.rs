@@ -176,23 +176,21 @@ pub fn lookup_forms(raw: &str) -> Vec<String> {
     }
     let bare: String = code.chars().filter(|c| *c != '.').collect();
     let mut forms = vec![];
-    if code.contains('.') {
+    if code.contains('.') || hcpcs_shaped(&code) {
         forms.push(code.clone());
     }
-    let b = code.as_bytes();
-    if b.len() == 5 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit) {
-        forms.push(code.clone());
-    }
-    if bare.len() > 3 && bare.as_bytes()[0].is_ascii_alphabetic() && bare.as_bytes()[1].is_ascii_digit() {
-        let dotted = format!("{}.{}", &bare[..3], &bare[3..]);
-        if !forms.contains(&dotted) {
-            forms.push(dotted);
+    for form in [icd_form(&code), bare] {
+        if !forms.contains(&form) {
+            forms.push(form);
         }
     }
-    if !forms.contains(&bare) {
-        forms.push(bare);
-    }
     forms
+}
+
+/// A letter and four digits: how a HCPCS Level II code is written.
+fn hcpcs_shaped(code: &str) -> bool {
+    let b = code.as_bytes();
+    b.len() == 5 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit)
 }
 
 /// The ICD-10-CM spelling of a code-shaped string: upper case, the dot after the third
@@ -215,8 +213,7 @@ pub fn system_of(code: &str) -> CodeSystem {
     }
     // A letter and four digits reads as HCPCS even past V (`Z9999`): that is how a coder
     // would read an unknown one.
-    let b = code.as_bytes();
-    if b.len() == 5 && b[0].is_ascii_alphabetic() && b[1..].iter().all(u8::is_ascii_digit) {
+    if hcpcs_shaped(code) {
         return CodeSystem::Hcpcs;
     }
     match whole(code) {

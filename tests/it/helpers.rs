@@ -301,3 +301,12 @@ pub async fn read_until(body: &mut Body, seen: &mut String, marker: &str) {
         }
     }
 }
+
+/// `NAME`'s value in the `NAME=value` lines a script printed (`scripts/qdrant.sh`,
+/// `scripts/llm.sh`), without surrounding quotes.
+pub fn env_value(text: &str, name: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name}=")))
+        .map(|v| v.trim_matches('"').to_string())
+        .unwrap_or_else(|| panic!("no {name}= in {text:?}"))
+}

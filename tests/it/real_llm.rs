@@ -14,7 +14,7 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::helpers::{parse_sse, read_until, Ev, TestApp};
+use crate::helpers::{env_value, parse_sse, read_until, Ev, TestApp};
 
 struct Llm {
     base_url: String,
@@ -185,8 +185,8 @@ impl OwnLlm {
         let output = std::process::Command::new(&script).args(["start", dir.to_str().unwrap()]).output().unwrap();
         assert!(output.status.success(), "llm.sh start: {}", String::from_utf8_lossy(&output.stderr));
         let env = String::from_utf8(output.stdout).unwrap();
-        let get = |name: &str| env.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).unwrap().to_string();
-        Some(Self { dir: dir.to_path_buf(), base_url: get("CODECITE_LLM_BASE_URL"), model: get("CODECITE_LLM_MODEL") })
+        let (base_url, model) = (env_value(&env, "CODECITE_LLM_BASE_URL"), env_value(&env, "CODECITE_LLM_MODEL"));
+        Some(Self { dir: dir.to_path_buf(), base_url, model })
     }
 
     fn kill(&self) {

@@ -15,7 +15,7 @@ use serde_json::Value;
 
 use http_body_util::BodyExt;
 
-use crate::helpers::{embedder, parse_sse, test_config, TestApp};
+use crate::helpers::{embedder, env_value, parse_sse, test_config, TestApp};
 
 fn single_node() -> Option<String> {
     let url = std::env::var("CODECITE_TEST_QDRANT_URL").ok().filter(|u| !u.is_empty());
@@ -178,14 +178,8 @@ impl Cluster {
         };
         let dir = PathBuf::from(dir);
         let env = std::fs::read_to_string(dir.join("env")).expect("the cluster's env file");
-        let get = |name: &str| {
-            env.lines()
-                .find_map(|l| l.strip_prefix(&format!("{name}=")))
-                .map(|v| v.trim_matches('"').to_string())
-                .unwrap_or_else(|| panic!("{name} in the cluster's env file"))
-        };
-        let http = get("QDRANT_HTTP_URLS").split_whitespace().map(String::from).collect();
-        Some(Self { grpc: get("QDRANT_URL"), http, dir })
+        let http = env_value(&env, "QDRANT_HTTP_URLS").split_whitespace().map(String::from).collect();
+        Some(Self { grpc: env_value(&env, "QDRANT_URL"), http, dir })
     }
 
     fn node(&self, verb: &str, n: usize) {
