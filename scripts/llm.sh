@@ -18,7 +18,17 @@ start)
     venv=$("$here/python-env.sh")
     model="$venv/models/SmolLM2-135M-Instruct.Q4_1.gguf"
     mkdir -p "$dir"
-    port=$(( 20000 + RANDOM % 30000 ))
+    # A free port below the kernel's ephemeral range (32768 and up).
+    port=$(python3 -c 'import random, socket
+for _ in range(50):
+    port = random.randrange(10000, 32000)
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+    print(port)
+    break')
     "$venv/bin/python" -m llama_cpp.server --model "$model" --model_alias smollm2-135m \
         --host 127.0.0.1 --port "$port" --n_ctx 8192 --n_threads 2 --n_threads_batch 2 --seed 7 --verbose false \
         --interrupt_requests true >"$dir/log" 2>&1 &

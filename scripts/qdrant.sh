@@ -78,7 +78,22 @@ start)
     [ -x "$bin" ] || { echo "qdrant.sh: no Qdrant server binary at $bin (set QDRANT_BIN)" >&2; exit 3; }
     mkdir -p "$dir"
     echo "$mode" >"$dir/mode"
-    echo $(( 20000 + RANDOM % 30000 )) >"$dir/base"
+    # Ports below the kernel's ephemeral range (32768 and up), so that no outgoing connection
+    # holds one; a base is taken only when every port of every node is free to bind.
+    for _ in $(seq 1 50); do
+        base=$(( 10000 + RANDOM % 22000 ))
+        python3 - "$base" <<'PY' && break
+import socket, sys
+base = int(sys.argv[1])
+for port in [base + 10 * n + k for n in (1, 2, 3) for k in (0, 1, 2)]:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            sys.exit(1)
+PY
+    done
+    echo "$base" >"$dir/base"
     for n in $(nodes); do start_node "$n"; done
     if [ "$mode" = cluster ]; then
         for _ in $(seq 1 300); do

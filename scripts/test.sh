@@ -33,7 +33,7 @@ as_pg() {
 
 pg_dir=$(mktemp -d /tmp/codecite-pg.XXXXXX)
 [ "$(id -u)" = 0 ] && chown postgres "$pg_dir"
-port=$(( 20000 + RANDOM % 20000 ))
+port=$(( 10000 + RANDOM % 22000 ))  # below the ephemeral range (32768 and up)
 skipped=()
 cleanup() {
     scripts/llm.sh stop "$pg_dir/llm" >/dev/null 2>&1 || true
