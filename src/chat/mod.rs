@@ -288,7 +288,7 @@ impl ChatService {
         let mut sources = Vec::with_capacity(hits.len());
         for (i, hit) in hits.into_iter().enumerate() {
             let record = hit.code.as_ref().and_then(|c| stored.remove(c));
-            let (support, covers) = if hit.match_kind == MatchKind::Exact {
+            let (support, covers) = if matches!(hit.match_kind, MatchKind::Exact | MatchKind::Linked) {
                 (1.0, true)
             } else {
                 let text = format!("{} {}", hit.title, hit.text);

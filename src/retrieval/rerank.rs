@@ -71,8 +71,24 @@ fn is_default(stem: &str) -> bool {
     DEFAULT_STEMS.contains(stem)
 }
 
+/// The stem a title's "no" or "not" leaves.
+const NOT: &str = "not";
+
 /// Words that open a negated phrase in a question.
 const NEGATIONS: &[&str] = &["no", "without", "not", "non", "denies", "negative", "never"];
+
+/// Comparisons written as symbols or words, read as one word each.
+const COMPARISONS: &[(&str, &str)] = &[
+    ("<=", " atmost "), (">=", " atleast "), ("≤", " atmost "), ("≥", " atleast "), ("<", " lessthan "),
+    (">", " morethan "), ("less than", " lessthan "), ("fewer than", " lessthan "), ("more than", " morethan "),
+    ("greater than", " morethan "), ("at least", " atleast "), ("up to", " atmost "),
+];
+
+/// Words that end a negated phrase once it holds a word: "without foreign body of right
+/// finger" negates the foreign body, not the finger.
+fn ends_negation(word: &str) -> bool {
+    matches!(word, "of" | "in" | "at" | "on")
+}
 
 const NUMBER_WORDS: &[(&str, &str)] = &[
     ("one", "1"), ("two", "2"), ("three", "3"), ("four", "4"), ("five", "5"), ("six", "6"), ("seven", "7"),
@@ -88,6 +104,15 @@ enum Scope {
     With,
     /// After "without" (or "no" in a question): an absence.
     Without,
+    /// After "no" or "not" in a title: an absence, but in HCPCS descriptors a measure's
+    /// outcome ("no f/u, not gvn") rather than the default code.
+    Not,
+}
+
+impl Scope {
+    fn absent(self) -> bool {
+        matches!(self, Scope::Without | Scope::Not)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -103,7 +128,13 @@ fn is_stop(word: &str) -> bool {
 /// Lower-cased words with "w/o" and "w/" read as "without" and "with", number words as digits,
 /// "N hours" as minutes, and punctuation kept as clause breaks (`,`).
 fn words(text: &str) -> Vec<String> {
-    let lower = text.to_lowercase().replace("w/o", " without ").replace("w/", " with ");
+    let mut lower = text.to_lowercase().replace("w/o", " without ").replace("w/", " with ");
+    // Comparisons as words, the same in a question and a title: "<50%" and "less than 50%".
+    for (from, to) in COMPARISONS {
+        if lower.contains(from) {
+            lower = lower.replace(from, to);
+        }
+    }
     let mut out: Vec<String> = vec![];
     let mut cur = String::new();
     let flush = |cur: &mut String, out: &mut Vec<String>| {
@@ -145,6 +176,12 @@ fn words(text: &str) -> Vec<String> {
             "xray" | "xrays" => "ray".to_string(),
             _ => w,
         };
+        // "non-sterile", "non tobacco": one word, the opposite of "sterile", not a negation
+        // of what follows.
+        if words.last().is_some_and(|p| p == "non") && w.chars().next().is_some_and(char::is_alphabetic) {
+            *words.last_mut().expect("non") = format!("non{w}");
+            continue;
+        }
         words.push(w);
     }
     words
@@ -155,16 +192,33 @@ fn stem(word: &str) -> String {
 }
 
 /// Content tokens of a title or name: stems with the scope "with"/"without" puts them in.
+/// "not" and "no" open an absence as "without" does ("not having achieved remission", "not
+/// including thumb", "no wood"); an absence ends at a clause break or, once it holds a word,
+/// at a preposition that names a site.
 fn title_tokens(text: &str) -> Vec<Tok> {
     let mut scope = Scope::Plain;
+    let mut held = 0;
     let mut out = vec![];
     for w in words(text) {
         match w.as_str() {
             "," => scope = Scope::Plain,
-            "without" => scope = Scope::Without,
+            "without" => {
+                scope = Scope::Without;
+                held = 0;
+            }
+            "not" | "no" => {
+                scope = Scope::Not;
+                held = 0;
+                // The word itself, so that a question that negates nothing can count it.
+                out.push(Tok { stem: NOT.into(), scope });
+            }
             "with" => scope = Scope::With,
+            w if scope.absent() && held > 0 && ends_negation(w) => scope = Scope::Plain,
             w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit())) => {}
-            w => out.push(Tok { stem: stem(w), scope }),
+            w => {
+                held += 1;
+                out.push(Tok { stem: stem(w), scope })
+            }
         }
     }
     out
@@ -219,6 +273,9 @@ impl Question {
                 negating = 0;
                 i += 1;
                 continue;
+            }
+            if negating > 0 && negating < 3 && ends_negation(w) {
+                negating = 0;
             }
             if NEGATIONS.contains(&w) {
                 negating = 3;
@@ -342,7 +399,14 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
         score += n * literal.max(EXPANSION * expanded);
         weight += n;
         for s in &concept.literal {
-            if q.negated.contains(s) && title.iter().any(|t| t.stem == *s && t.scope != Scope::Without) {
+            let mut scopes = title.iter().filter(|t| t.stem == *s).map(|t| t.scope);
+            if q.negated.contains(s) {
+                // "no X" asked, the title has X.
+                if scopes.any(|scope| !scope.absent()) {
+                    contradiction = true;
+                }
+            } else if !is_default(s) && scopes.clone().next().is_some() && scopes.all(Scope::absent) {
+                // X asked, the title says "without X".
                 contradiction = true;
             }
         }
@@ -351,10 +415,12 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     let mut extras: HashSet<&str> = HashSet::new();
     if c.system != CodeSystem::Guideline {
         for t in &title {
-            let asked = q.asked.iter().any(|s| same(s, &t.stem, abbreviated));
+            let asked = q.asked.iter().any(|s| same(s, &t.stem, abbreviated)) || (t.stem == NOT && !q.negated.is_empty());
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
-            let free = t.scope == Scope::Without || (!q.specific && is_default(&t.stem));
+            let free = t.scope == Scope::Without
+                || (t.scope == Scope::Not && !abbreviated)
+                || (!q.specific && is_default(&t.stem));
             if !asked && !free {
                 extras.insert(t.stem.as_str());
             }
@@ -480,6 +546,40 @@ mod tests {
         let b = "Unspecified atherosclerosis of other type of bypass graft(s) of the extremities, left leg";
         assert_eq!(order(a, &[(Icd10Cm, "I70.702", b), (Icd10Cm, "I70.392", a)])[0], "I70.392");
         assert_eq!(order(b, &[(Icd10Cm, "I70.392", a), (Icd10Cm, "I70.702", b)])[0], "I70.702");
+    }
+
+    #[test]
+    fn a_titles_own_negation_is_an_absence() {
+        let with = "Puncture wound with foreign body of right little finger without damage to nail";
+        let without = "Puncture wound without foreign body of right little finger without damage to nail";
+        assert_eq!(order(with, &[(Icd10Cm, "S61.236", without), (Icd10Cm, "S61.246", with)])[0], "S61.246");
+        assert_eq!(order(without, &[(Icd10Cm, "S61.246", with), (Icd10Cm, "S61.236", without)])[0], "S61.236");
+        // The absence ends at the site: the finger is asked for, not negated.
+        let scopes: Vec<(String, Scope)> = title_tokens(without).into_iter().map(|t| (t.stem, t.scope)).collect();
+        assert_eq!(scopes[2..5], [("foreign".into(), Scope::Without), ("bodi".into(), Scope::Without), ("right".into(), Scope::Plain)]);
+        let scopes: Vec<Scope> = title_tokens("Other exposure to controlled fire, not in building").into_iter().map(|t| t.scope).collect();
+        assert_eq!(scopes.last(), Some(&Scope::Not), "a preposition right after the negation stays in it");
+        let got = order(
+            "Prolymphocytic leukemia of B-cell type not having achieved remission",
+            &[(Icd10Cm, "C91.32", "Prolymphocytic leukemia of B-cell type, in relapse"), (Icd10Cm, "C91.30", "Prolymphocytic leukemia of B-cell type not having achieved remission")],
+        );
+        assert_eq!(got[0], "C91.30");
+        let got = order(
+            "corrosion of multiple fingers, not including thumb",
+            &[(Icd10Cm, "T23.549", "Corrosion of multiple fingers, including thumb"), (Icd10Cm, "T23.539", "Corrosion of multiple fingers, not including thumb")],
+        );
+        assert_eq!(got[0], "T23.539");
+    }
+
+    #[test]
+    fn prefixes_and_comparisons_are_words() {
+        let got = order("Non-sterile gauze<=16 sq in", &[(Hcpcs, "A6402", "Sterile gauze <= 16 sq in"), (Hcpcs, "A6216", "Non-sterile gauze<=16 sq in")]);
+        assert_eq!(got[0], "A6216");
+        let got = order("sterile gauze up to 16 sq in", &[(Hcpcs, "A6216", "Non-sterile gauze<=16 sq in"), (Hcpcs, "A6402", "Sterile gauze <= 16 sq in")]);
+        assert_eq!(got[0], "A6402");
+        let got = order("less than 50% of encounters", &[(Hcpcs, "M1007", ">=50% total pt outpt ra enct"), (Hcpcs, "M1008", "<50% total pt outpt ra encts")]);
+        assert_eq!(got[0], "M1008");
+        assert_eq!(words("non-sterile, >= 2"), ["nonsterile", ",", "atleast", "2"]);
     }
 
     #[test]

@@ -62,6 +62,8 @@ pub struct SearchRequest {
 pub enum MatchKind {
     /// The query named this code.
     Exact,
+    /// A code a named code points to: an add-on's primary, a deleted code's replacement.
+    Linked,
     /// Found by vector search (in the request's mode).
     Search,
 }
@@ -85,6 +87,8 @@ pub struct SearchHit {
 }
 
 const SNIPPET_CHARS: usize = 240;
+/// Codes taken from each named code's links (primaries, replacements).
+const LINKS_PER_CODE: usize = 3;
 /// Fused candidates the rank-1 stage re-orders.
 pub const RERANK_DEPTH: usize = 50;
 
@@ -177,6 +181,22 @@ impl Retriever {
             let code = h.payload.code.clone().unwrap_or_default();
             analysis.codes.iter().position(|c| *c == code).unwrap_or(usize::MAX)
         });
+        // The codes the named codes point to (an add-on's primaries, a deleted code's
+        // replacements) come right after them: "what replaced 75946" asks for 37253.
+        let mut pointed: Vec<String> = vec![];
+        for hit in &exact {
+            let own = hit.payload.code.as_deref();
+            let links = hit.payload.codes.iter().filter(|c| Some(c.as_str()) != own && !analysis.codes.contains(c));
+            for code in links.take(LINKS_PER_CODE) {
+                if !pointed.contains(code) {
+                    pointed.push(code.clone());
+                }
+            }
+        }
+        let mut linked = if pointed.is_empty() { vec![] } else { self.store.lookup_codes(&pointed, request.system).await? };
+        linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
+        linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
+        let named = exact.len() + linked.len();
         let sparse = match request.mode {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(&analysis.expanded)),
@@ -193,13 +213,13 @@ impl Retriever {
             dense: dense?,
             sparse,
             systems,
-            limit: limit.max(RERANK_DEPTH) + exact.len(),
+            limit: limit.max(RERANK_DEPTH) + named,
             prefetch: self.config.prefetch,
             rrf_k: self.config.rrf_k,
             headers_only: true,
         };
         let mut found = self.store.search(&query).await?;
-        found.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
+        found.retain(|h| !exact.iter().chain(&linked).any(|x| x.payload.key == h.payload.key));
         found.truncate(RERANK_DEPTH.max(limit));
         if rerank_on {
             let candidates: Vec<Candidate> = found
@@ -220,12 +240,14 @@ impl Retriever {
                 .collect();
         }
         // Ranked on headers; the passages of the hits kept come in one more lookup.
-        found.truncate(limit.saturating_sub(exact.len()));
+        found.truncate(limit.saturating_sub(named));
         let keys: Vec<String> = found.iter().map(|h| h.payload.key.clone()).collect();
         let mut full: HashMap<String, ChunkPayload> =
             self.store.payloads(&keys).await?.into_iter().map(|p| (p.key.clone(), p)).collect();
         let found = found.into_iter().filter_map(|h| full.remove(&h.payload.key).map(|payload| StoreHit { payload, ..h }));
         let mut hits: Vec<SearchHit> = exact.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Exact)).collect();
+        hits.extend(linked.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Linked)));
+        hits.truncate(limit);
         hits.extend(found.map(|h| SearchHit::from_store(h, MatchKind::Search)));
         Ok(hits)
     }

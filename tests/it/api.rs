@@ -49,6 +49,27 @@ async fn named_codes_rank_first_in_any_spelling() {
 }
 
 #[tokio::test]
+async fn a_named_codes_links_come_right_after_it() {
+    let app = TestApp::spawn().await;
+    let (status, body) = app.get("/api/search?q=what+replaced+75946").await;
+    assert_eq!(status, StatusCode::OK);
+    let hits = body["hits"].as_array().unwrap();
+    assert_eq!((hits[0]["code"].as_str(), hits[0]["match"].as_str()), (Some("75946"), Some("exact")));
+    assert_eq!((hits[1]["code"].as_str(), hits[1]["match"].as_str()), (Some("37253"), Some("linked")), "the replacement: {body}");
+    // The fixture holds 90471 of 90472's three primaries; the others have no record to show.
+    let (_, body) = app.get("/api/search?q=is+90472+an+add-on+code").await;
+    let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..3].iter().map(|h| (h["code"].as_str().unwrap_or("-"), h["match"].as_str().unwrap())).collect();
+    assert_eq!(kinds[..2], [("90472", "exact"), ("90471", "linked")], "an add-on's primary: {body}");
+    assert_eq!(kinds[2].1, "search");
+    // A code the question names itself is not repeated as a link.
+    let codes = app.search_codes("75946 and 37253").await;
+    assert_eq!(codes.iter().filter(|c| *c == "37253").count(), 1, "{codes:?}");
+    // The limit holds with links.
+    let (_, body) = app.get("/api/search?q=is+90472+an+add-on&limit=2").await;
+    assert_eq!(body["hits"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
 async fn system_filter_applies_to_every_hit() {
     let app = TestApp::spawn().await;
     for system in ["HCPCS", "ICD10CM", "CPT", "GUIDELINE"] {
