@@ -58,7 +58,7 @@ const STOP: &[&str] = &[
     "of", "on", "or", "our", "please", "pt", "report", "should", "so", "tell", "that", "the", "their", "them", "there",
     "these", "this", "those", "to", "use", "used", "using", "was", "we", "what", "whats", "what's", "when", "where",
     "which", "who", "why", "will", "would", "you", "your", "i'm", "im", "am", "he", "she", "his", "her", "patient",
-    "patients", "s", "correct", "number",
+    "patients", "s", "correct", "number", "plus",
 ];
 
 /// Title words of the default choice: present in the code a coder picks when the question
@@ -76,6 +76,9 @@ const NOT: &str = "not";
 
 /// Words that open a negated phrase in a question.
 const NEGATIONS: &[&str] = &["no", "without", "not", "non", "denies", "negative", "never"];
+
+/// Units written right after a number in HCPCS descriptors ("15m", "10mg", "48h").
+const UNITS: &[&str] = &["m", "min", "mins", "h", "hr", "hrs", "mg", "mcg", "g", "gm", "kg", "ml", "cc", "l", "cm", "mm", "u", "iu", "units"];
 
 /// Comparisons written as symbols or words, read as one word each.
 const COMPARISONS: &[(&str, &str)] = &[
@@ -119,6 +122,40 @@ impl Scope {
 struct Tok {
     stem: String,
     scope: Scope,
+    /// A number of a range the title names ("40–64", "2.5 cm or less", "65+"): the range.
+    range: Option<(f32, f32)>,
+}
+
+impl Tok {
+    fn covers(&self, n: f32) -> bool {
+        self.range.is_some_and(|(low, high)| low <= n && n <= high)
+    }
+}
+
+/// Words that put a number's range below it ("up to 48 h") or above it ("65+").
+const AT_MOST: &[&str] = &["atmost", "lessthan", "under", "below"];
+const AT_LEAST: &[&str] = &["atleast", "morethan", "plus", "over", "above"];
+
+/// The range a title's number at `i` belongs to, when the words around it name one.
+fn range_at(words: &[String], i: usize, n: f32) -> Option<(f32, f32)> {
+    let at = |j: usize| words.get(j).map(String::as_str).unwrap_or("");
+    let number = |j: usize| words.get(j).and_then(|w| w.parse::<f32>().ok());
+    let before = if i > 0 { at(i - 1) } else { "" };
+    // The comparison may follow the unit: "2.5 cm or less".
+    let after = [at(i + 1), if number(i + 1).is_none() && at(i + 1) != "," { at(i + 2) } else { "" }];
+    if at(i + 1) == "to" {
+        return number(i + 2).map(|m| (n, m));
+    }
+    if before == "to" && i >= 2 {
+        return number(i - 2).map(|m| (m, n));
+    }
+    if AT_MOST.contains(&before) || after.iter().any(|w| AT_MOST.contains(w)) {
+        return Some((0.0, n));
+    }
+    if AT_LEAST.contains(&before) || after.iter().any(|w| AT_LEAST.contains(w)) {
+        return Some((n, f32::INFINITY));
+    }
+    None
 }
 
 fn is_stop(word: &str) -> bool {
@@ -142,14 +179,22 @@ fn words(text: &str) -> Vec<String> {
             out.push(std::mem::take(cur));
         }
     };
-    for c in lower.chars() {
-        if c.is_alphanumeric() || c == '\'' {
+    let chars: Vec<char> = lower.chars().collect();
+    for (i, &c) in chars.iter().enumerate() {
+        let digit_before = i > 0 && chars[i - 1].is_ascii_digit();
+        let digit_after = chars.get(i + 1).is_some_and(char::is_ascii_digit);
+        if c.is_alphanumeric() || c == '\'' || (c == '.' && digit_before && digit_after) {
             cur.push(c);
-        } else {
-            flush(&mut cur, &mut out);
-            if matches!(c, ',' | ';' | '.' | '(' | ')' | ':' | '?' | '!') {
-                out.push(",".into());
-            }
+            continue;
+        }
+        flush(&mut cur, &mut out);
+        match c {
+            // "40–64", "1.1-2.5": a range.
+            '-' | '–' | '—' if digit_before && digit_after => out.push("to".into()),
+            // "65+", "20+ min": that many or more.
+            '+' if digit_before => out.push("plus".into()),
+            ',' | ';' | '.' | '(' | ')' | ':' | '?' | '!' => out.push(",".into()),
+            _ => {}
         }
     }
     flush(&mut cur, &mut out);
@@ -164,11 +209,43 @@ fn words(text: &str) -> Vec<String> {
             continue;
         }
         let w = NUMBER_WORDS.iter().find(|(name, _)| *name == w).map(|(_, d)| d.to_string()).unwrap_or(w);
-        if matches!(w.as_str(), "hour" | "hours" | "hr" | "hrs") {
-            if let Some(n) = words.last().and_then(|p| p.parse::<u32>().ok()) {
-                *words.last_mut().expect("a number") = (n * 60).to_string();
+        // A number with its unit in one word: "15m", "48h", "10mg" (not "3b", "3rd").
+        let digits = w.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(w.len());
+        let w = if digits > 0 && digits < w.len() && UNITS.contains(&&w[digits..]) {
+            words.push(w[..digits].to_string());
+            match &w[digits..] {
+                "m" => "min".to_string(),
+                unit => unit.to_string(),
             }
-            words.push("minutes".into());
+        } else {
+            w
+        };
+        // Time in minutes: "one hour", "48 h", "two days".
+        let per_unit = match w.as_str() {
+            "hour" | "hours" | "hr" | "hrs" | "h" => Some(60.0),
+            "day" | "days" => Some(1440.0),
+            _ => None,
+        };
+        if let Some(per_unit) = per_unit {
+            let last = words.last().and_then(|p| p.parse::<f32>().ok());
+            if let Some(n) = last {
+                let k = words.len();
+                words[k - 1] = number_word(n * per_unit);
+                // "3 to 7 days": the range's first number has the same unit.
+                if k >= 3 && words[k - 2] == "to" {
+                    if let Ok(m) = words[k - 3].parse::<f32>() {
+                        words[k - 3] = number_word(m * per_unit);
+                    }
+                }
+            }
+            if last.is_some() || w != "h" {
+                words.push("minutes".into());
+            }
+            continue;
+        }
+        // "2.5 cm or less", "20 or more": the same words as "up to" and "at least".
+        if words.last().is_some_and(|p| p == "or") && matches!(w.as_str(), "less" | "fewer" | "more" | "greater" | "longer") {
+            *words.last_mut().expect("or") = if matches!(w.as_str(), "more" | "greater" | "longer") { "atleast" } else { "atmost" }.into();
             continue;
         }
         let w = match w.as_str() {
@@ -187,6 +264,14 @@ fn words(text: &str) -> Vec<String> {
     words
 }
 
+fn number_word(n: f32) -> String {
+    if n.fract() == 0.0 {
+        format!("{}", n as i64)
+    } else {
+        format!("{n}")
+    }
+}
+
 fn stem(word: &str) -> String {
     STEMMER.stem(word).into_owned()
 }
@@ -199,7 +284,8 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     let mut scope = Scope::Plain;
     let mut held = 0;
     let mut out = vec![];
-    for w in words(text) {
+    let words = words(text);
+    for (i, w) in words.iter().enumerate() {
         match w.as_str() {
             "," => scope = Scope::Plain,
             "without" => {
@@ -210,14 +296,15 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok { stem: NOT.into(), scope });
+                out.push(Tok { stem: NOT.into(), scope, range: None });
             }
             "with" => scope = Scope::With,
             w if scope.absent() && held > 0 && ends_negation(w) => scope = Scope::Plain,
             w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit())) => {}
             w => {
                 held += 1;
-                out.push(Tok { stem: stem(w), scope })
+                let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n));
+                out.push(Tok { stem: stem(w), scope, range })
             }
         }
     }
@@ -238,6 +325,8 @@ pub struct Question {
     negated: HashSet<String>,
     /// The question itself uses a default's words ("unspecified", "other").
     specific: bool,
+    /// The numbers the question names (time in minutes).
+    numbers: Vec<f32>,
     pub system: Option<CodeSystem>,
     /// A code letter the question names ("G code" → 'G').
     pub letter: Option<char>,
@@ -306,6 +395,7 @@ impl Question {
             }
             i += n;
         }
+        q.numbers = q.sequence.iter().filter_map(|s| s.parse::<f32>().ok()).collect();
         q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
         q.system = system_hint(&words);
         q.letter = letter_hint(&words);
@@ -369,8 +459,14 @@ pub struct Candidate<'a> {
     pub names: &'a [String],
 }
 
+/// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
+/// cut words short ("vis", "prolong", "injectio"), so there a title word may be the start of
+/// the question's, or the question's stem with up to three letters of the cut word after it.
 fn same(q: &str, t: &str, abbreviated: bool) -> bool {
-    q == t || (abbreviated && t.len() >= 3 && q.len() > t.len() && q.starts_with(t))
+    q == t
+        || (abbreviated
+            && ((t.len() >= 3 && q.len() > t.len() && q.starts_with(t))
+                || (q.len() >= 5 && t.len() > q.len() && t.len() <= q.len() + 3 && t.starts_with(q))))
 }
 
 /// How well `c` answers `q`, before the prior.
@@ -380,7 +476,8 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
     let holds = |stem: &str| -> f32 {
-        if title.iter().any(|t| same(stem, &t.stem, abbreviated)) {
+        let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
+        if title.iter().any(|t| same(stem, &t.stem, abbreviated)) || in_range(&title) {
             1.0
         } else if others.iter().flatten().any(|t| same(stem, &t.stem, false)) {
             OTHER_NAME
@@ -419,6 +516,7 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
             let free = t.scope == Scope::Without
+                || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated)
                 || (!q.specific && is_default(&t.stem));
             if !asked && !free {
@@ -447,6 +545,7 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     } else {
         0.0
     };
+    tracing::trace!(code = ?c.code, title = c.title, coverage, order, extras = ?extras, contradiction, "rank-1");
     let mut r = coverage + ORDER * order - EXTRA * extras.len() as f32 * coverage.max(0.2);
     if contradiction {
         r -= CONTRADICTION;
@@ -580,6 +679,20 @@ mod tests {
         let got = order("less than 50% of encounters", &[(Hcpcs, "M1007", ">=50% total pt outpt ra enct"), (Hcpcs, "M1008", "<50% total pt outpt ra encts")]);
         assert_eq!(got[0], "M1008");
         assert_eq!(words("non-sterile, >= 2"), ["nonsterile", ",", "atleast", "2"]);
+    }
+
+    #[test]
+    fn numbers_fall_in_the_ranges_titles_name() {
+        let physicals = [(Cpt, "99395", "Physical, established patient, age 18–39"), (Cpt, "99397", "Physical, established patient, age 65+"), (Cpt, "99396", "Physical, established patient, age 40–64")];
+        assert_eq!(order("annual physical, 45 year old established patient", &physicals)[0], "99396");
+        assert_eq!(order("physical for a 70 year old, established", &physicals)[0], "99397");
+        let repairs = [(Cpt, "12002", "Simple wound repair, 2.6 to 7.5 cm"), (Cpt, "12001", "Simple wound repair, 2.5 cm or less")];
+        assert_eq!(order("simple repair of a 2 cm cut", &repairs)[0], "12001");
+        assert_eq!(order("simple repair of a 4 cm cut", &repairs)[0], "12002");
+        let monitors = [(Cpt, "93241", "ECG monitor, 3 to 7 days"), (Cpt, "93224", "Holter, up to 48 h")];
+        assert_eq!(order("heart monitor for two days", &monitors)[0], "93224");
+        assert_eq!(order("obesity counseling 15 minutes", &[(Hcpcs, "G0310", "Immunize counsel 5-15 min"), (Hcpcs, "G0447", "Behavior counsel obesity 15m")])[0], "G0447");
+        assert_eq!(words("48h, 2 days, 10mg, 3b"), ["2880", "minutes", ",", "2880", "minutes", ",", "10", "mg", ",", "3b"]);
     }
 
     #[test]
