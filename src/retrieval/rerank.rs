@@ -32,11 +32,14 @@ use crate::codes::CodeSystem;
 /// How much an expansion's match is worth next to a match of the user's own words.
 pub const EXPANSION: f32 = 0.8;
 /// Cost of each title word the question did not ask for.
-pub const EXTRA: f32 = 0.07;
+pub const EXTRA: f32 = 0.14;
+/// What the words of "other" cost, as a share of an extra word, when the question names no
+/// specifics (it means the unspecified code).
+pub const OTHER: f32 = 0.5;
 /// Weight of phrase order (share of the question's word pairs in the title's order).
 pub const ORDER: f32 = 0.15;
 /// Weight of the fused rank.
-pub const PRIOR: f32 = 0.25;
+pub const PRIOR: f32 = 0.15;
 /// A title that says "with X" when the question says "no X".
 pub const CONTRADICTION: f32 = 0.5;
 /// A candidate from another code system than the one the question names.
@@ -58,7 +61,7 @@ const STOP: &[&str] = &[
     "of", "on", "or", "our", "please", "pt", "report", "should", "so", "tell", "that", "the", "their", "them", "there",
     "these", "this", "those", "to", "use", "used", "using", "was", "we", "what", "whats", "what's", "when", "where",
     "which", "who", "why", "will", "would", "you", "your", "i'm", "im", "am", "he", "she", "his", "her", "patient",
-    "patients", "s", "correct", "number", "plus",
+    "patients", "s", "correct", "number", "plus", "modifier", "modifiers",
 ];
 
 /// Title words of the default choice: present in the code a coder picks when the question
@@ -66,6 +69,12 @@ const STOP: &[&str] = &[
 const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "oth", "nec", "elsewhere", "classified", "initial", "encounter", "not"];
 
 static DEFAULT_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| DEFAULTS.iter().map(|w| stem(w)).collect());
+
+/// The words of "other" among the defaults.
+fn is_other(stem: &str) -> bool {
+    matches!(stem, "other" | "oth")
+}
+
 
 fn is_default(stem: &str) -> bool {
     DEFAULT_STEMS.contains(stem)
@@ -515,7 +524,11 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
             let asked = q.asked.iter().any(|s| same(s, &t.stem, abbreviated)) || (t.stem == NOT && !q.negated.is_empty());
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
+            // A drug's dose in an HCPCS title ("10 mg", "per 10 u") is its billing unit, not a
+            // qualifier a question names.
+            let dose = abbreviated && (t.stem.parse::<f32>().is_ok() || UNITS.contains(&t.stem.as_str()));
             let free = t.scope == Scope::Without
+                || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated)
                 || (!q.specific && is_default(&t.stem));
@@ -524,6 +537,10 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
             }
         }
     }
+    // "Other" is a choice of its own: a question that names no specifics means the
+    // unspecified code, so the words of "other" cost a part of an extra word.
+    let others = if q.specific { 0 } else { title.iter().filter(|t| is_other(&t.stem) && t.scope == Scope::Plain).count().min(1) };
+    let extra_words = extras.len() as f32 + OTHER * others as f32;
     let order = if q.sequence.len() >= 2 {
         let pairs = q.sequence.windows(2).filter(|p| p[0] != p[1]);
         let (mut held, mut all) = (0, 0);
@@ -546,7 +563,7 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
         0.0
     };
     tracing::trace!(code = ?c.code, title = c.title, coverage, order, extras = ?extras, contradiction, "rank-1");
-    let mut r = coverage + ORDER * order - EXTRA * extras.len() as f32 * coverage.max(0.2);
+    let mut r = coverage + ORDER * order - EXTRA * extra_words * coverage.max(0.2);
     if contradiction {
         r -= CONTRADICTION;
     }
