@@ -227,6 +227,7 @@ impl ChatService {
     /// back to them): everything the `sources` event shows, with no SQL yet.
     async fn find(&self, question: &str, history: &[StoredTurn]) -> Result<Found, (AnswerError, String)> {
         let mut query = question.to_string();
+        let mut context = None;
         let analysis = self.retriever.analyze(question);
         if let (true, Some(last)) = (analysis.codes.is_empty(), history.last()) {
             let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'').map(str::to_lowercase).collect();
@@ -241,10 +242,15 @@ impl ChatService {
                     query.push_str(code);
                 }
             } else if continues {
-                query = format!("{} {}", last.question, question);
+                context = Some(last.question.clone());
             }
         }
-        let request = SearchRequest { query: query.clone(), limit: Some(self.config.sources), ..Default::default() };
+        let request = SearchRequest { query: query.clone(), context: context.clone(), limit: Some(self.config.sources), ..Default::default() };
+        // What the sources were found for, as the answer's support reads it.
+        let query = match context {
+            Some(earlier) => format!("{earlier} {query}"),
+            None => query,
+        };
         let hits = self.retriever.search(&request).await.map_err(|e| {
             let kind = match e {
                 RetrievalError::Store(StoreError::Unavailable(_)) => AnswerError::SearchUnavailable,

@@ -347,6 +347,8 @@ pub struct Question {
 struct Concept {
     literal: Vec<String>,
     expansions: Vec<Vec<String>>,
+    /// Its words, counted twice when a follow-up says them (see [`Question::continuing`]).
+    weight: f32,
 }
 
 impl Question {
@@ -399,7 +401,8 @@ impl Question {
                     }
                 }
                 q.sequence.extend(literal.iter().cloned());
-                q.concepts.push(Concept { literal, expansions });
+                let weight = literal.len() as f32;
+                q.concepts.push(Concept { literal, expansions, weight });
                 negating = negating.saturating_sub(1);
             }
             i += n;
@@ -419,6 +422,29 @@ impl Question {
 
     pub fn is_empty(&self) -> bool {
         self.concepts.is_empty()
+    }
+
+    /// This question as a follow-up of `earlier` ("and for type 1?" after "type 2 diabetes, no
+    /// complications"): its own words count twice, and what it says again replaces what the
+    /// earlier question said of it, its negations included ("the one with contrast" after
+    /// "CT without contrast").
+    pub fn continuing(mut self, earlier: Question) -> Self {
+        for concept in &mut self.concepts {
+            concept.weight *= 2.0;
+        }
+        let said = self.asked.clone();
+        self.concepts.extend(earlier.concepts.into_iter().filter(|c| !c.literal.iter().all(|s| said.contains(s))));
+        self.negated.extend(earlier.negated.into_iter().filter(|s| !said.contains(s)));
+        self.asked.extend(earlier.asked);
+        let mut sequence = earlier.sequence;
+        sequence.append(&mut self.sequence);
+        self.sequence = sequence;
+        self.numbers.extend(earlier.numbers);
+        self.specific |= earlier.specific;
+        self.system = self.system.or(earlier.system);
+        self.letter = self.letter.or(earlier.letter);
+        self.rules |= earlier.rules;
+        self
     }
 }
 
@@ -501,7 +527,7 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
         let share = |stems: &[String]| stems.iter().map(|s| holds(s)).sum::<f32>() / stems.len().max(1) as f32;
         let literal = share(&concept.literal);
         let expanded = concept.expansions.iter().map(|e| share(e)).fold(0.0f32, f32::max);
-        let n = concept.literal.len() as f32;
+        let n = concept.weight;
         score += n * literal.max(EXPANSION * expanded);
         weight += n;
         for s in &concept.literal {
@@ -621,6 +647,25 @@ mod tests {
     }
 
     use CodeSystem::*;
+
+    fn order_after(earlier: &str, query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
+        let l = lexicon();
+        let q = Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier)));
+        let cands: Vec<Candidate> =
+            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[] }).collect();
+        rerank(&q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
+    }
+
+    #[test]
+    fn a_follow_up_says_what_changes() {
+        let diabetes = [(Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications"), (Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications")];
+        assert_eq!(order_after("type 2 diabetes, no complications", "and for type 1?", &diabetes)[0], "E10.9");
+        let ct = [(Cpt, "74176", "CT abdomen and pelvis without contrast"), (Cpt, "74177", "CT abdomen and pelvis with contrast")];
+        assert_eq!(order_after("CT abdomen and pelvis without contrast", "what's the one with contrast?", &ct)[0], "74177");
+        // What the follow-up does not restate still holds.
+        let diabetes = [(Icd10Cm, "E10.8", "Type 1 diabetes mellitus with unspecified complications"), (Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications")];
+        assert_eq!(order_after("type 2 diabetes, no complications", "and for type 1?", &diabetes)[0], "E10.9");
+    }
 
     #[test]
     fn the_users_words_outweigh_an_expansion() {

@@ -52,6 +52,9 @@ pub enum RetrievalError {
 #[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
     pub query: String,
+    /// The question this one continues, when it is a follow-up ("and for type 1?"): both are
+    /// searched, and the rank-1 stage reads the new words over the earlier ones.
+    pub context: Option<String>,
     pub limit: Option<usize>,
     pub system: Option<CodeSystem>,
     pub mode: SearchMode,
@@ -166,7 +169,10 @@ impl Retriever {
 
     pub async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, RetrievalError> {
         let limit = self.validate(request)?;
-        let analysis = self.analyze(&request.query);
+        let analysis = match &request.context {
+            Some(earlier) => self.analyze(&format!("{earlier} {}", request.query)),
+            None => self.analyze(&request.query),
+        };
         let exact = self.store.lookup_codes(&analysis.codes, request.system);
         let dense = async {
             match request.mode {
@@ -201,7 +207,11 @@ impl Retriever {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(&analysis.expanded)),
         };
-        let question = Question::new(&request.query, &analysis.terms);
+        let question = match &request.context {
+            Some(earlier) => Question::new(&request.query, &self.lexicon.terms(&request.query))
+                .continuing(Question::new(earlier, &self.lexicon.terms(earlier))),
+            None => Question::new(&request.query, &analysis.terms),
+        };
         // A question that names one code system is answered from it (and the guidelines).
         let rerank_on = self.config.rerank && !question.is_empty();
         let systems = match (request.system, question.system) {
