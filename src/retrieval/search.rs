@@ -192,8 +192,11 @@ impl Retriever {
         let mut pointed: Vec<String> = vec![];
         for hit in &exact {
             let own = hit.payload.code.as_deref();
-            let links = hit.payload.codes.iter().filter(|c| Some(c.as_str()) != own && !analysis.codes.contains(c));
-            for code in links.take(LINKS_PER_CODE) {
+            let mut links: Vec<&String> = hit.payload.codes.iter().filter(|c| Some(c.as_str()) != own && !analysis.codes.contains(c)).collect();
+            // An add-on may have hundreds of primaries: the ones its passage names first, in
+            // the order it names them (its description comes before any list).
+            links.sort_by_key(|c| hit.payload.text.find(c.as_str()).unwrap_or(usize::MAX));
+            for code in links.into_iter().take(LINKS_PER_CODE) {
                 if !pointed.contains(code) {
                     pointed.push(code.clone());
                 }
