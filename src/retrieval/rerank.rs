@@ -510,6 +510,33 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     let others: Vec<Vec<Tok>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| title_tokens(n)).collect();
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
+    let guideline = c.system == CodeSystem::Guideline;
+    // The title (with the other names for what it lacks), or one other name alone when it
+    // answers better: "flu" is J11.1's "Influenza NOS" more than its long title.
+    let mut r = fit(q, &title, &others, abbreviated, guideline);
+    for name in &others {
+        r = r.max(OTHER_NAME * fit(q, name, &[], false, guideline));
+    }
+    tracing::trace!(code = ?c.code, title = c.title, r, "rank-1");
+    if let Some(system) = q.system {
+        if c.system != system && !guideline {
+            r -= OTHER_SYSTEM;
+        }
+    }
+    if let (Some(letter), Some(code)) = (q.letter, c.code) {
+        if !code.starts_with(letter) {
+            r -= OTHER_SYSTEM;
+        }
+    }
+    if guideline {
+        r += if q.rules { RULES } else { -RULES };
+    }
+    r
+}
+
+/// How well one name (`title`, helped by `others` for the concepts it lacks) answers `q`:
+/// coverage and phrase order, less extra qualifiers and contradictions.
+fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guideline: bool) -> f32 {
     let holds = |stem: &str| -> f32 {
         let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
         if title.iter().any(|t| same(stem, &t.stem, abbreviated)) || in_range(&title) {
@@ -545,8 +572,8 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     }
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
     let mut extras: HashSet<&str> = HashSet::new();
-    if c.system != CodeSystem::Guideline {
-        for t in &title {
+    if !guideline {
+        for t in title {
             let asked = q.asked.iter().any(|s| same(s, &t.stem, abbreviated)) || (t.stem == NOT && !q.negated.is_empty());
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
@@ -588,23 +615,9 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     } else {
         0.0
     };
-    tracing::trace!(code = ?c.code, title = c.title, coverage, order, extras = ?extras, contradiction, "rank-1");
     let mut r = coverage + ORDER * order - EXTRA * extra_words * coverage.max(0.2);
     if contradiction {
         r -= CONTRADICTION;
-    }
-    if let Some(system) = q.system {
-        if c.system != system && c.system != CodeSystem::Guideline {
-            r -= OTHER_SYSTEM;
-        }
-    }
-    if let (Some(letter), Some(code)) = (q.letter, c.code) {
-        if !code.starts_with(letter) {
-            r -= OTHER_SYSTEM;
-        }
-    }
-    if c.system == CodeSystem::Guideline {
-        r += if q.rules { RULES } else { -RULES };
     }
     r
 }
@@ -755,6 +768,18 @@ mod tests {
         assert_eq!(order("heart monitor for two days", &monitors)[0], "93224");
         assert_eq!(order("obesity counseling 15 minutes", &[(Hcpcs, "G0310", "Immunize counsel 5-15 min"), (Hcpcs, "G0447", "Behavior counsel obesity 15m")])[0], "G0447");
         assert_eq!(words("48h, 2 days, 10mg, 3b"), ["2880", "minutes", ",", "2880", "minutes", ",", "10", "mg", ",", "3b"]);
+    }
+
+    #[test]
+    fn a_name_that_answers_alone_counts() {
+        let l = lexicon();
+        let q = Question::new("influenza", &l.terms("influenza"));
+        let nos = ["Influenza NOS".to_string()];
+        let cands = [
+            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[] },
+            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos },
+        ];
+        assert_eq!(rerank(&q, &cands)[0].0, 1, "J11.1's inclusion term is the plain word");
     }
 
     #[test]
