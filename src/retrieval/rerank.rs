@@ -281,8 +281,26 @@ fn number_word(n: f32) -> String {
     }
 }
 
+/// Stems of words seen on this thread: candidates' titles repeat the same few thousand words.
+const STEM_CACHE: usize = 100_000;
+
+thread_local! {
+    static STEMS: std::cell::RefCell<std::collections::HashMap<String, String>> = Default::default();
+}
+
 fn stem(word: &str) -> String {
-    STEMMER.stem(word).into_owned()
+    STEMS.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some(s) = cache.get(word) {
+            return s.clone();
+        }
+        if cache.len() >= STEM_CACHE {
+            cache.clear();
+        }
+        let s = STEMMER.stem(word).into_owned();
+        cache.insert(word.to_string(), s.clone());
+        s
+    })
 }
 
 /// Content tokens of a title or name: stems with the scope "with"/"without" puts them in.
@@ -574,7 +592,8 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
     let mut extras: HashSet<&str> = HashSet::new();
     if !guideline {
         for t in title {
-            let asked = q.asked.iter().any(|s| same(s, &t.stem, abbreviated)) || (t.stem == NOT && !q.negated.is_empty());
+            let asked = if abbreviated { q.asked.iter().any(|s| same(s, &t.stem, true)) } else { q.asked.contains(&t.stem) }
+                || (t.stem == NOT && !q.negated.is_empty());
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
             // A drug's dose in an HCPCS title ("10 mg", "per 10 u") is its billing unit, not a
