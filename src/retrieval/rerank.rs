@@ -532,7 +532,9 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     // The title (with the other names for what it lacks), or one other name alone when it
     // answers better: "flu" is J11.1's "Influenza NOS" more than its long title.
     let mut r = fit(q, &title, &others, abbreviated, guideline);
-    for name in &others {
+    // Only a name shorter than the title can fit the question more tightly (inclusion terms,
+    // "Influenza NOS"); a description is a sentence.
+    for name in others.iter().filter(|n| n.len() < title.len()) {
         r = r.max(OTHER_NAME * fit(q, name, &[], false, guideline));
     }
     tracing::trace!(code = ?c.code, title = c.title, r, "rank-1");

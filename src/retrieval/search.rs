@@ -202,10 +202,6 @@ impl Retriever {
                 }
             }
         }
-        let mut linked = if pointed.is_empty() { vec![] } else { self.store.lookup_codes(&pointed, request.system).await? };
-        linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
-        linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
-        let named = exact.len() + linked.len();
         let sparse = match request.mode {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(&analysis.expanded)),
@@ -226,12 +222,23 @@ impl Retriever {
             dense: dense?,
             sparse,
             systems,
-            limit: limit.max(RERANK_DEPTH) + named,
+            limit: limit.max(RERANK_DEPTH) + exact.len() + pointed.len(),
             prefetch: self.config.prefetch,
             rrf_k: self.config.rrf_k,
             headers_only: true,
         };
-        let mut found = self.store.search(&query).await?;
+        // The linked codes are looked up while the hybrid search runs.
+        let linked = async {
+            match pointed.is_empty() {
+                true => Ok(vec![]),
+                false => self.store.lookup_codes(&pointed, request.system).await,
+            }
+        };
+        let (found, linked) = tokio::join!(self.store.search(&query), linked);
+        let (mut found, mut linked) = (found?, linked?);
+        linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
+        linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
+        let named = exact.len() + linked.len();
         found.retain(|h| !exact.iter().chain(&linked).any(|x| x.payload.key == h.payload.key));
         found.truncate(RERANK_DEPTH.max(limit));
         if rerank_on {
