@@ -674,7 +674,10 @@ mod tests {
 
     fn order(query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let l = lexicon();
-        let q = Question::new(query, &l.terms(query));
+        ordered(&Question::new(query, &l.terms(query)), titles)
+    }
+
+    fn ordered(q: &Question, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let cands: Vec<Candidate> =
             titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[] }).collect();
         rerank(&q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
@@ -684,10 +687,7 @@ mod tests {
 
     fn order_after(earlier: &str, query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let l = lexicon();
-        let q = Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier)));
-        let cands: Vec<Candidate> =
-            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[] }).collect();
-        rerank(&q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
+        ordered(&Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier))), titles)
     }
 
     #[test]
