@@ -133,6 +133,9 @@ struct Tok {
     scope: Scope,
     /// A number of a range the title names ("40–64", "2.5 cm or less", "65+"): the range.
     range: Option<(f32, f32)>,
+    /// What the title leaves unspecified ("unspecified organism", "site not specified"): the
+    /// default's own words, which a question need not name.
+    vague: bool,
 }
 
 impl Tok {
@@ -310,9 +313,16 @@ fn stem(word: &str) -> String {
 fn title_tokens(text: &str) -> Vec<Tok> {
     let mut scope = Scope::Plain;
     let mut held = 0;
-    let mut out = vec![];
+    let mut out: Vec<Tok> = vec![];
+    let mut vague_next = false;
     let words = words(text);
     for (i, w) in words.iter().enumerate() {
+        // "site not specified": the word before "not" is what is left unspecified.
+        if w == "specified" && i >= 2 && words[i - 1] == "not" {
+            if let Some(t) = out.iter_mut().rev().find(|t| t.stem != NOT) {
+                t.vague = true;
+            }
+        }
         match w.as_str() {
             "," => scope = Scope::Plain,
             "without" => {
@@ -323,7 +333,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok { stem: NOT.into(), scope, range: None });
+                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false });
             }
             "with" => scope = Scope::With,
             w if scope.absent() && held > 0 && ends_negation(w) => scope = Scope::Plain,
@@ -331,7 +341,13 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             w => {
                 held += 1;
                 let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n));
-                out.push(Tok { stem: stem(w), scope, range })
+                let stem = stem(w);
+                let vague = std::mem::take(&mut vague_next);
+                // "unspecified organism": the next word is what is left unspecified; a title
+                // that opens with "Unspecified" names its subject next ("Unspecified contact
+                // dermatitis").
+                vague_next = !out.is_empty() && matches!(w, "unspecified" | "unsp" | "unspec");
+                out.push(Tok { stem, scope, range, vague })
             }
         }
     }
@@ -602,6 +618,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
             // qualifier a question names.
             let dose = abbreviated && (t.stem.parse::<f32>().is_ok() || UNITS.contains(&t.stem.as_str()));
             let free = t.scope == Scope::Without
+                || t.vague
                 || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated)
@@ -724,6 +741,17 @@ mod tests {
             &[(Icd10Cm, "M25.561", "Pain in right knee"), (Icd10Cm, "M25.569", "Pain in unspecified knee")],
         );
         assert_eq!(got[0], "M25.569");
+    }
+
+    #[test]
+    fn what_a_title_leaves_unspecified_is_not_an_extra() {
+        let got = order("urinary tract infection", &[(Icd10Cm, "P39.3", "Neonatal urinary tract infection"), (Icd10Cm, "N39.0", "Urinary tract infection, site not specified")]);
+        assert_eq!(got[0], "N39.0");
+        let got = order("pneumonia", &[(Icd10Cm, "J12.9", "Viral pneumonia, unspecified"), (Icd10Cm, "J18.9", "Pneumonia, unspecified organism")]);
+        assert_eq!(got[0], "J18.9");
+        // A title that opens with "Unspecified" names its subject next.
+        let vague: Vec<bool> = title_tokens("Unspecified contact dermatitis, unspecified cause").iter().map(|t| t.vague).collect();
+        assert_eq!(vague, [false, false, false, false, true]);
     }
 
     #[test]
