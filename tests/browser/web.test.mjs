@@ -40,10 +40,21 @@ function listen(server) {
 }
 
 async function freePort() {
-  const s = createServer();
-  const port = await listen(s);
-  await new Promise((ok) => s.close(ok));
-  return port;
+  // Below the kernel's ephemeral range (32768 and up): a port from that range can be taken,
+  // before the server binds it, as the source port of our own connection to it, which then
+  // connects to itself and never answers.
+  for (;;) {
+    const port = 10000 + Math.floor(Math.random() * 22000);
+    const s = createServer();
+    const bound = await new Promise((ok) => {
+      s.once('error', () => ok(false));
+      s.listen(port, '127.0.0.1', () => ok(true));
+    });
+    if (bound) {
+      await new Promise((ok) => s.close(ok));
+      return port;
+    }
+  }
 }
 
 /** An OpenAI-compatible stub that streams one word every 250 ms. */
@@ -85,7 +96,7 @@ async function codecite(env) {
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 600; i += 1) {
     try {
-      const r = await fetch(`${base}/readyz`);
+      const r = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2000) });
       if (r.ok) return base;
     } catch { /* not listening yet */ }
     if (child.exitCode !== null) throw new Error(`codecite exited with ${child.exitCode}`);
