@@ -245,12 +245,9 @@ impl ChatService {
                 context = Some(last.question.clone());
             }
         }
-        let request = SearchRequest { query: query.clone(), context: context.clone(), limit: Some(self.config.sources), ..Default::default() };
+        let request = SearchRequest { query, context, limit: Some(self.config.sources), ..Default::default() };
         // What the sources were found for, as the answer's support reads it.
-        let query = match context {
-            Some(earlier) => format!("{earlier} {query}"),
-            None => query,
-        };
+        let query = request.text();
         let hits = self.retriever.search(&request).await.map_err(|e| {
             let kind = match e {
                 RetrievalError::Store(StoreError::Unavailable(_)) => AnswerError::SearchUnavailable,

@@ -75,7 +75,6 @@ fn is_other(stem: &str) -> bool {
     matches!(stem, "other" | "oth")
 }
 
-
 fn is_default(stem: &str) -> bool {
     DEFAULT_STEMS.contains(stem)
 }
@@ -553,7 +552,6 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     for name in others.iter().filter(|n| n.len() < title.len()) {
         r = r.max(OTHER_NAME * fit(q, name, &[], false, guideline));
     }
-    tracing::trace!(code = ?c.code, title = c.title, r, "rank-1");
     if let Some(system) = q.system {
         if c.system != system && !guideline {
             r -= OTHER_SYSTEM;
@@ -567,6 +565,7 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     if guideline {
         r += if q.rules { RULES } else { -RULES };
     }
+    tracing::trace!(code = ?c.code, title = c.title, r, "rank-1");
     r
 }
 
@@ -575,7 +574,7 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
 fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guideline: bool) -> f32 {
     let holds = |stem: &str| -> f32 {
         let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
-        if title.iter().any(|t| same(stem, &t.stem, abbreviated)) || in_range(&title) {
+        if title.iter().any(|t| same(stem, &t.stem, abbreviated)) || in_range(title) {
             1.0
         } else if others.iter().flatten().any(|t| same(stem, &t.stem, false)) {
             OTHER_NAME
@@ -630,8 +629,8 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
     }
     // "Other" is a choice of its own: a question that names no specifics means the
     // unspecified code, so the words of "other" cost a part of an extra word.
-    let others = if q.specific { 0 } else { title.iter().filter(|t| is_other(&t.stem) && t.scope == Scope::Plain).count().min(1) };
-    let extra_words = extras.len() as f32 + OTHER * others as f32;
+    let says_other = !q.specific && title.iter().any(|t| is_other(&t.stem) && t.scope == Scope::Plain);
+    let extra_words = extras.len() as f32 + if says_other { OTHER } else { 0.0 };
     let order = if q.sequence.len() >= 2 {
         let pairs = q.sequence.windows(2).filter(|p| p[0] != p[1]);
         let (mut held, mut all) = (0, 0);
@@ -697,7 +696,7 @@ mod tests {
     fn ordered(q: &Question, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let cands: Vec<Candidate> =
             titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[] }).collect();
-        rerank(&q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
+        rerank(q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
     }
 
     use CodeSystem::*;

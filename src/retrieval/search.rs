@@ -21,6 +21,16 @@ pub enum SearchMode {
     Bm25,
 }
 
+impl SearchRequest {
+    /// The text searched: the question, after the one it continues when it is a follow-up.
+    pub fn text(&self) -> String {
+        match &self.context {
+            Some(earlier) => format!("{earlier} {}", self.query),
+            None => self.query.clone(),
+        }
+    }
+}
+
 impl std::str::FromStr for SearchMode {
     type Err = RetrievalError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -169,10 +179,7 @@ impl Retriever {
 
     pub async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, RetrievalError> {
         let limit = self.validate(request)?;
-        let analysis = match &request.context {
-            Some(earlier) => self.analyze(&format!("{earlier} {}", request.query)),
-            None => self.analyze(&request.query),
-        };
+        let analysis = self.analyze(&request.text());
         let exact = self.store.lookup_codes(&analysis.codes, request.system);
         let dense = async {
             match request.mode {
