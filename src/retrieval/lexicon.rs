@@ -20,6 +20,9 @@ pub struct Lexicon {
     longest: usize,
 }
 
+/// Words a phrase may hold that change nothing: "pit of my stomach", "ringing in the ears".
+const FILLERS: &[&str] = &["my", "the", "a", "an", "his", "her", "their", "your", "our", "its"];
+
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\''))
         .filter(|w| !w.is_empty())
@@ -84,20 +87,45 @@ impl Lexicon {
 
     /// The lexicon terms `query` uses, longest match first at each position, each with the
     /// query's own words it matched and its expansions, in order of appearance.
+    /// A term's words may have a possessive or an article between them that the term does
+    /// not ("blood in my urine" is "blood in urine"); the term then holds the query's words
+    /// with it.
     pub fn terms(&self, query: &str) -> Vec<Term> {
         let words = words(query);
         let mut out: Vec<Term> = vec![];
         let mut i = 0;
         while i < words.len() {
-            let mut step = 1;
-            for n in (1..=self.longest.min(words.len() - i)).rev() {
-                if let Some(exp) = self.entries.get(&words[i..i + n].join(" ")) {
-                    out.push(Term { words: words[i..i + n].to_vec(), expansions: exp.clone() });
-                    step = n;
-                    break;
+            // The words from i on, as written and without fillers after the first: each the
+            // key's words and the count of the query's words they span.
+            let spans = |skip: bool| {
+                let mut key: Vec<&str> = vec![];
+                let mut ends: Vec<usize> = vec![];
+                for (j, w) in words.iter().enumerate().skip(i) {
+                    if skip && j > i && FILLERS.contains(&w.as_str()) {
+                        continue;
+                    }
+                    if key.len() == self.longest {
+                        break;
+                    }
+                    key.push(w);
+                    ends.push(j + 1);
                 }
+                (key, ends)
+            };
+            // The longest match either way ("blood in my urine" over "blood").
+            let found = [spans(false), spans(true)]
+                .into_iter()
+                .filter_map(|(key, ends)| {
+                    (1..=key.len()).rev().find_map(|n| self.entries.get(&key[..n].join(" ")).map(|exp| (ends[n - 1], exp)))
+                })
+                .max_by_key(|(end, _)| *end);
+            match found {
+                Some((end, exp)) => {
+                    out.push(Term { words: words[i..end].to_vec(), expansions: exp.clone() });
+                    i = end;
+                }
+                None => i += 1,
             }
-            i += step;
         }
         out
     }
@@ -138,6 +166,19 @@ mod tests {
         assert_eq!(l.expand("pt with HTN and sugar diabetes"), vec!["hypertension", "type 2 diabetes mellitus"]);
         assert_eq!(l.expand("Lap Chole today"), vec!["laparoscopic cholecystectomy"]);
         assert!(l.expand("HTNx").is_empty(), "no partial words");
+        assert_eq!(l.expand("had a lap chole"), vec!["laparoscopic cholecystectomy"]);
+    }
+
+    #[test]
+    fn a_possessive_or_article_inside_a_term_is_skipped() {
+        let mut l = lexicon();
+        l.add_text(Path::new("t.tsv"), "blood in urine\thematuria\na fib\tatrial fibrillation\n").unwrap();
+        let terms = l.terms("blood in my urine, a fib");
+        assert_eq!(terms[0].words, vec!["blood", "in", "my", "urine"], "the term holds the words it spans");
+        assert_eq!(terms[0].expansions, vec!["hematuria"]);
+        assert_eq!(terms[1].expansions, vec!["atrial fibrillation"], "a term's own article still matches");
+        l.add_text(Path::new("t.tsv"), "blood\themorrhage\n").unwrap();
+        assert_eq!(l.expand("blood in my urine"), vec!["hematuria"], "the longest match either way");
     }
 
     #[test]

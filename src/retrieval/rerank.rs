@@ -88,6 +88,12 @@ const NEGATIONS: &[&str] = &["no", "without", "not", "non", "denies", "negative"
 /// Units written right after a number in HCPCS descriptors ("15m", "10mg", "48h").
 const UNITS: &[&str] = &["m", "min", "mins", "h", "hr", "hrs", "mg", "mcg", "g", "gm", "kg", "ml", "cc", "l", "cm", "mm", "u", "iu", "units"];
 
+/// Units of a dose or a volume, after a number in a question.
+const DOSE_UNITS: &[&str] = &["mg", "mcg", "g", "gm", "gram", "grams", "ml", "cc", "l", "liter", "liters", "litre", "u", "iu", "unit", "units", "meq"];
+
+/// Weight of a dose's number among the question's concepts (a word weighs 1).
+const DOSE: f32 = 0.3;
+
 /// Comparisons written as symbols or words, read as one word each.
 const COMPARISONS: &[(&str, &str)] = &[
     ("<=", " atmost "), (">=", " atleast "), ("≤", " atmost "), ("≥", " atleast "), ("<", " lessthan "),
@@ -420,6 +426,15 @@ impl Question {
                 None => (vec![w], vec![]),
             };
             let n = literal_words.len();
+            // A dose ("40mg", "1000 mcg", "1 liter") is the billing unit of a drug or
+            // solution: it tells siblings apart but says less than the drug's name.
+            let after_number = i > 0 && words[i - 1].parse::<f32>().is_ok();
+            if n == 1 && after_number && DOSE_UNITS.contains(&w) {
+                q.asked.insert(stem(w));
+                i += 1;
+                continue;
+            }
+            let dose = n == 1 && w.parse::<f32>().is_ok() && words.get(i + 1).is_some_and(|u| DOSE_UNITS.contains(&u.as_str()));
             let literal: Vec<String> = literal_words
                 .iter()
                 .filter(|w| !is_stop(w) && !NEGATIONS.contains(w))
@@ -434,7 +449,7 @@ impl Question {
                     }
                 }
                 q.sequence.extend(literal.iter().cloned());
-                let weight = literal.len() as f32;
+                let weight = if dose { DOSE } else { literal.len() as f32 };
                 q.concepts.push(Concept { literal, expansions, weight });
                 negating = negating.saturating_sub(1);
             }
@@ -682,7 +697,7 @@ mod tests {
         let mut l = Lexicon::default();
         l.add_text(
             std::path::Path::new("t.tsv"),
-            "PAD\tperipheral arterial disease\nsugar diabetes\ttype 2 diabetes mellitus\nhigh blood sugar\thyperglycemia\nflare-up\texacerbation\n",
+            "PAD\tperipheral arterial disease\nsugar diabetes\ttype 2 diabetes mellitus\nhigh blood sugar\thyperglycemia\nflare-up\texacerbation\nlovenox\tenoxaparin sodium\n",
         )
         .unwrap();
         l
@@ -841,6 +856,16 @@ mod tests {
         assert_eq!(got[0], "G2212");
         let got = order("which modifier for the left side", &[(Icd10Cm, "M25.562", "Pain in left knee"), (Modifier, "LT", "Left side")]);
         assert_eq!(got[0], "LT");
+    }
+
+    #[test]
+    fn a_dose_says_less_than_the_drug() {
+        let drugs = [(Hcpcs, "J2470", "Inj pantoprazole sodium 40mg"), (Hcpcs, "J1650", "Inj enoxaparin sodium")];
+        assert_eq!(order("lovenox 40mg", &drugs)[0], "J1650");
+        assert_eq!(order("lovenox 40 mg", &drugs)[0], "J1650");
+        // Between doses of one drug, the dose still decides.
+        let doses = [(Hcpcs, "J7050", "Normal saline solution infus 250 cc"), (Hcpcs, "J7030", "Normal saline solution infus 1000 cc")];
+        assert_eq!(order("normal saline 1000 cc", &doses)[0], "J7030");
     }
 
     #[test]
