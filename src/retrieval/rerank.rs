@@ -47,6 +47,8 @@ pub const OTHER_SYSTEM: f32 = 0.6;
 /// A guideline passage when the question asks for rules; when it asks for a code, a passage
 /// about codes ranks below the codes themselves by as much.
 pub const RULES: f32 = 0.3;
+/// A quality data code when the question does not ask for a measure.
+pub const QUALITY: f32 = 0.15;
 /// A candidate's names other than its title (description, inclusion terms) match a little less.
 const OTHER_NAME: f32 = 0.85;
 
@@ -66,7 +68,18 @@ const STOP: &[&str] = &[
 
 /// Title words of the default choice: present in the code a coder picks when the question
 /// names no specifics, so a title holding them has asked for nothing extra.
-const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "oth", "nec", "elsewhere", "classified", "initial", "encounter", "not"];
+const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "oth", "nec", "elsewhere", "classified", "initial", "encounter", "not", "uncomplicated"];
+
+/// The setting a visit has when a question names none: the office (outpatient) visit is the
+/// everyday one, so its title words are never extra.
+const EVERYDAY_SETTING: &[&str] = &["office", "outpatient", "outpt"];
+
+/// Quality data codes (HCPCS G8000–G9999, M1000–M1999) report a measure for a quality
+/// programme; they bill no service, and a question means one only when it says so.
+fn is_quality_code(code: &str) -> bool {
+    let b = code.as_bytes();
+    code.len() == 5 && b[1..].iter().all(u8::is_ascii_digit) && (matches!(&code[..2], "G8" | "G9") || &code[..2] == "M1")
+}
 
 static DEFAULT_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| DEFAULTS.iter().map(|w| stem(w)).collect());
 
@@ -380,6 +393,8 @@ pub struct Question {
     pub letter: Option<char>,
     /// The question asks for rules rather than for a code.
     pub rules: bool,
+    /// The question asks about quality measures (MIPS, quality data codes).
+    pub quality: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -465,6 +480,7 @@ impl Question {
         q.rules = words.iter().any(|w| {
             matches!(w.as_str(), "guideline" | "guidelines" | "rule" | "rules" | "policy" | "policies" | "requirement" | "requirements" | "convention" | "conventions" | "instructions")
         });
+        q.quality = words.iter().any(|w| matches!(w.as_str(), "quality" | "measure" | "measures" | "mips" | "qdc" | "qdcs" | "pqrs" | "performance" | "numerator" | "denominator"));
         q
     }
 
@@ -492,6 +508,7 @@ impl Question {
         self.system = self.system.or(earlier.system);
         self.letter = self.letter.or(earlier.letter);
         self.rules |= earlier.rules;
+        self.quality |= earlier.quality;
         self
     }
 }
@@ -580,6 +597,9 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     if guideline {
         r += if q.rules { RULES } else { -RULES };
     }
+    if c.code.is_some_and(is_quality_code) && !q.quality && !matches!(q.letter, Some('G' | 'M')) {
+        r -= QUALITY;
+    }
     tracing::trace!(code = ?c.code, title = c.title, r, "rank-1");
     r
 }
@@ -636,7 +656,8 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
                 || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated)
-                || (!q.specific && is_default(&t.stem));
+                || (!q.specific && is_default(&t.stem))
+                || EVERYDAY_SETTING.iter().any(|w| stem(w) == t.stem);
             if !asked && !free {
                 extras.insert(t.stem.as_str());
             }
@@ -856,6 +877,21 @@ mod tests {
         assert_eq!(got[0], "G2212");
         let got = order("which modifier for the left side", &[(Icd10Cm, "M25.562", "Pain in left knee"), (Modifier, "LT", "Left side")]);
         assert_eq!(got[0], "LT");
+    }
+
+    #[test]
+    fn everyday_codes_for_everyday_words() {
+        // A visit with no setting named is the office visit.
+        let visits = [(Cpt, "99348", "Home visit, established patient, low MDM or 30+ min"), (Cpt, "99213", "Office visit, established patient, low MDM or 20+ min")];
+        assert_eq!(order("est pt visit, low MDM", &visits)[0], "99213");
+        assert_eq!(order("home visit est pt low MDM", &visits)[0], "99348");
+        // A quality data code reports a measure; it answers only a question about measures.
+        let vaccine = [(Hcpcs, "G8864", "Pneumococcal vaccine admin"), (Hcpcs, "G0009", "Admin pneumococcal vaccine")];
+        assert_eq!(order("pneumococcal vaccine admin", &vaccine)[0], "G0009");
+        assert_eq!(order("quality measure: pneumococcal vaccine admin", &vaccine)[0], "G8864");
+        // "Uncomplicated" is the default's word.
+        let asthma = [(Icd10Cm, "J45.998", "Other asthma"), (Icd10Cm, "J45.909", "Unspecified asthma, uncomplicated")];
+        assert_eq!(order("asthma", &asthma)[0], "J45.909");
     }
 
     #[test]
