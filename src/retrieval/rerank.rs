@@ -47,6 +47,9 @@ pub const OTHER_SYSTEM: f32 = 0.6;
 /// A guideline passage when the question asks for rules; when it asks for a code, a passage
 /// about codes ranks below the codes themselves by as much.
 pub const RULES: f32 = 0.3;
+/// A CPT code when the question names Medicare (which has HCPCS codes of its own for some
+/// services) and no code system.
+pub const MEDICARE: f32 = 0.15;
 /// A quality data code when the question does not ask for a measure.
 pub const QUALITY: f32 = 0.15;
 /// A candidate's names other than its title (description, inclusion terms) match a little less.
@@ -395,6 +398,8 @@ pub struct Question {
     pub rules: bool,
     /// The question asks about quality measures (MIPS, quality data codes).
     pub quality: bool,
+    /// The question names Medicare.
+    pub medicare: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -481,6 +486,7 @@ impl Question {
             matches!(w.as_str(), "guideline" | "guidelines" | "rule" | "rules" | "policy" | "policies" | "requirement" | "requirements" | "convention" | "conventions" | "instructions")
         });
         q.quality = words.iter().any(|w| matches!(w.as_str(), "quality" | "measure" | "measures" | "mips" | "qdc" | "qdcs" | "pqrs" | "performance" | "numerator" | "denominator"));
+        q.medicare = words.iter().any(|w| w == "medicare");
         q
     }
 
@@ -509,6 +515,7 @@ impl Question {
         self.letter = self.letter.or(earlier.letter);
         self.rules |= earlier.rules;
         self.quality |= earlier.quality;
+        self.medicare |= earlier.medicare;
         self
     }
 }
@@ -588,6 +595,12 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
         if c.system != system && !guideline {
             r -= OTHER_SYSTEM;
         }
+    }
+    // Medicare bills some services with its own HCPCS codes (G0008 for a flu shot's
+    // administration, G0103 for a screening PSA): a question that names Medicare and no code
+    // system means that code where one exists.
+    if q.medicare && q.system.is_none() && c.system == CodeSystem::Cpt {
+        r -= MEDICARE;
     }
     if let (Some(letter), Some(code)) = (q.letter, c.code) {
         if !code.starts_with(letter) {
@@ -889,6 +902,10 @@ mod tests {
         let vaccine = [(Hcpcs, "G8864", "Pneumococcal vaccine admin"), (Hcpcs, "G0009", "Admin pneumococcal vaccine")];
         assert_eq!(order("pneumococcal vaccine admin", &vaccine)[0], "G0009");
         assert_eq!(order("quality measure: pneumococcal vaccine admin", &vaccine)[0], "G8864");
+        // Medicare's own code for a service, when the question names Medicare.
+        let psa = [(Cpt, "84153", "PSA, total"), (Hcpcs, "G0103", "Psa screening")];
+        assert_eq!(order("PSA", &psa)[0], "84153");
+        assert_eq!(order("medicare PSA", &psa)[0], "G0103");
         // "Uncomplicated" is the default's word.
         let asthma = [(Icd10Cm, "J45.998", "Other asthma"), (Icd10Cm, "J45.909", "Unspecified asthma, uncomplicated")];
         assert_eq!(order("asthma", &asthma)[0], "J45.909");
