@@ -564,6 +564,8 @@ pub struct Candidate<'a> {
     pub title: &'a str,
     /// Other names: description, inclusion terms.
     pub names: &'a [String],
+    /// The codes a guideline passage is about.
+    pub codes: &'a [String],
 }
 
 /// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
@@ -718,6 +720,23 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
         .enumerate()
         .map(|(i, c)| (i, relevance(q, c) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
         .collect();
+    // A passage about codes ranks below the codes it is about when the question asks for a
+    // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it).
+    if !q.rules {
+        let score_of = |code: &str| candidates.iter().position(|c| c.code == Some(code)).map(|j| scored[j].1);
+        let caps: Vec<Option<f32>> = candidates
+            .iter()
+            .map(|c| match c.system {
+                CodeSystem::Guideline => c.codes.iter().filter_map(|code| score_of(code)).reduce(f32::max),
+                _ => None,
+            })
+            .collect();
+        for ((_, score), cap) in scored.iter_mut().zip(caps) {
+            if let Some(cap) = cap {
+                *score = score.min(cap - f32::EPSILON.max(cap.abs() * 1e-6));
+            }
+        }
+    }
     scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0)));
     scored
 }
@@ -744,7 +763,7 @@ mod tests {
 
     fn ordered(q: &Question, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let cands: Vec<Candidate> =
-            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[] }).collect();
+            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[] }).collect();
         rerank(q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
     }
 
@@ -873,10 +892,23 @@ mod tests {
         let q = Question::new("influenza", &l.terms("influenza"));
         let nos = ["Influenza NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[] },
-            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos },
+            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[], codes: &[] },
+            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[] },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1, "J11.1's inclusion term is the plain word");
+    }
+
+    #[test]
+    fn a_passage_about_a_code_ranks_below_it() {
+        let l = lexicon();
+        let about = ["G0438".to_string(), "G0439".to_string()];
+        let cands = [
+            Candidate { system: Guideline, code: None, title: "Medicare annual wellness visit (G0438, G0439)", names: &[], codes: &about },
+            Candidate { system: Hcpcs, code: Some("G0438"), title: "Ppps, initial visit", names: &[], codes: &[] },
+        ];
+        let top = |query: &str| rerank(&Question::new(query, &l.terms(query)), &cands)[0].0;
+        assert_eq!(top("Medicare annual wellness visit, initial"), 1, "the code asked for");
+        assert_eq!(top("guidelines for the Medicare annual wellness visit"), 0, "the rules asked for");
     }
 
     #[test]

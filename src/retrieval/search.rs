@@ -256,6 +256,7 @@ impl Retriever {
                     code: h.payload.code.as_deref(),
                     title: &h.payload.title,
                     names: &h.payload.names,
+                    codes: &h.payload.codes,
                 })
                 .collect();
             let order = rerank(&question, &candidates);
