@@ -110,6 +110,16 @@ const DOSE_UNITS: &[&str] = &["mg", "mcg", "g", "gm", "gram", "grams", "ml", "cc
 /// Weight of a dose's number among the question's concepts (a word weighs 1).
 const DOSE: f32 = 0.3;
 
+/// How a drug is given. Beside a drug's name it is a detail ("keytruda infusion" is the
+/// pembrolizumab code, not any infusion); alone it is the question.
+const ROUTES: &[&str] = &[
+    "iv", "im", "intravenous", "intramuscular", "subq", "subcut", "subcutaneous", "sq", "inj", "injection", "injections",
+    "shot", "shots", "push", "infusion", "infusions", "oral", "po",
+];
+
+/// Weight of a route among the question's concepts.
+const ROUTE: f32 = 0.5;
+
 /// Comparisons written as symbols or words, read as one word each.
 const COMPARISONS: &[(&str, &str)] = &[
     ("<=", " atmost "), (">=", " atleast "), ("≤", " atmost "), ("≥", " atleast "), ("<", " lessthan "),
@@ -455,6 +465,7 @@ impl Question {
                 continue;
             }
             let dose = n == 1 && w.parse::<f32>().is_ok() && words.get(i + 1).is_some_and(|u| DOSE_UNITS.contains(&u.as_str()));
+            let route = n == 1 && ROUTES.contains(&w);
             let literal: Vec<String> = literal_words
                 .iter()
                 .filter(|w| !is_stop(w) && !NEGATIONS.contains(w))
@@ -469,7 +480,7 @@ impl Question {
                     }
                 }
                 q.sequence.extend(literal.iter().cloned());
-                let weight = if dose { DOSE } else { literal.len() as f32 };
+                let weight = if dose { DOSE } else if route { ROUTE } else { literal.len() as f32 };
                 q.concepts.push(Concept { literal, expansions, weight });
                 negating = negating.saturating_sub(1);
             }
@@ -578,8 +589,9 @@ fn same(q: &str, t: &str, abbreviated: bool) -> bool {
                 || (q.len() >= 5 && t.len() > q.len() && t.len() <= q.len() + 3 && t.starts_with(q))))
 }
 
-/// How well `c` answers `q`, before the prior.
-pub fn relevance(q: &Question, c: &Candidate) -> f32 {
+/// How well `c` answers `q`, before the prior. `unrivalled[k]` says that no candidate holds
+/// the user's own words of concept `k`, so its expansions count in full.
+fn relevance(q: &Question, c: &Candidate, unrivalled: &[bool]) -> f32 {
     let title = title_tokens(c.title);
     let others: Vec<Vec<Tok>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| title_tokens(n)).collect();
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
@@ -587,11 +599,11 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
     let guideline = c.system == CodeSystem::Guideline;
     // The title (with the other names for what it lacks), or one other name alone when it
     // answers better: "flu" is J11.1's "Influenza NOS" more than its long title.
-    let mut r = fit(q, &title, &others, abbreviated, guideline);
+    let mut r = fit(q, &title, &others, abbreviated, guideline, unrivalled);
     // Only a name shorter than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     for name in others.iter().filter(|n| n.len() < title.len()) {
-        r = r.max(OTHER_NAME * fit(q, name, &[], false, guideline));
+        r = r.max(OTHER_NAME * fit(q, name, &[], false, guideline, unrivalled));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -621,7 +633,7 @@ pub fn relevance(q: &Question, c: &Candidate) -> f32 {
 
 /// How well one name (`title`, helped by `others` for the concepts it lacks) answers `q`:
 /// coverage and phrase order, less extra qualifiers and contradictions.
-fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guideline: bool) -> f32 {
+fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guideline: bool, unrivalled: &[bool]) -> f32 {
     let holds = |stem: &str| -> f32 {
         let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
         if title.iter().any(|t| same(stem, &t.stem, abbreviated)) || in_range(title) {
@@ -635,12 +647,13 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;
-    for concept in &q.concepts {
+    for (k, concept) in q.concepts.iter().enumerate() {
         let share = |stems: &[String]| stems.iter().map(|s| holds(s)).sum::<f32>() / stems.len().max(1) as f32;
         let literal = share(&concept.literal);
         let expanded = concept.expansions.iter().map(|e| share(e)).fold(0.0f32, f32::max);
         let n = concept.weight;
-        score += n * literal.max(EXPANSION * expanded);
+        let discount = if unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
+        score += n * literal.max(discount * expanded);
         weight += n;
         for s in &concept.literal {
             let mut scopes = title.iter().filter(|t| t.stem == *s).map(|t| t.scope);
@@ -715,10 +728,24 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
 /// keep the fused order.
 pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
     let depth = super::search::RERANK_DEPTH as f32;
+    // An expansion weighs less than the user's words only where some candidate holds those
+    // words: "pad" read as peripheral artery disease must not beat a crutch pad, but a brand
+    // name no title holds ("keytruda") is its generic name and nothing else.
+    let holders: Vec<(Vec<Tok>, bool)> = candidates.iter().map(|c| (title_tokens(c.title), c.system == CodeSystem::Hcpcs)).collect();
+    let unrivalled: Vec<bool> = q
+        .concepts
+        .iter()
+        .map(|concept| {
+            !concept.expansions.is_empty()
+                && !holders.iter().any(|(title, abbreviated)| {
+                    concept.literal.iter().all(|s| title.iter().any(|t| same(s, &t.stem, *abbreviated)))
+                })
+        })
+        .collect();
     let mut scored: Vec<(usize, f32)> = candidates
         .iter()
         .enumerate()
-        .map(|(i, c)| (i, relevance(q, c) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
+        .map(|(i, c)| (i, relevance(q, c, &unrivalled) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
         .collect();
     // A passage about codes ranks below the codes it is about when the question asks for a
     // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it).
@@ -750,7 +777,7 @@ mod tests {
         let mut l = Lexicon::default();
         l.add_text(
             std::path::Path::new("t.tsv"),
-            "PAD\tperipheral arterial disease\nsugar diabetes\ttype 2 diabetes mellitus\nhigh blood sugar\thyperglycemia\nflare-up\texacerbation\nlovenox\tenoxaparin sodium\n",
+            "PAD\tperipheral arterial disease\nsugar diabetes\ttype 2 diabetes mellitus\nhigh blood sugar\thyperglycemia\nflare-up\texacerbation\nlovenox\tenoxaparin sodium\nkeytruda\tpembrolizumab\n",
         )
         .unwrap();
         l
@@ -948,6 +975,9 @@ mod tests {
         let drugs = [(Hcpcs, "J2470", "Inj pantoprazole sodium 40mg"), (Hcpcs, "J1650", "Inj enoxaparin sodium")];
         assert_eq!(order("lovenox 40mg", &drugs)[0], "J1650");
         assert_eq!(order("lovenox 40 mg", &drugs)[0], "J1650");
+        // A brand name no title holds is its generic name in full; the route is a detail.
+        let infusions = [(Hcpcs, "J7070", "D5w infusion"), (Hcpcs, "J9271", "Inj pembrolizumab 1 mg")];
+        assert_eq!(order("keytruda infusion", &infusions)[0], "J9271");
         // Between doses of one drug, the dose still decides.
         let doses = [(Hcpcs, "J7050", "Normal saline solution infus 250 cc"), (Hcpcs, "J7030", "Normal saline solution infus 1000 cc")];
         assert_eq!(order("normal saline 1000 cc", &doses)[0], "J7030");
