@@ -167,6 +167,9 @@ struct Tok {
     /// What the title leaves unspecified ("unspecified organism", "site not specified"): the
     /// default's own words, which a question need not name.
     vague: bool,
+    /// The unit a supply is billed by ("per box", "per sq cm", "each"): in an HCPCS title it
+    /// is no qualifier a question names.
+    unit: bool,
 }
 
 impl Tok {
@@ -346,6 +349,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     let mut held = 0;
     let mut out: Vec<Tok> = vec![];
     let mut vague_next = false;
+    let mut per = false;
     let words = words(text);
     for (i, w) in words.iter().enumerate() {
         // "site not specified": the word before "not" is what is left unspecified.
@@ -355,7 +359,10 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             }
         }
         match w.as_str() {
-            "," => scope = Scope::Plain,
+            "," => {
+                scope = Scope::Plain;
+                per = false;
+            }
             "without" => {
                 scope = Scope::Without;
                 held = 0;
@@ -364,7 +371,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false });
+                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false });
             }
             "with" => scope = Scope::With,
             w if scope.absent() && held > 0 && ends_negation(w) => scope = Scope::Plain,
@@ -378,7 +385,10 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 // that opens with "Unspecified" names its subject next ("Unspecified contact
                 // dermatitis").
                 vague_next = !out.is_empty() && matches!(w, "unspecified" | "unsp" | "unspec");
-                out.push(Tok { stem, scope, range, vague })
+                // "per" opens the billing unit, to the end of the clause.
+                per |= w == "per";
+                let unit = per || matches!(w, "each" | "ea");
+                out.push(Tok { stem, scope, range, vague, unit })
             }
         }
     }
@@ -416,6 +426,8 @@ pub struct Question {
 struct Concept {
     literal: Vec<String>,
     expansions: Vec<Vec<String>>,
+    /// What an expansion itself says is absent ("without abnormal findings").
+    absences: Vec<String>,
     /// Its words, counted twice when a follow-up says them (see [`Question::continuing`]).
     weight: f32,
 }
@@ -472,7 +484,17 @@ impl Question {
                 .map(|w| stem(w))
                 .collect();
             if !literal.is_empty() {
-                let expansions: Vec<Vec<String>> = expansions.iter().map(|e| title_tokens(e).into_iter().map(|t| t.stem).collect()).collect();
+                // An expansion may say an absence itself ("everything normal": without abnormal
+                // findings), which a title's "with" then contradicts.
+                let mut absences: Vec<String> = vec![];
+                let expansions: Vec<Vec<String>> = expansions
+                    .iter()
+                    .map(|e| {
+                        let toks = title_tokens(e);
+                        absences.extend(toks.iter().filter(|t| t.scope == Scope::Without).map(|t| t.stem.clone()));
+                        toks.into_iter().map(|t| t.stem).collect()
+                    })
+                    .collect();
                 for s in literal.iter().chain(expansions.iter().flatten()) {
                     q.asked.insert(s.clone());
                     if negating > 0 {
@@ -481,7 +503,7 @@ impl Question {
                 }
                 q.sequence.extend(literal.iter().cloned());
                 let weight = if dose { DOSE } else if route { ROUTE } else { literal.len() as f32 };
-                q.concepts.push(Concept { literal, expansions, weight });
+                q.concepts.push(Concept { literal, expansions, absences, weight });
                 negating = negating.saturating_sub(1);
             }
             i += n;
@@ -655,6 +677,11 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
         let discount = if unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
         score += n * literal.max(discount * expanded);
         weight += n;
+        for s in &concept.absences {
+            if title.iter().any(|t| t.stem == *s && !t.scope.absent()) {
+                contradiction = true;
+            }
+        }
         for s in &concept.literal {
             let mut scopes = title.iter().filter(|t| t.stem == *s).map(|t| t.scope);
             if q.negated.contains(s) {
@@ -678,7 +705,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
             // says "unspecified" or "other" itself means the one it says.
             // A drug's dose in an HCPCS title ("10 mg", "per 10 u") is its billing unit, not a
             // qualifier a question names.
-            let dose = abbreviated && (t.stem.parse::<f32>().is_ok() || UNITS.contains(&t.stem.as_str()));
+            let dose = abbreviated && (t.unit || t.stem.parse::<f32>().is_ok() || UNITS.contains(&t.stem.as_str()));
             let free = t.scope == Scope::Without
                 || t.vague
                 || dose
@@ -978,6 +1005,16 @@ mod tests {
         // A brand name no title holds is its generic name in full; the route is a detail.
         let infusions = [(Hcpcs, "J7070", "D5w infusion"), (Hcpcs, "J9271", "Inj pembrolizumab 1 mg")];
         assert_eq!(order("keytruda infusion", &infusions)[0], "J9271");
+        // An expansion's own absence.
+        let exams = [(Icd10Cm, "Z00.01", "Encounter for general adult medical examination with abnormal findings"), (Icd10Cm, "Z00.00", "Encounter for general adult medical examination without abnormal findings")];
+        let l = lexicon();
+        let mut l2 = l.clone();
+        l2.add_text(std::path::Path::new("t.tsv"), "everything normal\twithout abnormal findings\n").unwrap();
+        let q = "adult physical, everything normal";
+        assert_eq!(ordered(&Question::new(q, &l2.terms(q)), &exams)[0], "Z00.00");
+        // What a supply is billed by is no qualifier.
+        let lancets = [(Icd10Cm, "B66.2", "Dicroceliasis lancet"), (Hcpcs, "A4259", "Lancets per box")];
+        assert_eq!(order("lancets", &lancets)[0], "A4259");
         // Between doses of one drug, the dose still decides.
         let doses = [(Hcpcs, "J7050", "Normal saline solution infus 250 cc"), (Hcpcs, "J7030", "Normal saline solution infus 1000 cc")];
         assert_eq!(order("normal saline 1000 cc", &doses)[0], "J7030");
