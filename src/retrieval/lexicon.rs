@@ -2,8 +2,10 @@
 //! clinical wording the code sets use. Files are `corpus/lexicon/*.tsv` with lines
 //! `term<TAB>expansion`; `#` starts a comment. Terms match whole words, case-insensitively.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+
+use super::spelling::Spelling;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LexiconError {
@@ -18,7 +20,14 @@ pub struct Lexicon {
     /// Lower-cased term (words joined by one space) → expansions.
     entries: HashMap<String, Vec<String>>,
     longest: usize,
+    /// Corrections of misspelled words (`vocabulary.txt` in the lexicon's folder).
+    spelling: Spelling,
+    /// Every word of every term: known words, never misspellings ("hives", "smokes").
+    term_words: HashSet<String>,
 }
+
+/// The vocabulary file in the lexicon's folder.
+pub const VOCABULARY_FILE: &str = "vocabulary.txt";
 
 /// Words a phrase may hold that change nothing: "pit of my stomach", "ringing in the ears".
 const FILLERS: &[&str] = &["my", "the", "a", "an", "his", "her", "their", "your", "our", "its"];
@@ -47,6 +56,7 @@ impl Lexicon {
                 .map_err(|e| LexiconError::File { file: file.clone(), message: e.to_string() })?;
             lexicon.add_text(&file, &text)?;
         }
+        lexicon.spelling = Spelling::load(&dir.join(VOCABULARY_FILE))?;
         Ok(lexicon)
     }
 
@@ -63,12 +73,19 @@ impl Lexicon {
                 return Err(err("both the term and its expansion must be non-empty"));
             }
             self.longest = self.longest.max(key.split(' ').count());
+            self.term_words.extend(key.split(' ').map(str::to_string));
             let list = self.entries.entry(key).or_default();
             if !list.iter().any(|e| e == expansion.trim()) {
                 list.push(expansion.trim().to_string());
             }
         }
         Ok(())
+    }
+
+    /// With corrections from `spelling` (tests; `load_dir` reads them from the folder).
+    pub fn with_spelling(mut self, spelling: Spelling) -> Self {
+        self.spelling = spelling;
+        self
     }
 
     pub fn len(&self) -> usize {
@@ -91,7 +108,15 @@ impl Lexicon {
     /// not ("blood in my urine" is "blood in urine"); the term then holds the query's words
     /// with it.
     pub fn terms(&self, query: &str) -> Vec<Term> {
-        let words = words(query);
+        let typed = words(query);
+        // Misspelled words are read as the words they misspell, for the terms too
+        // ("underactive thyriod"); a term still holds the words as typed.
+        let fix = |w: &String| match self.term_words.contains(w) {
+            true => None,
+            false => self.spelling.correct(w),
+        };
+        let words: Vec<String> = typed.iter().map(|w| fix(w).map_or_else(|| w.clone(), str::to_string)).collect();
+        let corrections = |from: usize, to: usize| (from..to).filter(|&j| words[j] != typed[j]).map(|j| words[j].clone());
         let mut out: Vec<Term> = vec![];
         let mut i = 0;
         while i < words.len() {
@@ -119,13 +144,14 @@ impl Lexicon {
                     (1..=key.len()).rev().find_map(|n| self.entries.get(&key[..n].join(" ")).map(|exp| (ends[n - 1], exp)))
                 })
                 .max_by_key(|(end, _)| *end);
-            match found {
-                Some((end, exp)) => {
-                    out.push(Term { words: words[i..end].to_vec(), expansions: exp.clone() });
-                    i = end;
-                }
-                None => i += 1,
+            let (end, expansions) = match found {
+                Some((end, exp)) => (end, corrections(i, end).chain(exp.iter().cloned()).collect()),
+                None => (i + 1, corrections(i, i + 1).collect::<Vec<_>>()),
+            };
+            if !expansions.is_empty() {
+                out.push(Term { words: typed[i..end].to_vec(), expansions });
             }
+            i = end;
         }
         out
     }
@@ -179,6 +205,23 @@ mod tests {
         assert_eq!(terms[1].expansions, vec!["atrial fibrillation"], "a term's own article still matches");
         l.add_text(Path::new("t.tsv"), "blood\themorrhage\n").unwrap();
         assert_eq!(l.expand("blood in my urine"), vec!["hematuria"], "the longest match either way");
+    }
+
+    #[test]
+    fn a_misspelled_word_expands_to_the_word_it_misspells() {
+        let l = lexicon().with_spelling(Spelling::from_counts([("diabetes".to_string(), 9), ("thyroid".to_string(), 4)]));
+        let terms = l.terms("underactive thyriod, diabetis");
+        assert_eq!(terms[0], Term { words: vec!["thyriod".into()], expansions: vec!["thyroid".into()] });
+        assert_eq!(terms[1].expansions, vec!["diabetes", "diabetes mellitus"], "with the corrected word's own expansions");
+        let l = l.with_spelling(Spelling::from_counts([("thyroid".to_string(), 4)]));
+        let mut l = l;
+        l.add_text(Path::new("t.tsv"), "underactive thyroid\thypothyroidism\n").unwrap();
+        let terms = l.terms("underactive thyriod");
+        assert_eq!(terms[0].words, vec!["underactive", "thyriod"], "a term over the corrected words holds the typed ones");
+        assert_eq!(terms[0].expansions, vec!["thyroid", "hypothyroidism"]);
+        assert!(l.terms("thyroid").is_empty(), "a known word is no misspelling");
+        let l2 = lexicon().with_spelling(Spelling::from_counts([("chose".to_string(), 3)]));
+        assert!(l2.terms("chole").is_empty(), "a word of a term ('lap chole') is known, never a misspelling of 'chose'");
     }
 
     #[test]

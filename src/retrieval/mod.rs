@@ -5,7 +5,8 @@ mod analyze;
 mod lexicon;
 pub mod rerank;
 mod search;
+pub mod spelling;
 
 pub use analyze::{analyze, code_candidates, Analysis};
-pub use lexicon::{Lexicon, LexiconError, Term};
+pub use lexicon::{Lexicon, LexiconError, Term, VOCABULARY_FILE};
 pub use search::{MatchKind, RetrievalError, Retriever, SearchHit, SearchMode, SearchRequest};

@@ -110,6 +110,24 @@ fn diffs_show_what_moved() {
     assert!(d.contains("`x` (c): recall@5 1.00 → 0.00; top E11.9 → E10.9"), "{d}");
 }
 
+/// The spelling vocabulary is what the corpus and the static model's tokenizer make of it.
+/// `CODECITE_WRITE_VOCABULARY=1` rewrites it after the corpus changed.
+#[test]
+fn the_spelling_vocabulary_is_current() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = codecite::ingest::load_corpus(&root.join("corpus")).unwrap();
+    let tokenizer: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(codecite::config::default_static_model_dir().join("tokenizer.json")).unwrap()).unwrap();
+    let known = tokenizer["model"]["vocab"].as_object().expect("a WordPiece vocabulary").keys().filter(|k| !k.starts_with("##")).map(String::as_str);
+    let text = codecite::retrieval::spelling::vocabulary_text(&codecite::retrieval::spelling::vocabulary(&corpus.records, known));
+    let path = root.join("corpus/lexicon").join(codecite::retrieval::VOCABULARY_FILE);
+    if std::env::var_os("CODECITE_WRITE_VOCABULARY").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let shipped = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(shipped == text, "{} is out of date: run CODECITE_WRITE_VOCABULARY=1 cargo test --test it the_spelling_vocabulary_is_current", path.display());
+}
+
 /// The shipped question sets stay true to the corpus: every expected code exists, and the
 /// traps name codes that do not.
 #[test]
@@ -121,7 +139,7 @@ fn shipped_question_sets_match_the_corpus() {
     assert!(questions.len() >= 250, "{}", questions.len());
     let categories: std::collections::HashSet<&str> = questions.iter().map(|c| c.category.as_str()).collect();
     assert!(categories.len() >= 12, "{categories:?}");
-    let others: Vec<_> = ["evals/protocol.jsonl", "evals/holdout.jsonl", "evals/holdout-lay.jsonl"].iter().flat_map(|f| load_cases(&root.join(f)).unwrap()).collect();
+    let others: Vec<_> = ["evals/protocol.jsonl", "evals/holdout.jsonl", "evals/holdout-lay.jsonl", "evals/dev-lay.jsonl"].iter().flat_map(|f| load_cases(&root.join(f)).unwrap()).collect();
     for case in questions.iter().chain(others.iter()) {
         for code in case.expect_any.iter().chain(&case.expect_all) {
             assert!(codes.contains(code.as_str()), "{}: {code} is not in the corpus", case.id);
@@ -271,7 +289,7 @@ fn the_real_gate_floors_every_category_of_every_set() {
     let gate = Gate::load(&root.join("evals/gate.toml")).unwrap();
     assert_eq!(gate.max.get("fabricated_rate"), Some(&0.0));
     let mut results = vec![];
-    for set in ["questions", "protocol", "holdout", "holdout-lay"] {
+    for set in ["questions", "dev-lay", "protocol", "holdout", "holdout-lay"] {
         let groups = gate.min_by_set.get(set).unwrap_or_else(|| panic!("{set} is not gated"));
         assert!(groups.contains_key("overall"), "{set} has no overall floor");
         for case in load_cases(&root.join(format!("evals/{set}.jsonl"))).unwrap() {

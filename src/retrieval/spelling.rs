@@ -1,0 +1,170 @@
+//! Misspelled words: "underactive thyriod", "had a siezure", "kidny stone". A word that is in
+//! no code title and no English word list gets the title word one edit away (a letter
+//! dropped, added, changed, or two swapped) as an expansion, the most frequent when several
+//! are; the typed word stays the user's own.
+//!
+//! The vocabulary is `corpus/lexicon/vocabulary.txt`, lines `word<TAB>count`: the words of
+//! the code records' titles, descriptions and other names with how often they occur (the
+//! corrections), and the whole words of the static model's tokenizer with count 0 (known
+//! English, never a correction). It is generated from the corpus and the model
+//! ([`vocabulary`]); a test holds the file to them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::lexicon::LexiconError;
+use crate::codes::CodeRecord;
+
+/// Words shorter than this are never corrected (too many neighbours one edit away).
+const MIN_LEN: usize = 5;
+
+#[derive(Debug, Clone, Default)]
+pub struct Spelling {
+    counts: HashMap<String, u32>,
+}
+
+/// The lower-cased words of `text` worth knowing: runs of ASCII letters of four or more.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| w.len() >= 4).map(str::to_ascii_lowercase)
+}
+
+/// The vocabulary of `records` (counted) and of `known` words (count 0 where no record has
+/// them), as the file holds it.
+pub fn vocabulary<'a>(records: &[CodeRecord], known: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, u32> {
+    let mut counts: BTreeMap<String, u32> = BTreeMap::new();
+    for r in records {
+        let texts = std::iter::once(&r.title).chain(r.description.as_ref()).chain(&r.synonyms);
+        for w in texts.flat_map(|t| words(t)) {
+            *counts.entry(w).or_default() += 1;
+        }
+    }
+    for w in known.into_iter().flat_map(words) {
+        counts.entry(w).or_default();
+    }
+    counts
+}
+
+/// The file's text for a vocabulary.
+pub fn vocabulary_text(counts: &BTreeMap<String, u32>) -> String {
+    let mut out = String::from("# Generated from corpus/codes and the static model's tokenizer (see src/retrieval/spelling.rs): word<TAB>count.\n");
+    for (w, n) in counts {
+        out.push_str(&format!("{w}\t{n}\n"));
+    }
+    out
+}
+
+impl Spelling {
+    /// Reads `vocabulary.txt`; a missing file means no corrections.
+    pub fn load(path: &Path) -> Result<Self, LexiconError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(LexiconError::File { file: path.into(), message: e.to_string() }),
+        };
+        let mut counts = HashMap::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.starts_with('#') || line.trim().is_empty() {
+                continue;
+            }
+            let err = || LexiconError::Line { file: path.into(), line: i + 1, message: "expected `word<TAB>count`".into() };
+            let (w, n) = line.split_once('\t').ok_or_else(err)?;
+            counts.insert(w.to_string(), n.trim().parse::<u32>().map_err(|_| err())?);
+        }
+        Ok(Self { counts })
+    }
+
+    pub fn from_counts(counts: impl IntoIterator<Item = (String, u32)>) -> Self {
+        Self { counts: counts.into_iter().collect() }
+    }
+
+    pub fn knows(&self, word: &str) -> bool {
+        self.counts.contains_key(word)
+    }
+
+    /// The title word `word` misspells, when it is unknown and one edit from one.
+    pub fn correct(&self, word: &str) -> Option<&str> {
+        if self.counts.is_empty() || word.len() < MIN_LEN || !word.bytes().all(|b| b.is_ascii_lowercase()) || self.knows(word) {
+            return None;
+        }
+        let b = word.as_bytes();
+        let mut best: Option<(&str, u32)> = None;
+        let mut consider = |cand: Vec<u8>| {
+            let Ok(cand) = String::from_utf8(cand) else { return };
+            if let Some((w, &n)) = self.counts.get_key_value(&cand) {
+                if n > 0 && best.is_none_or(|(bw, bn)| n > bn || (n == bn && w.as_str() < bw)) {
+                    best = Some((w.as_str(), n));
+                }
+            }
+        };
+        for i in 0..=b.len() {
+            if i < b.len() {
+                consider([&b[..i], &b[i + 1..]].concat());
+            }
+            if i + 1 < b.len() {
+                let mut t = b.to_vec();
+                t.swap(i, i + 1);
+                consider(t);
+            }
+            for c in b'a'..=b'z' {
+                if i < b.len() && b[i] != c {
+                    let mut t = b.to_vec();
+                    t[i] = c;
+                    consider(t);
+                }
+                consider([&b[..i], &[c], &b[i..]].concat());
+            }
+        }
+        best.map(|(w, _)| w)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spelling() -> Spelling {
+        Spelling::from_counts(
+            [("thyroid", 40), ("seizure", 12), ("kidney", 30), ("warts", 3), ("wants", 0), ("lipoma", 2), ("diploma", 0)]
+                .map(|(w, n)| (w.to_string(), n)),
+        )
+    }
+
+    #[test]
+    fn one_edit_from_a_title_word() {
+        let s = spelling();
+        assert_eq!(s.correct("thyriod"), Some("thyroid"), "two letters swapped");
+        assert_eq!(s.correct("siezure"), Some("seizure"));
+        assert_eq!(s.correct("kidny"), Some("kidney"), "a letter dropped");
+        assert_eq!(s.correct("kidnney"), Some("kidney"), "a letter added");
+    }
+
+    #[test]
+    fn known_words_and_short_words_stay() {
+        let s = spelling();
+        assert_eq!(s.correct("wants"), None, "an English word is no misspelling of warts");
+        assert_eq!(s.correct("lipoma"), None);
+        assert_eq!(s.correct("wart"), None, "too short to tell");
+        assert_eq!(s.correct("zzzzzzz"), None);
+        assert_eq!(Spelling::default().correct("thyriod"), None);
+    }
+
+    #[test]
+    fn the_vocabulary_counts_titles_and_knows_english() {
+        let record: CodeRecord = serde_json::from_value(serde_json::json!({
+            "system": "ICD10CM", "code": "E03.9", "title": "Hypothyroidism, unspecified", "synonyms": ["Myxedema NOS"], "source": "t"
+        }))
+        .unwrap();
+        let v = vocabulary(&[record], ["the", "wants", "hypothyroidism"]);
+        assert_eq!(v.get("hypothyroidism"), Some(&1));
+        assert_eq!(v.get("myxedema"), Some(&1));
+        assert_eq!(v.get("wants"), Some(&0));
+        assert_eq!(v.get("the"), None, "shorter than four letters");
+        let text = vocabulary_text(&v);
+        let path = std::env::temp_dir().join(format!("codecite-vocab-{}.txt", std::process::id()));
+        std::fs::write(&path, &text).unwrap();
+        let s = Spelling::load(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        assert_eq!(s.correct("myxdema"), Some("myxedema"));
+        assert!(s.knows("wants"));
+    }
+}
