@@ -420,6 +420,8 @@ pub struct Question {
     pub quality: bool,
     /// The question names Medicare.
     pub medicare: bool,
+    /// The question asks for a CPT modifier (`Some(true)`) or an HCPCS Level II one.
+    modifier_kind: Option<bool>,
 }
 
 #[derive(Debug, Clone)]
@@ -520,6 +522,7 @@ impl Question {
         });
         q.quality = words.iter().any(|w| matches!(w.as_str(), "quality" | "measure" | "measures" | "mips" | "qdc" | "qdcs" | "pqrs" | "performance" | "numerator" | "denominator"));
         q.medicare = words.iter().any(|w| w == "medicare");
+        q.modifier_kind = modifier_kind(&words);
         q
     }
 
@@ -549,6 +552,7 @@ impl Question {
         self.rules |= earlier.rules;
         self.quality |= earlier.quality;
         self.medicare |= earlier.medicare;
+        self.modifier_kind = self.modifier_kind.or(earlier.modifier_kind);
         self
     }
 }
@@ -572,10 +576,26 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
             _ => {}
         }
     }
+    // "CPT modifier", "HCPCS modifiers": the word "modifier" says what is asked, the other
+    // name which kind (see [`modifier_kind`]).
+    if found.contains(&CodeSystem::Modifier) {
+        return Some(CodeSystem::Modifier);
+    }
     match found.as_slice() {
         [one] => Some(*one),
         _ => None,
     }
+}
+
+/// Which modifiers a question names: CPT's (two digits, `Some(true)`) or HCPCS Level II's
+/// (letters, `Some(false)`).
+fn modifier_kind(words: &[String]) -> Option<bool> {
+    if !words.iter().any(|w| w == "modifier" || w == "modifiers") {
+        return None;
+    }
+    let cpt = words.iter().any(|w| w == "cpt");
+    let hcpcs = words.iter().any(|w| w == "hcpcs");
+    (cpt != hcpcs).then_some(cpt)
 }
 
 /// "J code", "G-code", "Q codes": the HCPCS letter the question names ('Z' for the ICD-10-CM
@@ -637,6 +657,11 @@ fn relevance(q: &Question, c: &Candidate, unrivalled: &[bool]) -> f32 {
     // system means that code where one exists.
     if q.medicare && q.system.is_none() && c.system == CodeSystem::Cpt {
         r -= MEDICARE;
+    }
+    if let (Some(numeric), Some(code), CodeSystem::Modifier) = (q.modifier_kind, c.code, c.system) {
+        if code.bytes().all(|b| b.is_ascii_digit()) != numeric {
+            r -= OTHER_SYSTEM;
+        }
     }
     if let (Some(letter), Some(code)) = (q.letter, c.code) {
         if !code.starts_with(letter) {
@@ -1026,6 +1051,12 @@ mod tests {
         assert_eq!(system_hint(&w("ICD-10 code for cough")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("diagnosis code for cough")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("CPT or HCPCS for a walker")), None);
+        assert_eq!(system_hint(&w("video visit, CPT modifier")), Some(Modifier));
+        assert_eq!(modifier_kind(&w("video visit, CPT modifier")), Some(true));
+        assert_eq!(modifier_kind(&w("HCPCS modifiers for a video visit")), Some(false));
+        assert_eq!(modifier_kind(&w("CPT code for a video visit")), None);
+        let got = order("phone visit, audio only, CPT modifier", &[(Modifier, "FQ", "Audio-only telehealth"), (Modifier, "93", "Audio-only telehealth")]);
+        assert_eq!(got[0], "93");
         assert_eq!(letter_hint(&w("J-code for ketorolac")), Some('J'));
         assert_eq!(letter_hint(&w("e codes")), None);
         assert_eq!(words("one hour of psychotherapy"), ["60", "minutes", "of", "psychotherapy"]);
