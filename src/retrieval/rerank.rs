@@ -633,15 +633,14 @@ fn same(q: &str, t: &str, abbreviated: bool) -> bool {
 
 /// How well `c` answers `q`, before the prior. `unrivalled[k]` says that no candidate holds
 /// the user's own words of concept `k`, so its expansions count in full.
-fn relevance(q: &Question, c: &Candidate, unrivalled: &[bool]) -> f32 {
-    let title = title_tokens(c.title);
+fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) -> f32 {
     let others: Vec<Vec<Tok>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| title_tokens(n)).collect();
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
     let guideline = c.system == CodeSystem::Guideline;
     // The title (with the other names for what it lacks), or one other name alone when it
     // answers better: "flu" is J11.1's "Influenza NOS" more than its long title.
-    let mut r = fit(q, &title, &others, abbreviated, guideline, unrivalled);
+    let mut r = fit(q, title, &others, abbreviated, guideline, unrivalled);
     // Only a name shorter than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     for name in others.iter().filter(|n| n.len() < title.len()) {
@@ -783,21 +782,23 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
     // An expansion weighs less than the user's words only where some candidate holds those
     // words: "pad" read as peripheral artery disease must not beat a crutch pad, but a brand
     // name no title holds ("keytruda") is its generic name and nothing else.
-    let holders: Vec<(Vec<Tok>, bool)> = candidates.iter().map(|c| (title_tokens(c.title), c.system == CodeSystem::Hcpcs)).collect();
+    let titles: Vec<Vec<Tok>> = candidates.iter().map(|c| title_tokens(c.title)).collect();
     let unrivalled: Vec<bool> = q
         .concepts
         .iter()
         .map(|concept| {
             !concept.expansions.is_empty()
-                && !holders.iter().any(|(title, abbreviated)| {
-                    concept.literal.iter().all(|s| title.iter().any(|t| same(s, &t.stem, *abbreviated)))
+                && !titles.iter().zip(candidates).any(|(title, c)| {
+                    let abbreviated = c.system == CodeSystem::Hcpcs;
+                    concept.literal.iter().all(|s| title.iter().any(|t| same(s, &t.stem, abbreviated)))
                 })
         })
         .collect();
     let mut scored: Vec<(usize, f32)> = candidates
         .iter()
+        .zip(&titles)
         .enumerate()
-        .map(|(i, c)| (i, relevance(q, c, &unrivalled) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
+        .map(|(i, (c, title))| (i, relevance(q, c, title, &unrivalled) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
         .collect();
     // A passage about codes ranks below the codes it is about when the question asks for a
     // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it).
