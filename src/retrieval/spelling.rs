@@ -1,7 +1,7 @@
 //! Misspelled words: "underactive thyriod", "had a siezure", "kidny stone". A word that is in
 //! no code title and no English word list gets the title word one edit away (a letter
-//! dropped, added, changed, or two swapped) as an expansion, the most frequent when several
-//! are; the typed word stays the user's own.
+//! dropped, added, changed, or two swapped, never the first) as an expansion, the most
+//! frequent when several are; the typed word stays the user's own.
 //!
 //! The vocabulary is `corpus/lexicon/vocabulary.txt`, lines `word<TAB>count`: the words of
 //! the code records' titles, descriptions and other names with how often they occur (the
@@ -96,7 +96,9 @@ impl Spelling {
                 }
             }
         };
-        for i in 0..=b.len() {
+        // A typed word keeps its first letter (spelling errors seldom touch it, and a word
+        // with another first letter is another word: "pwned" is no misspelling of "owned").
+        for i in 1..=b.len() {
             if i < b.len() {
                 consider([&b[..i], &b[i + 1..]].concat());
             }
@@ -145,6 +147,7 @@ mod tests {
         assert_eq!(s.correct("lipoma"), None);
         assert_eq!(s.correct("wart"), None, "too short to tell");
         assert_eq!(s.correct("zzzzzzz"), None);
+        assert_eq!(s.correct("qarts"), None, "the first letter stays: \"qarts\" is no misspelling of warts");
         assert_eq!(Spelling::default().correct("thyriod"), None);
     }
 
