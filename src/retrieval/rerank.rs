@@ -4,8 +4,8 @@
 //!
 //! - **coverage**: the share of the question's concepts a candidate's names hold. A concept is
 //!   a word of the question, or a lexicon term with its expansions; the user's own words count
-//!   fully, an expansion only [`EXPANSION`] as much, so an abbreviation that is also a plain
-//!   word ("pad", "aud") does not outweigh what was typed;
+//!   fully, an expansion only [`EXPANSION`] as much where a candidate holds the user's word, so
+//!   an abbreviation that is also a plain word ("pad", "aud") does not outweigh what was typed;
 //! - **extra qualifiers**: words of the title the question never asked for (with coma,
 //!   bilateral, sequela, type 1, 3 views) cost [`EXTRA`] each. The words of the default a coder
 //!   picks when nothing is specified (unspecified, other, NOS, initial encounter, anything after
@@ -15,8 +15,13 @@
 //! - **phrase order**: pairs of the question's words that the title holds in the same order
 //!   ("other atherosclerosis of unspecified type" against "unspecified atherosclerosis of
 //!   other type");
-//! - **the code system the question names** ("G code", "ICD-10", "modifier", "J code"),
-//!   found by [`system_hint`], and questions that ask for rules rather than a code;
+//! - **weights**: an expansion counts in full where no candidate holds the user's own word (a
+//!   brand name is its generic name); a dose ("40mg") or a route ("IV", "shot") beside a
+//!   drug's name weighs less than the name;
+//! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
+//!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
+//!   Medicare; quality data codes only when it asks about measures; questions that ask for
+//!   rules rather than a code, and a guideline passage below the codes it is about otherwise;
 //! - a small **prior** from the fused rank, which decides when the names say nothing.
 //!
 //! It works on titles and a few names per candidate, so it costs microseconds.
@@ -81,7 +86,7 @@ const EVERYDAY_SETTING: &[&str] = &["office", "outpatient", "outpt"];
 /// programme; they bill no service, and a question means one only when it says so.
 fn is_quality_code(code: &str) -> bool {
     let b = code.as_bytes();
-    code.len() == 5 && b[1..].iter().all(u8::is_ascii_digit) && (matches!(&code[..2], "G8" | "G9") || &code[..2] == "M1")
+    b.len() == 5 && b[1..].iter().all(u8::is_ascii_digit) && matches!((b[0], b[1]), (b'G', b'8' | b'9') | (b'M', b'1'))
 }
 
 static DEFAULT_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| DEFAULTS.iter().map(|w| stem(w)).collect());
@@ -1018,6 +1023,16 @@ mod tests {
         let psa = [(Cpt, "84153", "PSA, total"), (Hcpcs, "G0103", "Psa screening")];
         assert_eq!(order("PSA", &psa)[0], "84153");
         assert_eq!(order("medicare PSA", &psa)[0], "G0103");
+        // An expansion's own absence: "everything normal" is without abnormal findings.
+        let exams = [(Icd10Cm, "Z00.01", "Encounter for general adult medical examination with abnormal findings"), (Icd10Cm, "Z00.00", "Encounter for general adult medical examination without abnormal findings")];
+        let mut l = lexicon();
+        l.add_text(std::path::Path::new("t.tsv"), "everything normal\twithout abnormal findings\n").unwrap();
+        let q = "adult physical, everything normal";
+        assert_eq!(ordered(&Question::new(q, &l.terms(q)), &exams)[0], "Z00.00");
+        // What a supply is billed by is no qualifier.
+        let lancets = [(Icd10Cm, "B66.2", "Dicroceliasis lancet"), (Hcpcs, "A4259", "Lancets per box")];
+        assert_eq!(order("lancets", &lancets)[0], "A4259");
+        assert!(is_quality_code("G9548") && is_quality_code("M1218") && !is_quality_code("G0438") && !is_quality_code("M0201") && !is_quality_code("G95é"));
         // "Uncomplicated" is the default's word.
         let asthma = [(Icd10Cm, "J45.998", "Other asthma"), (Icd10Cm, "J45.909", "Unspecified asthma, uncomplicated")];
         assert_eq!(order("asthma", &asthma)[0], "J45.909");
@@ -1031,16 +1046,6 @@ mod tests {
         // A brand name no title holds is its generic name in full; the route is a detail.
         let infusions = [(Hcpcs, "J7070", "D5w infusion"), (Hcpcs, "J9271", "Inj pembrolizumab 1 mg")];
         assert_eq!(order("keytruda infusion", &infusions)[0], "J9271");
-        // An expansion's own absence.
-        let exams = [(Icd10Cm, "Z00.01", "Encounter for general adult medical examination with abnormal findings"), (Icd10Cm, "Z00.00", "Encounter for general adult medical examination without abnormal findings")];
-        let l = lexicon();
-        let mut l2 = l.clone();
-        l2.add_text(std::path::Path::new("t.tsv"), "everything normal\twithout abnormal findings\n").unwrap();
-        let q = "adult physical, everything normal";
-        assert_eq!(ordered(&Question::new(q, &l2.terms(q)), &exams)[0], "Z00.00");
-        // What a supply is billed by is no qualifier.
-        let lancets = [(Icd10Cm, "B66.2", "Dicroceliasis lancet"), (Hcpcs, "A4259", "Lancets per box")];
-        assert_eq!(order("lancets", &lancets)[0], "A4259");
         // Between doses of one drug, the dose still decides.
         let doses = [(Hcpcs, "J7050", "Normal saline solution infus 250 cc"), (Hcpcs, "J7030", "Normal saline solution infus 1000 cc")];
         assert_eq!(order("normal saline 1000 cc", &doses)[0], "J7030");
