@@ -213,8 +213,7 @@ mod tests {
         let terms = l.terms("underactive thyriod, diabetis");
         assert_eq!(terms[0], Term { words: vec!["thyriod".into()], expansions: vec!["thyroid".into()] });
         assert_eq!(terms[1].expansions, vec!["diabetes", "diabetes mellitus"], "with the corrected word's own expansions");
-        let l = l.with_spelling(Spelling::from_counts([("thyroid".to_string(), 4)]));
-        let mut l = l;
+        let mut l = l.with_spelling(Spelling::from_counts([("thyroid".to_string(), 4)]));
         l.add_text(Path::new("t.tsv"), "underactive thyroid\thypothyroidism\n").unwrap();
         let terms = l.terms("underactive thyriod");
         assert_eq!(terms[0].words, vec!["underactive", "thyriod"], "a term over the corrected words holds the typed ones");

@@ -82,6 +82,8 @@ const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "ot
 /// everyday one, so its title words are never extra.
 const EVERYDAY_SETTING: &[&str] = &["office", "outpatient", "outpt"];
 
+static EVERYDAY_SETTING_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY_SETTING.iter().map(|w| stem(w)).collect());
+
 /// Quality data codes (HCPCS G8000–G9999, M1000–M1999) report a measure for a quality
 /// programme; they bill no service, and a question means one only when it says so.
 fn is_quality_code(code: &str) -> bool {
@@ -741,7 +743,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated)
                 || (!q.specific && is_default(&t.stem))
-                || EVERYDAY_SETTING.iter().any(|w| stem(w) == t.stem);
+                || EVERYDAY_SETTING_STEMS.contains(&t.stem);
             if !asked && !free {
                 extras.insert(t.stem.as_str());
             }
