@@ -97,9 +97,13 @@ static MODIFIER_IN_ANSWER: LazyLock<Regex> = LazyLock::new(|| {
 /// A modifier right after a code: the `-25` of `99213-25`.
 static SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u)^-([0-9A-Z]{2})\b").expect("valid regex"));
 
-/// Two-letter capitals that are modifiers but far more often mean something else.
-const COMMON_ABBREVIATIONS: [&str; 20] = [
+/// Two-letter capitals that are modifiers but far more often mean something else: clinical
+/// abbreviations (BP, UA, HX, FB, LS, UE, RA, PD, TB...), settings, roles and words.
+const COMMON_ABBREVIATIONS: &[&str] = &[
     "PT", "OT", "ST", "CT", "ER", "ED", "OR", "MD", "DO", "NP", "PA", "RN", "IV", "IM", "AM", "PM", "US", "OK", "TV", "UK",
+    "AB", "AP", "AV", "BP", "BR", "CA", "CS", "DA", "EB", "EP", "ET", "FB", "FP", "GI", "GS", "GU", "HA", "HD", "HF", "HH",
+    "HN", "HP", "HR", "HS", "HT", "HX", "HZ", "KO", "LS", "NR", "PC", "PD", "PE", "PL", "PO", "PR", "QA", "RA", "RE", "RR",
+    "SA", "SB", "SC", "SE", "SL", "SM", "TB", "TD", "TF", "TM", "TP", "TS", "TT", "UA", "UC", "UE", "UP", "VM", "VP",
 ];
 
 /// Modifiers a question names, with their offsets, upper-cased. A capitalised abbreviation

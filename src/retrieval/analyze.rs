@@ -71,6 +71,9 @@ mod tests {
         assert!(!code_candidates("it is ok to go").contains(&"OK".to_string()));
         assert!(!code_candidates("PT evaluation after a CT scan").iter().any(|c| c == "PT" || c == "CT"));
         assert!(code_candidates("is modifier PT needed").contains(&"PT".to_string()));
+        // Clinical abbreviations that are also Level II modifiers (BP, UA, RR) are words.
+        assert!(code_candidates("BP check, UA and HX of RR over 20").is_empty());
+        assert!(code_candidates("is modifier RR for a rental").contains(&"RR".to_string()));
     }
 
     #[test]

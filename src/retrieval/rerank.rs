@@ -78,9 +78,9 @@ const STOP: &[&str] = &[
 /// names no specifics, so a title holding them has asked for nothing extra.
 const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "oth", "nec", "elsewhere", "classified", "initial", "encounter", "not", "uncomplicated"];
 
-/// The setting a visit has when a question names none: the office (outpatient) visit is the
-/// everyday one, so its title words are never extra.
-const EVERYDAY_SETTING: &[&str] = &["office", "outpatient", "outpt"];
+/// What a service is when a question names no setting and no component: the office
+/// (outpatient) visit, the complete (global) service; their title words are never extra.
+const EVERYDAY_SETTING: &[&str] = &["office", "outpatient", "outpt", "complete", "global"];
 
 static EVERYDAY_SETTING_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY_SETTING.iter().map(|w| stem(w)).collect());
 
@@ -126,6 +126,10 @@ const ROUTES: &[&str] = &[
 
 /// Weight of a route among the question's concepts.
 const ROUTE: f32 = 0.5;
+
+/// What a title says for a drug given by any route but the mouth, and for one by mouth.
+const PARENTERAL: &[&str] = &["injection", "infusion", "intravenous", "intramuscular", "subcutaneous", "iv", "im", "shot", "push", "subq"];
+const BY_MOUTH: &[&str] = &["oral"];
 
 /// Comparisons written as symbols or words, read as one word each.
 const COMPARISONS: &[(&str, &str)] = &[
@@ -177,6 +181,9 @@ struct Tok {
     /// The unit a supply is billed by ("per box", "per sq cm", "each"): in an HCPCS title it
     /// is no qualifier a question names.
     unit: bool,
+    /// Alternatives a title offers ("medial or lateral", "IM or subcut"): the words on either
+    /// side of an "or" share a group.
+    alt: Option<u16>,
 }
 
 impl Tok {
@@ -193,7 +200,12 @@ const AT_LEAST: &[&str] = &["atleast", "morethan", "plus", "over", "above"];
 fn range_at(words: &[String], i: usize, n: f32) -> Option<(f32, f32)> {
     let at = |j: usize| words.get(j).map(String::as_str).unwrap_or("");
     let number = |j: usize| words.get(j).and_then(|w| w.parse::<f32>().ok());
-    let before = if i > 0 { at(i - 1) } else { "" };
+    // "under age 12": the comparison before the word "age".
+    let before = match i {
+        0 => "",
+        _ if at(i - 1) == "age" && i >= 2 => at(i - 2),
+        _ => at(i - 1),
+    };
     // The comparison may follow the unit: "2.5 cm or less".
     let after = [at(i + 1), if number(i + 1).is_none() && at(i + 1) != "," { at(i + 2) } else { "" }];
     if at(i + 1) == "to" {
@@ -252,7 +264,7 @@ fn words(text: &str) -> Vec<String> {
     }
     flush(&mut cur, &mut out);
     let mut words: Vec<String> = vec![];
-    for w in out {
+    for (at, w) in out.iter().enumerate() {
         let w = w.trim_matches('\'').to_string();
         if w.is_empty() {
             continue;
@@ -273,6 +285,19 @@ fn words(text: &str) -> Vec<String> {
         } else {
             w
         };
+        // An age in months or weeks ("2 months old"), in years as titles give ages.
+        let per_year = match w.as_str() {
+            "month" | "months" | "mo" | "mos" => Some(12.0),
+            "week" | "weeks" | "wk" | "wks" => Some(52.0),
+            _ => None,
+        };
+        if let (Some(per_year), Some(n)) = (per_year, words.last().and_then(|p| p.parse::<f32>().ok())) {
+            if out.get(at + 1).is_some_and(|next| next == "old") {
+                *words.last_mut().expect("a number") = number_word((n / per_year * 100.0).round() / 100.0);
+                words.push("years".into());
+                continue;
+            }
+        }
         // Time in minutes: "one hour", "48 h", "two days".
         let per_unit = match w.as_str() {
             "hour" | "hours" | "hr" | "hrs" | "h" => Some(60.0),
@@ -297,8 +322,8 @@ fn words(text: &str) -> Vec<String> {
             continue;
         }
         // "2.5 cm or less", "20 or more": the same words as "up to" and "at least".
-        if words.last().is_some_and(|p| p == "or") && matches!(w.as_str(), "less" | "fewer" | "more" | "greater" | "longer") {
-            *words.last_mut().expect("or") = if matches!(w.as_str(), "more" | "greater" | "longer") { "atleast" } else { "atmost" }.into();
+        if words.last().is_some_and(|p| p == "or") && matches!(w.as_str(), "less" | "fewer" | "more" | "greater" | "longer" | "older" | "over" | "younger" | "under") {
+            *words.last_mut().expect("or") = if matches!(w.as_str(), "more" | "greater" | "longer" | "older" | "over") { "atleast" } else { "atmost" }.into();
             continue;
         }
         let w = match w.as_str() {
@@ -357,6 +382,10 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     let mut out: Vec<Tok> = vec![];
     let mut vague_next = false;
     let mut per = false;
+    // The group of an "or" just read, for the next word, and the word index of the last token.
+    let mut alt_next: Option<u16> = None;
+    let mut groups = 0u16;
+    let mut last_at: Option<usize> = None;
     let words = words(text);
     for (i, w) in words.iter().enumerate() {
         // "site not specified": the word before "not" is what is left unspecified.
@@ -378,9 +407,20 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false });
+                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None });
             }
             "with" => scope = Scope::With,
+            "or" => {
+                if let (Some(at), Some(last)) = (last_at, out.last_mut()) {
+                    if at + 1 == i {
+                        let g = *last.alt.get_or_insert_with(|| {
+                            groups += 1;
+                            groups
+                        });
+                        alt_next = Some(g);
+                    }
+                }
+            }
             w if scope.absent() && held > 0 && ends_negation(w) => scope = Scope::Plain,
             w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit())) => {}
             w => {
@@ -395,7 +435,9 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 // "per" opens the billing unit, to the end of the clause.
                 per |= w == "per";
                 let unit = per || matches!(w, "each" | "ea");
-                out.push(Tok { stem, scope, range, vague, unit })
+                let alt = alt_next.take().filter(|_| last_at.is_some_and(|at| at + 2 == i));
+                last_at = Some(i);
+                out.push(Tok { stem, scope, range, vague, unit, alt })
             }
         }
     }
@@ -487,6 +529,12 @@ impl Question {
             }
             let dose = n == 1 && w.parse::<f32>().is_ok() && words.get(i + 1).is_some_and(|u| DOSE_UNITS.contains(&u.as_str()));
             let route = n == 1 && ROUTES.contains(&w);
+            // A route is any title's word for that route ("IV" is a title's "injection").
+            let expansions: Vec<&str> = match (route, w) {
+                (false, _) => expansions,
+                (true, "oral" | "po") => expansions.into_iter().chain(BY_MOUTH.iter().copied()).collect(),
+                (true, _) => expansions.into_iter().chain(PARENTERAL.iter().copied()).collect(),
+            };
             let literal: Vec<String> = literal_words
                 .iter()
                 .filter(|w| !is_stop(w) && !NEGATIONS.contains(w))
@@ -648,10 +696,12 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
     // The title (with the other names for what it lacks), or one other name alone when it
     // answers better: "flu" is J11.1's "Influenza NOS" more than its long title.
     let mut r = fit(q, title, &others, abbreviated, guideline, unrivalled);
-    // Only a name shorter than the title can fit the question more tightly (inclusion terms,
+    // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
-    for name in others.iter().filter(|n| n.len() < title.len()) {
-        r = r.max(OTHER_NAME * fit(q, name, &[], false, guideline, unrivalled));
+    for name in others.iter().filter(|n| n.len() <= title.len()) {
+        // "Eczema NOS": the name says where the bare word goes.
+        let weight = if name.iter().any(|t| t.stem == "nos") { 1.0 } else { OTHER_NAME };
+        r = r.max(weight * fit(q, name, &[], false, guideline, unrivalled));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -729,9 +779,14 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
     let mut extras: HashSet<&str> = HashSet::new();
     if !guideline {
+        let is_asked = |t: &Tok| {
+            let held = if abbreviated { q.asked.iter().any(|s| same(s, &t.stem, true)) } else { q.asked.contains(&t.stem) };
+            held || (t.stem == NOT && !q.negated.is_empty())
+        };
+        // Alternatives: one of them asked frees the rest; none asked, they cost one word.
+        let alt_asked: HashSet<u16> = title.iter().filter(|t| is_asked(t)).filter_map(|t| t.alt).collect();
         for t in title {
-            let asked = if abbreviated { q.asked.iter().any(|s| same(s, &t.stem, true)) } else { q.asked.contains(&t.stem) }
-                || (t.stem == NOT && !q.negated.is_empty());
+            let asked = is_asked(t) || t.alt.is_some_and(|g| alt_asked.contains(&g));
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
             // A drug's dose in an HCPCS title ("10 mg", "per 10 u") is its billing unit, not a
@@ -745,7 +800,8 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
                 || (!q.specific && is_default(&t.stem))
                 || EVERYDAY_SETTING_STEMS.contains(&t.stem);
             if !asked && !free {
-                extras.insert(t.stem.as_str());
+                let first = t.alt.and_then(|g| title.iter().find(|o| o.alt == Some(g)));
+                extras.insert(first.unwrap_or(t).stem.as_str());
             }
         }
     }
@@ -971,6 +1027,32 @@ mod tests {
         assert_eq!(order("heart monitor for two days", &monitors)[0], "93224");
         assert_eq!(order("obesity counseling 15 minutes", &[(Hcpcs, "G0310", "Immunize counsel 5-15 min"), (Hcpcs, "G0447", "Behavior counsel obesity 15m")])[0], "G0447");
         assert_eq!(words("48h, 2 days, 10mg, 3b"), ["2880", "minutes", ",", "2880", "minutes", ",", "10", "mg", ",", "3b"]);
+        // Ages: months old in years, "under age 12", "age 12 or older".
+        let well = [(Cpt, "99392", "Well visit, established patient, age 1–4"), (Cpt, "99391", "Well visit, established patient, under 1 year")];
+        assert_eq!(order("well baby visit 2 months old, established", &well)[0], "99391");
+        assert_eq!(order("well child visit, 3 year old, established", &well)[0], "99392");
+        let tonsils = [(Cpt, "42821", "Tonsils and adenoids out, age 12 or older"), (Cpt, "42820", "Tonsils and adenoids out, under age 12")];
+        assert_eq!(order("tonsils and adenoids out, 6 year old", &tonsils)[0], "42820");
+        assert_eq!(order("tonsils and adenoids out, 30 year old", &tonsils)[0], "42821");
+    }
+
+    #[test]
+    fn alternatives_restrict_nothing() {
+        // One of a title's alternatives asked frees the others; "and" asks for both.
+        let scopes = [(Cpt, "29880", "Knee scope, medial and lateral meniscectomy"), (Cpt, "29881", "Knee scope, medial or lateral meniscectomy")];
+        assert_eq!(order("knee scope with medial meniscectomy", &scopes)[0], "29881");
+        assert_eq!(order("knee scope, medial and lateral meniscectomy", &scopes)[0], "29880");
+        // With no component named, the complete service.
+        let ekg = [(Cpt, "93010", "EKG, 12-lead, reading only"), (Cpt, "93000", "EKG, 12-lead, complete")];
+        assert_eq!(order("12 lead EKG", &ekg)[0], "93000");
+        assert_eq!(order("12 lead EKG, reading only", &ekg)[0], "93010");
+    }
+
+    #[test]
+    fn a_route_is_the_titles_word_for_it() {
+        let benadryl = [(Hcpcs, "Q0163", "Diphenhydramine hcl 50mg"), (Hcpcs, "J1200", "Diphenhydramine hcl injectio")];
+        assert_eq!(order("diphenhydramine 50 mg IV", &benadryl)[0], "J1200");
+        assert_eq!(order("diphenhydramine 50 mg oral", &[(Hcpcs, "J1200", "Diphenhydramine hcl injectio"), (Hcpcs, "Q0163", "Diphenhydramine hcl, oral, 50mg")])[0], "Q0163");
     }
 
     #[test]
@@ -983,6 +1065,14 @@ mod tests {
             Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[] },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1, "J11.1's inclusion term is the plain word");
+        // "X NOS" says where the bare word goes: it beats a sibling that names X with more.
+        let q = Question::new("eczema", &[]);
+        let nos = ["Eczema NOS".to_string()];
+        let cands = [
+            Candidate { system: Icd10Cm, code: Some("L20.82"), title: "Flexural eczema", names: &[], codes: &[] },
+            Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[] },
+        ];
+        assert_eq!(rerank(&q, &cands)[0].0, 1);
     }
 
     #[test]
