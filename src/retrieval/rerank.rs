@@ -131,6 +131,35 @@ const ROUTE: f32 = 0.5;
 const PARENTERAL: &[&str] = &["injection", "infusion", "intravenous", "intramuscular", "subcutaneous", "iv", "im", "shot", "push", "subq"];
 const BY_MOUTH: &[&str] = &["oral"];
 
+/// How a question says a drug is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Route {
+    Parenteral,
+    Oral,
+}
+
+/// The route a title's (stemmed) word names: HCPCS titles cut them short ("inj", "injectio",
+/// "infus").
+fn route_of(stem: &str) -> Option<Route> {
+    let parenteral = ["inj", "infus", "intraven", "intramuscular", "subcutan", "subq"].iter().any(|p| stem.starts_with(p));
+    if parenteral || matches!(stem, "iv" | "im") {
+        Some(Route::Parenteral)
+    } else if stem == "oral" {
+        Some(Route::Oral)
+    } else {
+        None
+    }
+}
+
+/// The salt a drug's name carries ("ondansetron hcl", "heparin sodium"): no qualifier a
+/// question names.
+const SALTS: &[&str] = &[
+    "hcl", "hydrochloride", "sodium", "sulfate", "acetate", "phosphate", "citrate", "tartrate", "mesylate", "maleate",
+    "bromide", "succinate", "fumarate", "besylate", "tromethamine", "hydrobromide", "dihydrochloride", "bitartrate",
+];
+
+static SALT_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| SALTS.iter().map(|w| stem(w)).collect());
+
 /// Comparisons written as symbols or words, read as one word each.
 const COMPARISONS: &[(&str, &str)] = &[
     ("<=", " atmost "), (">=", " atleast "), ("≤", " atmost "), ("≥", " atleast "), ("<", " lessthan "),
@@ -326,7 +355,16 @@ fn words(text: &str) -> Vec<String> {
             *words.last_mut().expect("or") = if matches!(w.as_str(), "more" | "greater" | "longer" | "older" | "over") { "atleast" } else { "atmost" }.into();
             continue;
         }
+        // Volumes in millilitres: "1 liter" is the "1000 cc" of a title.
+        if matches!(w.as_str(), "l" | "liter" | "liters" | "litre" | "litres") {
+            if let Some(n) = words.last().and_then(|p| p.parse::<f32>().ok()) {
+                *words.last_mut().expect("a number") = number_word(n * 1000.0);
+                words.push("ml".into());
+                continue;
+            }
+        }
         let w = match w.as_str() {
+            "cc" => "ml".to_string(),
             "min" | "mins" => "minutes".to_string(),
             "xray" | "xrays" => "ray".to_string(),
             _ => w,
@@ -471,6 +509,8 @@ pub struct Question {
     pub medicare: bool,
     /// The question asks for a CPT modifier (`Some(true)`) or an HCPCS Level II one.
     modifier_kind: Option<bool>,
+    /// The route the question names for a drug.
+    route: Option<Route>,
 }
 
 #[derive(Debug, Clone)]
@@ -529,6 +569,9 @@ impl Question {
             }
             let dose = n == 1 && w.parse::<f32>().is_ok() && words.get(i + 1).is_some_and(|u| DOSE_UNITS.contains(&u.as_str()));
             let route = n == 1 && ROUTES.contains(&w);
+            if route {
+                q.route = Some(if matches!(w, "oral" | "po") { Route::Oral } else { Route::Parenteral });
+            }
             // A route is any title's word for that route ("IV" is a title's "injection").
             let expansions: Vec<&str> = match (route, w) {
                 (false, _) => expansions,
@@ -608,6 +651,7 @@ impl Question {
         self.quality |= earlier.quality;
         self.medicare |= earlier.medicare;
         self.modifier_kind = self.modifier_kind.or(earlier.modifier_kind);
+        self.route = self.route.or(earlier.route);
         self
     }
 }
@@ -724,6 +768,13 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
             r -= OTHER_SYSTEM;
         }
     }
+    // A drug asked by one route, a code for the other ("zofran IV" is not the oral tablet).
+    if let Some(asked) = q.route {
+        let routes: HashSet<Route> = title.iter().chain(others.iter().flatten()).filter_map(|t| route_of(&t.stem)).collect();
+        if !routes.is_empty() && !routes.contains(&asked) {
+            r -= CONTRADICTION;
+        }
+    }
     if guideline {
         r += if q.rules { RULES } else { -RULES };
     }
@@ -798,7 +849,10 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated)
                 || (!q.specific && is_default(&t.stem))
-                || EVERYDAY_SETTING_STEMS.contains(&t.stem);
+                || EVERYDAY_SETTING_STEMS.contains(&t.stem)
+                || SALT_STEMS.contains(&t.stem)
+                // An HCPCS drug is injected unless the question says how it is given.
+                || (abbreviated && q.route.is_none() && route_of(&t.stem) == Some(Route::Parenteral));
             if !asked && !free {
                 let first = t.alt.and_then(|g| title.iter().find(|o| o.alt == Some(g)));
                 extras.insert(first.unwrap_or(t).stem.as_str());
@@ -1053,6 +1107,20 @@ mod tests {
         let benadryl = [(Hcpcs, "Q0163", "Diphenhydramine hcl 50mg"), (Hcpcs, "J1200", "Diphenhydramine hcl injectio")];
         assert_eq!(order("diphenhydramine 50 mg IV", &benadryl)[0], "J1200");
         assert_eq!(order("diphenhydramine 50 mg oral", &[(Hcpcs, "J1200", "Diphenhydramine hcl injectio"), (Hcpcs, "Q0163", "Diphenhydramine hcl, oral, 50mg")])[0], "Q0163");
+        // A code for the other route contradicts the question, in its title or its other names.
+        let oral = ["Ondansetron hydrochloride 4 mg, oral".to_string()];
+        let cands = [
+            Candidate { system: Hcpcs, code: Some("S0119"), title: "Ondansetron 4 mg", names: &oral, codes: &[] },
+            Candidate { system: Hcpcs, code: Some("J2405"), title: "Ondansetron hcl injection", names: &[], codes: &[] },
+        ];
+        let top = |query: &str| cands[rerank(&Question::new(query, &[]), &cands)[0].0].code;
+        assert_eq!(top("ondansetron IV 4mg"), Some("J2405"));
+        assert_eq!(top("ondansetron 4 mg by mouth, oral"), Some("S0119"));
+        // With no route named, a drug's salt and its injection are no extra words.
+        let naloxone = [(Hcpcs, "J2313", "Inj, naloxone (zimhi) 0.01mg"), (Hcpcs, "J2312", "Inj naloxone hcl nos, 0.01mg"), (Hcpcs, "G2216", "Home supply naloxone kit")];
+        assert_eq!(order("naloxone", &naloxone)[0], "J2312");
+        // A litre is the 1000 ml of a title.
+        assert_eq!(words("1 liter, 500 cc"), ["1000", "ml", ",", "500", "ml"]);
     }
 
     #[test]
