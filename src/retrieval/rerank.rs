@@ -380,6 +380,22 @@ fn words(text: &str) -> Vec<String> {
     words
 }
 
+/// A question's "R" or "L" before a body part is its side ("R shoulder", "L hand"); not in
+/// "L spine" (lumbar) or "R/O" (rule out).
+fn sides(mut words: Vec<String>) -> Vec<String> {
+    for i in 0..words.len() {
+        let next = words.get(i + 1).map(String::as_str).unwrap_or("");
+        let part = next.len() >= 3 && next.chars().all(char::is_alphabetic) && !matches!(next, "spine" | "and" | "with");
+        let side = match words[i].as_str() {
+            "r" if part => "right",
+            "l" if part => "left",
+            _ => continue,
+        };
+        words[i] = side.into();
+    }
+    words
+}
+
 fn number_word(n: f32) -> String {
     if n.fract() == 0.0 {
         format!("{}", n as i64)
@@ -526,7 +542,7 @@ struct Concept {
 impl Question {
     pub fn new(query: &str, terms: &[Term]) -> Self {
         let mut q = Question::default();
-        let words = words(query);
+        let words = sides(words(query));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
@@ -1088,6 +1104,13 @@ mod tests {
         let tonsils = [(Cpt, "42821", "Tonsils and adenoids out, age 12 or older"), (Cpt, "42820", "Tonsils and adenoids out, under age 12")];
         assert_eq!(order("tonsils and adenoids out, 6 year old", &tonsils)[0], "42820");
         assert_eq!(order("tonsils and adenoids out, 30 year old", &tonsils)[0], "42821");
+    }
+
+    #[test]
+    fn r_and_l_are_sides() {
+        let cuff = [(Icd10Cm, "M75.100", "Unspecified rotator cuff tear of unspecified shoulder"), (Icd10Cm, "M75.101", "Unspecified rotator cuff tear of right shoulder")];
+        assert_eq!(order("rotator cuff tear R shoulder", &cuff)[0], "M75.101");
+        assert_eq!(sides(words("L spine x-ray, r/o fracture, L hand")), ["l", "spine", "x", "ray", ",", "r", "o", "fracture", ",", "left", "hand"]);
     }
 
     #[test]
