@@ -78,11 +78,12 @@ const STOP: &[&str] = &[
 /// names no specifics, so a title holding them has asked for nothing extra.
 const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "oth", "nec", "elsewhere", "classified", "initial", "encounter", "not", "uncomplicated"];
 
-/// What a service is when a question names no setting and no component: the office
-/// (outpatient) visit, the complete (global) service; their title words are never extra.
-const EVERYDAY_SETTING: &[&str] = &["office", "outpatient", "outpt", "complete", "global"];
+/// What a code is when a question does not say: a visit is the office (outpatient) visit, a
+/// service the complete (global) one, and, by the ICD-10-CM conventions, a fracture closed and
+/// displaced and its healing routine. Their title words are never extra.
+const EVERYDAY: &[&str] = &["office", "outpatient", "outpt", "complete", "global", "closed", "displaced", "routine"];
 
-static EVERYDAY_SETTING_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY_SETTING.iter().map(|w| stem(w)).collect());
+static EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY.iter().map(|w| stem(w)).collect());
 
 /// Quality data codes (HCPCS G8000–G9999, M1000–M1999) report a measure for a quality
 /// programme; they bill no service, and a question means one only when it says so.
@@ -106,7 +107,10 @@ fn is_default(stem: &str) -> bool {
 const NOT: &str = "not";
 
 /// Words that open a negated phrase in a question.
-const NEGATIONS: &[&str] = &["no", "without", "not", "non", "denies", "negative", "never"];
+const NEGATIONS: &[&str] = &[
+    "no", "without", "not", "non", "denies", "negative", "never", "didn't", "didnt", "doesn't", "doesnt", "don't", "dont",
+    "wasn't", "wasnt", "isn't", "isnt", "hasn't", "hasnt", "haven't", "havent", "hadn't", "hadnt",
+];
 
 /// Units written right after a number in HCPCS descriptors ("15m", "10mg", "48h").
 const UNITS: &[&str] = &["m", "min", "mins", "h", "hr", "hrs", "mg", "mcg", "g", "gm", "kg", "ml", "cc", "l", "cm", "mm", "u", "iu", "units"];
@@ -755,7 +759,15 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
     let guideline = c.system == CodeSystem::Guideline;
     // The title (with the other names for what it lacks), or one other name alone when it
     // answers better: "flu" is J11.1's "Influenza NOS" more than its long title.
-    let mut r = fit(q, title, &others, abbreviated, guideline, unrivalled);
+    // "Osteoporosis NOS" among the names, and the question names osteoporosis and nothing the
+    // name lacks: this code is where the bare word goes, so its title's qualifiers ("Age-related")
+    // are what the classification assumes, not extras.
+    let default_for_question = others.iter().any(|name| {
+        name.iter().any(|t| t.stem == "nos")
+            && name.iter().filter(|t| t.stem != "nos").all(|t| q.asked.contains(&t.stem))
+            && name.len() > 1
+    });
+    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, unrivalled);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     for name in others.iter().filter(|n| n.len() <= title.len()) {
@@ -803,7 +815,9 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
 
 /// How well one name (`title`, helped by `others` for the concepts it lacks) answers `q`:
 /// coverage and phrase order, less extra qualifiers and contradictions.
-fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guideline: bool, unrivalled: &[bool]) -> f32 {
+/// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
+/// passage, a code that is the default for what is asked).
+fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, no_extras: bool, unrivalled: &[bool]) -> f32 {
     let holds = |stem: &str| -> f32 {
         let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
         if title.iter().any(|t| same(stem, &t.stem, abbreviated)) || in_range(title) {
@@ -825,6 +839,13 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
         let discount = if unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
         score += n * literal.max(discount * expanded);
         weight += n;
+        // "didn't black out": a title "with" what the expansion names contradicts it too.
+        if concept.literal.iter().all(|s| q.negated.contains(s)) {
+            let present = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
+            if concept.expansions.iter().flatten().any(present) {
+                contradiction = true;
+            }
+        }
         for s in &concept.absences {
             if title.iter().any(|t| t.stem == *s && !t.scope.absent()) {
                 contradiction = true;
@@ -845,7 +866,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
     }
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
     let mut extras: HashSet<&str> = HashSet::new();
-    if !guideline {
+    if !no_extras {
         let is_asked = |t: &Tok| {
             let held = if abbreviated { q.asked.iter().any(|s| same(s, &t.stem, true)) } else { q.asked.contains(&t.stem) };
             held || (t.stem == NOT && !q.negated.is_empty())
@@ -865,7 +886,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated)
                 || (!q.specific && is_default(&t.stem))
-                || EVERYDAY_SETTING_STEMS.contains(&t.stem)
+                || EVERYDAY_STEMS.contains(&t.stem)
                 || SALT_STEMS.contains(&t.stem)
                 // An HCPCS drug is injected unless the question says how it is given.
                 || (abbreviated && q.route.is_none() && route_of(&t.stem) == Some(Route::Parenteral));
@@ -877,7 +898,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, guid
     }
     // "Other" is a choice of its own: a question that names no specifics means the
     // unspecified code, so the words of "other" cost a part of an extra word.
-    let says_other = !q.specific && title.iter().any(|t| is_other(&t.stem) && t.scope == Scope::Plain);
+    let says_other = !no_extras && !q.specific && title.iter().any(|t| is_other(&t.stem) && t.scope == Scope::Plain);
     let extra_words = extras.len() as f32 + if says_other { OTHER } else { 0.0 };
     let order = if q.sequence.len() >= 2 {
         let pairs = q.sequence.windows(2).filter(|p| p[0] != p[1]);
@@ -1041,6 +1062,16 @@ mod tests {
             &[(Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")],
         );
         assert_eq!(got[0], "E11.9");
+        // A negated lay word negates its expansion ("didn't black out": no loss of consciousness).
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "black out\tloss of consciousness\n").unwrap();
+        let query = "concussion, didn't black out";
+        let q = Question::new(query, &l.terms(query));
+        let concussion = [
+            (Icd10Cm, "S06.0XAA", "Concussion with loss of consciousness status unknown"),
+            (Icd10Cm, "S06.0X0A", "Concussion without loss of consciousness"),
+        ];
+        assert_eq!(ordered(&q, &concussion)[0], "S06.0X0A");
     }
 
     #[test]
