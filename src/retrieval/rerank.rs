@@ -430,6 +430,25 @@ fn stem(word: &str) -> String {
     })
 }
 
+/// "a/b/c" between words of two letters or more as "a or b or c" ("w/o", "n/adj" stay).
+fn slashes_as_or(title: &str) -> std::borrow::Cow<'_, str> {
+    if !title.contains('/') {
+        return title.into();
+    }
+    let chars: Vec<char> = title.chars().collect();
+    let mut out = String::with_capacity(title.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        let word_before = chars[..i].iter().rev().take_while(|c| c.is_alphanumeric()).count();
+        let word_after = chars[i + 1..].iter().take_while(|c| c.is_alphanumeric()).count();
+        if c == '/' && word_before >= 2 && word_after >= 1 && chars.get(i + 1).is_some_and(|c| c.is_alphabetic()) {
+            out.push_str(" or ");
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
 /// Content tokens of a title or name: stems with the scope "with"/"without" puts them in.
 /// "not" and "no" open an absence as "without" does ("not having achieved remission", "not
 /// including thumb", "no wood"); an absence ends at a clause break or, once it holds a word,
@@ -936,7 +955,15 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
     // An expansion weighs less than the user's words only where some candidate holds those
     // words: "pad" read as peripheral artery disease must not beat a crutch pad, but a brand
     // name no title holds ("keytruda") is its generic name and nothing else.
-    let titles: Vec<Vec<Tok>> = candidates.iter().map(|c| title_tokens(c.title)).collect();
+    let titles: Vec<Vec<Tok>> = candidates
+        .iter()
+        .map(|c| match c.system {
+            // Our CPT and modifier titles list alternatives with slashes ("scalp/neck/trunk/
+            // limbs"); HCPCS descriptors also join mixtures with them ("dextrose/normal saline").
+            CodeSystem::Cpt | CodeSystem::Modifier => title_tokens(&slashes_as_or(c.title)),
+            _ => title_tokens(c.title),
+        })
+        .collect();
     let unrivalled: Vec<bool> = q
         .concepts
         .iter()
@@ -1146,6 +1173,11 @@ mod tests {
 
     #[test]
     fn alternatives_restrict_nothing() {
+        assert_eq!(slashes_as_or("Simple repair, scalp/neck, w/o graft, n/adj"), "Simple repair, scalp or neck, w/o graft, n/adj");
+        let repairs = [(Cpt, "12011", "Simple wound repair, face, 2.5 cm or less"), (Cpt, "12001", "Simple wound repair, scalp/neck/trunk/limbs, 2.5 cm or less")];
+        let cands: Vec<Candidate> = repairs.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[] }).collect();
+        let top = |query: &str| repairs[rerank(&Question::new(query, &[]), &cands)[0].0].1;
+        assert_eq!(top("simple wound repair of the trunk, 2 cm"), "12001");
         // One of a title's alternatives asked frees the others; "and" asks for both.
         let scopes = [(Cpt, "29880", "Knee scope, medial and lateral meniscectomy"), (Cpt, "29881", "Knee scope, medial or lateral meniscectomy")];
         assert_eq!(order("knee scope with medial meniscectomy", &scopes)[0], "29881");
