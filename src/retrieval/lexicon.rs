@@ -74,9 +74,15 @@ impl Lexicon {
             }
             self.longest = self.longest.max(key.split(' ').count());
             self.term_words.extend(key.split(' ').map(str::to_string));
-            let list = self.entries.entry(key).or_default();
-            if !list.iter().any(|e| e == expansion.trim()) {
-                list.push(expansion.trim().to_string());
+            // A term written with an article ("pit of the stomach") also matches a question
+            // with another filler there ("pit of my stomach"), which matching skips.
+            let bare: Vec<&str> = key.split(' ').enumerate().filter(|(j, w)| *j == 0 || !FILLERS.contains(w)).map(|(_, w)| w).collect();
+            let bare = bare.join(" ");
+            for key in [key.clone(), bare].into_iter().collect::<HashSet<_>>() {
+                let list = self.entries.entry(key).or_default();
+                if !list.iter().any(|e| e == expansion.trim()) {
+                    list.push(expansion.trim().to_string());
+                }
             }
         }
         Ok(())
@@ -205,6 +211,9 @@ mod tests {
         assert_eq!(terms[1].expansions, vec!["atrial fibrillation"], "a term's own article still matches");
         l.add_text(Path::new("t.tsv"), "blood\themorrhage\n").unwrap();
         assert_eq!(l.expand("blood in my urine"), vec!["hematuria"], "the longest match either way");
+        l.add_text(Path::new("t.tsv"), "pit of the stomach\tepigastric pain\n").unwrap();
+        assert_eq!(l.expand("pain in the pit of my stomach"), vec!["epigastric pain"], "another article than the term's");
+        assert_eq!(l.expand("pit of the stomach"), vec!["epigastric pain"]);
     }
 
     #[test]
