@@ -26,7 +26,8 @@
 //!
 //! It works on titles and a few names per candidate, so it costs microseconds.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use std::sync::LazyLock;
 
 use qdrant_rust_stemmers::{Algorithm, Stemmer};
@@ -430,6 +431,31 @@ fn stem(word: &str) -> String {
     })
 }
 
+/// Titles and names tokenized on this thread: the same codes come back search after search.
+const TOKENS_CACHE: usize = 20_000;
+
+thread_local! {
+    /// By text, with its slashes as written and read as "or".
+    static TOKENS: std::cell::RefCell<[HashMap<String, Rc<Vec<Tok>>>; 2]> = Default::default();
+}
+
+/// [`title_tokens`] of `text` (its slashes read as "or" when `slashes`), from the cache.
+fn cached_tokens(text: &str, slashes: bool) -> Rc<Vec<Tok>> {
+    let which = usize::from(slashes);
+    if let Some(hit) = TOKENS.with(|cache| cache.borrow()[which].get(text).cloned()) {
+        return hit;
+    }
+    let tokens = Rc::new(if slashes { title_tokens(&slashes_as_or(text)) } else { title_tokens(text) });
+    TOKENS.with(|cache| {
+        let cache = &mut cache.borrow_mut()[which];
+        if cache.len() >= TOKENS_CACHE {
+            cache.clear();
+        }
+        cache.insert(text.to_string(), tokens.clone());
+    });
+    tokens
+}
+
 /// "a/b/c" between words of two letters or more as "a or b or c" ("w/o", "n/adj" stay).
 fn slashes_as_or(title: &str) -> std::borrow::Cow<'_, str> {
     if !title.contains('/') {
@@ -772,7 +798,7 @@ fn same(q: &str, t: &str, abbreviated: bool) -> bool {
 /// How well `c` answers `q`, before the prior. `unrivalled[k]` says that no candidate holds
 /// the user's own words of concept `k`, so its expansions count in full.
 fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) -> f32 {
-    let others: Vec<Vec<Tok>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| title_tokens(n)).collect();
+    let others: Vec<Rc<Vec<Tok>>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| cached_tokens(n, false)).collect();
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
     let guideline = c.system == CodeSystem::Guideline;
@@ -817,7 +843,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
     }
     // A drug asked by one route, a code for the other ("zofran IV" is not the oral tablet).
     if let Some(asked) = q.route {
-        let routes: HashSet<Route> = title.iter().chain(others.iter().flatten()).filter_map(|t| route_of(&t.stem)).collect();
+        let routes: HashSet<Route> = title.iter().chain(others.iter().flat_map(|n| n.iter())).filter_map(|t| route_of(&t.stem)).collect();
         if !routes.is_empty() && !routes.contains(&asked) {
             r -= CONTRADICTION;
         }
@@ -836,12 +862,12 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
 /// coverage and phrase order, less extra qualifiers and contradictions.
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked).
-fn fit(q: &Question, title: &[Tok], others: &[Vec<Tok>], abbreviated: bool, no_extras: bool, unrivalled: &[bool]) -> f32 {
+fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, unrivalled: &[bool]) -> f32 {
     let holds = |stem: &str| -> f32 {
         let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
         if title.iter().any(|t| same(stem, &t.stem, abbreviated)) || in_range(title) {
             1.0
-        } else if others.iter().flatten().any(|t| same(stem, &t.stem, false)) {
+        } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, &t.stem, false)) {
             OTHER_NAME
         } else {
             0.0
@@ -955,15 +981,9 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
     // An expansion weighs less than the user's words only where some candidate holds those
     // words: "pad" read as peripheral artery disease must not beat a crutch pad, but a brand
     // name no title holds ("keytruda") is its generic name and nothing else.
-    let titles: Vec<Vec<Tok>> = candidates
-        .iter()
-        .map(|c| match c.system {
-            // Our CPT and modifier titles list alternatives with slashes ("scalp/neck/trunk/
-            // limbs"); HCPCS descriptors also join mixtures with them ("dextrose/normal saline").
-            CodeSystem::Cpt | CodeSystem::Modifier => title_tokens(&slashes_as_or(c.title)),
-            _ => title_tokens(c.title),
-        })
-        .collect();
+    // Our CPT and modifier titles list alternatives with slashes ("scalp/neck/trunk/limbs");
+    // HCPCS descriptors also join mixtures with them ("dextrose/normal saline").
+    let titles: Vec<Rc<Vec<Tok>>> = candidates.iter().map(|c| cached_tokens(c.title, matches!(c.system, CodeSystem::Cpt | CodeSystem::Modifier))).collect();
     let unrivalled: Vec<bool> = q
         .concepts
         .iter()
