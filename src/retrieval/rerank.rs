@@ -9,22 +9,28 @@
 //! - **extra qualifiers**: words of the title the question never asked for (with coma,
 //!   bilateral, sequela, type 1, 3 views) cost [`EXTRA`] each. The words of the default a coder
 //!   picks when nothing is specified (unspecified, other, NOS, initial encounter, anything after
-//!   "without") cost nothing, so a question with no specifics lands on the default code;
-//! - **negation**: "no X" / "without X" / "w/o X" in the question matches a title's "without X"
-//!   and contradicts its "with X";
+//!   "without") cost nothing, so a question with no specifics lands on the default code; nor do
+//!   a title's other alternatives once the question asks one ("medial or lateral", a CPT
+//!   title's "scalp/neck/trunk/limbs"), which otherwise cost one word together, nor any title
+//!   word of a code whose "X NOS" name is what the question asks (the classification's default);
+//! - **negation**: "no X" / "without X" / "w/o X" / "didn't X" in the question matches a title's
+//!   "without X" and contradicts its "with X", also where X is a lay word's expansion;
 //! - **phrase order**: pairs of the question's words that the title holds in the same order
 //!   ("other atherosclerosis of unspecified type" against "unspecified atherosclerosis of
 //!   other type");
 //! - **weights**: an expansion counts in full where no candidate holds the user's own word (a
 //!   brand name is its generic name); a dose ("40mg") or a route ("IV", "shot") beside a
-//!   drug's name weighs less than the name;
+//!   drug's name weighs less than the name, matches any title's word for that route, and a
+//!   code for the other route contradicts it; a question's "R"/"L" before a body part is its side;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare; quality data codes only when it asks about measures; questions that ask for
 //!   rules rather than a code, and a guideline passage below the codes it is about otherwise;
 //! - a small **prior** from the fused rank, which decides when the names say nothing.
 //!
-//! It works on titles and a few names per candidate, so it costs microseconds.
+//! It works on titles and a few names per candidate, tokenized once per thread and cached
+//! ([`cached_tokens`]): under callgrind, 60 questions searched in three modes, it took 20% of
+//! the instructions with no cache and 8% with it.
 
 use std::collections::{HashMap, HashSet};
 use std::rc::Rc;
