@@ -470,9 +470,11 @@ fn slashes_as_or(title: &str) -> std::borrow::Cow<'_, str> {
     let chars: Vec<char> = title.chars().collect();
     let mut out = String::with_capacity(title.len() + 8);
     for (i, &c) in chars.iter().enumerate() {
-        let word_before = chars[..i].iter().rev().take_while(|c| c.is_alphanumeric()).count();
-        let word_after = chars[i + 1..].iter().take_while(|c| c.is_alphanumeric()).count();
-        if c == '/' && word_before >= 2 && word_after >= 1 && chars.get(i + 1).is_some_and(|c| c.is_alphabetic()) {
+        let between_words = || {
+            let word_before = chars[..i].iter().rev().take_while(|c| c.is_alphanumeric()).count();
+            word_before >= 2 && chars.get(i + 1).is_some_and(|c| c.is_alphabetic())
+        };
+        if c == '/' && between_words() {
             out.push_str(" or ");
         } else {
             out.push(c);
@@ -847,8 +849,9 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
             r -= OTHER_SYSTEM;
         }
     }
-    // A drug asked by one route, a code for the other ("zofran IV" is not the oral tablet).
-    if let Some(asked) = q.route {
+    // A drug asked by one route, a code for the other ("zofran IV" is not the oral tablet); a
+    // diagnosis's "oral" is a site, not a route.
+    if let (Some(asked), CodeSystem::Hcpcs | CodeSystem::Cpt) = (q.route, c.system) {
         let routes: HashSet<Route> = title.iter().chain(others.iter().flat_map(|n| n.iter())).filter_map(|t| route_of(&t.stem)).collect();
         if !routes.is_empty() && !routes.contains(&asked) {
             r -= CONTRADICTION;
@@ -972,7 +975,10 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     } else {
         0.0
     };
-    let mut r = coverage + ORDER * order - EXTRA * extra_words * coverage.max(0.2);
+    // Extra words tell apart siblings that answer the question; a title that holds none of it
+    // is no sibling, and its length says nothing (the fused rank decides).
+    let scale = if coverage > 0.0 { coverage.max(0.2) } else { 0.0 };
+    let mut r = coverage + ORDER * order - EXTRA * extra_words * scale;
     if contradiction {
         r -= CONTRADICTION;
     }
@@ -1188,6 +1194,12 @@ mod tests {
         let tonsils = [(Cpt, "42821", "Tonsils and adenoids out, age 12 or older"), (Cpt, "42820", "Tonsils and adenoids out, under age 12")];
         assert_eq!(order("tonsils and adenoids out, 6 year old", &tonsils)[0], "42820");
         assert_eq!(order("tonsils and adenoids out, 30 year old", &tonsils)[0], "42821");
+    }
+
+    #[test]
+    fn titles_that_answer_nothing_keep_the_fused_order() {
+        let got = order("toradol", &[(Icd10Cm, "E16.2", "Hypoglycemia, unspecified, with a long title"), (Hcpcs, "J1885", "Ketorolac tromethamine inj")]);
+        assert_eq!(got, ["E16.2", "J1885"], "no title holds the word: fewer words are no better answer");
     }
 
     #[test]
