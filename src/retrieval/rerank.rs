@@ -391,6 +391,32 @@ fn words(text: &str) -> Vec<String> {
     words
 }
 
+/// What a question says it does not know ("type not specified", "severity not documented",
+/// "cause unknown") is the titles' "unspecified", not a negation of what follows.
+fn unstated(words: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let next = words.get(i + 1).map(String::as_str);
+        match (words[i].as_str(), next) {
+            // Not "not specified as traumatic": that negates what follows.
+            ("not", Some("specified" | "documented" | "stated" | "known" | "given")) if words.get(i + 2).is_none_or(|w| w != "as") => {
+                out.push("unspecified".into());
+                i += 2;
+            }
+            ("unknown" | "undocumented" | "unstated", _) => {
+                out.push("unspecified".into());
+                i += 1;
+            }
+            _ => {
+                out.push(words[i].clone());
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// A question's "R" or "L" before a body part is its side ("R shoulder", "L hand"); not in
 /// "L spine" (lumbar) or "R/O" (rule out).
 fn sides(mut words: Vec<String>) -> Vec<String> {
@@ -599,7 +625,7 @@ struct Concept {
 impl Question {
     pub fn new(query: &str, terms: &[Term]) -> Self {
         let mut q = Question::default();
-        let words = sides(words(query));
+        let words = unstated(sides(words(query)));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
@@ -1200,6 +1226,14 @@ mod tests {
     fn titles_that_answer_nothing_keep_the_fused_order() {
         let got = order("toradol", &[(Icd10Cm, "E16.2", "Hypoglycemia, unspecified, with a long title"), (Hcpcs, "J1885", "Ketorolac tromethamine inj")]);
         assert_eq!(got, ["E16.2", "J1885"], "no title holds the word: fewer words are no better answer");
+    }
+
+    #[test]
+    fn what_the_question_does_not_know_is_unspecified() {
+        let anemia = [(Icd10Cm, "D59.13", "Mixed type autoimmune hemolytic anemia"), (Icd10Cm, "D64.9", "Anemia, unspecified")];
+        assert_eq!(order("pt anemic, type not specified", &anemia)[0], "D64.9");
+        assert_eq!(unstated(words("severity not documented, cause unknown")), ["severity", "unspecified", ",", "cause", "unspecified"]);
+        assert_eq!(unstated(words("tear not specified as traumatic")), ["tear", "not", "specified", "as", "traumatic"]);
     }
 
     #[test]
