@@ -78,7 +78,8 @@ impl Lexicon {
             // with another filler there ("pit of my stomach"), which matching skips.
             let bare: Vec<&str> = key.split(' ').enumerate().filter(|(j, w)| *j == 0 || !FILLERS.contains(w)).map(|(_, w)| w).collect();
             let bare = bare.join(" ");
-            for key in [key.clone(), bare].into_iter().collect::<HashSet<_>>() {
+            let keys = if bare == key { vec![key] } else { vec![key, bare] };
+            for key in keys {
                 let list = self.entries.entry(key).or_default();
                 if !list.iter().any(|e| e == expansion.trim()) {
                     list.push(expansion.trim().to_string());

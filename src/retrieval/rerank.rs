@@ -143,7 +143,7 @@ const PARENTERAL: &[&str] = &["injection", "infusion", "intravenous", "intramusc
 const BY_MOUTH: &[&str] = &["oral"];
 
 /// How a question says a drug is given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Parenteral,
     Oral,
@@ -331,9 +331,8 @@ fn words(text: &str) -> Vec<String> {
             "week" | "weeks" | "wk" | "wks" => Some(52.0),
             _ => None,
         };
-        if let (Some(per_year), Some(n)) = (per_year, words.last().and_then(|p| p.parse::<f32>().ok())) {
-            if out.get(at + 1).is_some_and(|next| next == "old") {
-                *words.last_mut().expect("a number") = number_word((n / per_year * 100.0).round() / 100.0);
+        if let Some(per_year) = per_year.filter(|_| out.get(at + 1).is_some_and(|next| next == "old")) {
+            if scale_last(&mut words, |n| (n / per_year * 100.0).round() / 100.0) {
                 words.push("years".into());
                 continue;
             }
@@ -345,18 +344,13 @@ fn words(text: &str) -> Vec<String> {
             _ => None,
         };
         if let Some(per_unit) = per_unit {
-            let last = words.last().and_then(|p| p.parse::<f32>().ok());
-            if let Some(n) = last {
-                let k = words.len();
-                words[k - 1] = number_word(n * per_unit);
-                // "3 to 7 days": the range's first number has the same unit.
-                if k >= 3 && words[k - 2] == "to" {
-                    if let Ok(m) = words[k - 3].parse::<f32>() {
-                        words[k - 3] = number_word(m * per_unit);
-                    }
-                }
+            let number = scale_last(&mut words, |n| n * per_unit);
+            // "3 to 7 days": the range's first number has the same unit.
+            let k = words.len();
+            if number && k >= 3 && words[k - 2] == "to" {
+                scale_last(&mut words[..k - 2], |m| m * per_unit);
             }
-            if last.is_some() || w != "h" {
+            if number || w != "h" {
                 words.push("minutes".into());
             }
             continue;
@@ -367,12 +361,9 @@ fn words(text: &str) -> Vec<String> {
             continue;
         }
         // Volumes in millilitres: "1 liter" is the "1000 cc" of a title.
-        if matches!(w.as_str(), "l" | "liter" | "liters" | "litre" | "litres") {
-            if let Some(n) = words.last().and_then(|p| p.parse::<f32>().ok()) {
-                *words.last_mut().expect("a number") = number_word(n * 1000.0);
-                words.push("ml".into());
-                continue;
-            }
+        if matches!(w.as_str(), "l" | "liter" | "liters" | "litre" | "litres") && scale_last(&mut words, |n| n * 1000.0) {
+            words.push("ml".into());
+            continue;
         }
         let w = match w.as_str() {
             "cc" => "ml".to_string(),
@@ -431,6 +422,20 @@ fn sides(mut words: Vec<String>) -> Vec<String> {
         words[i] = side.into();
     }
     words
+}
+
+/// Replaces the last word, when it is a number, by `scale` of it; says whether it was one.
+fn scale_last(words: &mut [String], scale: impl Fn(f32) -> f32) -> bool {
+    match words.last_mut() {
+        Some(last) => match last.parse::<f32>() {
+            Ok(n) => {
+                *last = number_word(scale(n));
+                true
+            }
+            Err(_) => false,
+        },
+        None => false,
+    }
 }
 
 fn number_word(n: f32) -> String {
@@ -667,16 +672,15 @@ impl Question {
                 continue;
             }
             let dose = n == 1 && w.parse::<f32>().is_ok() && words.get(i + 1).is_some_and(|u| DOSE_UNITS.contains(&u.as_str()));
-            let route = n == 1 && ROUTES.contains(&w);
-            if route {
-                q.route = Some(if matches!(w, "oral" | "po") { Route::Oral } else { Route::Parenteral });
-            }
+            let route = (n == 1 && ROUTES.contains(&w)).then_some(if matches!(w, "oral" | "po") { Route::Oral } else { Route::Parenteral });
+            q.route = route.or(q.route);
             // A route is any title's word for that route ("IV" is a title's "injection").
-            let expansions: Vec<&str> = match (route, w) {
-                (false, _) => expansions,
-                (true, "oral" | "po") => expansions.into_iter().chain(BY_MOUTH.iter().copied()).collect(),
-                (true, _) => expansions.into_iter().chain(PARENTERAL.iter().copied()).collect(),
+            let route_words: &[&str] = match route {
+                Some(Route::Oral) => BY_MOUTH,
+                Some(Route::Parenteral) => PARENTERAL,
+                None => &[],
             };
+            let expansions: Vec<&str> = expansions.into_iter().chain(route_words.iter().copied()).collect();
             let literal: Vec<String> = literal_words
                 .iter()
                 .filter(|w| !is_stop(w) && !NEGATIONS.contains(w))
@@ -701,7 +705,7 @@ impl Question {
                     }
                 }
                 q.sequence.extend(literal.iter().cloned());
-                let weight = if dose { DOSE } else if route { ROUTE } else { literal.len() as f32 };
+                let weight = if dose { DOSE } else if route.is_some() { ROUTE } else { literal.len() as f32 };
                 q.concepts.push(Concept { literal, expansions, absences, weight });
                 negating = negating.saturating_sub(1);
             }
@@ -841,17 +845,16 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
     // "Osteoporosis NOS" among the names, and the question names osteoporosis and nothing the
     // name lacks: this code is where the bare word goes, so its title's qualifiers ("Age-related")
     // are what the classification assumes, not extras.
+    let says_nos = |name: &[Tok]| name.iter().any(|t| t.stem == "nos");
     let default_for_question = others.iter().any(|name| {
-        name.iter().any(|t| t.stem == "nos")
-            && name.iter().filter(|t| t.stem != "nos").all(|t| q.asked.contains(&t.stem))
-            && name.len() > 1
+        name.len() > 1 && says_nos(name) && name.iter().filter(|t| t.stem != "nos").all(|t| q.asked.contains(&t.stem))
     });
     let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, unrivalled);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     for name in others.iter().filter(|n| n.len() <= title.len()) {
         // "Eczema NOS": the name says where the bare word goes.
-        let weight = if name.iter().any(|t| t.stem == "nos") { 1.0 } else { OTHER_NAME };
+        let weight = if says_nos(name) { 1.0 } else { OTHER_NAME };
         r = r.max(weight * fit(q, name, &[], false, guideline, unrivalled));
     }
     if let Some(system) = q.system {
@@ -878,8 +881,8 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
     // A drug asked by one route, a code for the other ("zofran IV" is not the oral tablet); a
     // diagnosis's "oral" is a site, not a route.
     if let (Some(asked), CodeSystem::Hcpcs | CodeSystem::Cpt) = (q.route, c.system) {
-        let routes: HashSet<Route> = title.iter().chain(others.iter().flat_map(|n| n.iter())).filter_map(|t| route_of(&t.stem)).collect();
-        if !routes.is_empty() && !routes.contains(&asked) {
+        let mut routes = title.iter().chain(others.iter().flat_map(|n| n.iter())).filter_map(|t| route_of(&t.stem)).peekable();
+        if routes.peek().is_some() && routes.all(|r| r != asked) {
             r -= CONTRADICTION;
         }
     }
