@@ -92,6 +92,15 @@ const EVERYDAY: &[&str] = &["office", "outpatient", "outpt", "complete", "global
 
 static EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY.iter().map(|w| stem(w)).collect());
 
+/// Title words that make a code another kind of thing than what it names: the anesthesia for
+/// a procedure, the status after it, the vaccine against a disease, the screening for it, a
+/// history of it. Unasked, each costs [`KIND`] extra words, not one: "vasectomy" is the
+/// operation before its anesthesia or the status it leaves.
+const KINDS: &[&str] = &["anesthesia", "status", "vaccine", "screening", "history"];
+const KIND: f32 = 2.0;
+
+static KIND_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| KINDS.iter().map(|w| stem(w)).collect());
+
 /// Quality data codes (HCPCS G8000–G9999, M1000–M1999) report a measure for a quality
 /// programme; they bill no service, and a question means one only when it says so.
 fn is_quality_code(code: &str) -> bool {
@@ -583,7 +592,25 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             }
         }
     }
+    exhaustive_alternatives(&mut out);
     out
+}
+
+/// Alternatives that leave nothing out ("one or both sides", "unilateral or bilateral",
+/// "single or multiple") qualify nothing: every case is one of them, so none is an extra.
+fn exhaustive_alternatives(toks: &mut [Tok]) {
+    static ALL: LazyLock<[String; 4]> = LazyLock::new(|| ["both", "bilateral", "multiple", "more"].map(stem));
+    static SIDE: LazyLock<[String; 2]> = LazyLock::new(|| ["side", "sides"].map(stem));
+    let groups: Vec<u16> = toks.iter().filter(|t| ALL.contains(&t.stem)).filter_map(|t| t.alt).collect();
+    for g in groups {
+        let Some(last) = toks.iter().rposition(|t| t.alt == Some(g)) else { continue };
+        for t in toks.iter_mut().filter(|t| t.alt == Some(g)) {
+            t.vague = true;
+        }
+        if let Some(next) = toks.get_mut(last + 1).filter(|t| SIDE.contains(&t.stem)) {
+            next.vague = true;
+        }
+    }
 }
 
 /// What the question asks, read once per search.
@@ -982,7 +1009,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     // "Other" is a choice of its own: a question that names no specifics means the
     // unspecified code, so the words of "other" cost a part of an extra word.
     let says_other = !no_extras && !q.specific && title.iter().any(|t| is_other(&t.stem) && t.scope == Scope::Plain);
-    let extra_words = extras.len() as f32 + if says_other { OTHER } else { 0.0 };
+    let extra_words = extras.iter().map(|s| if KIND_STEMS.contains(*s) { KIND } else { 1.0 }).sum::<f32>() + if says_other { OTHER } else { 0.0 };
     let order = if q.sequence.len() >= 2 {
         let pairs = q.sequence.windows(2).filter(|p| p[0] != p[1]);
         let (mut held, mut all) = (0, 0);
@@ -1105,6 +1132,29 @@ mod tests {
         // What the follow-up does not restate still holds.
         let diabetes = [(Icd10Cm, "E10.8", "Type 1 diabetes mellitus with unspecified complications"), (Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications")];
         assert_eq!(order_after("type 2 diabetes, no complications", "and for type 1?", &diabetes)[0], "E10.9");
+    }
+
+    #[test]
+    fn a_code_of_another_kind_ranks_below_the_thing_asked() {
+        // The anesthesia for an operation, the status it leaves, the vaccine against a disease.
+        let titles = [
+            (Cpt, "00921", "Vasectomy anesthesia"),
+            (Icd10Cm, "Z98.52", "Vasectomy status"),
+            (Cpt, "55250", "Vasectomy, one or both sides"),
+        ];
+        assert_eq!(order("vasectomy", &titles)[0], "55250");
+        assert_eq!(order("vasectomy status", &titles)[0], "Z98.52");
+        assert_eq!(order("anesthesia for vasectomy", &titles)[0], "00921");
+        let knee = [(Cpt, "01402", "Total knee arthroplasty anesthesia"), (Cpt, "27447", "Total knee arthroplasty, cemented")];
+        assert_eq!(order("total knee arthroplasty", &knee)[0], "27447");
+    }
+
+    #[test]
+    fn alternatives_that_leave_nothing_out_qualify_nothing() {
+        let vague = |title: &str| title_tokens(title).iter().filter(|t| t.vague).count();
+        assert_eq!(vague("Vasectomy, one or both sides"), 3);
+        assert_eq!(vague("Excision of lesion, single or multiple"), 2);
+        assert_eq!(vague("Biopsy of lesion, medial or lateral"), 0);
     }
 
     #[test]
