@@ -241,7 +241,8 @@ impl ChatService {
                     query.push(' ');
                     query.push_str(code);
                 }
-            } else if continues {
+            }
+            if refers_back || continues {
                 context = Some(last.question.clone());
             }
         }

@@ -1,6 +1,9 @@
 //! The lexicon: abbreviations coders use and words patients use, each mapped to the
 //! clinical wording the code sets use. Files are `corpus/lexicon/*.tsv` with lines
 //! `term<TAB>expansion`; `#` starts a comment. Terms match whole words, case-insensitively.
+//! A term may have several lines, one per alternative: the rank-1 stage scores a title by
+//! the share of one expansion's words it holds (the best one), so an expansion is one phrase
+//! ("shingles → zoster", "shingles → herpes zoster"), never a list run together.
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -762,6 +762,11 @@ impl Question {
     /// complications"): its own words count twice, and what it says again replaces what the
     /// earlier question said of it, its negations included ("the one with contrast" after
     /// "CT without contrast").
+    /// Words the question says by naming a code with this title: never extra.
+    pub fn also_asked(&mut self, title: &str) {
+        self.asked.extend(title_tokens(title).into_iter().map(|t| t.stem));
+    }
+
     pub fn continuing(mut self, earlier: Question) -> Self {
         for concept in &mut self.concepts {
             concept.weight *= 2.0;

@@ -100,6 +100,17 @@ pub struct SearchHit {
 }
 
 const SNIPPET_CHARS: usize = 240;
+/// The codes that differ from `code` in the last character only, in order: another seventh
+/// character (encounter), side or level of an ICD-10-CM code, the next CPT or HCPCS codes of
+/// a family ("with contrast" after 74176).
+fn neighbours(code: &str) -> Vec<String> {
+    let Some(last) = code.chars().last().filter(|c| c.is_ascii_alphanumeric() && code.is_ascii() && code.len() >= 5) else {
+        return vec![];
+    };
+    let stem = &code[..code.len() - 1];
+    ('0'..='9').chain('A'..='Z').filter(|&c| c != last).map(|c| format!("{stem}{c}")).collect()
+}
+
 /// Codes taken from each named code's links (primaries, replacements).
 const LINKS_PER_CODE: usize = 3;
 /// Fused candidates the rank-1 stage re-orders.
@@ -180,7 +191,14 @@ impl Retriever {
     pub async fn search(&self, request: &SearchRequest) -> Result<Vec<SearchHit>, RetrievalError> {
         let limit = self.validate(request)?;
         let analysis = self.analyze(&request.text());
-        let exact = self.store.lookup_codes(&analysis.codes, request.system);
+        // A follow-up that names no code of its own is about the codes of the question it
+        // continues ("what about the subsequent encounter?" after S72.001A): they and their
+        // neighbours are what its words choose between, not answers pinned first.
+        let (named, subjects) = match &request.context {
+            Some(_) if analyze::code_candidates(&request.query).is_empty() => (vec![], analysis.codes.clone()),
+            _ => (analysis.codes.clone(), vec![]),
+        };
+        let exact = self.store.lookup_codes(&named, request.system);
         let dense = async {
             match request.mode {
                 SearchMode::Bm25 => Ok(None),
@@ -213,7 +231,7 @@ impl Retriever {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(&analysis.expanded)),
         };
-        let question = match &request.context {
+        let mut question = match &request.context {
             Some(earlier) => Question::new(&request.query, &self.lexicon.terms(&request.query))
                 .continuing(Question::new(earlier, &self.lexicon.terms(earlier))),
             None => Question::new(&request.query, &analysis.terms),
@@ -234,15 +252,34 @@ impl Retriever {
             rrf_k: self.config.rrf_k,
             headers_only: true,
         };
-        // The linked codes are looked up while the hybrid search runs.
+        // The linked codes and a follow-up's subjects are looked up while the hybrid search runs.
         let linked = async {
             match pointed.is_empty() {
                 true => Ok(vec![]),
                 false => self.store.lookup_codes(&pointed, request.system).await,
             }
         };
-        let (found, linked) = tokio::join!(self.store.search(&query), linked);
-        let (mut found, mut linked) = (found?, linked?);
+        let family: Vec<String> = subjects.iter().cloned().chain(subjects.iter().flat_map(|c| neighbours(c))).collect();
+        let named_subjects = subjects;
+        let subjects = async {
+            match family.is_empty() {
+                true => Ok(vec![]),
+                false => self.store.lookup_codes(&family, request.system).await,
+            }
+        };
+        let (found, linked, subjects) = tokio::join!(self.store.search(&query), linked, subjects);
+        let (mut found, mut linked, mut subjects) = (found?, linked?, subjects?);
+        // The subjects first, then their neighbours in code order, then what the search found.
+        subjects.sort_by_key(|h| family.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
+        subjects.dedup_by(|a, b| a.payload.key == b.payload.key);
+        found.retain(|h| !subjects.iter().any(|x| x.payload.key == h.payload.key));
+        // Naming a code says its title: a neighbour's words that the subject shares (its side,
+        // its site) are asked, not extra.
+        for h in subjects.iter().filter(|h| h.payload.code.as_ref().is_some_and(|c| named_subjects.contains(c))) {
+            question.also_asked(&h.payload.title);
+        }
+        subjects.append(&mut found);
+        let mut found = subjects;
         linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
         linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
         let named = exact.len() + linked.len();
@@ -278,5 +315,21 @@ impl Retriever {
         hits.truncate(limit);
         hits.extend(found.map(|h| SearchHit::from_store(h, MatchKind::Search)));
         Ok(hits)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::neighbours;
+
+    #[test]
+    fn neighbours_differ_in_the_last_character() {
+        let n = neighbours("S72.001A");
+        assert_eq!(n.len(), 35);
+        assert!(n.contains(&"S72.001D".to_string()) && n.contains(&"S72.0010".to_string()));
+        assert!(!n.contains(&"S72.001A".to_string()));
+        assert!(neighbours("74176").contains(&"74177".to_string()));
+        // Modifiers and odd text have none.
+        assert!(neighbours("25").is_empty() && neighbours("é1234").is_empty() && neighbours("").is_empty());
     }
 }

@@ -302,6 +302,18 @@ async fn follow_ups_continue_the_conversation() {
 }
 
 #[tokio::test]
+async fn a_follow_up_chooses_among_the_codes_before_and_their_neighbours() {
+    let app = TestApp::spawn().await;
+    let first = ask_q(&app, "broken hip S72.001A").await;
+    assert_eq!(first.one("sources")[0]["code"], "S72.001A");
+    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    // No code of its own, no "it": the code before is not pinned first; its seventh-character
+    // neighbour that says what the follow-up asks is.
+    let second = ask(&app, json!({"question": "what about the subsequent encounter?", "conversation_id": conversation})).await;
+    assert_eq!(second.one("sources")[0]["code"], "S72.001D", "{}", second.one("sources"));
+}
+
+#[tokio::test]
 async fn the_llm_sees_the_conversation_so_far() {
     let (app, llm) = with_llm(Script::text(&["J1885 [1]."]), |_| {}).await;
     let first = ask_q(&app, "What is J1885?").await;
