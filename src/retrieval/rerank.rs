@@ -758,15 +758,15 @@ impl Question {
         self.concepts.is_empty()
     }
 
-    /// This question as a follow-up of `earlier` ("and for type 1?" after "type 2 diabetes, no
-    /// complications"): its own words count twice, and what it says again replaces what the
-    /// earlier question said of it, its negations included ("the one with contrast" after
-    /// "CT without contrast").
     /// Words the question says by naming a code with this title: never extra.
     pub fn also_asked(&mut self, title: &str) {
         self.asked.extend(title_tokens(title).into_iter().map(|t| t.stem));
     }
 
+    /// This question as a follow-up of `earlier` ("and for type 1?" after "type 2 diabetes, no
+    /// complications"): its own words count twice, and what it says again replaces what the
+    /// earlier question said of it, its negations included ("the one with contrast" after
+    /// "CT without contrast").
     pub fn continuing(mut self, earlier: Question) -> Self {
         for concept in &mut self.concepts {
             concept.weight *= 2.0;
