@@ -94,9 +94,9 @@ static EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY.ite
 
 /// Title words that make a code another kind of thing than what it names: the anesthesia for
 /// a procedure, the status after it, the vaccine against a disease, the screening for it, a
-/// history of it. Unasked, each costs [`KIND`] extra words, not one: "vasectomy" is the
-/// operation before its anesthesia or the status it leaves.
-const KINDS: &[&str] = &["anesthesia", "status", "vaccine", "screening", "history"];
+/// history of it, a code deleted years ago. Unasked, each costs [`KIND`] extra words, not one:
+/// "vasectomy" is the operation before its anesthesia or the status it leaves.
+const KINDS: &[&str] = &["anesthesia", "status", "vaccine", "screening", "history", "deleted"];
 const KIND: f32 = 2.0;
 
 static KIND_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| KINDS.iter().map(|w| stem(w)).collect());
@@ -1152,6 +1152,9 @@ mod tests {
         assert_eq!(order("anesthesia for vasectomy", &titles)[0], "00921");
         let knee = [(Cpt, "01402", "Total knee arthroplasty anesthesia"), (Cpt, "27447", "Total knee arthroplasty, cemented")];
         assert_eq!(order("total knee arthroplasty", &knee)[0], "27447");
+        let biopsy = [(Cpt, "55700", "Prostate needle biopsy, deleted 2026"), (Cpt, "55707", "Prostate needle biopsy, transrectal")];
+        assert_eq!(order("prostate needle biopsy", &biopsy)[0], "55707");
+        assert_eq!(order("prostate needle biopsy code deleted in 2026", &biopsy)[0], "55700");
     }
 
     #[test]
