@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::rerank::INSIDE_SIDES;
 use super::spelling::Spelling;
 
 #[derive(Debug, thiserror::Error)]
@@ -136,7 +137,7 @@ impl Lexicon {
                 let mut key: Vec<&str> = vec![];
                 let mut ends: Vec<usize> = vec![];
                 for (j, w) in words.iter().enumerate().skip(i) {
-                    if skip && j > i && FILLERS.contains(&w.as_str()) {
+                    if skip && j > i && (FILLERS.contains(&w.as_str()) || INSIDE_SIDES.contains(&w.as_str())) {
                         continue;
                     }
                     if key.len() == self.longest {

@@ -433,6 +433,10 @@ fn sides(mut words: Vec<String>) -> Vec<String> {
     words
 }
 
+/// Sides a lexicon term may span without holding them ([`super::lexicon`] skips them inside a
+/// term as it skips articles).
+pub const INSIDE_SIDES: &[&str] = &["both", "left", "right", "bilateral"];
+
 /// Replaces the last word, when it is a number, by `scale` of it; says whether it was one.
 fn scale_last(words: &mut [String], scale: impl Fn(f32) -> f32) -> bool {
     match words.last_mut() {
@@ -690,6 +694,13 @@ impl Question {
                 None => (vec![w], vec![]),
             };
             let n = literal_words.len();
+            // A side inside a lay phrase ("ringing in both ears") is said of the whole phrase:
+            // its own concept, "both" read as the titles' "bilateral".
+            let inside: Vec<&str> = literal_words.iter().skip(1).filter(|w| INSIDE_SIDES.contains(w)).copied().collect();
+            let literal_words: Vec<&str> = match inside.is_empty() {
+                true => literal_words,
+                false => literal_words.iter().enumerate().filter(|(j, w)| *j == 0 || !INSIDE_SIDES.contains(w)).map(|(_, w)| *w).collect(),
+            };
             // A dose ("40mg", "1000 mcg", "1 liter") is the billing unit of a drug or
             // solution: it tells siblings apart but says less than the drug's name.
             let after_number = i > 0 && words[i - 1].parse::<f32>().is_ok();
@@ -735,6 +746,13 @@ impl Question {
                 let weight = if dose { DOSE } else if route.is_some() { ROUTE } else { literal.len() as f32 };
                 q.concepts.push(Concept { literal, expansions, absences, weight });
                 negating = negating.saturating_sub(1);
+            }
+            for side in inside {
+                let literal = vec![stem(side)];
+                let expansions = if side == "both" { vec![vec![stem("bilateral")]] } else { vec![] };
+                q.asked.extend(literal.iter().chain(expansions.iter().flatten()).cloned());
+                q.sequence.extend(literal.iter().cloned());
+                q.concepts.push(Concept { literal, expansions, absences: vec![], weight: 1.0 });
             }
             i += n;
         }
@@ -1155,6 +1173,28 @@ mod tests {
         let biopsy = [(Cpt, "55700", "Prostate needle biopsy, deleted 2026"), (Cpt, "55707", "Prostate needle biopsy, transrectal")];
         assert_eq!(order("prostate needle biopsy", &biopsy)[0], "55707");
         assert_eq!(order("prostate needle biopsy code deleted in 2026", &biopsy)[0], "55700");
+    }
+
+    #[test]
+    fn a_side_inside_a_lay_phrase_is_still_the_side() {
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "ringing in ears\ttinnitus\nclot in leg\tthrombosis of vein of lower extremity\n").unwrap();
+        let tinnitus = [
+            (Icd10Cm, "H93.11", "Tinnitus, right ear"),
+            (Icd10Cm, "H93.19", "Tinnitus, unspecified ear"),
+            (Icd10Cm, "H93.13", "Tinnitus, bilateral"),
+        ];
+        let query = "ringing in both ears";
+        assert_eq!(l.terms(query)[0].expansions, vec!["tinnitus"], "the term spans the side");
+        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &tinnitus)[0], "H93.13");
+        let query = "ringing in right ears";
+        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &tinnitus)[0], "H93.11");
+        let clots = [
+            (Icd10Cm, "I82.401", "Acute embolism and thrombosis of unspecified deep veins of right lower extremity"),
+            (Icd10Cm, "I82.402", "Acute embolism and thrombosis of unspecified deep veins of left lower extremity"),
+        ];
+        let query = "clot in left leg";
+        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &clots)[0], "I82.402");
     }
 
     #[test]
