@@ -124,7 +124,7 @@ const NOT: &str = "not";
 
 /// Words that open a negated phrase in a question.
 const NEGATIONS: &[&str] = &[
-    "no", "without", "not", "non", "denies", "negative", "never", "didn't", "didnt", "doesn't", "doesnt", "don't", "dont",
+    "no", "zero", "without", "not", "non", "denies", "negative", "never", "didn't", "didnt", "doesn't", "doesnt", "don't", "dont",
     "wasn't", "wasnt", "isn't", "isnt", "hasn't", "hasnt", "haven't", "havent", "hadn't", "hadnt",
 ];
 
@@ -558,7 +558,8 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Without;
                 held = 0;
             }
-            "not" | "no" => {
+            // "Zero drug wasted" opens with its absence ("beta zero" later in a title is a type).
+            "not" | "no" | "zero" if w != "zero" || i == 0 => {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
@@ -1195,6 +1196,17 @@ mod tests {
         ];
         let query = "clot in left leg";
         assert_eq!(ordered(&Question::new(query, &l.terms(query)), &clots)[0], "I82.402");
+    }
+
+    #[test]
+    fn a_title_that_opens_with_zero_says_an_absence() {
+        let waste = [(Modifier, "JZ", "Zero drug wasted"), (Modifier, "JW", "Drug amount discarded, drug wasted")];
+        assert_eq!(order("drug wasted from a single dose vial", &waste)[0], "JW");
+        assert_eq!(order("no drug wasted", &waste)[0], "JZ");
+        assert_eq!(order("zero drug wasted", &waste)[0], "JZ");
+        // Later in a title "zero" is a name ("beta zero").
+        let toks = title_tokens("Sickle-cell thalassemia beta zero without crisis");
+        assert!(toks.iter().any(|t| t.stem == "zero" && t.scope == Scope::Plain));
     }
 
     #[test]
