@@ -233,6 +233,9 @@ struct Tok {
     /// Alternatives a title offers ("medial or lateral", "IM or subcut"): the words on either
     /// side of an "or" share a group.
     alt: Option<u16>,
+    /// The word as written (lower-cased): an HCPCS truncation ("electr", "methylpred") is the
+    /// start of the question's word as written, not only of its stem.
+    written: Box<str>,
 }
 
 impl Tok {
@@ -563,7 +566,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None });
+                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None, written: NOT.into() });
             }
             "with" => scope = Scope::With,
             "or" => {
@@ -593,7 +596,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 let unit = per || matches!(w, "each" | "ea");
                 let alt = alt_next.take().filter(|_| last_at.is_some_and(|at| at + 2 == i));
                 last_at = Some(i);
-                out.push(Tok { stem, scope, range, vague, unit, alt })
+                out.push(Tok { stem, scope, range, vague, unit, alt, written: w.into() })
             }
         }
     }
@@ -877,10 +880,13 @@ pub struct Candidate<'a> {
 /// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
 /// cut words short ("vis", "prolong", "injectio"), so there a title word may be the start of
 /// the question's, or the question's stem with up to three letters of the cut word after it.
-fn same(q: &str, t: &str, abbreviated: bool) -> bool {
+fn same(q: &str, tok: &Tok, abbreviated: bool) -> bool {
+    let t = tok.stem.as_str();
     q == t
         || (abbreviated
-            && ((t.len() >= 3 && q.len() > t.len() && q.starts_with(t))
+            // A truncation is the start of the word as written: "pacing" (stem "pace") is not
+            // the start of "pacemaker".
+            && ((t.len() >= 3 && q.len() > t.len() && q.starts_with(t) && q.starts_with(&*tok.written))
                 || (q.len() >= 5 && t.len() > q.len() && t.len() <= q.len() + 3 && t.starts_with(q))))
 }
 
@@ -954,9 +960,9 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
 fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, unrivalled: &[bool]) -> f32 {
     let holds = |stem: &str| -> f32 {
         let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
-        if title.iter().any(|t| same(stem, &t.stem, abbreviated)) || in_range(title) {
+        if title.iter().any(|t| same(stem, t, abbreviated)) || in_range(title) {
             1.0
-        } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, &t.stem, false)) {
+        } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, t, false)) {
             OTHER_NAME
         } else {
             0.0
@@ -1002,7 +1008,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     let mut extras: HashSet<&str> = HashSet::new();
     if !no_extras {
         let is_asked = |t: &Tok| {
-            let held = if abbreviated { q.asked.iter().any(|s| same(s, &t.stem, true)) } else { q.asked.contains(&t.stem) };
+            let held = if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
             held || (t.stem == NOT && !q.negated.is_empty())
         };
         // Alternatives: one of them asked frees the rest; none asked, they cost one word.
@@ -1041,7 +1047,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
             all += 1;
             // Next to each other, or one word apart, in the question's order.
             let follows = title.iter().enumerate().any(|(a, ta)| {
-                same(&p[0], &ta.stem, abbreviated) && title[a + 1..].iter().take(2).any(|tb| same(&p[1], &tb.stem, abbreviated))
+                same(&p[0], ta, abbreviated) && title[a + 1..].iter().take(2).any(|tb| same(&p[1], tb, abbreviated))
             });
             if follows {
                 held += 1;
@@ -1083,7 +1089,7 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
             !concept.expansions.is_empty()
                 && !titles.iter().zip(candidates).any(|(title, c)| {
                     let abbreviated = c.system == CodeSystem::Hcpcs;
-                    concept.literal.iter().all(|s| title.iter().any(|t| same(s, &t.stem, abbreviated)))
+                    concept.literal.iter().all(|s| title.iter().any(|t| same(s, t, abbreviated)))
                 })
         })
         .collect();
@@ -1207,6 +1213,16 @@ mod tests {
         // Later in a title "zero" is a name ("beta zero").
         let toks = title_tokens("Sickle-cell thalassemia beta zero without crisis");
         assert!(toks.iter().any(|t| t.stem == "zero" && t.scope == Scope::Plain));
+    }
+
+    #[test]
+    fn an_hcpcs_truncation_is_the_start_of_the_word_as_written() {
+        let toks = title_tokens("Inj, methylpred sod succ 5mg, place perm pacing cardiovert");
+        let find = |w: &str| toks.iter().find(|t| &*t.written == w).unwrap().clone();
+        assert!(same(&stem("methylprednisolone"), &find("methylpred"), true));
+        assert!(same(&stem("sodium"), &find("sod"), true));
+        assert!(!same(&stem("pacemaker"), &find("pacing"), true), "'pacing' is a whole word, not the start of 'pacemaker'");
+        assert!(!same(&stem("sodium"), &find("sod"), false), "truncations count in HCPCS titles only");
     }
 
     #[test]
