@@ -688,7 +688,11 @@ impl Question {
             if negating > 0 && negating < 3 && ends_negation(w) {
                 negating = 0;
             }
-            if NEGATIONS.contains(&w) {
+            // A lexicon term that opens with a negation and names a finding of its own ("no
+            // appetite": anorexia, "non emergency ambulance") is that finding; one whose
+            // expansion is itself an absence ("no complications") is read as a negation.
+            let finding = |t: &Term| !t.expansions.iter().any(|e| e.split_whitespace().any(|x| NEGATIONS.contains(&x.to_lowercase().as_str())));
+            if NEGATIONS.contains(&w) && !by_start.iter().any(|(at, t)| *at == i && finding(t)) {
                 negating = 3;
                 i += 1;
                 continue;
@@ -1223,6 +1227,19 @@ mod tests {
         assert!(same(&stem("sodium"), &find("sod"), true));
         assert!(!same(&stem("pacemaker"), &find("pacing"), true), "'pacing' is a whole word, not the start of 'pacemaker'");
         assert!(!same(&stem("sodium"), &find("sod"), false), "truncations count in HCPCS titles only");
+    }
+
+    #[test]
+    fn a_lexicon_term_that_opens_with_a_negation_is_a_finding() {
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "no appetite\tloss of appetite\nno complications\twithout complications\n").unwrap();
+        let titles = [(Icd10Cm, "R63.8", "Other symptoms concerning food and fluid intake"), (Icd10Cm, "R63.0", "Anorexia, loss of appetite")];
+        let query = "no appetite";
+        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &titles)[0], "R63.0");
+        // An expansion that is itself an absence still reads as a negation.
+        let diabetes = [(Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")];
+        let query = "type 2 diabetes no complications";
+        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &diabetes)[0], "E11.9");
     }
 
     #[test]
