@@ -11,17 +11,23 @@
 //!   picks when nothing is specified (unspecified, other, NOS, initial encounter, anything after
 //!   "without") cost nothing, so a question with no specifics lands on the default code; nor do
 //!   a title's other alternatives once the question asks one ("medial or lateral", a CPT
-//!   title's "scalp/neck/trunk/limbs"), which otherwise cost one word together, nor any title
-//!   word of a code whose "X NOS" name is what the question asks (the classification's default);
+//!   title's "scalp/neck/trunk/limbs"), which otherwise cost one word together, nor
+//!   alternatives that leave nothing out ("one or both sides"), nor any title word of a code
+//!   whose "X NOS" name is what the question asks (the classification's default); a word that
+//!   makes a code another kind of thing than what it names (anesthesia, status, vaccine,
+//!   screening, history, deleted) costs [`KIND`] extra words;
 //! - **negation**: "no X" / "without X" / "w/o X" / "didn't X" in the question matches a title's
-//!   "without X" and contradicts its "with X", also where X is a lay word's expansion;
+//!   "without X" (or "Zero X") and contradicts its "with X", also where X is a lay word's
+//!   expansion; a lexicon term that opens with a negation and names a finding ("no appetite")
+//!   is that finding;
 //! - **phrase order**: pairs of the question's words that the title holds in the same order
 //!   ("other atherosclerosis of unspecified type" against "unspecified atherosclerosis of
 //!   other type");
 //! - **weights**: an expansion counts in full where no candidate holds the user's own word (a
 //!   brand name is its generic name); a dose ("40mg") or a route ("IV", "shot") beside a
 //!   drug's name weighs less than the name, matches any title's word for that route, and a
-//!   code for the other route contradicts it; a question's "R"/"L" before a body part is its side;
+//!   code for the other route contradicts it; a question's "R"/"L" before a body part is its
+//!   side, and a side inside a lay phrase ("ringing in both ears") a concept of its own;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare; quality data codes only when it asks about measures; questions that ask for
@@ -97,7 +103,8 @@ static EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY.ite
 /// history of it, a code deleted years ago. Unasked, each costs [`KIND`] extra words, not one:
 /// "vasectomy" is the operation before its anesthesia or the status it leaves.
 const KINDS: &[&str] = &["anesthesia", "status", "vaccine", "screening", "history", "deleted"];
-const KIND: f32 = 2.0;
+/// Extra words that one unasked kind word costs.
+pub const KIND: f32 = 2.0;
 
 static KIND_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| KINDS.iter().map(|w| stem(w)).collect());
 
