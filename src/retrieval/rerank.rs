@@ -1249,6 +1249,26 @@ mod tests {
         assert_eq!(ordered(&Question::new(query, &l.terms(query)), &diabetes)[0], "E11.9");
     }
 
+    proptest::proptest! {
+        /// Any question, read with terms that span sides and open with negations, against
+        /// titles with alternatives, truncations and "Zero", ranks without panicking.
+        #[test]
+        fn any_question_is_ranked_without_panicking(query in "[a-z0-9 ,'/.-]{0,80}", words in proptest::collection::vec("(no|zero|both|left|right|ringing|in|ears|appetite|or|one|with|without|2021|5mg|iv|r|l)", 0..12)) {
+            let mut l = Lexicon::default();
+            l.add_text(std::path::Path::new("t.tsv"), "ringing in ears\ttinnitus\nno appetite\tloss of appetite\nno complications\twithout complications\nboth ears\tbilateral\n").unwrap();
+            let titles = [
+                (Hcpcs, "JZ", "Zero drug wasted"),
+                (Cpt, "55250", "Vasectomy, one or both sides"),
+                (Hcpcs, "J2919", "Inj, methylpred sod succ 5mg"),
+                (Icd10Cm, "H93.13", "Tinnitus, bilateral"),
+            ];
+            for q in [query.clone(), words.join(" ")] {
+                let got = ordered(&Question::new(&q, &l.terms(&q)), &titles);
+                proptest::prop_assert_eq!(got.len(), titles.len());
+            }
+        }
+    }
+
     #[test]
     fn alternatives_that_leave_nothing_out_qualify_nothing() {
         let vague = |title: &str| title_tokens(title).iter().filter(|t| t.vague).count();
