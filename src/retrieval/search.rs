@@ -111,6 +111,24 @@ fn neighbours(code: &str) -> Vec<String> {
     ('0'..='9').chain('A'..='Z').filter(|&c| c != last).map(|c| format!("{stem}{c}")).collect()
 }
 
+/// The codes `hits` point to (primaries, replacements), up to [`LINKS_PER_CODE`] each, none of
+/// `known`: an add-on may have hundreds of primaries, so first the ones its passage names, in
+/// the order it names them (its description comes before any list).
+fn links_of(hits: &[StoreHit], known: &[String]) -> Vec<String> {
+    let mut pointed: Vec<String> = vec![];
+    for hit in hits {
+        let own = hit.payload.code.as_deref();
+        let mut links: Vec<&String> = hit.payload.codes.iter().filter(|c| Some(c.as_str()) != own && !known.contains(c)).collect();
+        links.sort_by_key(|c| hit.payload.text.find(c.as_str()).unwrap_or(usize::MAX));
+        for code in links.into_iter().take(LINKS_PER_CODE) {
+            if !pointed.contains(code) {
+                pointed.push(code.clone());
+            }
+        }
+    }
+    pointed
+}
+
 /// Codes taken from each named code's links (primaries, replacements).
 const LINKS_PER_CODE: usize = 3;
 /// Fused candidates the rank-1 stage re-orders.
@@ -194,11 +212,11 @@ impl Retriever {
         // A follow-up that names no code of its own is about the codes of the question it
         // continues ("what about the subsequent encounter?" after S72.001A): they and their
         // neighbours are what its words choose between, not answers pinned first.
-        let (named, subjects) = match &request.context {
+        let (pinned, subjects) = match &request.context {
             Some(_) if analyze::code_candidates(&request.query).is_empty() => (vec![], analysis.codes.clone()),
             _ => (analysis.codes.clone(), vec![]),
         };
-        let exact = self.store.lookup_codes(&named, request.system);
+        let exact = self.store.lookup_codes(&pinned, request.system);
         let dense = async {
             match request.mode {
                 SearchMode::Bm25 => Ok(None),
@@ -214,19 +232,7 @@ impl Retriever {
         });
         // The codes the named codes point to (an add-on's primaries, a deleted code's
         // replacements) come right after them: "what replaced 75946" asks for 37253.
-        let mut pointed: Vec<String> = vec![];
-        for hit in &exact {
-            let own = hit.payload.code.as_deref();
-            let mut links: Vec<&String> = hit.payload.codes.iter().filter(|c| Some(c.as_str()) != own && !analysis.codes.contains(c)).collect();
-            // An add-on may have hundreds of primaries: the ones its passage names first, in
-            // the order it names them (its description comes before any list).
-            links.sort_by_key(|c| hit.payload.text.find(c.as_str()).unwrap_or(usize::MAX));
-            for code in links.into_iter().take(LINKS_PER_CODE) {
-                if !pointed.contains(code) {
-                    pointed.push(code.clone());
-                }
-            }
-        }
+        let pointed = links_of(&exact, &analysis.codes);
         let sparse = match request.mode {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(&analysis.expanded)),
@@ -269,13 +275,22 @@ impl Retriever {
         };
         let (found, linked, subjects) = tokio::join!(self.store.search(&query), linked, subjects);
         let (mut found, mut linked, mut subjects) = (found?, linked?, subjects?);
-        // The subjects first, then their neighbours in code order, then what the search found.
+        // What the subjects point to ("and the replacement?"), looked up once they are known.
+        let mut family = family;
+        let subject_hits: Vec<StoreHit> = subjects.iter().filter(|h| h.payload.code.as_ref().is_some_and(|c| named_subjects.contains(c))).cloned().collect();
+        let subject_links: Vec<String> = links_of(&subject_hits, &family);
+        if !subject_links.is_empty() {
+            subjects.extend(self.store.lookup_codes(&subject_links, request.system).await?);
+            family.splice(named_subjects.len()..named_subjects.len(), subject_links);
+        }
+        // The subjects first, then what they point to, then their neighbours in code order,
+        // then what the search found.
         subjects.sort_by_key(|h| family.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
         subjects.dedup_by(|a, b| a.payload.key == b.payload.key);
         found.retain(|h| !subjects.iter().any(|x| x.payload.key == h.payload.key));
         // Naming a code says its title: a neighbour's words that the subject shares (its side,
         // its site) are asked, not extra.
-        for h in subjects.iter().filter(|h| h.payload.code.as_ref().is_some_and(|c| named_subjects.contains(c))) {
+        for h in &subject_hits {
             question.also_asked(&h.payload.title);
         }
         subjects.append(&mut found);

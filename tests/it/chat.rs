@@ -311,6 +311,12 @@ async fn a_follow_up_chooses_among_the_codes_before_and_their_neighbours() {
     // neighbour that says what the follow-up asks is.
     let second = ask(&app, json!({"question": "what about the subsequent encounter?", "conversation_id": conversation})).await;
     assert_eq!(second.one("sources")[0]["code"], "S72.001D", "{}", second.one("sources"));
+    // What the earlier code points to is a candidate too: a deleted code's replacement.
+    let first = ask_q(&app, "tell me about 75946").await;
+    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    let second = ask(&app, json!({"question": "and the replacement code?", "conversation_id": conversation})).await;
+    let codes: Vec<&str> = second.one("sources").as_array().unwrap().iter().filter_map(|h| h["code"].as_str()).take(3).collect();
+    assert!(codes.contains(&"37253"), "{codes:?}");
 }
 
 #[tokio::test]
