@@ -614,9 +614,13 @@ fn title_tokens(text: &str) -> Vec<Tok> {
 /// Alternatives that leave nothing out ("one or both sides", "unilateral or bilateral",
 /// "single or multiple") qualify nothing: every case is one of them, so none is an extra.
 fn exhaustive_alternatives(toks: &mut [Tok]) {
+    // One of each end: "single or multiple" leaves out nothing, "2 or more" leaves out one.
+    static ONE: LazyLock<[String; 4]> = LazyLock::new(|| ["one", "1", "single", "unilateral"].map(stem));
     static ALL: LazyLock<[String; 4]> = LazyLock::new(|| ["both", "bilateral", "multiple", "more"].map(stem));
     static SIDE: LazyLock<[String; 2]> = LazyLock::new(|| ["side", "sides"].map(stem));
-    let groups: Vec<u16> = toks.iter().filter(|t| ALL.contains(&t.stem)).filter_map(|t| t.alt).collect();
+    let has = |g: u16, ends: &[String]| toks.iter().any(|t| t.alt == Some(g) && ends.contains(&t.stem));
+    let mut groups: Vec<u16> = toks.iter().filter_map(|t| t.alt).filter(|&g| has(g, &*ONE) && has(g, &*ALL)).collect();
+    groups.dedup();
     for g in groups {
         let Some(last) = toks.iter().rposition(|t| t.alt == Some(g)) else { continue };
         for t in toks.iter_mut().filter(|t| t.alt == Some(g)) {
@@ -1275,6 +1279,7 @@ mod tests {
         assert_eq!(vague("Vasectomy, one or both sides"), 3);
         assert_eq!(vague("Excision of lesion, single or multiple"), 2);
         assert_eq!(vague("Biopsy of lesion, medial or lateral"), 0);
+        assert_eq!(vague("Excision of lesion, 2 or more"), 0, "two or more leaves one out");
     }
 
     #[test]
