@@ -8,7 +8,6 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use super::rerank::INSIDE_SIDES;
 use super::spelling::Spelling;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +34,10 @@ pub const VOCABULARY_FILE: &str = "vocabulary.txt";
 
 /// Words a phrase may hold that change nothing: "pit of my stomach", "ringing in the ears".
 const FILLERS: &[&str] = &["my", "the", "a", "an", "his", "her", "their", "your", "our", "its"];
+
+/// Sides a term may span without holding them, as it spans fillers ("ringing in both ears" is
+/// "ringing in ears"); the rank-1 stage reads the side as a concept of its own.
+pub const INSIDE_SIDES: &[&str] = &["both", "left", "right", "bilateral"];
 
 fn words(text: &str) -> Vec<String> {
     text.split(|c: char| !(c.is_alphanumeric() || c == '\''))

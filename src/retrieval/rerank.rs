@@ -44,7 +44,7 @@ use std::sync::LazyLock;
 
 use qdrant_rust_stemmers::{Algorithm, Stemmer};
 
-use super::lexicon::Term;
+use super::lexicon::{Term, INSIDE_SIDES};
 use crate::codes::CodeSystem;
 
 /// How much an expansion's match is worth next to a match of the user's own words.
@@ -442,10 +442,6 @@ fn sides(mut words: Vec<String>) -> Vec<String> {
     }
     words
 }
-
-/// Sides a lexicon term may span without holding them ([`super::lexicon`] skips them inside a
-/// term as it skips articles).
-pub const INSIDE_SIDES: &[&str] = &["both", "left", "right", "bilateral"];
 
 /// Replaces the last word, when it is a number, by `scale` of it; says whether it was one.
 fn scale_last(words: &mut [String], scale: impl Fn(f32) -> f32) -> bool {
@@ -1151,7 +1147,11 @@ mod tests {
     }
 
     fn order(query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
-        let l = lexicon();
+        order_with(&lexicon(), query, titles)
+    }
+
+    /// [`order`] with the lexicon `l`.
+    fn order_with(l: &Lexicon, query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         ordered(&Question::new(query, &l.terms(query)), titles)
     }
 
@@ -1208,15 +1208,15 @@ mod tests {
         ];
         let query = "ringing in both ears";
         assert_eq!(l.terms(query)[0].expansions, vec!["tinnitus"], "the term spans the side");
-        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &tinnitus)[0], "H93.13");
+        assert_eq!(order_with(&l, query, &tinnitus)[0], "H93.13");
         let query = "ringing in right ears";
-        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &tinnitus)[0], "H93.11");
+        assert_eq!(order_with(&l, query, &tinnitus)[0], "H93.11");
         let clots = [
             (Icd10Cm, "I82.401", "Acute embolism and thrombosis of unspecified deep veins of right lower extremity"),
             (Icd10Cm, "I82.402", "Acute embolism and thrombosis of unspecified deep veins of left lower extremity"),
         ];
         let query = "clot in left leg";
-        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &clots)[0], "I82.402");
+        assert_eq!(order_with(&l, query, &clots)[0], "I82.402");
     }
 
     #[test]
@@ -1246,11 +1246,11 @@ mod tests {
         l.add_text(std::path::Path::new("t.tsv"), "no appetite\tloss of appetite\nno complications\twithout complications\n").unwrap();
         let titles = [(Icd10Cm, "R63.8", "Other symptoms concerning food and fluid intake"), (Icd10Cm, "R63.0", "Anorexia, loss of appetite")];
         let query = "no appetite";
-        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &titles)[0], "R63.0");
+        assert_eq!(order_with(&l, query, &titles)[0], "R63.0");
         // An expansion that is itself an absence still reads as a negation.
         let diabetes = [(Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")];
         let query = "type 2 diabetes no complications";
-        assert_eq!(ordered(&Question::new(query, &l.terms(query)), &diabetes)[0], "E11.9");
+        assert_eq!(order_with(&l, query, &diabetes)[0], "E11.9");
     }
 
     proptest::proptest! {
@@ -1267,7 +1267,7 @@ mod tests {
                 (Icd10Cm, "H93.13", "Tinnitus, bilateral"),
             ];
             for q in [query.clone(), words.join(" ")] {
-                let got = ordered(&Question::new(&q, &l.terms(&q)), &titles);
+                let got = order_with(&l, &q, &titles);
                 proptest::prop_assert_eq!(got.len(), titles.len());
             }
         }

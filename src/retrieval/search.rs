@@ -202,6 +202,14 @@ impl Retriever {
         Ok(limit)
     }
 
+    /// The records of `codes`, with no store call when there are none.
+    async fn lookup(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError> {
+        match codes.is_empty() {
+            true => Ok(vec![]),
+            false => self.store.lookup_codes(codes, system).await,
+        }
+    }
+
     pub fn analyze(&self, query: &str) -> Analysis {
         analyze(query, &self.lexicon)
     }
@@ -216,7 +224,7 @@ impl Retriever {
             Some(_) if analyze::code_candidates(&request.query).is_empty() => (vec![], analysis.codes.clone()),
             _ => (analysis.codes.clone(), vec![]),
         };
-        let exact = self.store.lookup_codes(&pinned, request.system);
+        let exact = self.lookup(&pinned, request.system);
         let dense = async {
             match request.mode {
                 SearchMode::Bm25 => Ok(None),
@@ -259,42 +267,28 @@ impl Retriever {
             headers_only: true,
         };
         // The linked codes and a follow-up's subjects are looked up while the hybrid search runs.
-        let linked = async {
-            match pointed.is_empty() {
-                true => Ok(vec![]),
-                false => self.store.lookup_codes(&pointed, request.system).await,
-            }
-        };
-        let family: Vec<String> = subjects.iter().cloned().chain(subjects.iter().flat_map(|c| neighbours(c))).collect();
-        let named_subjects = subjects;
-        let subjects = async {
-            match family.is_empty() {
-                true => Ok(vec![]),
-                false => self.store.lookup_codes(&family, request.system).await,
-            }
-        };
-        let (found, linked, subjects) = tokio::join!(self.store.search(&query), linked, subjects);
-        let (mut found, mut linked, mut subjects) = (found?, linked?, subjects?);
+        let mut family: Vec<String> = subjects.iter().cloned().chain(subjects.iter().flat_map(|c| neighbours(c))).collect();
+        let (found, linked, family_hits) =
+            tokio::join!(self.store.search(&query), self.lookup(&pointed, request.system), self.lookup(&family, request.system));
+        let (mut found, mut linked) = (found?, linked?);
+        let mut family_hits = family_hits?;
         // What the subjects point to ("and the replacement?"), looked up once they are known.
-        let mut family = family;
-        let subject_hits: Vec<StoreHit> = subjects.iter().filter(|h| h.payload.code.as_ref().is_some_and(|c| named_subjects.contains(c))).cloned().collect();
-        let subject_links: Vec<String> = links_of(&subject_hits, &family);
-        if !subject_links.is_empty() {
-            subjects.extend(self.store.lookup_codes(&subject_links, request.system).await?);
-            family.splice(named_subjects.len()..named_subjects.len(), subject_links);
-        }
+        let subject_hits: Vec<StoreHit> = family_hits.iter().filter(|h| h.payload.code.as_ref().is_some_and(|c| subjects.contains(c))).cloned().collect();
+        let subject_links = links_of(&subject_hits, &family);
+        family_hits.extend(self.lookup(&subject_links, request.system).await?);
+        family.splice(subjects.len()..subjects.len(), subject_links);
         // The subjects first, then what they point to, then their neighbours in code order,
         // then what the search found.
-        subjects.sort_by_key(|h| family.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
-        subjects.dedup_by(|a, b| a.payload.key == b.payload.key);
-        found.retain(|h| !subjects.iter().any(|x| x.payload.key == h.payload.key));
+        family_hits.sort_by_key(|h| family.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
+        family_hits.dedup_by(|a, b| a.payload.key == b.payload.key);
+        found.retain(|h| !family_hits.iter().any(|x| x.payload.key == h.payload.key));
         // Naming a code says its title: a neighbour's words that the subject shares (its side,
         // its site) are asked, not extra.
         for h in &subject_hits {
             question.also_asked(&h.payload.title);
         }
-        subjects.append(&mut found);
-        let mut found = subjects;
+        family_hits.append(&mut found);
+        let mut found = family_hits;
         linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
         linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
         let named = exact.len() + linked.len();
