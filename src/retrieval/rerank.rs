@@ -556,10 +556,13 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             }
         }
         match w.as_str() {
-            "," => {
+            // A comma ends a clause, but not an absence that lists its members ("without
+            // behavioral disturbance, psychotic disturbance, mood disturbance, and anxiety").
+            "," if !(scope.absent() && lists_on(&words[i..])) => {
                 scope = Scope::Plain;
                 per = false;
             }
+            "," => per = false,
             "without" => {
                 scope = Scope::Without;
                 held = 0;
@@ -605,6 +608,13 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     }
     exhaustive_alternatives(&mut out);
     out
+}
+
+/// `rest`, opening with a comma, goes on with the members of a list ("…, B, and C") before
+/// any new "with" or "without" clause.
+fn lists_on(rest: &[String]) -> bool {
+    let clause = rest.iter().position(|w| w == "with" || w == "without").unwrap_or(rest.len());
+    rest[..clause].windows(2).any(|p| p[0] == "," && (p[1] == "and" || p[1] == "or"))
 }
 
 /// Alternatives that leave nothing out ("one or both sides", "unilateral or bilateral",
@@ -901,9 +911,19 @@ fn same(q: &str, tok: &Tok, abbreviated: bool) -> bool {
                 || (q.len() >= 5 && t.len() > q.len() && t.len() <= q.len() + 3 && t.starts_with(q))))
 }
 
-/// How well `c` answers `q`, before the prior. `unrivalled[k]` says that no candidate holds
-/// the user's own words of concept `k`, so its expansions count in full.
-fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) -> f32 {
+/// What the candidates together hold of each of the question's concepts.
+struct Field {
+    /// No candidate holds the user's own words of concept `k`, so its expansions count in full.
+    unrivalled: Vec<bool>,
+    /// Some candidate holds concept `k` (its words or an expansion) in one of its names. A
+    /// concept no candidate holds ("broke out in hives": "broke", "out") cannot tell them
+    /// apart; counted, it only shrinks every coverage, and with it what the extra qualifiers
+    /// cost, until the fused rank decides between siblings.
+    held: Vec<bool>,
+}
+
+/// How well `c` answers `q`, before the prior.
+fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     let others: Vec<Rc<Vec<Tok>>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| cached_tokens(n, false)).collect();
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
@@ -917,13 +937,13 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
     let default_for_question = others.iter().any(|name| {
         name.len() > 1 && says_nos(name) && name.iter().filter(|t| t.stem != "nos").all(|t| q.asked.contains(&t.stem))
     });
-    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, unrivalled);
+    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     for name in others.iter().filter(|n| n.len() <= title.len()) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) { 1.0 } else { OTHER_NAME };
-        r = r.max(weight * fit(q, name, &[], false, guideline, unrivalled));
+        r = r.max(weight * fit(q, name, &[], false, guideline, field));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -968,7 +988,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], unrivalled: &[bool]) ->
 /// coverage and phrase order, less extra qualifiers and contradictions.
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked).
-fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, unrivalled: &[bool]) -> f32 {
+fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field) -> f32 {
     let holds = |stem: &str| -> f32 {
         let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
         if title.iter().any(|t| same(stem, t, abbreviated)) || in_range(title) {
@@ -987,9 +1007,11 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
         let literal = share(&concept.literal);
         let expanded = concept.expansions.iter().map(|e| share(e)).fold(0.0f32, f32::max);
         let n = concept.weight;
-        let discount = if unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
-        score += n * literal.max(discount * expanded);
-        weight += n;
+        let discount = if field.unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
+        if field.held.get(k).copied().unwrap_or(true) {
+            score += n * literal.max(discount * expanded);
+            weight += n;
+        }
         // "didn't black out": a title "with" what the expansion names contradicts it too.
         if concept.literal.iter().all(|s| q.negated.contains(s)) {
             let present = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
@@ -1104,11 +1126,28 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
                 })
         })
         .collect();
+    let names: Vec<Vec<Rc<Vec<Tok>>>> = candidates.iter().map(|c| c.names.iter().map(|n| cached_tokens(n, false)).collect()).collect();
+    let held: Vec<bool> = q
+        .concepts
+        .iter()
+        .map(|concept| {
+            let stems = || concept.literal.iter().chain(concept.expansions.iter().flatten());
+            titles.iter().zip(&names).zip(candidates).any(|((title, names), c)| {
+                let abbreviated = c.system == CodeSystem::Hcpcs;
+                stems().any(|s| {
+                    let number = s.parse::<f32>().ok();
+                    title.iter().any(|t| same(s, t, abbreviated) || number.is_some_and(|n| t.covers(n)))
+                        || names.iter().flat_map(|n| n.iter()).any(|t| same(s, t, false))
+                })
+            })
+        })
+        .collect();
+    let field = Field { unrivalled, held };
     let mut scored: Vec<(usize, f32)> = candidates
         .iter()
         .zip(&titles)
         .enumerate()
-        .map(|(i, (c, title))| (i, relevance(q, c, title, &unrivalled) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
+        .map(|(i, (c, title))| (i, relevance(q, c, title, &field) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
         .collect();
     // A passage about codes ranks below the codes it is about when the question asks for a
     // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it).
@@ -1335,6 +1374,15 @@ mod tests {
             (Icd10Cm, "S06.0X0A", "Concussion without loss of consciousness"),
         ];
         assert_eq!(ordered(&q, &concussion)[0], "S06.0X0A");
+        // An absence that lists its members covers the whole list; a comma before a new
+        // "with" clause still ends it.
+        let dementia = [
+            (Icd10Cm, "F03.911", "Unspecified dementia, unspecified severity, with agitation"),
+            (Icd10Cm, "F03.90", "Unspecified dementia, unspecified severity, without behavioral disturbance, psychotic disturbance, mood disturbance, and anxiety"),
+        ];
+        assert_eq!(order("dementia, no behavioral disturbance", &dementia)[0], "F03.90");
+        let scopes: Vec<Scope> = title_tokens("Calculus of gallbladder without cholecystitis, with obstruction").into_iter().map(|t| t.scope).collect();
+        assert_eq!(scopes[2..], [Scope::Without, Scope::With]);
     }
 
     #[test]
