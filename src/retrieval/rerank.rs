@@ -282,6 +282,21 @@ fn range_at(words: &[String], i: usize, n: f32) -> Option<(f32, f32)> {
     None
 }
 
+/// The weeks of gestation a title's "first trimester" spans, by the ICD-10-CM definitions
+/// (first: under 14 weeks; second: 14 to under 28; third: 28 until delivery), so that a
+/// question's "10 weeks" is the first trimester.
+fn trimester(words: &[String], i: usize) -> Option<(f32, f32)> {
+    if words.get(i + 1).is_none_or(|w| w != "trimester") {
+        return None;
+    }
+    match words[i].as_str() {
+        "first" | "1st" => Some((0.0, 13.99)),
+        "second" | "2nd" => Some((14.0, 27.99)),
+        "third" | "3rd" => Some((28.0, 45.0)),
+        _ => None,
+    }
+}
+
 fn is_stop(word: &str) -> bool {
     STOP.contains(&word)
 }
@@ -403,18 +418,24 @@ fn words(text: &str) -> Vec<String> {
 
 /// What a question says it does not know ("type not specified", "severity not documented",
 /// "cause unknown") is the titles' "unspecified", not a negation of what follows.
-fn unstated(words: Vec<String>) -> Vec<String> {
+/// Also gives the positions of the words it declares unknown: the word right before "not
+/// documented" or "unknown" at the end of a clause ("severity not documented,").
+/// A question's own "unspecified" ("anemia unspecified") is not such a declaration.
+fn unstated_at(words: Vec<String>) -> (Vec<String>, HashSet<usize>) {
     let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut read = vec![];
     let mut i = 0;
     while i < words.len() {
         let next = words.get(i + 1).map(String::as_str);
         match (words[i].as_str(), next) {
             // Not "not specified as traumatic": that negates what follows.
             ("not", Some("specified" | "documented" | "stated" | "known" | "given")) if words.get(i + 2).is_none_or(|w| w != "as") => {
+                read.push(out.len());
                 out.push("unspecified".into());
                 i += 2;
             }
             ("unknown" | "undocumented" | "unstated", _) => {
+                read.push(out.len());
                 out.push("unspecified".into());
                 i += 1;
             }
@@ -424,7 +445,12 @@ fn unstated(words: Vec<String>) -> Vec<String> {
             }
         }
     }
-    out
+    let unknown = read
+        .into_iter()
+        .filter(|&p| p > 0 && out[p - 1] != "," && out.get(p + 1).is_none_or(|w| w == ","))
+        .map(|p| p - 1)
+        .collect();
+    (out, unknown)
 }
 
 /// A question's "R" or "L" before a body part is its side ("R shoulder", "L hand"); not in
@@ -549,8 +575,8 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     let mut last_at: Option<usize> = None;
     let words = words(text);
     for (i, w) in words.iter().enumerate() {
-        // "site not specified": the word before "not" is what is left unspecified.
-        if w == "specified" && i >= 2 && words[i - 1] == "not" {
+        // "site not specified", "status unknown": the word before is what is left unspecified.
+        if (w == "specified" && i >= 2 && words[i - 1] == "not") || w == "unknown" {
             if let Some(t) = out.iter_mut().rev().find(|t| t.stem != NOT) {
                 t.vague = true;
             }
@@ -590,7 +616,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit())) => {}
             w => {
                 held += 1;
-                let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n));
+                let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n)).or_else(|| trimester(&words, i));
                 let stem = stem(w);
                 let vague = std::mem::take(&mut vague_next);
                 // "unspecified organism": the next word is what is left unspecified; a title
@@ -677,12 +703,15 @@ struct Concept {
     absences: Vec<String>,
     /// Its words, counted twice when a follow-up says them (see [`Question::continuing`]).
     weight: f32,
+    /// The question says it is not known ("severity not documented"): only a title that
+    /// leaves it unspecified ("unspecified severity") holds it, not one that names a severity.
+    unknown: bool,
 }
 
 impl Question {
     pub fn new(query: &str, terms: &[Term]) -> Self {
         let mut q = Question::default();
-        let words = unstated(sides(words(query)));
+        let (words, unknown) = unstated_at(sides(words(query)));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
@@ -761,7 +790,9 @@ impl Question {
                         toks.into_iter().map(|t| t.stem).collect()
                     })
                     .collect();
-                for s in literal.iter().chain(expansions.iter().flatten()) {
+                // What is unknown is not asked: a title that names it has named an extra.
+                let is_unknown = unknown.contains(&(i + n - 1));
+                for s in literal.iter().filter(|_| !is_unknown).chain(expansions.iter().flatten()) {
                     q.asked.insert(s.clone());
                     if negating > 0 {
                         q.negated.insert(s.clone());
@@ -769,7 +800,7 @@ impl Question {
                 }
                 q.sequence.extend(literal.iter().cloned());
                 let weight = if dose { DOSE } else if route.is_some() { ROUTE } else { literal.len() as f32 };
-                q.concepts.push(Concept { literal, expansions, absences, weight });
+                q.concepts.push(Concept { literal, expansions, absences, weight, unknown: is_unknown });
                 negating = negating.saturating_sub(1);
             }
             for side in inside {
@@ -777,7 +808,7 @@ impl Question {
                 let expansions = if side == "both" { vec![vec![stem("bilateral")]] } else { vec![] };
                 q.asked.extend(literal.iter().chain(expansions.iter().flatten()).cloned());
                 q.sequence.extend(literal.iter().cloned());
-                q.concepts.push(Concept { literal, expansions, absences: vec![], weight: 1.0 });
+                q.concepts.push(Concept { literal, expansions, absences: vec![], weight: 1.0, unknown: false });
             }
             i += n;
         }
@@ -989,11 +1020,12 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked).
 fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field) -> f32 {
-    let holds = |stem: &str| -> f32 {
+    // What the question says is unknown is held only where a name leaves it unspecified.
+    let holds = |stem: &str, unknown: bool| -> f32 {
         let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
-        if title.iter().any(|t| same(stem, t, abbreviated)) || in_range(title) {
+        if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) || in_range(title) {
             1.0
-        } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, t, false)) {
+        } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, t, false) && (t.vague || !unknown)) {
             OTHER_NAME
         } else {
             0.0
@@ -1003,7 +1035,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     let mut weight = 0.0;
     let mut contradiction = false;
     for (k, concept) in q.concepts.iter().enumerate() {
-        let share = |stems: &[String]| stems.iter().map(|s| holds(s)).sum::<f32>() / stems.len().max(1) as f32;
+        let share = |stems: &[String]| stems.iter().map(|s| holds(s, concept.unknown)).sum::<f32>() / stems.len().max(1) as f32;
         let literal = share(&concept.literal);
         let expanded = concept.expansions.iter().map(|e| share(e)).fold(0.0f32, f32::max);
         let n = concept.weight;
@@ -1136,8 +1168,9 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
                 let abbreviated = c.system == CodeSystem::Hcpcs;
                 stems().any(|s| {
                     let number = s.parse::<f32>().ok();
-                    title.iter().any(|t| same(s, t, abbreviated) || number.is_some_and(|n| t.covers(n)))
-                        || names.iter().flat_map(|n| n.iter()).any(|t| same(s, t, false))
+                    let named = |t: &Tok| t.vague || !concept.unknown;
+                    title.iter().any(|t| (same(s, t, abbreviated) && named(t)) || number.is_some_and(|n| t.covers(n)))
+                        || names.iter().flat_map(|n| n.iter()).any(|t| same(s, t, false) && named(t))
                 })
             })
         })
@@ -1446,6 +1479,15 @@ mod tests {
         let tonsils = [(Cpt, "42821", "Tonsils and adenoids out, age 12 or older"), (Cpt, "42820", "Tonsils and adenoids out, under age 12")];
         assert_eq!(order("tonsils and adenoids out, 6 year old", &tonsils)[0], "42820");
         assert_eq!(order("tonsils and adenoids out, 30 year old", &tonsils)[0], "42821");
+        // Weeks of gestation fall in the trimester that spans them.
+        let prenatal = [
+            (Icd10Cm, "Z34.00", "Encounter for supervision of normal first pregnancy, unspecified trimester"),
+            (Icd10Cm, "Z34.03", "Encounter for supervision of normal first pregnancy, third trimester"),
+            (Icd10Cm, "Z34.01", "Encounter for supervision of normal first pregnancy, first trimester"),
+        ];
+        assert_eq!(order("prenatal visit, normal first pregnancy, 10 weeks", &prenatal)[0], "Z34.01");
+        assert_eq!(order("prenatal visit, normal first pregnancy, 31 weeks", &prenatal)[0], "Z34.03");
+        assert_eq!(order("prenatal visit, normal first pregnancy", &prenatal)[0], "Z34.00");
     }
 
     #[test]
@@ -1458,8 +1500,18 @@ mod tests {
     fn what_the_question_does_not_know_is_unspecified() {
         let anemia = [(Icd10Cm, "D59.13", "Mixed type autoimmune hemolytic anemia"), (Icd10Cm, "D64.9", "Anemia, unspecified")];
         assert_eq!(order("pt anemic, type not specified", &anemia)[0], "D64.9");
-        assert_eq!(unstated(words("severity not documented, cause unknown")), ["severity", "unspecified", ",", "cause", "unspecified"]);
-        assert_eq!(unstated(words("tear not specified as traumatic")), ["tear", "not", "specified", "as", "traumatic"]);
+        // What the question does not know is held only by a title that leaves it unspecified:
+        // "severity not documented" is not "severe".
+        let dementia = [
+            (Icd10Cm, "F03.C0", "Unspecified dementia, severe, without behavioral disturbance"),
+            (Icd10Cm, "F03.90", "Unspecified dementia, unspecified severity, without behavioral disturbance"),
+        ];
+        assert_eq!(order("dementia, severity not documented", &dementia)[0], "F03.90");
+        assert_eq!(order("severe dementia", &dementia)[0], "F03.C0");
+        let (read, unknown) = unstated_at(words("severity not documented, cause unknown"));
+        assert_eq!(read, ["severity", "unspecified", ",", "cause", "unspecified"]);
+        assert_eq!(unknown, HashSet::from([0, 3]));
+        assert_eq!(unstated_at(words("tear not specified as traumatic")).0, ["tear", "not", "specified", "as", "traumatic"]);
     }
 
     #[test]
