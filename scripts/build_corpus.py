@@ -59,44 +59,30 @@ HCPCS_SECTIONS = {
 
 
 # Whole-word abbreviations in the CMS HCPCS short descriptions (28 characters at most),
-# spelled out so that people's words match them. Facts about the abbreviations only.
-HCPCS_ABBREVIATIONS = {
-    "inj": "injection", "tab": "tablet", "cap": "capsule", "soln": "solution", "sol": "solution",
-    "susp": "suspension", "w": "with", "wo": "without", "w/o": "without", "eq": "equipment",
-    "equip": "equipment", "supp": "supply", "suppl": "supply", "sup": "supply", "misc": "miscellaneous",
-    "ea": "each", "svc": "service", "svcs": "services", "serv": "service", "addl": "additional",
-    "amb": "ambulance", "transp": "transport", "nonemer": "nonemergency", "emer": "emergency",
-    "hr": "hour", "hrs": "hours", "min": "minutes", "dx": "diagnostic", "tx": "treatment",
-    "pt": "patient", "ped": "pediatric", "adj": "adjustable", "cath": "catheter", "elec": "electric",
-    "wc": "wheelchair", "whlchr": "wheelchair", "whchr": "wheelchair", "prosth": "prosthesis",
-    "mgmt": "management", "eval": "evaluation", "ther": "therapy", "phys": "physical",
-    "vac": "vaccine", "vacc": "vaccine", "immun": "immunization", "admin": "administration",
-    "bld": "blood", "hosp": "hospital", "rad": "radiology", "incl": "including", "reg": "regular",
-    "std": "standard", "temp": "temporary", "ext": "external", "int": "internal", "lg": "large",
-    "sm": "small", "med": "medium", "mo": "month", "wk": "week", "nos": "not otherwise specified",
-    "noc": "not otherwise classified", "oxy": "oxygen", "resp": "respiratory", "vent": "ventilator",
-    "neb": "nebulizer", "ortho": "orthotic", "orth": "orthotic", "lumb": "lumbar", "sacr": "sacral",
-    "thor": "thoracic", "cerv": "cervical", "pros": "prosthetic", "hh": "home health", "cont": "continuous",
-    "mon": "monitor", "mntr": "monitor", "glucse": "glucose", "gluc": "glucose", "strp": "strips",
-    "scrn": "screening", "rsk": "risk", "hi": "high", "stim": "stimulation", "subseq": "subsequent",
-    "ppps": "personalized prevention plan of service (annual wellness visit)", "bls": "basic life support",
-    "als": "advanced life support", "pre": "prefabricated", "ots": "off-the-shelf", "ko": "knee orthosis",
-    "lso": "lumbar-sacral orthosis", "tlso": "thoracic-lumbar-sacral orthosis", "afo": "ankle-foot orthosis",
-    "kafo": "knee-ankle-foot orthosis", "pn": "parenteral nutrition", "enteral": "enteral",
-    "outpt": "outpatient", "inpt": "inpatient", "vst": "visit", "dx": "diagnostic",
-}
-
+# spelled out so that people's words match them: scripts/hcpcs-abbreviations.tsv.
+HCPCS_ABBREVIATIONS = dict(
+    line.split("\t", 1)
+    for line in (ROOT / "scripts" / "hcpcs-abbreviations.tsv").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 def spell_out(short):
     words = []
     for w in short.split():
         key = w.lower().strip(",.;:")
+        # The punctuation after a word stays after its spelled-out form.
+        tail = w[len(w.rstrip(",.;:")):]
+        w = w.rstrip(",.;:")
         if key in ("w/o", "wo/"):
             words.append("without")
         elif key.startswith("w/"):
             words.append("with " + HCPCS_ABBREVIATIONS.get(key[2:], w[2:]) if key[2:] else "with")
+        elif "/" in key:
+            # Words joined by a slash ("sleev/glov"), each spelled out.
+            words.append("/".join(HCPCS_ABBREVIATIONS.get(k.strip(",.;:"), part) for k, part in zip(key.split("/"), w.split("/"))))
         else:
             words.append(HCPCS_ABBREVIATIONS.get(key, w))
+        words[-1] += tail
     return " ".join(words)
 
 

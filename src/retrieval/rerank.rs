@@ -971,10 +971,13 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
-    for name in others.iter().filter(|n| n.len() <= title.len()) {
+    // An HCPCS description is its short descriptor spelled out ("Whfo w/o joints pre ots":
+    // "wrist-hand-finger orthosis without joints prefabricated off-the-shelf"), the same
+    // name in full words.
+    for name in others.iter().filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
-        let weight = if says_nos(name) { 1.0 } else { OTHER_NAME };
-        r = r.max(weight * fit(q, name, &[], false, guideline, field));
+        let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
+        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -1488,6 +1491,19 @@ mod tests {
         assert_eq!(order("prenatal visit, normal first pregnancy, 10 weeks", &prenatal)[0], "Z34.01");
         assert_eq!(order("prenatal visit, normal first pregnancy, 31 weeks", &prenatal)[0], "Z34.03");
         assert_eq!(order("prenatal visit, normal first pregnancy", &prenatal)[0], "Z34.00");
+    }
+
+    #[test]
+    fn an_hcpcs_description_is_its_descriptor_spelled_out() {
+        let query = "power wheelchair group 2 standard seat";
+        let q = Question::new(query, &lexicon().terms(query));
+        let names = ["power wheelchair group 2 standard seat".to_string()];
+        let score = |title: &str, names: &[String]| {
+            rerank(&q, &[Candidate { system: Hcpcs, code: Some("K0001"), title, names, codes: &[] }])[0].1
+        };
+        // The abbreviations of the short descriptor cost nothing once its description says them.
+        assert!((score("Pwc grp 2 std seat", &names) - score("power wheelchair group 2 standard seat", &[])).abs() < 1e-6);
+        assert!(score("Pwc grp 2 std seat", &names) > score("Pwc grp 2 std seat", &[]));
     }
 
     #[test]
