@@ -6,6 +6,11 @@
 //!   a word of the question, or a lexicon term with its expansions; the user's own words count
 //!   fully, an expansion only [`EXPANSION`] as much where a candidate holds the user's word, so
 //!   an abbreviation that is also a plain word ("pad", "aud") does not outweigh what was typed;
+//!   a concept no candidate holds anywhere ("broke out in hives": "broke") is left out of the
+//!   share, so it cannot shrink every coverage until the fused rank decides between siblings;
+//!   what the question says is not documented ("severity not documented") is held only by a
+//!   title that leaves it unspecified; an HCPCS description, the short descriptor spelled
+//!   out, counts as the descriptor in full words;
 //! - **extra qualifiers**: words of the title the question never asked for (with coma,
 //!   bilateral, sequela, type 1, 3 views) cost [`EXTRA`] each. The words of the default a coder
 //!   picks when nothing is specified (unspecified, other, NOS, initial encounter, anything after
@@ -17,7 +22,8 @@
 //!   makes a code another kind of thing than what it names (anesthesia, status, vaccine,
 //!   screening, history, deleted) costs [`KIND`] extra words;
 //! - **negation**: "no X" / "without X" / "w/o X" / "didn't X" in the question matches a title's
-//!   "without X" (or "Zero X") and contradicts its "with X", also where X is a lay word's
+//!   "without X" (or "Zero X", or any member of "without A, B, and C") and contradicts its
+//!   "with X", also where X is a lay word's
 //!   expansion; a lexicon term that opens with a negation and names a finding ("no appetite")
 //!   is that finding;
 //! - **phrase order**: pairs of the question's words that the title holds in the same order
@@ -28,6 +34,7 @@
 //!   drug's name weighs less than the name, matches any title's word for that route, and a
 //!   code for the other route contradicts it; a question's "R"/"L" before a body part is its
 //!   side, and a side inside a lay phrase ("ringing in both ears") a concept of its own;
+//!   weeks of gestation fall in the trimester a title names;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare; quality data codes only when it asks about measures; questions that ask for
