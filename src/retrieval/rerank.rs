@@ -1025,22 +1025,26 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     r
 }
 
+/// How much `title` (1) or else one of `others` ([`OTHER_NAME`]) holds the question's `stem`:
+/// the same word, or a number in a range the title names. What the question says is
+/// `unknown` is held only where a name leaves it unspecified.
+fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
+    let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
+    if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) || in_range(title) {
+        1.0
+    } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, t, false) && (t.vague || !unknown)) {
+        OTHER_NAME
+    } else {
+        0.0
+    }
+}
+
 /// How well one name (`title`, helped by `others` for the concepts it lacks) answers `q`:
 /// coverage and phrase order, less extra qualifiers and contradictions.
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked).
 fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field) -> f32 {
-    // What the question says is unknown is held only where a name leaves it unspecified.
-    let holds = |stem: &str, unknown: bool| -> f32 {
-        let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
-        if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) || in_range(title) {
-            1.0
-        } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, t, false) && (t.vague || !unknown)) {
-            OTHER_NAME
-        } else {
-            0.0
-        }
-    };
+    let holds = |stem: &str, unknown: bool| holds(stem, unknown, title, others, abbreviated);
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;
@@ -1175,13 +1179,7 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
         .map(|concept| {
             let stems = || concept.literal.iter().chain(concept.expansions.iter().flatten());
             titles.iter().zip(&names).zip(candidates).any(|((title, names), c)| {
-                let abbreviated = c.system == CodeSystem::Hcpcs;
-                stems().any(|s| {
-                    let number = s.parse::<f32>().ok();
-                    let named = |t: &Tok| t.vague || !concept.unknown;
-                    title.iter().any(|t| (same(s, t, abbreviated) && named(t)) || number.is_some_and(|n| t.covers(n)))
-                        || names.iter().flat_map(|n| n.iter()).any(|t| same(s, t, false) && named(t))
-                })
+                stems().any(|s| holds(s, concept.unknown, title, names, c.system == CodeSystem::Hcpcs) > 0.0)
             })
         })
         .collect();
