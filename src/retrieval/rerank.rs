@@ -1025,6 +1025,12 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     r
 }
 
+/// `title` names `stem`, and only as an absence ("without heart failure").
+fn only_absent(stem: &str, title: &[Tok]) -> bool {
+    let mut scopes = title.iter().filter(|t| t.stem == stem).map(|t| t.scope).peekable();
+    scopes.peek().is_some() && scopes.all(Scope::absent)
+}
+
 /// How much `title` (1) or else one of `others` ([`OTHER_NAME`]) holds the question's `stem`:
 /// the same word, or a number in a range the title names. What the question says is
 /// `unknown` is held only where a name leaves it unspecified.
@@ -1058,12 +1064,16 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
             score += n * literal.max(discount * expanded);
             weight += n;
         }
-        // "didn't black out": a title "with" what the expansion names contradicts it too.
+        // "didn't black out": a title "with" what the expansion names contradicts it too; and
+        // what a term asks for ("HTN w/ CHF": heart failure) is contradicted by a title that
+        // names it only after "without".
         if concept.literal.iter().all(|s| q.negated.contains(s)) {
             let present = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
             if concept.expansions.iter().flatten().any(present) {
                 contradiction = true;
             }
+        } else if concept.expansions.iter().flatten().any(|s| !is_default(s) && !concept.absences.contains(s) && only_absent(s, title)) {
+            contradiction = true;
         }
         for s in &concept.absences {
             if title.iter().any(|t| t.stem == *s && !t.scope.absent()) {
@@ -1077,7 +1087,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
                 if scopes.any(|scope| !scope.absent()) {
                     contradiction = true;
                 }
-            } else if !is_default(s) && scopes.clone().next().is_some() && scopes.all(Scope::absent) {
+            } else if !is_default(s) && only_absent(s, title) {
                 // X asked, the title says "without X".
                 contradiction = true;
             }
@@ -1422,6 +1432,15 @@ mod tests {
             (Icd10Cm, "F03.90", "Unspecified dementia, unspecified severity, without behavioral disturbance, psychotic disturbance, mood disturbance, and anxiety"),
         ];
         assert_eq!(order("dementia, no behavioral disturbance", &dementia)[0], "F03.90");
+        // What an abbreviation asks for is contradicted by a title that names it only after
+        // "without"; without the contradiction both siblings hold "hypertensive heart failure".
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "HTN\thypertension\nCHF\tcongestive heart failure\n").unwrap();
+        let hypertensive = [
+            (Icd10Cm, "I11.9", "Hypertensive heart disease without heart failure"),
+            (Icd10Cm, "I11.0", "Hypertensive heart disease with heart failure"),
+        ];
+        assert_eq!(order_with(&l, "HTN w/ CHF", &hypertensive)[0], "I11.0");
         let scopes: Vec<Scope> = title_tokens("Calculus of gallbladder without cholecystitis, with obstruction").into_iter().map(|t| t.scope).collect();
         assert_eq!(scopes[2..], [Scope::Without, Scope::With]);
     }
