@@ -1067,9 +1067,17 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
         // "didn't black out": a title "with" what the expansion names contradicts it too; and
         // what a term asks for ("HTN w/ CHF": heart failure) is contradicted by a title that
         // names it only after "without".
+        // "sore throat, not strep": a title with no absence of its own that names all of what
+        // the expansion names (streptococcal pharyngitis) contradicts it too. ("Without
+        // diagnosis of hypertension" names its absence, the words after "of" outside it.)
         if concept.literal.iter().all(|s| q.negated.contains(s)) {
-            let present = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
-            if concept.expansions.iter().flatten().any(present) {
+            let with = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
+            let says_absence = title.iter().any(|t| t.scope.absent());
+            let named = |s: &String| !says_absence && title.iter().any(|t| t.stem == *s);
+            let content = |e: &Vec<String>| e.iter().filter(|s| !is_stop(s) && !is_default(s)).cloned().collect::<Vec<_>>();
+            if concept.expansions.iter().flatten().any(with)
+                || concept.expansions.iter().map(content).any(|e| !e.is_empty() && e.iter().all(named))
+            {
                 contradiction = true;
             }
         } else if concept.expansions.iter().flatten().any(|s| !is_default(s) && !concept.absences.contains(s) && only_absent(s, title)) {
@@ -1425,6 +1433,13 @@ mod tests {
             (Icd10Cm, "S06.0X0A", "Concussion without loss of consciousness"),
         ];
         assert_eq!(ordered(&q, &concussion)[0], "S06.0X0A");
+        // A title that names all of a negated term's expansion contradicts it; one that names a
+        // part of it (the pharyngitis) does not.
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "sore throat\tpharyngitis\nstrep\tstreptococcal pharyngitis\n").unwrap();
+        let throat = [(Icd10Cm, "J02.0", "Streptococcal pharyngitis"), (Icd10Cm, "J02.9", "Acute pharyngitis, unspecified")];
+        assert_eq!(order_with(&l, "sore throat not strep", &throat)[0], "J02.9");
+        assert_eq!(order_with(&l, "sore throat, strep", &throat)[0], "J02.0");
         // An absence that lists its members covers the whole list; a comma before a new
         // "with" clause still ends it.
         let dementia = [
