@@ -23,8 +23,10 @@
 //!   screening, history, deleted) costs [`KIND`] extra words;
 //! - **negation**: "no X" / "without X" / "w/o X" / "didn't X" in the question matches a title's
 //!   "without X" (or "Zero X", or any member of "without A, B, and C") and contradicts its
-//!   "with X", also where X is a lay word's
-//!   expansion; a lexicon term that opens with a negation and names a finding ("no appetite")
+//!   "with X", also where X is a lay word's expansion (and a title that names all of that
+//!   expansion, "not strep" against "Streptococcal pharyngitis"); what the question asks for,
+//!   in its words or a term's expansion, is contradicted by a title that names it only after
+//!   "without"; a lexicon term that opens with a negation and names a finding ("no appetite")
 //!   is that finding;
 //! - **phrase order**: pairs of the question's words that the title holds in the same order
 //!   ("other atherosclerosis of unspecified type" against "unspecified atherosclerosis of
