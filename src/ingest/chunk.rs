@@ -80,10 +80,10 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
     }
     if r.addon {
         if r.primary_codes.is_empty() {
-            lines.push("Add-on code: reported only in addition to a primary procedure, never alone.".into());
+            lines.push(format!("{ADDON_LINE}, never alone."));
         } else {
             lines.push(format!(
-                "Add-on code: reported only in addition to a primary procedure ({}), never alone.",
+                "{ADDON_LINE} ({}), never alone.",
                 crate::codes::short_list(&r.primary_codes, LISTED_PRIMARIES)
             ));
         }
@@ -141,6 +141,9 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
         sparse_text,
     )
 }
+
+/// How an add-on code's chunk says it is one (the line opens with it).
+pub const ADDON_LINE: &str = "Add-on code: reported only in addition to a primary procedure";
 
 /// Primaries listed in a chunk; the rest are counted.
 const LISTED_PRIMARIES: usize = 12;

@@ -10,6 +10,7 @@ use super::{analyze, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
 use crate::embed::{Bm25Encoder, EmbedError, Embedder};
+use crate::ingest::chunk::ADDON_LINE;
 use crate::store::{ChunkPayload, StoreError, StoreHit, VectorQuery, VectorStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -131,6 +132,31 @@ fn links_of(hits: &[StoreHit], known: &[String]) -> Vec<String> {
 
 /// Codes taken from each named code's links (primaries, replacements).
 const LINKS_PER_CODE: usize = 3;
+
+/// How many points that link to the named codes are read to find their add-ons (a code may be
+/// the primary of dozens, and the replacement of deleted codes too).
+const ADD_ON_SCAN: usize = 200;
+
+/// The question asks about add-on codes.
+fn asks_for_add_ons(query: &str) -> bool {
+    let q = query.to_lowercase();
+    ["add-on", "add on", "addon"].iter().any(|w| q.contains(w))
+}
+
+/// The add-ons among `hits` (points linking to the `named` codes), up to [`LINKS_PER_CODE`] per
+/// named code, those with the fewest primaries first (99292 belongs to 99291 alone; G2211 to
+/// every office visit), then in code order.
+fn add_ons_of(mut hits: Vec<StoreHit>, named: &[String], system: Option<CodeSystem>) -> Vec<StoreHit> {
+    hits.retain(|h| h.payload.text.contains(ADDON_LINE) && system.is_none_or(|s| h.payload.system == s));
+    hits.sort_by(|a, b| a.payload.codes.len().cmp(&b.payload.codes.len()).then_with(|| a.payload.code.cmp(&b.payload.code)));
+    let mut kept: Vec<StoreHit> = vec![];
+    for code in named {
+        let mine = hits.iter().filter(|h| h.payload.codes.contains(code) && !kept.iter().any(|k| k.payload.key == h.payload.key));
+        let mine: Vec<StoreHit> = mine.take(LINKS_PER_CODE).cloned().collect();
+        kept.extend(mine);
+    }
+    kept
+}
 /// Fused candidates the rank-1 stage re-orders.
 pub const RERANK_DEPTH: usize = 50;
 
@@ -266,11 +292,24 @@ impl Retriever {
             rrf_k: self.config.rrf_k,
             headers_only: true,
         };
+        // A question about add-ons ("what add-on goes with 99291") also gets the add-ons of the
+        // codes it names, which point to them rather than the other way round.
+        let add_ons = async {
+            match asks_for_add_ons(&request.query) && !pinned.is_empty() {
+                true => self.store.linking_to(&pinned, ADD_ON_SCAN).await,
+                false => Ok(vec![]),
+            }
+        };
         // The linked codes and a follow-up's subjects are looked up while the hybrid search runs.
         let mut family: Vec<String> = subjects.iter().cloned().chain(subjects.iter().flat_map(|c| neighbours(c))).collect();
-        let (found, linked, family_hits) =
-            tokio::join!(self.store.search(&query), self.lookup(&pointed, request.system), self.lookup(&family, request.system));
+        let (found, linked, family_hits, add_ons) = tokio::join!(
+            self.store.search(&query),
+            self.lookup(&pointed, request.system),
+            self.lookup(&family, request.system),
+            add_ons
+        );
         let (mut found, mut linked) = (found?, linked?);
+        linked.extend(add_ons_of(add_ons?, &pinned, request.system));
         let mut family_hits = family_hits?;
         // What the subjects point to ("and the replacement?"), looked up once they are known.
         let subject_hits: Vec<StoreHit> = family_hits.iter().filter(|h| h.payload.code.as_ref().is_some_and(|c| subjects.contains(c))).cloned().collect();
@@ -290,7 +329,10 @@ impl Retriever {
         family_hits.append(&mut found);
         let mut found = family_hits;
         linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
+        // What the named codes point to in the order they point to it, then their add-ons.
         linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
+        let mut seen = std::collections::HashSet::new();
+        linked.retain(|h| seen.insert(h.payload.key.clone()));
         let named = exact.len() + linked.len();
         found.retain(|h| !exact.iter().chain(&linked).any(|x| x.payload.key == h.payload.key));
         found.truncate(RERANK_DEPTH.max(limit));

@@ -290,6 +290,18 @@ impl VectorStore for EdgeStore {
         self.scroll(Filter { must: Some(must), ..Default::default() }, codes.len() * 2).await
     }
 
+    async fn linking_to(&self, codes: &[String], limit: usize) -> Result<Vec<StoreHit>, StoreError> {
+        let filter = Filter {
+            must: Some(vec![keyword("codes", Match::from(codes.to_vec()))]),
+            must_not: Some(vec![
+                keyword("code", Match::from(codes.to_vec())),
+                keyword("system", Match::from(CodeSystem::Guideline.as_str().to_string())),
+            ]),
+            ..Default::default()
+        };
+        self.scroll(filter, limit).await
+    }
+
     async fn count(&self) -> Result<usize, StoreError> {
         if self.shard.read().expect("lock").is_none() {
             return Ok(0);

@@ -179,6 +179,9 @@ pub trait VectorStore: Send + Sync {
     async fn payloads(&self, keys: &[String]) -> Result<Vec<ChunkPayload>, StoreError>;
     /// Points whose `code` is one of `codes` (exact lookup, no scoring).
     async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError>;
+    /// Up to `limit` code points (no guideline passages) that link to one of `codes` without
+    /// being one: the add-ons that name them as primaries, the deleted codes they replaced.
+    async fn linking_to(&self, codes: &[String], limit: usize) -> Result<Vec<StoreHit>, StoreError>;
     async fn count(&self) -> Result<usize, StoreError>;
 }
 

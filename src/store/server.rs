@@ -119,7 +119,7 @@ impl VectorStore for ServerStore {
             )
             .await
             .map_err(backend)?;
-        for field in ["system", "code", "key"] {
+        for field in ["system", "code", "key", "codes"] {
             self.client
                 .create_field_index(
                     CreateFieldIndexCollectionBuilder::new(&self.collection, field, FieldType::Keyword).wait(true),
@@ -252,6 +252,18 @@ impl VectorStore for ServerStore {
             must.push(Condition::matches("system", s.as_str().to_string()));
         }
         self.scroll(Filter::must(must), codes.len() * 2).await
+    }
+
+    async fn linking_to(&self, codes: &[String], limit: usize) -> Result<Vec<StoreHit>, StoreError> {
+        let filter = Filter {
+            must: vec![Condition::matches("codes", codes.to_vec())],
+            must_not: vec![
+                Condition::matches("code", codes.to_vec()),
+                Condition::matches("system", CodeSystem::Guideline.as_str().to_string()),
+            ],
+            ..Default::default()
+        };
+        self.scroll(filter, limit).await
     }
 
     async fn count(&self) -> Result<usize, StoreError> {

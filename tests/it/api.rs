@@ -61,6 +61,13 @@ async fn a_named_codes_links_come_right_after_it() {
     let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..3].iter().map(|h| (h["code"].as_str().unwrap_or("-"), h["match"].as_str().unwrap())).collect();
     assert_eq!(kinds[..2], [("90472", "exact"), ("90471", "linked")], "an add-on's primary: {body}");
     assert_eq!(kinds[2].1, "search");
+    // A question about add-ons gets the named code's add-ons, which point to it; without the
+    // word, the code's passage and the search's hits follow it.
+    let (_, body) = app.get("/api/search?q=what+add-on+goes+with+37252").await;
+    let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..2].iter().map(|h| (h["code"].as_str().unwrap_or("-"), h["match"].as_str().unwrap())).collect();
+    assert_eq!(kinds, [("37252", "exact"), ("37253", "linked")], "a primary's add-on: {body}");
+    let (_, body) = app.get("/api/search?q=how+is+37252+documented").await;
+    assert!(body["hits"].as_array().unwrap().iter().all(|h| h["match"] != "linked"), "no add-on unasked: {body}");
     // A code the question names itself is not repeated as a link.
     let codes = app.search_codes("75946 and 37253").await;
     assert_eq!(codes.iter().filter(|c| *c == "37253").count(), 1, "{codes:?}");
