@@ -58,6 +58,16 @@ impl EdgeStore {
                     StoreError::Backend(format!("{}: {e}", dir.display()))
                 }
             })?;
+            // A shard built before a field was indexed gets the index now (the links, "codes",
+            // since 2026-12-03): filtering on an unindexed field reads every payload.
+            let schema = shard.info().payload_schema;
+            let missing: Vec<&str> = INDEXED.into_iter().filter(|f| !schema.keys().any(|k| k.to_string() == *f)).collect();
+            for field in &missing {
+                index(&shard, field)?;
+            }
+            if !missing.is_empty() {
+                shard.flush();
+            }
             *store.shard.write().expect("lock") = Some(Arc::new(shard));
             *store.meta.write().expect("lock") = Some(meta);
         }
@@ -93,6 +103,17 @@ impl EdgeStore {
 
 fn path(field: &str) -> JsonPath {
     field.parse().expect("static field names are valid JSON paths")
+}
+
+/// The payload fields searches filter on, each with a keyword index.
+const INDEXED: [&str; 4] = ["system", "code", "key", "codes"];
+
+fn index(shard: &EdgeShard, field: &str) -> Result<(), StoreError> {
+    let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
+        field_name: path(field),
+        field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
+    }));
+    shard.update(op).map_err(backend)
 }
 
 fn keyword(field: &str, m: Match) -> Condition {
@@ -142,12 +163,8 @@ impl VectorStore for EdgeStore {
                 .sparse_vector(SPARSE, EdgeSparseVectorParamsBuilder::new().modifier(Modifier::Idf).build())
                 .build();
             let shard = EdgeShard::new(&dir, config).map_err(backend)?;
-            for field in ["system", "code", "key"] {
-                let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
-                    field_name: path(field),
-                    field_schema: Some(PayloadFieldSchema::FieldType(PayloadSchemaType::Keyword)),
-                }));
-                shard.update(op).map_err(backend)?;
+            for field in INDEXED {
+                index(&shard, field)?;
             }
             shard.flush();
             Ok(shard)
