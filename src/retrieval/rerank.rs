@@ -1204,11 +1204,19 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
         })
         .collect();
     let field = Field { unrivalled, held };
+    // Codes with the same names (HCPCS short descriptors shared by siblings: "Normal saline
+    // solution infus") share the best fused rank among them and come in code order, so their
+    // order does not change with the index build between ingests.
+    let rank: Vec<usize> = candidates
+        .iter()
+        .enumerate()
+        .map(|(i, c)| candidates.iter().position(|o| o.system == c.system && o.title == c.title && o.names == c.names).unwrap_or(i))
+        .collect();
     let mut scored: Vec<(usize, f32)> = candidates
         .iter()
         .zip(&titles)
         .enumerate()
-        .map(|(i, (c, title))| (i, relevance(q, c, title, &field) + PRIOR * (1.0 - i as f32 / depth).max(0.0)))
+        .map(|(i, (c, title))| (i, relevance(q, c, title, &field) + PRIOR * (1.0 - rank[i] as f32 / depth).max(0.0)))
         .collect();
     // A passage about codes ranks below the codes it is about when the question asks for a
     // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it).
@@ -1227,7 +1235,9 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
             }
         }
     }
-    scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal).then(a.0.cmp(&b.0)));
+    scored.sort_by(|a, b| {
+        b.1.total_cmp(&a.1).then(rank[a.0].cmp(&rank[b.0])).then_with(|| candidates[a.0].code.cmp(&candidates[b.0].code)).then(a.0.cmp(&b.0))
+    });
     scored
 }
 
@@ -1460,6 +1470,14 @@ mod tests {
         assert_eq!(order_with(&l, "HTN w/ CHF", &hypertensive)[0], "I11.0");
         let scopes: Vec<Scope> = title_tokens("Calculus of gallbladder without cholecystitis, with obstruction").into_iter().map(|t| t.scope).collect();
         assert_eq!(scopes[2..], [Scope::Without, Scope::With]);
+    }
+
+    #[test]
+    fn codes_with_the_same_name_come_in_code_order_whatever_the_fused_rank() {
+        let a = [(Hcpcs, "J7040", "Normal saline solution infus"), (Hcpcs, "J7030", "Normal saline solution infus"), (Hcpcs, "J7042", "5% dextrose/normal saline")];
+        assert_eq!(order("normal saline", &a)[..2], ["J7030", "J7040"]);
+        let b = [a[1], a[0], a[2]];
+        assert_eq!(order("normal saline", &b)[..2], ["J7030", "J7040"]);
     }
 
     #[test]
