@@ -1066,12 +1066,10 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
             score += n * literal.max(discount * expanded);
             weight += n;
         }
-        // "didn't black out": a title "with" what the expansion names contradicts it too; and
-        // what a term asks for ("HTN w/ CHF": heart failure) is contradicted by a title that
-        // names it only after "without".
-        // "sore throat, not strep": a title with no absence of its own that names all of what
-        // the expansion names (streptococcal pharyngitis) contradicts it too. ("Without
-        // diagnosis of hypertension" names its absence, the words after "of" outside it.)
+        // "didn't black out": a title "with" what the expansion names contradicts it too, and
+        // so does a title with no absence of its own that names all of it ("sore throat, not
+        // strep": streptococcal pharyngitis). "Without diagnosis of hypertension" names its
+        // absence, the words after "of" outside it.
         if concept.literal.iter().all(|s| q.negated.contains(s)) {
             let with = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
             let says_absence = title.iter().any(|t| t.scope.absent());
@@ -1083,6 +1081,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
                 contradiction = true;
             }
         } else if concept.expansions.iter().flatten().any(|s| !is_default(s) && !concept.absences.contains(s) && only_absent(s, title)) {
+            // What a term asks for ("HTN w/ CHF": heart failure), named only after "without".
             contradiction = true;
         }
         for s in &concept.absences {

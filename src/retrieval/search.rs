@@ -151,12 +151,17 @@ fn add_ons_of(mut hits: Vec<StoreHit>, named: &[String], system: Option<CodeSyst
     hits.sort_by(|a, b| a.payload.codes.len().cmp(&b.payload.codes.len()).then_with(|| a.payload.code.cmp(&b.payload.code)));
     let mut kept: Vec<StoreHit> = vec![];
     for code in named {
-        let mine = hits.iter().filter(|h| h.payload.codes.contains(code) && !kept.iter().any(|k| k.payload.key == h.payload.key));
-        let mine: Vec<StoreHit> = mine.take(LINKS_PER_CODE).cloned().collect();
+        let mine: Vec<StoreHit> = hits
+            .iter()
+            .filter(|h| h.payload.codes.contains(code) && !kept.iter().any(|k| k.payload.key == h.payload.key))
+            .take(LINKS_PER_CODE)
+            .cloned()
+            .collect();
         kept.extend(mine);
     }
     kept
 }
+
 /// Fused candidates the rank-1 stage re-orders.
 pub const RERANK_DEPTH: usize = 50;
 

@@ -18,7 +18,7 @@ use qdrant_edge::{
 
 use super::{
     overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta, VectorQuery,
-    VectorStore, DENSE, HEADER_FIELDS, SPARSE,
+    VectorStore, DENSE, HEADER_FIELDS, INDEXED_FIELDS, SPARSE,
 };
 use crate::codes::CodeSystem;
 
@@ -61,7 +61,7 @@ impl EdgeStore {
             // A shard built before a field was indexed gets the index now (the links, "codes",
             // since 2026-12-03): filtering on an unindexed field reads every payload.
             let schema = shard.info().payload_schema;
-            let missing: Vec<&str> = INDEXED.into_iter().filter(|f| !schema.keys().any(|k| k.to_string() == *f)).collect();
+            let missing: Vec<&str> = INDEXED_FIELDS.into_iter().filter(|f| !schema.keys().any(|k| k.to_string() == *f)).collect();
             for field in &missing {
                 index(&shard, field)?;
             }
@@ -104,9 +104,6 @@ impl EdgeStore {
 fn path(field: &str) -> JsonPath {
     field.parse().expect("static field names are valid JSON paths")
 }
-
-/// The payload fields searches filter on, each with a keyword index.
-const INDEXED: [&str; 4] = ["system", "code", "key", "codes"];
 
 fn index(shard: &EdgeShard, field: &str) -> Result<(), StoreError> {
     let op = UpdateOperation::FieldIndexOperation(FieldIndexOperations::CreateIndex(CreateIndex {
@@ -163,7 +160,7 @@ impl VectorStore for EdgeStore {
                 .sparse_vector(SPARSE, EdgeSparseVectorParamsBuilder::new().modifier(Modifier::Idf).build())
                 .build();
             let shard = EdgeShard::new(&dir, config).map_err(backend)?;
-            for field in INDEXED {
+            for field in INDEXED_FIELDS {
                 index(&shard, field)?;
             }
             shard.flush();

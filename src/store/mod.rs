@@ -158,6 +158,9 @@ pub fn overfetch(limit: usize) -> usize {
     limit * 2 + 10
 }
 
+/// The payload fields searches filter on; both backends give each a keyword index.
+pub const INDEXED_FIELDS: [&str; 4] = ["system", "code", "key", "codes"];
+
 #[async_trait::async_trait]
 pub trait VectorStore: Send + Sync {
     /// Where the store lives, for messages.

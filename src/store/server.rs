@@ -15,7 +15,7 @@ use qdrant_client::{Payload, Qdrant, QdrantError};
 
 use super::{
     overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta, VectorQuery,
-    VectorStore, DENSE, HEADER_FIELDS, SPARSE,
+    VectorStore, DENSE, HEADER_FIELDS, INDEXED_FIELDS, SPARSE,
 };
 use crate::codes::CodeSystem;
 use crate::config::QdrantConfig;
@@ -119,7 +119,7 @@ impl VectorStore for ServerStore {
             )
             .await
             .map_err(backend)?;
-        for field in ["system", "code", "key", "codes"] {
+        for field in INDEXED_FIELDS {
             self.client
                 .create_field_index(
                     CreateFieldIndexCollectionBuilder::new(&self.collection, field, FieldType::Keyword).wait(true),
