@@ -1072,12 +1072,12 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
         // absence, the words after "of" outside it.
         if concept.literal.iter().all(|s| q.negated.contains(s)) {
             let with = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
+            let named_in_full = |e: &Vec<String>| {
+                let mut words = e.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
+                words.peek().is_some() && words.all(|s| title.iter().any(|t| t.stem == *s))
+            };
             let says_absence = title.iter().any(|t| t.scope.absent());
-            let named = |s: &String| !says_absence && title.iter().any(|t| t.stem == *s);
-            let content = |e: &Vec<String>| e.iter().filter(|s| !is_stop(s) && !is_default(s)).cloned().collect::<Vec<_>>();
-            if concept.expansions.iter().flatten().any(with)
-                || concept.expansions.iter().map(content).any(|e| !e.is_empty() && e.iter().all(named))
-            {
+            if concept.expansions.iter().flatten().any(with) || (!says_absence && concept.expansions.iter().any(named_in_full)) {
                 contradiction = true;
             }
         } else if concept.expansions.iter().flatten().any(|s| !is_default(s) && !concept.absences.contains(s) && only_absent(s, title)) {
@@ -1090,10 +1090,9 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
             }
         }
         for s in &concept.literal {
-            let mut scopes = title.iter().filter(|t| t.stem == *s).map(|t| t.scope);
             if q.negated.contains(s) {
                 // "no X" asked, the title has X.
-                if scopes.any(|scope| !scope.absent()) {
+                if title.iter().any(|t| t.stem == *s && !t.scope.absent()) {
                     contradiction = true;
                 }
             } else if !is_default(s) && only_absent(s, title) {
