@@ -14,6 +14,9 @@ pub struct Analysis {
     pub expansions: Vec<String>,
     /// The text searched: the query followed by its expansions.
     pub expanded: String,
+    /// The same without the names of code systems ([`searched_text`]), searched when the
+    /// search is filtered to the system the question names.
+    pub expanded_unnamed: String,
 }
 
 /// Every spelling worth an exact lookup, in order of appearance, without duplicates.
@@ -35,16 +38,42 @@ pub fn code_candidates(query: &str) -> Vec<String> {
     out
 }
 
+/// `query` without the words that only say a code is asked for and from which system
+/// ("ICD-10 code for", "CPT", "HCPCS codes"): once the search is filtered to that system, they
+/// match guideline passages about coding and titles with a "10" in them, not what is asked.
+pub fn searched_text(query: &str) -> String {
+    let core = |t: &str| t.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
+    let mut kept: Vec<&str> = vec![];
+    let mut after_icd = false;
+    for token in query.split_whitespace() {
+        let w = core(token);
+        let names_system = matches!(w.as_str(), "icd" | "icd10" | "icd10cm" | "cpt" | "hcpcs" | "code" | "codes")
+            || (after_icd && matches!(w.as_str(), "10" | "9" | "cm" | "10cm"));
+        after_icd = w.starts_with("icd") || (after_icd && names_system);
+        if !names_system {
+            kept.push(token);
+        }
+    }
+    match kept.is_empty() {
+        true => query.trim().to_string(),
+        false => kept.join(" "),
+    }
+}
+
 pub fn analyze(query: &str, lexicon: &Lexicon) -> Analysis {
     let codes = code_candidates(query);
     let terms = lexicon.terms(query);
     let expansions = super::lexicon::expansions_of(&terms);
-    let mut expanded = query.trim().to_string();
-    for e in &expansions {
-        expanded.push_str(" ; ");
-        expanded.push_str(e);
-    }
-    Analysis { codes, terms, expansions, expanded }
+    let with_expansions = |mut text: String| {
+        for e in &expansions {
+            text.push_str(" ; ");
+            text.push_str(e);
+        }
+        text
+    };
+    let expanded = with_expansions(query.trim().to_string());
+    let expanded_unnamed = with_expansions(searched_text(query));
+    Analysis { codes, terms, expansions, expanded, expanded_unnamed }
 }
 
 #[cfg(test)]
@@ -74,6 +103,20 @@ mod tests {
         // Clinical abbreviations that are also Level II modifiers (BP, UA, RR) are words.
         assert!(code_candidates("BP check, UA and HX of RR over 20").is_empty());
         assert!(code_candidates("is modifier RR for a rental").contains(&"RR".to_string()));
+    }
+
+    #[test]
+    fn the_searched_text_leaves_out_the_systems_names() {
+        assert_eq!(searched_text("ICD-10 code for pneumonia"), "for pneumonia");
+        assert_eq!(searched_text("icd 10 cm for a sprained ankle, left"), "for a sprained ankle, left");
+        assert_eq!(searched_text("CPT codes: knee scope"), "knee scope");
+        assert_eq!(searched_text("HCPCS for a cane"), "for a cane");
+        // A question of nothing else is searched as it is.
+        assert_eq!(searched_text(" CPT codes "), "CPT codes");
+        // Codes and other numbers stay.
+        assert_eq!(searched_text("is 99213 a CPT code for 10 minutes"), "is 99213 a for 10 minutes");
+        let a = analyze("ICD-10 for pneumonia", &Lexicon::default());
+        assert_eq!((a.expanded.as_str(), a.expanded_unnamed.as_str()), ("ICD-10 for pneumonia", "for pneumonia"));
     }
 
     #[test]

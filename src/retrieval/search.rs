@@ -255,11 +255,28 @@ impl Retriever {
             Some(_) if analyze::code_candidates(&request.query).is_empty() => (vec![], analysis.codes.clone()),
             _ => (analysis.codes.clone(), vec![]),
         };
+        let mut question = match &request.context {
+            Some(earlier) => Question::new(&request.query, &self.lexicon.terms(&request.query))
+                .continuing(Question::new(earlier, &self.lexicon.terms(earlier))),
+            None => Question::new(&request.query, &analysis.terms),
+        };
+        // A question that names one code system is answered from it (and the guidelines), and
+        // the words that name it are then not searched for.
+        let rerank_on = self.config.rerank && !question.is_empty();
+        let systems = match (request.system, question.system) {
+            (Some(s), _) => vec![s],
+            (None, Some(s)) if rerank_on && !question.rules => vec![s, CodeSystem::Guideline],
+            _ => vec![],
+        };
+        let searched = match systems.is_empty() {
+            true => &analysis.expanded,
+            false => &analysis.expanded_unnamed,
+        };
         let exact = self.lookup(&pinned, request.system);
         let dense = async {
             match request.mode {
                 SearchMode::Bm25 => Ok(None),
-                _ => self.embedder.embed_one(&analysis.expanded).await.map(Some),
+                _ => self.embedder.embed_one(searched).await.map(Some),
             }
         };
         let (exact, dense) = tokio::join!(exact, dense);
@@ -274,19 +291,7 @@ impl Retriever {
         let pointed = links_of(&exact, &analysis.codes);
         let sparse = match request.mode {
             SearchMode::Dense => None,
-            _ => Some(self.bm25.query(&analysis.expanded)),
-        };
-        let mut question = match &request.context {
-            Some(earlier) => Question::new(&request.query, &self.lexicon.terms(&request.query))
-                .continuing(Question::new(earlier, &self.lexicon.terms(earlier))),
-            None => Question::new(&request.query, &analysis.terms),
-        };
-        // A question that names one code system is answered from it (and the guidelines).
-        let rerank_on = self.config.rerank && !question.is_empty();
-        let systems = match (request.system, question.system) {
-            (Some(s), _) => vec![s],
-            (None, Some(s)) if rerank_on && !question.rules => vec![s, CodeSystem::Guideline],
-            _ => vec![],
+            _ => Some(self.bm25.query(searched)),
         };
         let query = VectorQuery {
             dense: dense?,

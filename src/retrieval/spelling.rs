@@ -81,11 +81,19 @@ impl Spelling {
         self.counts.contains_key(word)
     }
 
-    /// The title word `word` misspells, when it is unknown and one edit from one.
+    /// The title word `word` misspells, when it is unknown and one edit from one; a plural
+    /// ("alzhiemers") is corrected as its singular ("alzheimer"), which titles hold.
     pub fn correct(&self, word: &str) -> Option<&str> {
         if self.counts.is_empty() || word.len() < MIN_LEN || !word.bytes().all(|b| b.is_ascii_lowercase()) || self.knows(word) {
             return None;
         }
+        self.one_edit(word).or_else(|| {
+            let singular = word.strip_suffix('s').filter(|w| w.len() >= MIN_LEN && !self.knows(w))?;
+            self.one_edit(singular)
+        })
+    }
+
+    fn one_edit(&self, word: &str) -> Option<&str> {
         let b = word.as_bytes();
         let mut best: Option<(&str, u32)> = None;
         let mut consider = |cand: Vec<u8>| {
@@ -138,6 +146,8 @@ mod tests {
         assert_eq!(s.correct("siezure"), Some("seizure"));
         assert_eq!(s.correct("kidny"), Some("kidney"), "a letter dropped");
         assert_eq!(s.correct("kidnney"), Some("kidney"), "a letter added");
+        assert_eq!(s.correct("siezures"), Some("seizure"), "a plural as its singular");
+        assert_eq!(s.correct("thyriods"), Some("thyroid"));
     }
 
     #[test]

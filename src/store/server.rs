@@ -66,6 +66,15 @@ impl ServerStore {
         Ok(Self { client, url: url.to_string(), collection: collection.to_string(), layout: layout.clone() })
     }
 
+    /// A keyword index on a payload field, waited for.
+    async fn index(&self, field: &str) -> Result<(), StoreError> {
+        self.client
+            .create_field_index(CreateFieldIndexCollectionBuilder::new(&self.collection, field, FieldType::Keyword).wait(true))
+            .await
+            .map_err(backend)?;
+        Ok(())
+    }
+
     fn system_filter(systems: &[CodeSystem]) -> Option<Filter> {
         let names: Vec<String> = systems.iter().map(|s| s.as_str().to_string()).collect();
         (!names.is_empty()).then(|| Filter::must([Condition::matches("system", names)]))
@@ -87,8 +96,14 @@ impl VectorStore for ServerStore {
         if !self.client.collection_exists(&self.collection).await.map_err(backend)? {
             return Ok(None);
         }
-        let info = self.client.collection_info(&self.collection).await.map_err(backend)?;
-        let value = info.result.and_then(|r| r.config).and_then(|c| c.metadata.get(META_KEY).cloned());
+        let info = self.client.collection_info(&self.collection).await.map_err(backend)?.result;
+        // A collection created before a field was indexed gets the index now (the links,
+        // "codes", since 2026-12-03), as an Edge shard does on open.
+        let schema = info.as_ref().map(|r| &r.payload_schema);
+        for field in INDEXED_FIELDS.into_iter().filter(|f| schema.is_some_and(|s| !s.contains_key(*f))) {
+            self.index(field).await?;
+        }
+        let value = info.and_then(|r| r.config).and_then(|c| c.metadata.get(META_KEY).cloned());
         match value {
             None => Ok(None),
             Some(v) => serde_json::from_value(v.into_json())
@@ -120,12 +135,7 @@ impl VectorStore for ServerStore {
             .await
             .map_err(backend)?;
         for field in INDEXED_FIELDS {
-            self.client
-                .create_field_index(
-                    CreateFieldIndexCollectionBuilder::new(&self.collection, field, FieldType::Keyword).wait(true),
-                )
-                .await
-                .map_err(backend)?;
+            self.index(field).await?;
         }
         Ok(())
     }
