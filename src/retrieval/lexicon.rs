@@ -33,6 +33,9 @@ pub struct Lexicon {
 pub const VOCABULARY_FILE: &str = "vocabulary.txt";
 
 /// Words a phrase may hold that change nothing: "pit of my stomach", "ringing in the ears".
+/// Two words read as one when the records use them joined and the joined word is this long.
+const COMPOUND_MIN: usize = 6;
+
 const FILLERS: &[&str] = &["my", "the", "a", "an", "his", "her", "their", "your", "our", "its"];
 
 /// Sides a term may span without holding them, as it spans fillers ("ringing in both ears" is
@@ -158,9 +161,15 @@ impl Lexicon {
                     (1..=key.len()).rev().find_map(|n| self.entries.get(&key[..n].join(" ")).map(|exp| (ends[n - 1], exp)))
                 })
                 .max_by_key(|(end, _)| *end);
-            let (end, expansions) = match found {
-                Some((end, exp)) => (end, corrections(i, end).chain(exp.iter().cloned()).collect()),
-                None => (i + 1, corrections(i, i + 1).collect::<Vec<_>>()),
+            // Two words the records write as one ("wheel chair", "light weight", "tail bone").
+            let compound = words.get(i + 1).map(|next| format!("{}{next}", words[i])).filter(|joined| {
+                joined.len() >= COMPOUND_MIN && joined.bytes().all(|b| b.is_ascii_lowercase()) && self.spelling.used(joined)
+            });
+            let (end, expansions) = match (found, compound) {
+                (Some((end, exp)), _) if end > i + 1 => (end, corrections(i, end).chain(exp.iter().cloned()).collect()),
+                (_, Some(joined)) => (i + 2, vec![joined]),
+                (Some((end, exp)), None) => (end, corrections(i, end).chain(exp.iter().cloned()).collect()),
+                (None, None) => (i + 1, corrections(i, i + 1).collect::<Vec<_>>()),
             };
             if !expansions.is_empty() {
                 out.push(Term { words: typed[i..end].to_vec(), expansions });
@@ -238,6 +247,16 @@ mod tests {
         assert!(l.terms("thyroid").is_empty(), "a known word is no misspelling");
         let l2 = lexicon().with_spelling(Spelling::from_counts([("chose".to_string(), 3)]));
         assert!(l2.terms("chole").is_empty(), "a word of a term ('lap chole') is known, never a misspelling of 'chose'");
+    }
+
+    #[test]
+    fn two_words_the_records_write_as_one_are_that_word() {
+        let l = lexicon().with_spelling(Spelling::from_counts([("wheelchair", 9), ("lightweight", 3), ("into", 0)].map(|(w, n)| (w.to_string(), n))));
+        let terms = l.terms("light weight wheel chair for my mom");
+        assert_eq!(terms[0], Term { words: vec!["light".into(), "weight".into()], expansions: vec!["lightweight".into()] });
+        assert_eq!(terms[1].expansions, vec!["wheelchair"]);
+        assert!(l.terms("went in to the office").is_empty(), "a word no record uses is not joined");
+        assert!(l.terms("wheelchair").is_empty());
     }
 
     #[test]

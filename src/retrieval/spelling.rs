@@ -77,6 +77,11 @@ impl Spelling {
         Self { counts: counts.into_iter().collect() }
     }
 
+    /// Some code record uses `word`.
+    pub fn used(&self, word: &str) -> bool {
+        self.counts.get(word).is_some_and(|&n| n > 0)
+    }
+
     pub fn knows(&self, word: &str) -> bool {
         self.counts.contains_key(word)
     }
