@@ -81,6 +81,9 @@ pub const MEDICARE: f32 = 0.15;
 pub const QUALITY: f32 = 0.15;
 /// A candidate's names other than its title (description, inclusion terms) match a little less.
 const OTHER_NAME: f32 = 0.85;
+/// What a question's concept is worth held only in what a title's thing is for ("Handgrip for
+/// cane": a cane's part, not a cane).
+const PURPOSE: f32 = 0.5;
 
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
@@ -249,6 +252,9 @@ struct Tok {
     /// Alternatives a title offers ("medial or lateral", "IM or subcut"): the words on either
     /// side of an "or" share a group.
     alt: Option<u16>,
+    /// After "for" in the title's clause: what the thing it names is for ("Handgrip for
+    /// cane", "Infusion set for insulin pump").
+    purpose: bool,
     /// The word as written (lower-cased): an HCPCS truncation ("electr", "methylpred") is the
     /// start of the question's word as written, not only of its stem.
     written: Box<str>,
@@ -578,6 +584,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     let mut out: Vec<Tok> = vec![];
     let mut vague_next = false;
     let mut per = false;
+    let mut purpose = false;
     // The group of an "or" just read, for the next word, and the word index of the last token.
     let mut alt_next: Option<u16> = None;
     let mut groups = 0u16;
@@ -596,8 +603,10 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             "," if !(scope.absent() && lists_on(&words[i..])) => {
                 scope = Scope::Plain;
                 per = false;
+                purpose = false;
             }
             "," => per = false,
+            "for" => purpose = !out.is_empty(),
             "without" => {
                 scope = Scope::Without;
                 held = 0;
@@ -607,7 +616,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None, written: NOT.into() });
+                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None, purpose, written: NOT.into() });
             }
             "with" => scope = Scope::With,
             "or" => {
@@ -637,7 +646,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 let unit = per || matches!(w, "each" | "ea");
                 let alt = alt_next.take().filter(|_| last_at.is_some_and(|at| at + 2 == i));
                 last_at = Some(i);
-                out.push(Tok { stem, scope, range, vague, unit, alt, written: w.into() })
+                out.push(Tok { stem, scope, range, vague, unit, alt, purpose, written: w.into() })
             }
         }
     }
@@ -965,6 +974,15 @@ struct Field {
 /// How well `c` answers `q`, before the prior.
 fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     let others: Vec<Rc<Vec<Tok>>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| cached_tokens(n, false)).collect();
+    // ICD-10-CM's words in parentheses are nonessential: a name says the same without them
+    // ("Seizure(s) (convulsive) NOS" is where a bare "seizure" goes).
+    let (essential_title, essential_names): (Option<Rc<Vec<Tok>>>, Vec<Rc<Vec<Tok>>>) = match c.system {
+        CodeSystem::Icd10Cm => (
+            essential(c.title).map(|t| cached_tokens(&t, false)),
+            c.names.iter().filter(|n| n.as_str() != c.title).filter_map(|n| essential(n)).map(|n| cached_tokens(&n, false)).collect(),
+        ),
+        _ => (None, vec![]),
+    };
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
     let guideline = c.system == CodeSystem::Guideline;
@@ -974,7 +992,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // name lacks: this code is where the bare word goes, so its title's qualifiers ("Age-related")
     // are what the classification assumes, not extras.
     let says_nos = |name: &[Tok]| name.iter().any(|t| t.stem == "nos");
-    let default_for_question = others.iter().any(|name| {
+    let default_for_question = others.iter().chain(&essential_names).any(|name| {
         name.len() > 1 && says_nos(name) && name.iter().filter(|t| t.stem != "nos").all(|t| q.asked.contains(&t.stem))
     });
     let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field);
@@ -983,10 +1001,13 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // An HCPCS description is its short descriptor spelled out ("Whfo w/o joints pre ots":
     // "wrist-hand-finger orthosis without joints prefabricated off-the-shelf"), the same
     // name in full words.
-    for name in others.iter().filter(|n| n.len() <= title.len() || abbreviated) {
+    for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
         r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field));
+    }
+    if let Some(t) = &essential_title {
+        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -1027,6 +1048,25 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     r
 }
 
+/// `name` without the words in parentheses, when it has some.
+fn essential(name: &str) -> Option<String> {
+    if !name.contains('(') {
+        return None;
+    }
+    let mut out = String::with_capacity(name.len());
+    let mut depth = 0usize;
+    for ch in name.chars() {
+        match ch {
+            '(' => depth += 1,
+            ')' => depth = depth.saturating_sub(1),
+            c if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let out = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    (!out.is_empty()).then_some(out)
+}
+
 /// `title` names `stem`, and only as an absence ("without heart failure").
 fn only_absent(stem: &str, title: &[Tok]) -> bool {
     let mut scopes = title.iter().filter(|t| t.stem == stem).map(|t| t.scope).peekable();
@@ -1052,7 +1092,22 @@ fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbr
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked).
 fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field) -> f32 {
-    let holds = |stem: &str, unknown: bool| holds(stem, unknown, title, others, abbreviated);
+    // A title that names a thing for something ("Handgrip for cane", "Eswl for gallstones")
+    // answers what it is for only in part, unless the question asks for the thing too (or
+    // the thing is the default's, "Encounter for immunization").
+    let asked = |t: &Tok| if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
+    let accessory = title.iter().any(|t| t.purpose) && !title.iter().filter(|t| !t.purpose).any(|t| asked(t) || is_default(&t.stem));
+    let thing: Vec<Tok> = match accessory {
+        true => title.iter().filter(|t| !t.purpose).cloned().collect(),
+        false => vec![],
+    };
+    let holds = |stem: &str, unknown: bool| match accessory {
+        false => holds(stem, unknown, title, others, abbreviated),
+        true => match holds(stem, unknown, &thing, others, abbreviated) {
+            h if h > 0.0 => h,
+            _ => PURPOSE * holds(stem, unknown, title, others, abbreviated),
+        },
+    };
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;
@@ -1650,6 +1705,36 @@ mod tests {
             Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[] },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
+        // Words in parentheses are nonessential: "Seizure(s) (convulsive) NOS" is "Seizure NOS".
+        let q = Question::new("had a seizure", &[]);
+        let nos = ["Fit NOS".to_string(), "Seizure(s) (convulsive) NOS".to_string()];
+        let cands = [
+            Candidate { system: Icd10Cm, code: Some("G40.89"), title: "Other seizures", names: &[], codes: &[] },
+            Candidate { system: Icd10Cm, code: Some("R56.9"), title: "Unspecified convulsions", names: &nos, codes: &[] },
+        ];
+        assert_eq!(rerank(&q, &cands)[0].0, 1);
+        assert_eq!(essential("Seizure(s) (convulsive) NOS").as_deref(), Some("Seizure NOS"));
+        assert_eq!(essential("(only) (words)"), None);
+        assert_eq!(essential("Fit NOS"), None);
+    }
+
+    #[test]
+    fn a_thing_for_what_is_asked_is_not_it() {
+        fn top<'a>(query: &str, cands: &[Candidate<'a>]) -> Option<&'a str> {
+            cands[rerank(&Question::new(query, &[]), cands)[0].0].code
+        }
+        let cane = [
+            Candidate { system: Hcpcs, code: Some("A4636"), title: "Handgrip for cane etc", names: &[], codes: &[] },
+            Candidate { system: Hcpcs, code: Some("E0100"), title: "Cane adjust/fixed with tip", names: &[], codes: &[] },
+        ];
+        assert_eq!(top("a cane", &cane), Some("E0100"));
+        assert_eq!(top("handgrip for a cane", &cane), Some("A4636"), "asked for the thing itself");
+        // The default's thing ("Encounter for") is no accessory: Z23 keeps its fused rank.
+        let shot = [
+            Candidate { system: Icd10Cm, code: Some("Z23"), title: "Encounter for immunization", names: &[], codes: &[] },
+            Candidate { system: Icd10Cm, code: Some("Z28.9"), title: "Immunization not carried out for unspecified reason", names: &[], codes: &[] },
+        ];
+        assert_eq!(top("immunization", &shot), Some("Z23"));
     }
 
     #[test]
