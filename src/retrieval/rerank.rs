@@ -431,6 +431,43 @@ fn words(text: &str) -> Vec<String> {
     words
 }
 
+/// Words that say what follows is not established ("chest pain, r/o MI", "possible
+/// pneumonia"): outpatient coding codes the signs and symptoms, not the uncertain diagnosis.
+/// ("Suspected" is not among them: titles name suspected conditions, T76, Z03.)
+const UNCERTAIN: &[&str] = &["possible", "possibly", "probable", "probably", "questionable", "likely"];
+
+/// The question without what it says is uncertain, from the cue ("r/o", "rule out",
+/// [`UNCERTAIN`]) to the clause's end, unless nothing else is left.
+fn without_rule_outs(words: Vec<String>) -> Vec<String> {
+    let mut kept: Vec<String> = Vec::with_capacity(words.len());
+    let mut dropping = false;
+    let mut i = 0;
+    while i < words.len() {
+        let (w, next) = (words[i].as_str(), words.get(i + 1).map(String::as_str));
+        let cue = match (w, next) {
+            ("r", Some("o")) | ("rule" | "rules" | "ruling", Some("out")) => 2,
+            (w, _) if UNCERTAIN.contains(&w) => 1,
+            _ => 0,
+        };
+        if cue > 0 {
+            dropping = true;
+            i += cue;
+            continue;
+        }
+        if matches!(w, "," | "with" | "but" | "and") {
+            dropping = false;
+        }
+        if !dropping {
+            kept.push(words[i].clone());
+        }
+        i += 1;
+    }
+    match kept.iter().any(|w| w != "," && !is_stop(w)) {
+        true => kept,
+        false => words,
+    }
+}
+
 /// What a question says it does not know ("type not specified", "severity not documented",
 /// "cause unknown") is the titles' "unspecified", not a negation of what follows.
 /// Also gives the positions of the words it declares unknown: the word right before "not
@@ -729,7 +766,7 @@ struct Concept {
 impl Question {
     pub fn new(query: &str, terms: &[Term]) -> Self {
         let mut q = Question::default();
-        let (words, unknown) = unstated_at(sides(words(query)));
+        let (words, unknown) = unstated_at(without_rule_outs(sides(words(query))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
@@ -1716,6 +1753,16 @@ mod tests {
         assert_eq!(essential("Seizure(s) (convulsive) NOS").as_deref(), Some("Seizure NOS"));
         assert_eq!(essential("(only) (words)"), None);
         assert_eq!(essential("Fit NOS"), None);
+    }
+
+    #[test]
+    fn what_is_to_be_ruled_out_is_not_asked() {
+        let w = |q: &str| without_rule_outs(words(q));
+        assert_eq!(w("chest pain r/o MI"), ["chest", "pain"]);
+        assert_eq!(w("cough, rule out pneumonia, with fever"), ["cough", ",", ",", "with", "fever"]);
+        assert_eq!(w("possible strep"), ["possible", "strep"], "nothing else to code: kept");
+        let titles = [(Icd10Cm, "I21.9", "Acute myocardial infarction, unspecified"), (Icd10Cm, "R07.9", "Chest pain, unspecified")];
+        assert_eq!(order("chest pain r/o MI", &titles)[0], "R07.9");
     }
 
     #[test]
