@@ -32,10 +32,10 @@ pub struct Lexicon {
 /// The vocabulary file in the lexicon's folder.
 pub const VOCABULARY_FILE: &str = "vocabulary.txt";
 
-/// Words a phrase may hold that change nothing: "pit of my stomach", "ringing in the ears".
 /// Two words read as one when the records use them joined and the joined word is this long.
 const COMPOUND_MIN: usize = 6;
 
+/// Words a phrase may hold that change nothing: "pit of my stomach", "ringing in the ears".
 const FILLERS: &[&str] = &["my", "the", "a", "an", "his", "her", "their", "your", "our", "its"];
 
 /// Sides a term may span without holding them, as it spans fillers ("ringing in both ears" is
