@@ -165,11 +165,11 @@ impl Lexicon {
             let compound = words.get(i + 1).map(|next| format!("{}{next}", words[i])).filter(|joined| {
                 joined.len() >= COMPOUND_MIN && joined.bytes().all(|b| b.is_ascii_lowercase()) && self.spelling.used(joined)
             });
+            // A longer term wins over the joined word; the joined word over a one-word term.
             let (end, expansions) = match (found, compound) {
-                (Some((end, exp)), _) if end > i + 1 => (end, corrections(i, end).chain(exp.iter().cloned()).collect()),
-                (_, Some(joined)) => (i + 2, vec![joined]),
-                (Some((end, exp)), None) => (end, corrections(i, end).chain(exp.iter().cloned()).collect()),
-                (None, None) => (i + 1, corrections(i, i + 1).collect::<Vec<_>>()),
+                (found, Some(joined)) if found.is_none_or(|(end, _)| end == i + 1) => (i + 2, vec![joined]),
+                (Some((end, exp)), _) => (end, corrections(i, end).chain(exp.iter().cloned()).collect()),
+                (None, _) => (i + 1, corrections(i, i + 1).collect::<Vec<_>>()),
             };
             if !expansions.is_empty() {
                 out.push(Term { words: typed[i..end].to_vec(), expansions });

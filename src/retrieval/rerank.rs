@@ -1132,6 +1132,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     // A title that names a thing for something ("Handgrip for cane", "Eswl for gallstones")
     // answers what it is for only in part, unless the question asks for the thing too (or
     // the thing is the default's, "Encounter for immunization").
+    // The question names this title word (an HCPCS truncation: the start of a question's word).
     let asked = |t: &Tok| if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
     let accessory = title.iter().any(|t| t.purpose) && !title.iter().filter(|t| !t.purpose).any(|t| asked(t) || is_default(&t.stem));
     let thing: Vec<Tok> = match accessory {
@@ -1196,10 +1197,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
     let mut extras: HashSet<&str> = HashSet::new();
     if !no_extras {
-        let is_asked = |t: &Tok| {
-            let held = if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
-            held || (t.stem == NOT && !q.negated.is_empty())
-        };
+        let is_asked = |t: &Tok| asked(t) || (t.stem == NOT && !q.negated.is_empty());
         // Alternatives: one of them asked frees the rest; none asked, they cost one word.
         let alt_asked: HashSet<u16> = title.iter().filter(|t| is_asked(t)).filter_map(|t| t.alt).collect();
         for t in title {
