@@ -81,9 +81,6 @@ pub const MEDICARE: f32 = 0.15;
 pub const QUALITY: f32 = 0.15;
 /// A candidate's names other than its title (description, inclusion terms) match a little less.
 const OTHER_NAME: f32 = 0.85;
-/// What a question's concept is worth held only in what a title's thing is for ("Handgrip for
-/// cane": a cane's part, not a cane).
-const PURPOSE: f32 = 0.5;
 
 static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::English));
 
@@ -252,9 +249,6 @@ struct Tok {
     /// Alternatives a title offers ("medial or lateral", "IM or subcut"): the words on either
     /// side of an "or" share a group.
     alt: Option<u16>,
-    /// After "for" in the title's clause: what the thing it names is for ("Handgrip for
-    /// cane", "Infusion set for insulin pump").
-    purpose: bool,
     /// The word as written (lower-cased): an HCPCS truncation ("electr", "methylpred") is the
     /// start of the question's word as written, not only of its stem.
     written: Box<str>,
@@ -621,7 +615,6 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     let mut out: Vec<Tok> = vec![];
     let mut vague_next = false;
     let mut per = false;
-    let mut purpose = false;
     // The group of an "or" just read, for the next word, and the word index of the last token.
     let mut alt_next: Option<u16> = None;
     let mut groups = 0u16;
@@ -640,10 +633,8 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             "," if !(scope.absent() && lists_on(&words[i..])) => {
                 scope = Scope::Plain;
                 per = false;
-                purpose = false;
             }
             "," => per = false,
-            "for" => purpose = !out.is_empty(),
             "without" => {
                 scope = Scope::Without;
                 held = 0;
@@ -653,7 +644,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None, purpose, written: NOT.into() });
+                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None, written: NOT.into() });
             }
             "with" => scope = Scope::With,
             "or" => {
@@ -683,7 +674,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 let unit = per || matches!(w, "each" | "ea");
                 let alt = alt_next.take().filter(|_| last_at.is_some_and(|at| at + 2 == i));
                 last_at = Some(i);
-                out.push(Tok { stem, scope, range, vague, unit, alt, purpose, written: w.into() })
+                out.push(Tok { stem, scope, range, vague, unit, alt, written: w.into() })
             }
         }
     }
@@ -1129,23 +1120,7 @@ fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbr
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked).
 fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field) -> f32 {
-    // A title that names a thing for something ("Handgrip for cane", "Eswl for gallstones")
-    // answers what it is for only in part, unless the question asks for the thing too (or
-    // the thing is the default's, "Encounter for immunization").
-    // The question names this title word (an HCPCS truncation: the start of a question's word).
-    let asked = |t: &Tok| if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
-    let accessory = title.iter().any(|t| t.purpose) && !title.iter().filter(|t| !t.purpose).any(|t| asked(t) || is_default(&t.stem));
-    let thing: Vec<Tok> = match accessory {
-        true => title.iter().filter(|t| !t.purpose).cloned().collect(),
-        false => vec![],
-    };
-    let holds = |stem: &str, unknown: bool| match accessory {
-        false => holds(stem, unknown, title, others, abbreviated),
-        true => match holds(stem, unknown, &thing, others, abbreviated) {
-            h if h > 0.0 => h,
-            _ => PURPOSE * holds(stem, unknown, title, others, abbreviated),
-        },
-    };
+    let holds = |stem: &str, unknown: bool| holds(stem, unknown, title, others, abbreviated);
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;
@@ -1197,7 +1172,10 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
     let mut extras: HashSet<&str> = HashSet::new();
     if !no_extras {
-        let is_asked = |t: &Tok| asked(t) || (t.stem == NOT && !q.negated.is_empty());
+        let is_asked = |t: &Tok| {
+            let held = if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
+            held || (t.stem == NOT && !q.negated.is_empty())
+        };
         // Alternatives: one of them asked frees the rest; none asked, they cost one word.
         let alt_asked: HashSet<u16> = title.iter().filter(|t| is_asked(t)).filter_map(|t| t.alt).collect();
         for t in title {
@@ -1761,25 +1739,6 @@ mod tests {
         assert_eq!(w("possible strep"), ["possible", "strep"], "nothing else to code: kept");
         let titles = [(Icd10Cm, "I21.9", "Acute myocardial infarction, unspecified"), (Icd10Cm, "R07.9", "Chest pain, unspecified")];
         assert_eq!(order("chest pain r/o MI", &titles)[0], "R07.9");
-    }
-
-    #[test]
-    fn a_thing_for_what_is_asked_is_not_it() {
-        fn top<'a>(query: &str, cands: &[Candidate<'a>]) -> Option<&'a str> {
-            cands[rerank(&Question::new(query, &[]), cands)[0].0].code
-        }
-        let cane = [
-            Candidate { system: Hcpcs, code: Some("A4636"), title: "Handgrip for cane etc", names: &[], codes: &[] },
-            Candidate { system: Hcpcs, code: Some("E0100"), title: "Cane adjust/fixed with tip", names: &[], codes: &[] },
-        ];
-        assert_eq!(top("a cane", &cane), Some("E0100"));
-        assert_eq!(top("handgrip for a cane", &cane), Some("A4636"), "asked for the thing itself");
-        // The default's thing ("Encounter for") is no accessory: Z23 keeps its fused rank.
-        let shot = [
-            Candidate { system: Icd10Cm, code: Some("Z23"), title: "Encounter for immunization", names: &[], codes: &[] },
-            Candidate { system: Icd10Cm, code: Some("Z28.9"), title: "Immunization not carried out for unspecified reason", names: &[], codes: &[] },
-        ];
-        assert_eq!(top("immunization", &shot), Some("Z23"));
     }
 
     #[test]
