@@ -1,8 +1,10 @@
 //! Metrics of one case and their aggregation.
 //!
 //! Relevance: a case expects any one of `expect_any` (one "slot") and every one of
-//! `expect_all` (one slot each). Recall@k is the share of slots filled within the top k;
-//! MRR is the reciprocal rank of the first relevant code; nDCG@10 uses binary gains with an
+//! `expect_all` (one slot each). Recall@k is the share of slots filled within the top k,
+//! out of the slots the top k can hold (min(k, slots), the "capped" recall of BEIR): a case
+//! that expects a pair, such as an NCCI pair or an add-on with its primary, scores 1 at k = 1
+//! when the first code is one of them, since one position cannot hold two codes. MRR is the reciprocal rank of the first relevant code; nDCG@10 uses binary gains with an
 //! ideal ranking that fills every slot first.
 
 use std::collections::BTreeMap;
@@ -19,7 +21,7 @@ fn relevant(case: &EvalCase, code: &str) -> bool {
     case.expect_any.iter().chain(&case.expect_all).any(|c| c == code)
 }
 
-/// Share of the case's slots filled by `codes` (all of them, or the first `k`).
+/// Share of the case's slots filled by the first `k` of `codes`, out of min(k, slots).
 pub fn recall(case: &EvalCase, codes: &[String], k: usize) -> Option<f64> {
     let n = slots(case);
     if n == 0 {
@@ -28,7 +30,7 @@ pub fn recall(case: &EvalCase, codes: &[String], k: usize) -> Option<f64> {
     let top = &codes[..codes.len().min(k)];
     let any = !case.expect_any.is_empty() && case.expect_any.iter().any(|c| top.contains(c));
     let all = case.expect_all.iter().filter(|c| top.contains(c)).count();
-    Some((usize::from(any) + all) as f64 / n as f64)
+    Some((usize::from(any) + all) as f64 / n.min(k) as f64)
 }
 
 pub fn reciprocal_rank(case: &EvalCase, codes: &[String]) -> Option<f64> {
@@ -117,7 +119,13 @@ mod tests {
         let ranked = codes(&["X", "E11.8", "Y", "Z79.4"]);
         assert_eq!(recall(&c, &ranked, 1), Some(0.0));
         assert_eq!(recall(&c, &ranked, 2), Some(0.5));
+        assert_eq!(recall(&c, &ranked, 3), Some(0.5));
         assert_eq!(recall(&c, &ranked, 5), Some(1.0));
+        // One position holds one code: a pair's first code fills the top 1, no more.
+        let pair = case(&["A"], &["B"]);
+        assert_eq!(recall(&pair, &codes(&["B", "X"]), 1), Some(1.0));
+        assert_eq!(recall(&pair, &codes(&["X", "A", "B"]), 1), Some(0.0));
+        assert_eq!(recall(&pair, &codes(&["B", "X", "Y"]), 3), Some(0.5));
         assert_eq!(recall(&case(&[], &[]), &ranked, 5), None);
     }
 
