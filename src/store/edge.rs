@@ -247,6 +247,10 @@ impl VectorStore for EdgeStore {
         let sparse = query.sparse.as_ref().map(|v| NamedQuery::new(sparse(v), SPARSE));
         let nearest = |q: NamedQuery<VectorInternal>| ScoringQuery::Vector(QueryEnum::Nearest(q));
         let limit = overfetch(query.limit);
+        // The filter goes into each prefetch: applied only to what the fusion returns, it would
+        // filter candidates found among all systems, and a question about modifiers could lose
+        // the modifier that BM25 ranks first behind a few hundred diagnosis titles.
+        let filter = system_filter(&query.systems);
         let (prefetches, scoring) = match (dense, sparse) {
             (Some(d), Some(s)) => {
                 let prefetch = |q| Prefetch {
@@ -254,7 +258,7 @@ impl VectorStore for EdgeStore {
                     query: Some(nearest(q)),
                     limit: query.prefetch.max(limit),
                     params: None,
-                    filter: None,
+                    filter: filter.clone(),
                     score_threshold: None,
                 };
                 (vec![prefetch(d), prefetch(s)], ScoringQuery::Fusion(Fusion::Rrf { k: query.rrf_k.max(1), weights: None }))
@@ -265,7 +269,7 @@ impl VectorStore for EdgeStore {
         let request = QueryRequest {
             prefetches,
             query: Some(scoring),
-            filter: system_filter(&query.systems),
+            filter,
             score_threshold: None,
             limit,
             offset: 0,

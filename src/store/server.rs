@@ -225,19 +225,28 @@ impl VectorStore for ServerStore {
         } else {
             request.with_payload(true)
         };
+        let filter = Self::system_filter(&query.systems);
         request = match (dense, sparse) {
             (Some(d), Some(s)) => {
                 let prefetch_limit = query.prefetch.max(limit) as u64;
+                // Each prefetch is filtered too, as on Edge (see `EdgeStore::search`).
+                let prefetch = |q: Query, using: &str| {
+                    let p = PrefetchQueryBuilder::default().query(q).using(using).limit(prefetch_limit);
+                    match &filter {
+                        Some(f) => p.filter(f.clone()),
+                        None => p,
+                    }
+                };
                 request
-                    .add_prefetch(PrefetchQueryBuilder::default().query(Query::new_nearest(d)).using(DENSE).limit(prefetch_limit))
-                    .add_prefetch(PrefetchQueryBuilder::default().query(Query::new_nearest(s)).using(SPARSE).limit(prefetch_limit))
+                    .add_prefetch(prefetch(Query::new_nearest(d), DENSE))
+                    .add_prefetch(prefetch(Query::new_nearest(s), SPARSE))
                     .query(Query::new_rrf(RrfBuilder::with_k(query.rrf_k.max(1) as u32)))
             }
             (Some(d), None) => request.query(Query::new_nearest(d)).using(DENSE),
             (None, Some(s)) => request.query(Query::new_nearest(s)).using(SPARSE),
             (None, None) => return Ok(vec![]),
         };
-        if let Some(filter) = Self::system_filter(&query.systems) {
+        if let Some(filter) = filter {
             request = request.filter(filter);
         }
         let response = self.client.query(request).await.map_err(backend)?;
