@@ -14,7 +14,19 @@ use serde::{Deserialize, Serialize};
 use super::EvalCase;
 
 pub fn slots(case: &EvalCase) -> usize {
-    case.expect_all.len() + usize::from(!case.expect_any.is_empty())
+    all_codes(case).len() + usize::from(any_slot(case))
+}
+
+/// The `expect_all` codes, each once.
+fn all_codes(case: &EvalCase) -> Vec<&String> {
+    let mut seen = std::collections::HashSet::new();
+    case.expect_all.iter().filter(|c| seen.insert(*c)).collect()
+}
+
+/// `expect_any` is a slot of its own unless one of its codes is required anyway
+/// (`expect_all` lists it too): then the "any" is met whenever the "all" is.
+fn any_slot(case: &EvalCase) -> bool {
+    !case.expect_any.is_empty() && !case.expect_any.iter().any(|c| case.expect_all.contains(c))
 }
 
 fn relevant(case: &EvalCase, code: &str) -> bool {
@@ -28,8 +40,8 @@ pub fn recall(case: &EvalCase, codes: &[String], k: usize) -> Option<f64> {
         return None;
     }
     let top = &codes[..codes.len().min(k)];
-    let any = !case.expect_any.is_empty() && case.expect_any.iter().any(|c| top.contains(c));
-    let all = case.expect_all.iter().filter(|c| top.contains(c)).count();
+    let any = any_slot(case) && case.expect_any.iter().any(|c| top.contains(c));
+    let all = all_codes(case).into_iter().filter(|c| top.contains(c)).count();
     Some((usize::from(any) + all) as f64 / n.min(k) as f64)
 }
 
@@ -48,9 +60,10 @@ pub fn ndcg10(case: &EvalCase, codes: &[String]) -> Option<f64> {
     let gain = |rank: usize| 1.0 / ((rank + 2) as f64).log2();
     let mut any_counted = false;
     let mut dcg = 0.0;
+    let mut all_counted = std::collections::HashSet::new();
     for (i, code) in codes.iter().take(10).enumerate() {
-        let in_all = case.expect_all.contains(code);
-        let in_any = !any_counted && case.expect_any.contains(code);
+        let in_all = case.expect_all.contains(code) && all_counted.insert(code);
+        let in_any = !any_counted && any_slot(case) && case.expect_any.contains(code);
         if in_all || in_any {
             dcg += gain(i);
             any_counted |= in_any;
@@ -126,6 +139,14 @@ mod tests {
         assert_eq!(recall(&pair, &codes(&["B", "X"]), 1), Some(1.0));
         assert_eq!(recall(&pair, &codes(&["X", "A", "B"]), 1), Some(0.0));
         assert_eq!(recall(&pair, &codes(&["B", "X", "Y"]), 3), Some(0.5));
+        // A code that `expect_any` and `expect_all` both list is one slot, filled once.
+        let twice = case(&["A"], &["A", "B"]);
+        assert_eq!(slots(&twice), 2);
+        assert_eq!(recall(&twice, &codes(&["A", "X"]), 1), Some(1.0));
+        assert_eq!(recall(&twice, &codes(&["A", "X"]), 5), Some(0.5));
+        assert_eq!(recall(&twice, &codes(&["A", "B"]), 5), Some(1.0));
+        assert_eq!(ndcg10(&twice, &codes(&["A", "B"])), Some(1.0));
+        assert_eq!(recall(&case(&[], &["A", "A"]), &codes(&["A"]), 5), Some(1.0));
         assert_eq!(recall(&case(&[], &[]), &ranked, 5), None);
     }
 
