@@ -12,7 +12,8 @@
 //!   title that leaves it unspecified; an HCPCS description, the short descriptor spelled
 //!   out, counts as the descriptor in full words;
 //! - **extra qualifiers**: words of the title the question never asked for (with coma,
-//!   bilateral, sequela, type 1, 3 views) cost [`EXTRA`] each. The words of the default a coder
+//!   bilateral, sequela, type 1, 3 views) cost [`EXTRA`] each ([`SUMMARY_EXTRA`] of that in
+//!   our wordier CPT summaries). The words of the default a coder
 //!   picks when nothing is specified (unspecified, other, NOS, initial encounter, anything after
 //!   "without") cost nothing, so a question with no specifics lands on the default code; nor do
 //!   a title's other alternatives once the question asks one ("medial or lateral", a CPT
@@ -66,6 +67,11 @@ use crate::codes::CodeSystem;
 pub const EXPANSION: f32 = 0.95;
 /// Cost of each title word the question did not ask for.
 pub const EXTRA: f32 = 0.19;
+/// What an extra word of one of our CPT summaries costs, as a share of [`EXTRA`]: the
+/// summaries say in several plain words what an official title says in one ("Destruction of
+/// benign lesions such as warts, up to 14"), and at the full cost a bare diagnosis title beat
+/// the procedure a question asked for ("froze 3 warts": viral warts).
+pub const SUMMARY_EXTRA: f32 = 0.6;
 /// What the words of "other" cost, as a share of an extra word, when the question names no
 /// specifics (it means the unspecified code).
 pub const OTHER: f32 = 0.5;
@@ -81,9 +87,9 @@ pub const OTHER_SYSTEM: f32 = 0.6;
 /// about codes ranks below the codes themselves by as much.
 pub const RULES: f32 = 0.3;
 /// A CPT code when the question names Medicare (which has HCPCS codes of its own for some
-/// services) and no code system: a little more than one extra word ("Psa screening" for
-/// "medicare PSA", over "PSA, total").
-pub const MEDICARE: f32 = 0.2;
+/// services) and no code system: enough that Medicare's code outranks the CPT code although
+/// its title says more than was asked ("Psa screening" for "medicare PSA", over "PSA, total").
+pub const MEDICARE: f32 = 0.3;
 /// A quality data code when the question does not ask for a measure.
 pub const QUALITY: f32 = 0.2;
 /// A candidate's names other than its title (description, inclusion terms) match a little less.
@@ -1036,7 +1042,10 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     let default_for_question = others.iter().chain(&essential_names).any(|name| {
         name.len() > 1 && says_nos(name) && name.iter().filter(|t| t.stem != "nos").all(|t| q.asked.contains(&t.stem))
     });
-    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field);
+    // Our CPT titles are plain-language summaries, wordier than the official titles of the
+    // other systems: each of their extra words says less.
+    let extra = if c.system == CodeSystem::Cpt { SUMMARY_EXTRA } else { 1.0 };
+    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field, extra);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     // An HCPCS description is its short descriptor spelled out ("Whfo w/o joints pre ots":
@@ -1045,10 +1054,10 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
-        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field));
+        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field, extra));
     }
     if let Some(t) = &essential_title {
-        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field));
+        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field, extra));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -1131,8 +1140,9 @@ fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbr
 /// How well one name (`title`, helped by `others` for the concepts it lacks) answers `q`:
 /// coverage and phrase order, less extra qualifiers and contradictions.
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
-/// passage, a code that is the default for what is asked).
-fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field) -> f32 {
+/// passage, a code that is the default for what is asked); `extra`: what each of them costs,
+/// as a share of [`EXTRA`].
+fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field, extra: f32) -> f32 {
     let holds = |stem: &str, unknown: bool| holds(stem, unknown, title, others, abbreviated);
     let mut score = 0.0;
     let mut weight = 0.0;
@@ -1242,7 +1252,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     // Extra words tell apart siblings that answer the question; a title that holds none of it
     // is no sibling, and its length says nothing (the fused rank decides).
     let scale = if coverage > 0.0 { coverage.max(0.2) } else { 0.0 };
-    let mut r = coverage + ORDER * order - EXTRA * extra_words * scale;
+    let mut r = coverage + ORDER * order - EXTRA * extra * extra_words * scale;
     if contradiction {
         r -= CONTRADICTION;
     }
