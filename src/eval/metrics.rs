@@ -4,8 +4,9 @@
 //! `expect_all` (one slot each). Recall@k is the share of slots filled within the top k,
 //! out of the slots the top k can hold (min(k, slots), the "capped" recall of BEIR): a case
 //! that expects a pair, such as an NCCI pair or an add-on with its primary, scores 1 at k = 1
-//! when the first code is one of them, since one position cannot hold two codes. MRR is the reciprocal rank of the first relevant code; nDCG@10 uses binary gains with an
-//! ideal ranking that fills every slot first.
+//! when the first code is one of them, since one position cannot hold two codes. MRR is the
+//! reciprocal rank of the first relevant code; nDCG@10 uses binary gains with an ideal ranking
+//! that fills every slot first.
 
 use std::collections::BTreeMap;
 

@@ -247,9 +247,9 @@ impl VectorStore for EdgeStore {
         let sparse = query.sparse.as_ref().map(|v| NamedQuery::new(sparse(v), SPARSE));
         let nearest = |q: NamedQuery<VectorInternal>| ScoringQuery::Vector(QueryEnum::Nearest(q));
         let limit = overfetch(query.limit);
-        // The filter goes into each prefetch: applied only to what the fusion returns, it would
-        // filter candidates found among all systems, and a question about modifiers could lose
-        // the modifier that BM25 ranks first behind a few hundred diagnosis titles.
+        // The filter goes into each prefetch as well as the fusion, so that each list the fusion
+        // ranks is drawn from the filtered systems alone, whatever a backend does with a
+        // top-level filter (on Edge it moved no case of the question sets).
         let filter = system_filter(&query.systems);
         let (prefetches, scoring) = match (dense, sparse) {
             (Some(d), Some(s)) => {
