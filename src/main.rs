@@ -164,7 +164,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             if !services.store_ready().await? {
                 anyhow::bail!("the store in {} is empty; run `codecite ingest` first", config.data_dir.display());
             }
-            let request = SearchRequest { query: query.join(" "), limit: Some(limit), system, mode, context: None };
+            let request = SearchRequest { query: query.join(" "), limit: Some(limit), system, mode, ..Default::default() };
             let hits = services.retriever.search(&request).await?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "hits": hits }))?);

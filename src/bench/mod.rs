@@ -189,13 +189,13 @@ async fn search_phase(services: &Services, queries: &[String]) -> anyhow::Result
     let mut reports = vec![];
     for mode in [SearchMode::Hybrid, SearchMode::Dense, SearchMode::Bm25] {
         for q in queries.iter().take(50) {
-            services.retriever.search(&SearchRequest { query: q.clone(), limit: Some(10), system: None, mode, context: None }).await?;
+            services.retriever.search(&SearchRequest { query: q.clone(), limit: Some(10), system: None, mode, ..Default::default() }).await?;
         }
         let mut times = Vec::with_capacity(queries.len());
         let started = Instant::now();
         for q in queries {
             let t = Instant::now();
-            services.retriever.search(&SearchRequest { query: q.clone(), limit: Some(10), system: None, mode, context: None }).await?;
+            services.retriever.search(&SearchRequest { query: q.clone(), limit: Some(10), system: None, mode, ..Default::default() }).await?;
             times.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         let total = started.elapsed().as_secs_f64();

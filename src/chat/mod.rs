@@ -113,6 +113,11 @@ const BILLABLE_CHILDREN: usize = 12;
 /// Words that make a question a follow-up about the codes of the previous answer.
 const BACK_REFERENCES: [&str; 9] = ["it", "its", "it's", "this", "that", "these", "those", "them", "same"];
 
+/// Codes of the answer before that a follow-up without "it" is taken to be about.
+const FOLLOW_UP_SUBJECTS: usize = 1;
+/// Codes of the answer before that "it" refers to.
+const BACK_REFERENCED: usize = 3;
+
 impl ChatService {
     pub fn new(
         retriever: Retriever,
@@ -226,27 +231,23 @@ impl ChatService {
     /// The hits for a question (and the codes of the turn before, when the question refers
     /// back to them): everything the `sources` event shows, with no SQL yet.
     async fn find(&self, question: &str, history: &[StoredTurn]) -> Result<Found, (AnswerError, String)> {
-        let mut query = question.to_string();
-        let mut context = None;
+        let mut request = SearchRequest { query: question.to_string(), limit: Some(self.config.sources), ..Default::default() };
         let analysis = self.retriever.analyze(question);
+        // A question without codes of its own, in a conversation, is read together with the
+        // one before it: its own words count twice and decide, so one that moved on to another
+        // topic keeps it ("chest x-ray, two views" after a knee question), and one that did not
+        // is understood ("pt back 2 weeks later for a recheck" after an ankle sprain). It is
+        // about what the answer before was about: with "it" ("is it an add-on?"), that answer's
+        // first codes, pinned first; without, its first code, whose neighbours are then
+        // candidates, not answers pinned first.
         if let (true, Some(last)) = (analysis.codes.is_empty(), history.last()) {
             let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'').map(str::to_lowercase).collect();
-            let words: Vec<&str> = words.iter().map(String::as_str).filter(|w| !w.is_empty()).collect();
-            let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(w));
-            // A short question without codes of its own is elliptical: it is read together
-            // with the question before it.
-            let continues = words.len() <= 6;
-            if refers_back {
-                for code in last.cited_codes.iter().take(3) {
-                    query.push(' ');
-                    query.push_str(code);
-                }
-            }
-            if refers_back || continues {
-                context = Some(last.question.clone());
-            }
+            let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(&w.as_str()));
+            let n = if refers_back { BACK_REFERENCED } else { FOLLOW_UP_SUBJECTS };
+            request.context = Some(last.question.clone());
+            request.subjects = last.cited_codes.iter().take(n).cloned().collect();
+            request.pin_subjects = refers_back;
         }
-        let request = SearchRequest { query, context, limit: Some(self.config.sources), ..Default::default() };
         // What the sources were found for, as the answer's support reads it.
         let query = request.text();
         let hits = self.retriever.search(&request).await.map_err(|e| {

@@ -44,7 +44,7 @@ pub struct InProcessTarget {
 #[async_trait::async_trait]
 impl Target for InProcessTarget {
     async fn search(&self, query: &str, mode: SearchMode, limit: usize) -> anyhow::Result<Vec<String>> {
-        let request = SearchRequest { query: query.to_string(), limit: Some(limit), system: None, mode, context: None };
+        let request = SearchRequest { query: query.to_string(), limit: Some(limit), system: None, mode, ..Default::default() };
         let hits = self.services.retriever.search(&request).await?;
         Ok(hits.iter().map(|h| code_or_dash(h.code.as_deref())).collect())
     }

@@ -157,7 +157,7 @@ async fn code_context(state: &AppState, record: Value, remaining: Option<i64>) -
     let guidelines = if title.is_empty() {
         vec![]
     } else {
-        let request = SearchRequest { query: format!("{code} {title}"), limit: Some(3), system: Some(CodeSystem::Guideline), mode: SearchMode::Hybrid, context: None };
+        let request = SearchRequest { query: format!("{code} {title}"), limit: Some(3), system: Some(CodeSystem::Guideline), mode: SearchMode::Hybrid, ..Default::default() };
         state.services.retriever.search(&request).await?
     };
     let children: Vec<Value> = if record["category"] == true {
@@ -248,7 +248,7 @@ pub async fn search_page(State(state): State<AppState>, Query(params): Query<Sea
         },
     };
     context["system_label"] = json!(system.map(CodeSystem::label));
-    let request = SearchRequest { query, limit: Some(25), system, mode: SearchMode::Hybrid, context: None };
+    let request = SearchRequest { query, limit: Some(25), system, mode: SearchMode::Hybrid, ..Default::default() };
     let retriever = &state.services.retriever;
     if let Err(e) = retriever.validate(&request) {
         context["error"] = json!(e.to_string());

@@ -262,7 +262,7 @@ pub(super) async fn search(
         None => SearchMode::Hybrid,
         Some(s) => s.parse::<SearchMode>()?,
     };
-    let request = SearchRequest { query: params.q.unwrap_or_default(), limit, system, mode, context: None };
+    let request = SearchRequest { query: params.q.unwrap_or_default(), limit, system, mode, ..Default::default() };
     let retriever = &state.services.retriever;
     retriever.validate(&request)?;
     if !state.is_ready() {

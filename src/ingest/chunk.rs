@@ -90,9 +90,9 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
     }
     if let Some(year) = r.deleted_year {
         if r.replaced_by.is_empty() {
-            lines.push(format!("Deleted in {year}."));
+            lines.push(format!("{DELETED_LINE} {year}."));
         } else {
-            lines.push(format!("Deleted in {year}; replaced by {}.", r.replaced_by.join(", ")));
+            lines.push(format!("{DELETED_LINE} {year}; replaced by {}.", r.replaced_by.join(", ")));
         }
     }
     if let Some(global) = r.global {
@@ -133,6 +133,7 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
             codes,
             title: r.title.clone(),
             names,
+            addon: r.addon,
             text,
             source: r.source.clone(),
             hash: String::new(),
@@ -141,6 +142,9 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
         sparse_text,
     )
 }
+
+/// How a deleted code's chunk says it is one (the line opens with it, then the year).
+pub const DELETED_LINE: &str = "Deleted in";
 
 /// How an add-on code's chunk says it is one (the line opens with it).
 pub const ADDON_LINE: &str = "Add-on code: reported only in addition to a primary procedure";
@@ -217,6 +221,7 @@ pub fn note_chunks(note: &GuidelineNote) -> Vec<Chunk> {
                     codes: note.codes.clone(),
                     title,
                     names: vec![],
+                    addon: false,
                     text: text.clone(),
                     source: format!("codecite guideline note {}", note.id),
                     hash: String::new(),

@@ -90,6 +90,9 @@ pub const RULES: f32 = 0.3;
 /// services) and no code system: enough that Medicare's code outranks the CPT code although
 /// its title says more than was asked ("Psa screening" for "medicare PSA", over "PSA, total").
 pub const MEDICARE: f32 = 0.3;
+/// An add-on code when the question asks for one ("the add-on for each extra lesion"): add-on
+/// titles name the unit they add ("2nd–14th lesion, each"), rarely the word.
+pub const ADD_ON: f32 = 0.2;
 /// A quality data code when the question does not ask for a measure.
 pub const QUALITY: f32 = 0.2;
 /// A candidate's names other than its title (description, inclusion terms) match a little less.
@@ -106,7 +109,7 @@ const STOP: &[&str] = &[
     "of", "on", "or", "our", "please", "pt", "report", "should", "so", "tell", "that", "the", "their", "them", "there",
     "these", "this", "those", "to", "use", "used", "using", "was", "we", "what", "whats", "what's", "when", "where",
     "which", "who", "why", "will", "would", "you", "your", "i'm", "im", "am", "he", "she", "his", "her", "patient",
-    "patients", "s", "correct", "number", "plus", "modifier", "modifiers",
+    "patients", "s", "correct", "number", "plus", "modifier", "modifiers", "mod", "mods",
 ];
 
 /// Title words of the default choice: present in the code a coder picks when the question
@@ -758,6 +761,9 @@ pub struct Question {
     modifier_kind: Option<bool>,
     /// The route the question names for a drug.
     route: Option<Route>,
+    /// The question asks for an add-on code ("each additional", "the 2nd hour", "what do I
+    /// add for the rest").
+    pub add_on: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -776,7 +782,9 @@ struct Concept {
 impl Question {
     pub fn new(query: &str, terms: &[Term]) -> Self {
         let mut q = Question::default();
-        let (words, unknown) = unstated_at(without_rule_outs(sides(words(query))));
+        let raw = words(query);
+        q.add_on = asks_for_add_on(&raw);
+        let (words, unknown) = unstated_at(without_rule_outs(sides(past_the_first(raw))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
@@ -890,6 +898,11 @@ impl Question {
         q.quality = words.iter().any(|w| matches!(w.as_str(), "quality" | "measure" | "measures" | "mips" | "qdc" | "qdcs" | "pqrs" | "performance" | "numerator" | "denominator"));
         q.medicare = words.iter().any(|w| w == "medicare");
         q.modifier_kind = modifier_kind(&words);
+        // A question about a code that is gone ("the old observation codes", "what we used to
+        // bill") asks for the deleted code's kind.
+        if asks_about_deleted(&words) {
+            q.asked.insert(stem("deleted"));
+        }
         q
     }
 
@@ -919,15 +932,75 @@ impl Question {
         self.sequence = sequence;
         self.numbers.extend(earlier.numbers);
         self.specific |= earlier.specific;
-        self.system = self.system.or(earlier.system);
-        self.letter = self.letter.or(earlier.letter);
+        // The code system the earlier question named is not carried over: it narrowed that
+        // question, and a follow-up that says nothing of it may have moved on ("chest x-ray, two
+        // views" after "knee osteoarthritis ICD-10"); its words decide.
         self.rules |= earlier.rules;
         self.quality |= earlier.quality;
         self.medicare |= earlier.medicare;
         self.modifier_kind = self.modifier_kind.or(earlier.modifier_kind);
         self.route = self.route.or(earlier.route);
+        self.add_on |= earlier.add_on;
         self
     }
+}
+
+/// The question asks for an add-on: what is added for more of a service ("add-on",
+/// "additional", "extra", "what do I add"), or for the part past the first ("the 2nd hour",
+/// "the lesions after the first").
+fn asks_for_add_on(words: &[String]) -> bool {
+    let after_first = words.windows(3).any(|w| {
+        matches!(w[0].as_str(), "past" | "after" | "beyond" | "over") && w[1] == "the" && matches!(w[2].as_str(), "first" | "1st")
+    });
+    after_first
+        || words.windows(2).any(|w| matches!((w[0].as_str(), w[1].as_str()), ("add", "on")))
+        || words.iter().any(|w| matches!(w.as_str(), "add" | "addon" | "addons" | "additional" | "extra" | "2nd" | "second" | "3rd" | "third"))
+}
+
+/// The question without what "past the first 15" names: the part of the service the primary
+/// code covers, said to ask for the add-on beyond it, not words a title should hold ("first",
+/// "15"). [`asks_for_add_on`] reads the words before this.
+fn past_the_first(mut words: Vec<String>) -> Vec<String> {
+    let mut i = 0;
+    while i + 2 < words.len() {
+        let cue = matches!(words[i].as_str(), "past" | "after" | "beyond" | "over") && words[i + 1] == "the";
+        if cue && matches!(words[i + 2].as_str(), "first" | "1st") {
+            let n = words.get(i + 3).and_then(|w| w.parse::<f32>().ok()).map_or(1, |_| 2);
+            let unit = words.get(i + 2 + n).is_some_and(|w| matches!(w.as_str(), "minutes" | "min" | "hour" | "hours" | "sq" | "cm"));
+            words.drain(i + 2..i + 2 + n + usize::from(unit));
+        }
+        i += 1;
+    }
+    words
+}
+
+/// A title's word that counts past the first: "each", "additional", a number, or an ordinal
+/// after the first ("2nd", "14th", "second").
+fn counts_beyond_the_first(t: &Tok) -> bool {
+    let w = t.written.as_ref();
+    let ordinal = w.len() > 2
+        && w[..w.len() - 2].bytes().all(|b| b.is_ascii_digit())
+        && matches!(&w[w.len() - 2..], "nd" | "rd" | "th")
+        && !w[..w.len() - 2].is_empty();
+    ordinal
+        || w.parse::<f32>().is_ok()
+        || matches!(w, "each" | "additional" | "addl" | "extra" | "second" | "third" | "subsequent")
+}
+
+/// The question is about a code that no longer exists ("the old obs codes", "what we used to
+/// bill", "went away", "no longer valid").
+fn asks_about_deleted(words: &[String]) -> bool {
+    let phrase = words.windows(2).any(|w| {
+        matches!((w[0].as_str(), w[1].as_str()), ("used", "to") | ("went", "away") | ("no", "longer") | ("got", "rid") | ("not", "valid"))
+    });
+    phrase
+        || words.iter().any(|w| {
+            matches!(
+                w.as_str(),
+                "old" | "former" | "formerly" | "retired" | "obsolete" | "discontinued" | "gone" | "removed" | "dropped" | "deleted"
+                    | "replaced" | "anymore" | "defunct" | "eliminated"
+            )
+        })
 }
 
 /// The code system a question names, when it names exactly one.
@@ -945,7 +1018,7 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
             "diagnosis" | "dx" if matches!(next, Some("code" | "codes")) => add(CodeSystem::Icd10Cm),
             "cpt" => add(CodeSystem::Cpt),
             "hcpcs" => add(CodeSystem::Hcpcs),
-            "modifier" | "modifiers" => add(CodeSystem::Modifier),
+            "modifier" | "modifiers" | "mod" | "mods" | "append" | "appended" => add(CodeSystem::Modifier),
             _ => {}
         }
     }
@@ -992,6 +1065,8 @@ pub struct Candidate<'a> {
     pub names: &'a [String],
     /// The codes a guideline passage is about.
     pub codes: &'a [String],
+    /// An add-on code, reported only with its primary.
+    pub add_on: bool,
 }
 
 /// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
@@ -1045,7 +1120,9 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // Our CPT titles are plain-language summaries, wordier than the official titles of the
     // other systems: each of their extra words says less.
     let extra = if c.system == CodeSystem::Cpt { SUMMARY_EXTRA } else { 1.0 };
-    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field, extra);
+    // An add-on asked for: the count it adds is what was asked.
+    let asked_add_on = q.add_on && c.add_on;
+    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     // An HCPCS description is its short descriptor spelled out ("Whfo w/o joints pre ots":
@@ -1054,10 +1131,10 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
-        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field, extra));
+        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field, extra, asked_add_on));
     }
     if let Some(t) = &essential_title {
-        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field, extra));
+        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -1090,6 +1167,9 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     }
     if guideline {
         r += if q.rules { RULES } else { -RULES };
+    }
+    if q.add_on && c.add_on {
+        r += ADD_ON;
     }
     if c.code.is_some_and(is_quality_code) && !q.quality && !matches!(q.letter, Some('G' | 'M')) {
         r -= QUALITY;
@@ -1141,8 +1221,10 @@ fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbr
 /// coverage and phrase order, less extra qualifiers and contradictions.
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked); `extra`: what each of them costs,
-/// as a share of [`EXTRA`].
-fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field, extra: f32) -> f32 {
+/// as a share of [`EXTRA`]; `add_on`: the title is an add-on's that the question asks for, whose
+/// count ("2nd–14th lesion, each") was asked.
+#[allow(clippy::too_many_arguments)]
+fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field, extra: f32, add_on: bool) -> f32 {
     let holds = |stem: &str, unknown: bool| holds(stem, unknown, title, others, abbreviated);
     let mut score = 0.0;
     let mut weight = 0.0;
@@ -1217,7 +1299,8 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
                 || EVERYDAY_STEMS.contains(&t.stem)
                 || SALT_STEMS.contains(&t.stem)
                 // An HCPCS drug is injected unless the question says how it is given.
-                || (abbreviated && q.route.is_none() && route_of(&t.stem) == Some(Route::Parenteral));
+                || (abbreviated && q.route.is_none() && route_of(&t.stem) == Some(Route::Parenteral))
+                || (add_on && counts_beyond_the_first(t));
             if !asked && !free {
                 let first = t.alt.and_then(|g| title.iter().find(|o| o.alt == Some(g)));
                 extras.insert(first.unwrap_or(t).stem.as_str());
@@ -1356,7 +1439,7 @@ mod tests {
 
     fn ordered(q: &Question, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let cands: Vec<Candidate> =
-            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[] }).collect();
+            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false }).collect();
         rerank(q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
     }
 
@@ -1365,6 +1448,36 @@ mod tests {
     fn order_after(earlier: &str, query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let l = lexicon();
         ordered(&Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier))), titles)
+    }
+
+    #[test]
+    fn a_follow_up_does_not_inherit_the_code_system_named_before() {
+        let titles = [(Icd10Cm, "M17.11", "Unilateral primary osteoarthritis, right knee"), (Cpt, "71046", "Chest X-ray, 2 views")];
+        assert_eq!(order_after("right knee osteoarthritis icd 10", "chest xray two views", &titles)[0], "71046");
+    }
+
+    #[test]
+    fn a_question_for_an_add_on_prefers_add_on_codes() {
+        let l = lexicon();
+        let titles = [(Cpt, "17000", "AK destruction, first lesion", false), (Cpt, "17003", "AK destruction, 2nd–14th lesion, each", true)];
+        let first = |query: &str| {
+            let cands: Vec<Candidate> =
+                titles.iter().map(|(s, code, title, add_on)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: *add_on }).collect();
+            titles[rerank(&Question::new(query, &l.terms(query)), &cands)[0].0].1
+        };
+        assert_eq!(first("froze 6 AKs, what do I add for the rest"), "17003");
+        assert_eq!(first("AK destruction, the lesions after the first"), "17003");
+        assert_eq!(first("AK destruction, first lesion"), "17000");
+        assert!(asks_for_add_on(&words("second hour of the infusion")) && asks_for_add_on(&words("any add-on?")));
+        assert!(!asks_for_add_on(&words("first hour of the infusion")));
+    }
+
+    #[test]
+    fn a_question_about_a_code_that_is_gone_asks_for_the_deleted_one() {
+        let titles = [(Cpt, "99238", "Hospital discharge day, 30 minutes or less"), (Cpt, "99217", "Observation discharge day, deleted 2023")];
+        assert_eq!(order("what was the old observation discharge day code", &titles)[0], "99217");
+        assert_eq!(order("observation discharge day code we used to bill", &titles)[0], "99217");
+        assert!(!asks_about_deleted(&words("observation discharge day")));
     }
 
     #[test]
@@ -1657,7 +1770,7 @@ mod tests {
         let q = Question::new(query, &lexicon().terms(query));
         let names = ["power wheelchair group 2 standard seat".to_string()];
         let score = |title: &str, names: &[String]| {
-            rerank(&q, &[Candidate { system: Hcpcs, code: Some("K0001"), title, names, codes: &[] }])[0].1
+            rerank(&q, &[Candidate { system: Hcpcs, code: Some("K0001"), title, names, codes: &[], add_on: false }])[0].1
         };
         // The abbreviations of the short descriptor cost nothing once its description says them.
         assert!((score("Pwc grp 2 std seat", &names) - score("power wheelchair group 2 standard seat", &[])).abs() < 1e-6);
@@ -1699,7 +1812,7 @@ mod tests {
     fn alternatives_restrict_nothing() {
         assert_eq!(slashes_as_or("Simple repair, scalp/neck, w/o graft, n/adj"), "Simple repair, scalp or neck, w/o graft, n/adj");
         let repairs = [(Cpt, "12011", "Simple wound repair, face, 2.5 cm or less"), (Cpt, "12001", "Simple wound repair, scalp/neck/trunk/limbs, 2.5 cm or less")];
-        let cands: Vec<Candidate> = repairs.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[] }).collect();
+        let cands: Vec<Candidate> = repairs.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false }).collect();
         let top = |query: &str| repairs[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(top("simple wound repair of the trunk, 2 cm"), "12001");
         // One of a title's alternatives asked frees the others; "and" asks for both.
@@ -1720,8 +1833,8 @@ mod tests {
         // A code for the other route contradicts the question, in its title or its other names.
         let oral = ["Ondansetron hydrochloride 4 mg, oral".to_string()];
         let cands = [
-            Candidate { system: Hcpcs, code: Some("S0119"), title: "Ondansetron 4 mg", names: &oral, codes: &[] },
-            Candidate { system: Hcpcs, code: Some("J2405"), title: "Ondansetron hcl injection", names: &[], codes: &[] },
+            Candidate { system: Hcpcs, code: Some("S0119"), title: "Ondansetron 4 mg", names: &oral, codes: &[], add_on: false },
+            Candidate { system: Hcpcs, code: Some("J2405"), title: "Ondansetron hcl injection", names: &[], codes: &[], add_on: false },
         ];
         let top = |query: &str| cands[rerank(&Question::new(query, &[]), &cands)[0].0].code;
         assert_eq!(top("ondansetron IV 4mg"), Some("J2405"));
@@ -1739,24 +1852,24 @@ mod tests {
         let q = Question::new("influenza", &l.terms("influenza"));
         let nos = ["Influenza NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[], codes: &[] },
-            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[] },
+            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[], codes: &[], add_on: false },
+            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[], add_on: false },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1, "J11.1's inclusion term is the plain word");
         // "X NOS" says where the bare word goes: it beats a sibling that names X with more.
         let q = Question::new("eczema", &[]);
         let nos = ["Eczema NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("L20.82"), title: "Flexural eczema", names: &[], codes: &[] },
-            Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[] },
+            Candidate { system: Icd10Cm, code: Some("L20.82"), title: "Flexural eczema", names: &[], codes: &[], add_on: false },
+            Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[], add_on: false },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
         // Words in parentheses are nonessential: "Seizure(s) (convulsive) NOS" is "Seizure NOS".
         let q = Question::new("had a seizure", &[]);
         let nos = ["Fit NOS".to_string(), "Seizure(s) (convulsive) NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("G40.89"), title: "Other seizures", names: &[], codes: &[] },
-            Candidate { system: Icd10Cm, code: Some("R56.9"), title: "Unspecified convulsions", names: &nos, codes: &[] },
+            Candidate { system: Icd10Cm, code: Some("G40.89"), title: "Other seizures", names: &[], codes: &[], add_on: false },
+            Candidate { system: Icd10Cm, code: Some("R56.9"), title: "Unspecified convulsions", names: &nos, codes: &[], add_on: false },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
         assert_eq!(essential("Seizure(s) (convulsive) NOS").as_deref(), Some("Seizure NOS"));
@@ -1779,8 +1892,8 @@ mod tests {
         let l = lexicon();
         let about = ["G0438".to_string(), "G0439".to_string()];
         let cands = [
-            Candidate { system: Guideline, code: None, title: "Medicare annual wellness visit (G0438, G0439)", names: &[], codes: &about },
-            Candidate { system: Hcpcs, code: Some("G0438"), title: "Ppps, initial visit", names: &[], codes: &[] },
+            Candidate { system: Guideline, code: None, title: "Medicare annual wellness visit (G0438, G0439)", names: &[], codes: &about, add_on: false },
+            Candidate { system: Hcpcs, code: Some("G0438"), title: "Ppps, initial visit", names: &[], codes: &[], add_on: false },
         ];
         let top = |query: &str| rerank(&Question::new(query, &l.terms(query)), &cands)[0].0;
         assert_eq!(top("Medicare annual wellness visit, initial"), 1, "the code asked for");

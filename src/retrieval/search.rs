@@ -10,7 +10,7 @@ use super::{analyze, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
 use crate::embed::{Bm25Encoder, EmbedError, Embedder};
-use crate::ingest::chunk::ADDON_LINE;
+use crate::ingest::chunk::{ADDON_LINE, DELETED_LINE};
 use crate::store::{ChunkPayload, StoreError, StoreHit, VectorQuery, VectorStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -66,6 +66,13 @@ pub struct SearchRequest {
     /// The question this one continues, when it is a follow-up ("and for type 1?"): both are
     /// searched, and the rank-1 stage reads the new words over the earlier ones.
     pub context: Option<String>,
+    /// The codes the conversation was about (the earlier answer's first), for a follow-up that
+    /// names none: they and their neighbours are candidates, as codes the earlier question named.
+    pub subjects: Vec<String>,
+    /// The follow-up refers back to the [`subjects`](Self::subjects) ("is it an add-on?"):
+    /// they come first, as codes it named, unless it asks for another code system ("what
+    /// modifier do I append to it?").
+    pub pin_subjects: bool,
     pub limit: Option<usize>,
     pub system: Option<CodeSystem>,
     pub mode: SearchMode,
@@ -136,6 +143,40 @@ const LINKS_PER_CODE: usize = 3;
 /// How many points that link to the named codes are read to find their add-ons (a code may be
 /// the primary of dozens, and the replacement of deleted codes too).
 const ADD_ON_SCAN: usize = 200;
+
+/// The codes a question asks for when it asks what its named codes (`exact`) point to rather
+/// than about them: a deleted code's replacements ("what replaced", "instead of", "what now"),
+/// an add-on's primaries, or, among the `linked` hits, the add-ons of a named code ("what
+/// add-on goes with 99291"; not "is 99292 an add-on").
+fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
+    let lower = query.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let replacement = words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor"));
+    let primary = words.iter().any(|w| matches!(*w, "primary" | "primaries"));
+    let is_add_on = |h: &StoreHit| h.payload.text.contains(ADDON_LINE);
+    let mut answers: Vec<String> = vec![];
+    for h in exact {
+        let own = h.payload.code.as_deref();
+        let deleted = h.payload.text.contains(DELETED_LINE);
+        if (replacement && deleted) || (primary && is_add_on(h)) {
+            answers.extend(h.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned());
+        }
+    }
+    // "Is 90472 an add-on?" asks about the code; "what add-on goes with 37252" for its
+    // add-ons, though 37252 is an add-on of other codes.
+    let about_the_code = exact.iter().filter_map(|h| h.payload.code.as_deref()).any(|c| {
+        lower.match_indices(&c.to_lowercase()).any(|(at, _)| {
+            let after = lower[at + c.len()..].trim_start();
+            ["an add", "a add", "add"].iter().any(|p| after.starts_with(p))
+        })
+    });
+    if asks_for_add_ons(query) && !about_the_code {
+        let named: Vec<&str> = exact.iter().filter_map(|h| h.payload.code.as_deref()).collect();
+        let add_ons = linked.iter().filter(|h| is_add_on(h) && h.payload.codes.iter().any(|c| named.contains(&c.as_str())));
+        answers.extend(add_ons.filter_map(|h| h.payload.code.clone()));
+    }
+    answers
+}
 
 /// The question asks about add-on codes.
 fn asks_for_add_ons(query: &str) -> bool {
@@ -252,7 +293,14 @@ impl Retriever {
         // continues ("what about the subsequent encounter?" after S72.001A): they and their
         // neighbours are what its words choose between, not answers pinned first.
         let (pinned, subjects) = match &request.context {
-            Some(_) if analyze::code_candidates(&request.query).is_empty() => (vec![], analysis.codes.clone()),
+            Some(_) if analyze::code_candidates(&request.query).is_empty() => {
+                let mut about = analysis.codes.clone();
+                about.extend(request.subjects.iter().filter(|c| !analysis.codes.contains(c)).cloned());
+                match request.pin_subjects {
+                    true => (about, vec![]),
+                    false => (vec![], about),
+                }
+            }
             _ => (analysis.codes.clone(), vec![]),
         };
         let mut question = match &request.context {
@@ -268,6 +316,7 @@ impl Retriever {
             (None, Some(s)) if rerank_on && !question.rules => vec![s, CodeSystem::Guideline],
             _ => vec![],
         };
+        let asked_systems = systems.clone();
         let searched = match systems.is_empty() {
             true => &analysis.expanded,
             false => &analysis.expanded_unnamed,
@@ -281,6 +330,9 @@ impl Retriever {
         };
         let (exact, dense) = tokio::join!(exact, dense);
         let mut exact = exact?;
+        if request.pin_subjects && request.context.is_some() && !asked_systems.is_empty() {
+            exact.retain(|h| asked_systems.contains(&h.payload.system));
+        }
         // Keep the order in which the query named the codes.
         exact.sort_by_key(|h| {
             let code = h.payload.code.clone().unwrap_or_default();
@@ -336,6 +388,9 @@ impl Retriever {
         for h in &subject_hits {
             question.also_asked(&h.payload.title);
         }
+        // A follow-up that names a code system ("modifier for the left knee?") is answered
+        // from it: the earlier code's family of another system is no candidate.
+        family_hits.retain(|h| asked_systems.is_empty() || asked_systems.contains(&h.payload.system));
         family_hits.append(&mut found);
         let mut found = family_hits;
         linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
@@ -355,6 +410,7 @@ impl Retriever {
                     title: &h.payload.title,
                     names: &h.payload.names,
                     codes: &h.payload.codes,
+                    add_on: h.payload.addon,
                 })
                 .collect();
             let order = rerank(&question, &candidates);
@@ -371,8 +427,15 @@ impl Retriever {
         let mut full: HashMap<String, ChunkPayload> =
             self.store.payloads(&keys).await?.into_iter().map(|p| (p.key.clone(), p)).collect();
         let found = found.into_iter().filter_map(|h| full.remove(&h.payload.key).map(|payload| StoreHit { payload, ..h }));
-        let mut hits: Vec<SearchHit> = exact.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Exact)).collect();
-        hits.extend(linked.into_iter().map(|h| SearchHit::from_store(h, MatchKind::Linked)));
+        // What the question asks of a named code may be what it points to: a deleted code's
+        // replacement ("what do I use now instead of 99218"), an add-on's primary ("the primary
+        // for 11103"), or its add-ons ("the add-on to go with 96365"). Those come first, named
+        // or linked.
+        let answers = asked_links(&request.query, &exact, &linked);
+        let mut named_hits: Vec<(MatchKind, StoreHit)> =
+            exact.into_iter().map(|h| (MatchKind::Exact, h)).chain(linked.into_iter().map(|h| (MatchKind::Linked, h))).collect();
+        named_hits.sort_by_key(|(_, h)| h.payload.code.as_ref().and_then(|c| answers.iter().position(|a| a == c)).unwrap_or(usize::MAX));
+        let mut hits: Vec<SearchHit> = named_hits.into_iter().map(|(kind, h)| SearchHit::from_store(h, kind)).collect();
         hits.truncate(limit);
         hits.extend(found.map(|h| SearchHit::from_store(h, MatchKind::Search)));
         Ok(hits)

@@ -94,6 +94,9 @@ pub struct ChunkPayload {
     /// A code's other names (description, inclusion terms), for the rank-1 stage.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub names: Vec<String>,
+    /// The code is an add-on (reported only with a primary), for the rank-1 stage.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub addon: bool,
     /// Empty in a search's headers ([`VectorQuery::headers_only`]) until [`VectorStore::payloads`]
     /// fills it; so are `source` and `hash`.
     #[serde(default)]
@@ -106,7 +109,7 @@ pub struct ChunkPayload {
 }
 
 /// The payload fields a search returns with [`VectorQuery::headers_only`]: what ranking reads.
-pub const HEADER_FIELDS: [&str; 6] = ["key", "system", "code", "codes", "title", "names"];
+pub const HEADER_FIELDS: [&str; 7] = ["key", "system", "code", "codes", "title", "names", "addon"];
 
 pub struct ChunkPoint {
     pub payload: ChunkPayload,
@@ -202,6 +205,7 @@ mod tests {
                 codes: vec![],
                 title: String::new(),
                 names: vec![],
+                addon: false,
                 text: String::new(),
                 source: String::new(),
                 hash: String::new(),

@@ -53,19 +53,30 @@ async fn a_named_codes_links_come_right_after_it() {
     let app = TestApp::spawn().await;
     let (status, body) = app.get("/api/search?q=what+replaced+75946").await;
     assert_eq!(status, StatusCode::OK);
+    // The question asks for the replacement: it comes first, then the code named.
     let hits = body["hits"].as_array().unwrap();
-    assert_eq!((hits[0]["code"].as_str(), hits[0]["match"].as_str()), (Some("75946"), Some("exact")));
-    assert_eq!((hits[1]["code"].as_str(), hits[1]["match"].as_str()), (Some("37253"), Some("linked")), "the replacement: {body}");
+    assert_eq!((hits[0]["code"].as_str(), hits[0]["match"].as_str()), (Some("37253"), Some("linked")), "the replacement: {body}");
+    assert_eq!((hits[1]["code"].as_str(), hits[1]["match"].as_str()), (Some("75946"), Some("exact")));
+    // Asked about the deleted code itself, it comes first and its replacement next.
+    let (_, body) = app.get("/api/search?q=when+was+75946+deleted").await;
+    let codes: Vec<&str> = body["hits"].as_array().unwrap()[..2].iter().map(|h| h["code"].as_str().unwrap_or("-")).collect();
+    assert_eq!(codes, ["75946", "37253"], "{body}");
+    // An add-on's primary, asked for, comes first.
+    let codes = app.search_codes("whats the primary code for 99292").await;
+    assert_eq!(codes[..2], ["99291", "99292"], "{codes:?}");
     // The fixture holds 90471 of 90472's three primaries; the others have no record to show.
     let (_, body) = app.get("/api/search?q=is+90472+an+add-on+code").await;
     let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..3].iter().map(|h| (h["code"].as_str().unwrap_or("-"), h["match"].as_str().unwrap())).collect();
     assert_eq!(kinds[..2], [("90472", "exact"), ("90471", "linked")], "an add-on's primary: {body}");
     assert_eq!(kinds[2].1, "search");
-    // A question about add-ons gets the named code's add-ons, which point to it; without the
-    // word, the code's passage and the search's hits follow it.
+    // A question for add-ons gets the named code's add-ons, which point to it, first (37252 is
+    // an add-on itself, and the primary of 37253); without the word, the code's passage and the
+    // search's hits follow it.
     let (_, body) = app.get("/api/search?q=what+add-on+goes+with+37252").await;
     let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..2].iter().map(|h| (h["code"].as_str().unwrap_or("-"), h["match"].as_str().unwrap())).collect();
-    assert_eq!(kinds, [("37252", "exact"), ("37253", "linked")], "a primary's add-on: {body}");
+    assert_eq!(kinds, [("37253", "linked"), ("37252", "exact")], "a primary's add-on: {body}");
+    let (_, body) = app.get("/api/search?q=is+37252+an+add-on").await;
+    assert_eq!(body["hits"][0]["code"], "37252", "asked about the code itself: {body}");
     let (_, body) = app.get("/api/search?q=how+is+37252+documented").await;
     assert!(body["hits"].as_array().unwrap().iter().all(|h| h["match"] != "linked"), "no add-on unasked: {body}");
     // A code the question names itself is not repeated as a link.

@@ -320,6 +320,33 @@ async fn a_follow_up_chooses_among_the_codes_before_and_their_neighbours() {
 }
 
 #[tokio::test]
+async fn a_follow_up_without_it_or_codes_is_read_with_the_question_before() {
+    let app = TestApp::spawn().await;
+    let first = ask_q(&app, "broken hip S72.001A").await;
+    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    // Long, with no "it" and no code: still about the hip fracture before.
+    let second = ask(&app, json!({"question": "she came back for the subsequent encounter, healing as expected so far", "conversation_id": conversation})).await;
+    assert_eq!(second.one("sources")[0]["code"], "S72.001D", "{}", second.one("sources"));
+    // A question that moved on keeps its own topic, whatever code system the one before named.
+    let first = ask_q(&app, "ICD-10 code for osteoarthritis of the right knee").await;
+    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    let second = ask(&app, json!({"question": "urinary tract infection", "conversation_id": conversation})).await;
+    assert_eq!(second.one("sources")[0]["code"], "N39.0", "{}", second.one("sources"));
+    let second = ask(&app, json!({"question": "critical care, first 30 to 74 minutes", "conversation_id": conversation})).await;
+    assert_eq!(second.one("sources")[0]["code"], "99291", "{}", second.one("sources"));
+}
+
+#[tokio::test]
+async fn it_in_a_question_for_a_modifier_is_not_the_answer() {
+    let app = TestApp::spawn().await;
+    let first = ask_q(&app, "what is 20610").await;
+    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    // "It" is 20610, but the question asks for a modifier: 20610 is not pinned first.
+    let second = ask(&app, json!({"question": "which modifier do I append to it for the left side?", "conversation_id": conversation})).await;
+    assert_eq!(second.one("sources")[0]["code"], "LT", "{}", second.one("sources"));
+}
+
+#[tokio::test]
 async fn the_llm_sees_the_conversation_so_far() {
     let (app, llm) = with_llm(Script::text(&["J1885 [1]."]), |_| {}).await;
     let first = ask_q(&app, "What is J1885?").await;
