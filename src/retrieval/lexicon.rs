@@ -27,6 +27,16 @@ pub struct Lexicon {
     spelling: Spelling,
     /// Every word of every term: known words, never misspellings ("hives", "smokes").
     term_words: HashSet<String>,
+    /// Terms of two words or more by their words' stems → expansions: a phrase matches in any
+    /// inflection ("radiologist only read the film" is "radiologist only reads films").
+    by_stems: HashMap<String, Vec<String>>,
+}
+
+static STEMMER: std::sync::LazyLock<qdrant_rust_stemmers::Stemmer> =
+    std::sync::LazyLock::new(|| qdrant_rust_stemmers::Stemmer::create(qdrant_rust_stemmers::Algorithm::English));
+
+fn stem(word: &str) -> String {
+    STEMMER.stem(word).into_owned()
 }
 
 /// The vocabulary file in the lexicon's folder.
@@ -90,9 +100,14 @@ impl Lexicon {
             let bare = bare.join(" ");
             let keys = if bare == key { vec![key] } else { vec![key, bare] };
             for key in keys {
-                let list = self.entries.entry(key).or_default();
-                if !list.iter().any(|e| e == expansion.trim()) {
-                    list.push(expansion.trim().to_string());
+                let stems: Vec<String> = key.split(' ').map(stem).collect();
+                let lists = [Some(key), (stems.len() >= 2).then(|| stems.join(" "))];
+                for (map, key) in [&mut self.entries, &mut self.by_stems].into_iter().zip(lists) {
+                    let Some(key) = key else { continue };
+                    let list = map.entry(key).or_default();
+                    if !list.iter().any(|e| e == expansion.trim()) {
+                        list.push(expansion.trim().to_string());
+                    }
                 }
             }
         }
@@ -134,6 +149,10 @@ impl Lexicon {
         };
         let words: Vec<String> = typed.iter().map(|w| fix(w).map_or_else(|| w.clone(), str::to_string)).collect();
         let corrections = |from: usize, to: usize| (from..to).filter(|&j| words[j] != typed[j]).map(|j| words[j].clone());
+        let stems: Vec<String> = match self.by_stems.is_empty() {
+            true => vec![],
+            false => words.iter().map(|w| stem(w)).collect(),
+        };
         let mut out: Vec<Term> = vec![];
         let mut i = 0;
         while i < words.len() {
@@ -141,6 +160,7 @@ impl Lexicon {
             // key's words and the count of the query's words they span.
             let spans = |skip: bool| {
                 let mut key: Vec<&str> = vec![];
+                let mut key_stems: Vec<&str> = vec![];
                 let mut ends: Vec<usize> = vec![];
                 for (j, w) in words.iter().enumerate().skip(i) {
                     if skip && j > i && (FILLERS.contains(&w.as_str()) || INSIDE_SIDES.contains(&w.as_str())) {
@@ -150,15 +170,23 @@ impl Lexicon {
                         break;
                     }
                     key.push(w);
+                    key_stems.push(&stems[j]);
                     ends.push(j + 1);
                 }
-                (key, ends)
+                (key, key_stems, ends)
             };
-            // The longest match either way ("blood in my urine" over "blood").
+            // The longest match either way ("blood in my urine" over "blood"); a phrase as
+            // written, or else in another inflection.
+            let lookup = |key: &[&str], key_stems: &[&str]| {
+                self.entries.get(&key.join(" ")).or_else(|| match key.len() >= 2 {
+                    true => self.by_stems.get(&key_stems.join(" ")),
+                    false => None,
+                })
+            };
             let found = [spans(false), spans(true)]
                 .into_iter()
-                .filter_map(|(key, ends)| {
-                    (1..=key.len()).rev().find_map(|n| self.entries.get(&key[..n].join(" ")).map(|exp| (ends[n - 1], exp)))
+                .filter_map(|(key, key_stems, ends)| {
+                    (1..=key.len()).rev().find_map(|n| lookup(&key[..n], &key_stems[..n]).map(|exp| (ends[n - 1], exp)))
                 })
                 .max_by_key(|(end, _)| *end);
             // Two words the records write as one ("wheel chair", "light weight", "tail bone").
@@ -216,6 +244,18 @@ mod tests {
         assert_eq!(l.expand("Lap Chole today"), vec!["laparoscopic cholecystectomy"]);
         assert!(l.expand("HTNx").is_empty(), "no partial words");
         assert_eq!(l.expand("had a lap chole"), vec!["laparoscopic cholecystectomy"]);
+    }
+
+    #[test]
+    fn a_phrase_matches_in_another_inflection_a_word_does_not() {
+        let mut l = lexicon();
+        l.add_text(Path::new("t.tsv"), "radiologist only reads	professional component
+aids	HIV disease
+").unwrap();
+        assert_eq!(l.expand("the radiologist only read the film"), vec!["professional component"]);
+        assert_eq!(l.expand("radiologists only reading"), vec!["professional component"]);
+        assert!(l.expand("hearing aid").is_empty(), "one word matches as written only");
+        assert_eq!(l.expand("lap choles"), vec!["laparoscopic cholecystectomy"]);
     }
 
     #[test]
