@@ -149,10 +149,7 @@ impl Lexicon {
         };
         let words: Vec<String> = typed.iter().map(|w| fix(w).map_or_else(|| w.clone(), str::to_string)).collect();
         let corrections = |from: usize, to: usize| (from..to).filter(|&j| words[j] != typed[j]).map(|j| words[j].clone());
-        let stems: Vec<String> = match self.by_stems.is_empty() {
-            true => vec![],
-            false => words.iter().map(|w| stem(w)).collect(),
-        };
+        let stems: Vec<String> = words.iter().map(|w| stem(w)).collect();
         let mut out: Vec<Term> = vec![];
         let mut i = 0;
         while i < words.len() {
