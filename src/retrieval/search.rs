@@ -146,8 +146,8 @@ const ADD_ON_SCAN: usize = 200;
 
 /// The codes a question asks for when it asks what its named codes (`exact`) point to rather
 /// than about them: a deleted code's replacements ("what replaced", "instead of", "what now"),
-/// an add-on's primaries, or, among the `linked` hits, the add-ons of a named code ("what
-/// add-on goes with 99291"; not "is 99292 an add-on").
+/// an add-on's primaries, or the add-ons of a named code, named or `linked` ("what add-on goes
+/// with 99291"; not "is 99292 an add-on").
 fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
     let lower = query.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
@@ -162,17 +162,23 @@ fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<Stri
             answers.extend(h.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned());
         }
     }
-    // "Is 90472 an add-on?" asks about the code; "what add-on goes with 37252" for its
-    // add-ons, though 37252 is an add-on of other codes.
-    let about_the_code = exact.iter().filter_map(|h| h.payload.code.as_deref()).any(|c| {
-        lower.match_indices(&c.to_lowercase()).any(|(at, _)| {
-            let after = lower[at + c.len()..].trim_start();
-            ["an add", "a add", "add"].iter().any(|p| after.starts_with(p))
+    // "Is 90472 an add-on?" (or, in a follow-up, "is it an add-on?") asks about the code;
+    // "what add-on goes with 37252" for its add-ons, though 37252 is an add-on of other codes.
+    let names = exact.iter().filter_map(|h| h.payload.code.as_deref()).map(str::to_lowercase).chain(["it", "this", "that"].map(String::from));
+    let about_the_code = names.collect::<Vec<_>>().iter().any(|name| {
+        lower.match_indices(name.as_str()).any(|(at, _)| {
+            let word_start = lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
+            let after = lower[at + name.len()..].trim_start();
+            word_start && ["an add", "a add", "add"].iter().any(|p| after.starts_with(p))
         })
     });
     if asks_for_add_ons(query) && !about_the_code {
         let named: Vec<&str> = exact.iter().filter_map(|h| h.payload.code.as_deref()).collect();
-        let add_ons = linked.iter().filter(|h| is_add_on(h) && h.payload.codes.iter().any(|c| named.contains(&c.as_str())));
+        let add_on_of_named = |h: &&StoreHit| {
+            let own = h.payload.code.as_deref();
+            is_add_on(h) && h.payload.codes.iter().any(|c| Some(c.as_str()) != own && named.contains(&c.as_str()))
+        };
+        let add_ons = exact.iter().chain(linked).filter(add_on_of_named);
         answers.extend(add_ons.filter_map(|h| h.payload.code.clone()));
     }
     answers
@@ -330,7 +336,10 @@ impl Retriever {
         };
         let (exact, dense) = tokio::join!(exact, dense);
         let mut exact = exact?;
-        if request.pin_subjects && request.context.is_some() && !asked_systems.is_empty() {
+        // "It" is the earlier answer's codes, but a question for another code system is not
+        // answered by them, nor by what they point to.
+        let other_system = request.pin_subjects && request.context.is_some() && !asked_systems.is_empty();
+        if other_system {
             exact.retain(|h| asked_systems.contains(&h.payload.system));
         }
         // Keep the order in which the query named the codes.
@@ -394,6 +403,9 @@ impl Retriever {
         family_hits.append(&mut found);
         let mut found = family_hits;
         linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
+        if other_system {
+            linked.retain(|h| asked_systems.contains(&h.payload.system));
+        }
         // What the named codes point to in the order they point to it, then their add-ons.
         linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
         let mut seen = std::collections::HashSet::new();

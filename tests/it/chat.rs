@@ -299,6 +299,14 @@ async fn follow_ups_continue_the_conversation() {
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[0].question, "What is 37253?");
     assert!(turns[1].cited_codes.contains(&"37253".to_string()));
+    // "Is it an add-on?" about a primary asks about the primary, not for its add-ons.
+    let first = ask_q(&app, "What is 99291?").await;
+    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    let second = ask(&app, json!({"question": "Is it an add-on code?", "conversation_id": conversation})).await;
+    assert_eq!(second.one("sources")[0]["code"], "99291", "{}", second.one("sources"));
+    // Asked for its add-on, the add-on comes first.
+    let third = ask(&app, json!({"question": "and what add-on goes with it?", "conversation_id": conversation})).await;
+    assert_eq!(third.one("sources")[0]["code"], "99292", "{}", third.one("sources"));
 }
 
 #[tokio::test]
