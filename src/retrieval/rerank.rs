@@ -42,6 +42,10 @@
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare; quality data codes only when it asks about measures; questions that ask for
 //!   rules rather than a code, and a guideline passage below the codes it is about otherwise;
+//! - **add-ons and deleted codes**: a question that asks for an add-on ("each additional",
+//!   "the 2nd hour", "what do I add past the first 15") prefers add-on codes by [`ADD_ON`] and
+//!   takes their counts ("2nd–14th lesion, each") as asked; one about a code that is gone ("the
+//!   old", "used to", "went away") asks for the deleted kind;
 //! - a small **prior** from the fused rank, which decides when the names say nothing.
 //!
 //! It works on titles and a few names per candidate, tokenized once per thread and cached
@@ -979,10 +983,7 @@ fn past_the_first(mut words: Vec<String>) -> Vec<String> {
 /// after the first ("2nd", "14th", "second").
 fn counts_beyond_the_first(t: &Tok) -> bool {
     let w = t.written.as_ref();
-    let ordinal = w.len() > 2
-        && w[..w.len() - 2].bytes().all(|b| b.is_ascii_digit())
-        && matches!(&w[w.len() - 2..], "nd" | "rd" | "th")
-        && !w[..w.len() - 2].is_empty();
+    let ordinal = w.len() > 2 && w[..w.len() - 2].bytes().all(|b| b.is_ascii_digit()) && matches!(&w[w.len() - 2..], "nd" | "rd" | "th");
     ordinal
         || w.parse::<f32>().is_ok()
         || matches!(w, "each" | "additional" | "addl" | "extra" | "second" | "third" | "subsequent")
