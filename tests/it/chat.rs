@@ -31,6 +31,10 @@ impl Answer {
         assert_eq!(all.len(), 1, "{name} events: {:?}", self.names());
         all[0]
     }
+    /// The conversation this answer belongs to, for the next turn.
+    fn conversation(&self) -> String {
+        self.one("meta")["conversation_id"].as_str().unwrap().to_string()
+    }
     fn citation(&self, code: &str) -> &Value {
         self.all("citation").into_iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no citation of {code}: {:?}", self.all("citation")))
     }
@@ -60,6 +64,11 @@ async fn ask(app: &TestApp, body: Value) -> Answer {
 
 async fn ask_q(app: &TestApp, question: &str) -> Answer {
     ask(app, json!({ "question": question })).await
+}
+
+/// The next turn of `conversation`.
+async fn ask_in(app: &TestApp, conversation: &str, question: &str) -> Answer {
+    ask(app, json!({ "question": question, "conversation_id": conversation })).await
 }
 
 async fn with_llm(script: Script, adjust: impl FnOnce(&mut Config)) -> (TestApp, FakeLlm) {
@@ -290,8 +299,8 @@ async fn extractive_answers_for_the_main_question_kinds() {
 async fn follow_ups_continue_the_conversation() {
     let app = TestApp::spawn().await;
     let first = ask_q(&app, "What is 37253?").await;
-    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
-    let second = ask(&app, json!({"question": "Is it an add-on code?", "conversation_id": conversation})).await;
+    let conversation = first.conversation();
+    let second = ask_in(&app, &conversation, "Is it an add-on code?").await;
     assert_eq!(second.one("meta")["conversation_id"], conversation.as_str());
     assert_eq!(second.one("sources")[0]["code"], "37253", "the follow-up is about the code before");
     assert!(second.text().contains("add-on code"), "{}", second.text());
@@ -301,11 +310,11 @@ async fn follow_ups_continue_the_conversation() {
     assert!(turns[1].cited_codes.contains(&"37253".to_string()));
     // "Is it an add-on?" about a primary asks about the primary, not for its add-ons.
     let first = ask_q(&app, "What is 99291?").await;
-    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
-    let second = ask(&app, json!({"question": "Is it an add-on code?", "conversation_id": conversation})).await;
+    let conversation = first.conversation();
+    let second = ask_in(&app, &conversation, "Is it an add-on code?").await;
     assert_eq!(second.one("sources")[0]["code"], "99291", "{}", second.one("sources"));
     // Asked for its add-on, the add-on comes first.
-    let third = ask(&app, json!({"question": "and what add-on goes with it?", "conversation_id": conversation})).await;
+    let third = ask_in(&app, &conversation, "and what add-on goes with it?").await;
     assert_eq!(third.one("sources")[0]["code"], "99292", "{}", third.one("sources"));
 }
 
@@ -314,15 +323,15 @@ async fn a_follow_up_chooses_among_the_codes_before_and_their_neighbours() {
     let app = TestApp::spawn().await;
     let first = ask_q(&app, "broken hip S72.001A").await;
     assert_eq!(first.one("sources")[0]["code"], "S72.001A");
-    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    let conversation = first.conversation();
     // No code of its own, no "it": the code before is not pinned first; its seventh-character
     // neighbour that says what the follow-up asks is.
-    let second = ask(&app, json!({"question": "what about the subsequent encounter?", "conversation_id": conversation})).await;
+    let second = ask_in(&app, &conversation, "what about the subsequent encounter?").await;
     assert_eq!(second.one("sources")[0]["code"], "S72.001D", "{}", second.one("sources"));
     // What the earlier code points to is a candidate too: a deleted code's replacement.
     let first = ask_q(&app, "tell me about 75946").await;
-    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
-    let second = ask(&app, json!({"question": "and the replacement code?", "conversation_id": conversation})).await;
+    let conversation = first.conversation();
+    let second = ask_in(&app, &conversation, "and the replacement code?").await;
     let codes: Vec<&str> = second.one("sources").as_array().unwrap().iter().filter_map(|h| h["code"].as_str()).take(3).collect();
     assert!(codes.contains(&"37253"), "{codes:?}");
 }
@@ -331,16 +340,16 @@ async fn a_follow_up_chooses_among_the_codes_before_and_their_neighbours() {
 async fn a_follow_up_without_it_or_codes_is_read_with_the_question_before() {
     let app = TestApp::spawn().await;
     let first = ask_q(&app, "broken hip S72.001A").await;
-    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    let conversation = first.conversation();
     // Long, with no "it" and no code: still about the hip fracture before.
-    let second = ask(&app, json!({"question": "she came back for the subsequent encounter, healing as expected so far", "conversation_id": conversation})).await;
+    let second = ask_in(&app, &conversation, "she came back for the subsequent encounter, healing as expected so far").await;
     assert_eq!(second.one("sources")[0]["code"], "S72.001D", "{}", second.one("sources"));
     // A question that moved on keeps its own topic, whatever code system the one before named.
     let first = ask_q(&app, "ICD-10 code for osteoarthritis of the right knee").await;
-    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
-    let second = ask(&app, json!({"question": "urinary tract infection", "conversation_id": conversation})).await;
+    let conversation = first.conversation();
+    let second = ask_in(&app, &conversation, "urinary tract infection").await;
     assert_eq!(second.one("sources")[0]["code"], "N39.0", "{}", second.one("sources"));
-    let second = ask(&app, json!({"question": "critical care, first 30 to 74 minutes", "conversation_id": conversation})).await;
+    let second = ask_in(&app, &conversation, "critical care, first 30 to 74 minutes").await;
     assert_eq!(second.one("sources")[0]["code"], "99291", "{}", second.one("sources"));
 }
 
@@ -348,9 +357,9 @@ async fn a_follow_up_without_it_or_codes_is_read_with_the_question_before() {
 async fn it_in_a_question_for_a_modifier_is_not_the_answer() {
     let app = TestApp::spawn().await;
     let first = ask_q(&app, "what is 20610").await;
-    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
+    let conversation = first.conversation();
     // "It" is 20610, but the question asks for a modifier: 20610 is not pinned first.
-    let second = ask(&app, json!({"question": "which modifier do I append to it for the left side?", "conversation_id": conversation})).await;
+    let second = ask_in(&app, &conversation, "which modifier do I append to it for the left side?").await;
     assert_eq!(second.one("sources")[0]["code"], "LT", "{}", second.one("sources"));
 }
 
@@ -358,8 +367,8 @@ async fn it_in_a_question_for_a_modifier_is_not_the_answer() {
 async fn the_llm_sees_the_conversation_so_far() {
     let (app, llm) = with_llm(Script::text(&["J1885 [1]."]), |_| {}).await;
     let first = ask_q(&app, "What is J1885?").await;
-    let conversation = first.one("meta")["conversation_id"].as_str().unwrap().to_string();
-    ask(&app, json!({"question": "And its usual administration code?", "conversation_id": conversation})).await;
+    let conversation = first.conversation();
+    ask_in(&app, &conversation, "And its usual administration code?").await;
     let requests = llm.state.requests.lock().unwrap();
     let user = requests[1]["messages"][1]["content"].as_str().unwrap();
     assert!(user.starts_with("Earlier in this conversation"), "{user}");
