@@ -8,6 +8,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use super::rerank::stem;
 use super::spelling::Spelling;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,12 +33,6 @@ pub struct Lexicon {
     by_stems: HashMap<String, Vec<String>>,
 }
 
-static STEMMER: std::sync::LazyLock<qdrant_rust_stemmers::Stemmer> =
-    std::sync::LazyLock::new(|| qdrant_rust_stemmers::Stemmer::create(qdrant_rust_stemmers::Algorithm::English));
-
-fn stem(word: &str) -> String {
-    STEMMER.stem(word).into_owned()
-}
 
 /// The vocabulary file in the lexicon's folder.
 pub const VOCABULARY_FILE: &str = "vocabulary.txt";

@@ -571,7 +571,8 @@ thread_local! {
     static STEMS: std::cell::RefCell<std::collections::HashMap<String, String>> = Default::default();
 }
 
-fn stem(word: &str) -> String {
+/// The English stem of `word`, cached per thread (the lexicon matches its phrases by stems too).
+pub(super) fn stem(word: &str) -> String {
     STEMS.with(|cache| {
         let mut cache = cache.borrow_mut();
         if let Some(s) = cache.get(word) {
@@ -954,10 +955,7 @@ impl Question {
 /// "additional", "extra", "what do I add"), or for the part past the first ("the 2nd hour",
 /// "the lesions after the first").
 fn asks_for_add_on(words: &[String]) -> bool {
-    let after_first = words.windows(3).any(|w| {
-        matches!(w[0].as_str(), "past" | "after" | "beyond" | "over") && w[1] == "the" && matches!(w[2].as_str(), "first" | "1st")
-    });
-    after_first
+    (0..words.len()).any(|i| past_the_first_at(words, i))
         || words.windows(2).any(|w| matches!((w[0].as_str(), w[1].as_str()), ("add", "on")))
         || words.iter().any(|w| matches!(w.as_str(), "add" | "addon" | "addons" | "additional" | "extra" | "2nd" | "second" | "3rd" | "third"))
 }
@@ -968,8 +966,7 @@ fn asks_for_add_on(words: &[String]) -> bool {
 fn past_the_first(mut words: Vec<String>) -> Vec<String> {
     let mut i = 0;
     while i + 2 < words.len() {
-        let cue = matches!(words[i].as_str(), "past" | "after" | "beyond" | "over") && words[i + 1] == "the";
-        if cue && matches!(words[i + 2].as_str(), "first" | "1st") {
+        if past_the_first_at(&words, i) {
             let n = words.get(i + 3).and_then(|w| w.parse::<f32>().ok()).map_or(1, |_| 2);
             let unit = words.get(i + 2 + n).is_some_and(|w| matches!(w.as_str(), "minutes" | "min" | "hour" | "hours" | "sq" | "cm"));
             words.drain(i + 2..i + 2 + n + usize::from(unit));
@@ -977,6 +974,13 @@ fn past_the_first(mut words: Vec<String>) -> Vec<String> {
         i += 1;
     }
     words
+}
+
+/// "Past the first" (or "after", "beyond", "over"; "1st") starts at word `i`.
+fn past_the_first_at(words: &[String], i: usize) -> bool {
+    words.get(i..i + 3).is_some_and(|w| {
+        matches!(w[0].as_str(), "past" | "after" | "beyond" | "over") && w[1] == "the" && matches!(w[2].as_str(), "first" | "1st")
+    })
 }
 
 /// A title's word that counts past the first: "each", "additional", a number, or an ordinal
