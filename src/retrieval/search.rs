@@ -144,6 +144,12 @@ const LINKS_PER_CODE: usize = 3;
 /// the primary of dozens, and the replacement of deleted codes too).
 const ADD_ON_SCAN: usize = 200;
 
+/// The chunk is an add-on code's: its header flag, or (in a full payload stored before the flag
+/// existed) its add-on line.
+fn is_add_on(payload: &ChunkPayload) -> bool {
+    payload.addon || payload.text.contains(ADDON_LINE)
+}
+
 /// The codes a question asks for when it asks what its named codes (`exact`) point to rather
 /// than about them: a deleted code's replacements ("what replaced", "instead of", "what now"),
 /// an add-on's primaries, or the add-ons of a named code, named or `linked` ("what add-on goes
@@ -153,19 +159,18 @@ fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<Stri
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let replacement = words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor"));
     let primary = words.iter().any(|w| matches!(*w, "primary" | "primaries"));
-    let is_add_on = |h: &StoreHit| h.payload.text.contains(ADDON_LINE);
     let mut answers: Vec<String> = vec![];
     for h in exact {
         let own = h.payload.code.as_deref();
         let deleted = h.payload.text.contains(DELETED_LINE);
-        if (replacement && deleted) || (primary && is_add_on(h)) {
+        if (replacement && deleted) || (primary && is_add_on(&h.payload)) {
             answers.extend(h.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned());
         }
     }
     // "Is 90472 an add-on?" (or, in a follow-up, "is it an add-on?") asks about the code;
     // "what add-on goes with 37252" for its add-ons, though 37252 is an add-on of other codes.
-    let names = exact.iter().filter_map(|h| h.payload.code.as_deref()).map(str::to_lowercase).chain(["it", "this", "that"].map(String::from));
-    let about_the_code = names.collect::<Vec<_>>().iter().any(|name| {
+    let names: Vec<String> = exact.iter().filter_map(|h| h.payload.code.as_deref()).map(str::to_lowercase).chain(["it", "this", "that"].map(String::from)).collect();
+    let about_the_code = names.iter().any(|name| {
         lower.match_indices(name.as_str()).any(|(at, _)| {
             let word_start = lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
             let after = lower[at + name.len()..].trim_start();
@@ -176,7 +181,7 @@ fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<Stri
         let named: Vec<&str> = exact.iter().filter_map(|h| h.payload.code.as_deref()).collect();
         let add_on_of_named = |h: &&StoreHit| {
             let own = h.payload.code.as_deref();
-            is_add_on(h) && h.payload.codes.iter().any(|c| Some(c.as_str()) != own && named.contains(&c.as_str()))
+            is_add_on(&h.payload) && h.payload.codes.iter().any(|c| Some(c.as_str()) != own && named.contains(&c.as_str()))
         };
         let add_ons = exact.iter().chain(linked).filter(add_on_of_named);
         answers.extend(add_ons.filter_map(|h| h.payload.code.clone()));
@@ -194,7 +199,7 @@ fn asks_for_add_ons(query: &str) -> bool {
 /// named code, those with the fewest primaries first (99292 belongs to 99291 alone; G2211 to
 /// every office visit), then in code order.
 fn add_ons_of(mut hits: Vec<StoreHit>, named: &[String], system: Option<CodeSystem>) -> Vec<StoreHit> {
-    hits.retain(|h| h.payload.text.contains(ADDON_LINE) && system.is_none_or(|s| h.payload.system == s));
+    hits.retain(|h| is_add_on(&h.payload) && system.is_none_or(|s| h.payload.system == s));
     hits.sort_by(|a, b| a.payload.codes.len().cmp(&b.payload.codes.len()).then_with(|| a.payload.code.cmp(&b.payload.code)));
     let mut kept: Vec<StoreHit> = vec![];
     for code in named {
@@ -323,6 +328,7 @@ impl Retriever {
             _ => vec![],
         };
         let asked_systems = systems.clone();
+        let of_asked_system = |h: &StoreHit| asked_systems.is_empty() || asked_systems.contains(&h.payload.system);
         let searched = match systems.is_empty() {
             true => &analysis.expanded,
             false => &analysis.expanded_unnamed,
@@ -340,7 +346,7 @@ impl Retriever {
         // answered by them, nor by what they point to.
         let other_system = request.pin_subjects && request.context.is_some() && !asked_systems.is_empty();
         if other_system {
-            exact.retain(|h| asked_systems.contains(&h.payload.system));
+            exact.retain(of_asked_system);
         }
         // Keep the order in which the query named the codes.
         exact.sort_by_key(|h| {
@@ -399,12 +405,12 @@ impl Retriever {
         }
         // A follow-up that names a code system ("modifier for the left knee?") is answered
         // from it: the earlier code's family of another system is no candidate.
-        family_hits.retain(|h| asked_systems.is_empty() || asked_systems.contains(&h.payload.system));
+        family_hits.retain(of_asked_system);
         family_hits.append(&mut found);
         let mut found = family_hits;
         linked.retain(|h| !exact.iter().any(|x| x.payload.key == h.payload.key));
         if other_system {
-            linked.retain(|h| asked_systems.contains(&h.payload.system));
+            linked.retain(of_asked_system);
         }
         // What the named codes point to in the order they point to it, then their add-ons.
         linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
@@ -422,7 +428,7 @@ impl Retriever {
                     title: &h.payload.title,
                     names: &h.payload.names,
                     codes: &h.payload.codes,
-                    add_on: h.payload.addon,
+                    add_on: is_add_on(&h.payload),
                 })
                 .collect();
             let order = rerank(&question, &candidates);
