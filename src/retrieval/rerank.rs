@@ -1787,7 +1787,8 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
             r -= CONTRADICTION;
         }
     }
-    if guideline {
+    // A passage that holds nothing of the question is not lifted by its asking for rules.
+    if guideline && (r > 0.0 || !q.rules) {
         r += if q.rules { RULES } else { -RULES };
     }
     if q.add_on && c.add_on {

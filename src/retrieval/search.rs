@@ -548,6 +548,21 @@ impl Retriever {
                 .into_iter()
                 .filter_map(|(i, score)| slots[i].take().map(|h| StoreHit { score, ..h }))
                 .collect();
+            // A question about the rules is answered by the passage, then by the codes it is
+            // about, best first ("TCM rules, high complexity, seen 5 days after discharge": the
+            // TCM passage, then 99496), before other passages.
+            if question.rules
+                && found
+                    .first()
+                    .is_some_and(|h| h.payload.system == CodeSystem::Guideline)
+            {
+                let about = found[0].payload.codes.clone();
+                let (theirs, rest): (Vec<StoreHit>, Vec<StoreHit>) = found
+                    .drain(1..)
+                    .partition(|h| h.payload.code.as_ref().is_some_and(|c| about.contains(c)));
+                found.extend(theirs);
+                found.extend(rest);
+            }
         }
         // Ranked on headers; the passages of the hits kept come in one more lookup.
         found.truncate(limit.saturating_sub(named));

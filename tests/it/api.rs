@@ -158,6 +158,19 @@ async fn a_named_codes_links_come_right_after_it() {
 }
 
 #[tokio::test]
+async fn a_rules_question_gets_the_passage_then_the_codes_it_is_about() {
+    let app = TestApp::spawn().await;
+    let codes = app
+        .search_codes("what are the rules for billing the visit when the doctor also injected the knee joint that day")
+        .await;
+    // The modifier 25 passage, then its codes (the knee injection, the visit levels, 25), before
+    // any other passage.
+    assert_eq!(codes[0], "-", "{codes:?}");
+    let about = ["25", "99212", "99213", "99214", "99215", "20610", "96372"];
+    assert!(about.contains(&codes[1].as_str()), "{codes:?}");
+}
+
+#[tokio::test]
 async fn system_filter_applies_to_every_hit() {
     let app = TestApp::spawn().await;
     for system in ["HCPCS", "ICD10CM", "CPT", "GUIDELINE"] {
