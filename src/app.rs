@@ -45,11 +45,7 @@ impl Services {
     }
 
     /// Like [`Services::open_with`] with the clock metering reads (tests move it).
-    pub async fn open_with_clock(
-        config: &Config,
-        embedder: Arc<dyn Embedder>,
-        clock: Arc<dyn Clock>,
-    ) -> anyhow::Result<Self> {
+    pub async fn open_with_clock(config: &Config, embedder: Arc<dyn Embedder>, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
         let store: Arc<dyn VectorStore> = match &config.qdrant_url {
@@ -61,59 +57,20 @@ impl Services {
             )?),
             None => Arc::new(EdgeStore::open(&config.edge_dir())?),
         };
-        let db_url = config
-            .database_url
-            .clone()
-            .unwrap_or_else(|| config.sqlite_url());
-        let codes = CodeTable::connect(&db_url)
-            .await
-            .context("opening the code tables")?;
+        let db_url = config.database_url.clone().unwrap_or_else(|| config.sqlite_url());
+        let codes = CodeTable::connect(&db_url).await.context("opening the code tables")?;
         let lexicon = Lexicon::load_dir(&config.corpus_dir.join("lexicon"))?;
-        let retriever = Retriever::new(
-            store.clone(),
-            embedder.clone(),
-            Arc::new(lexicon),
-            config.search.clone(),
-        );
+        let retriever = Retriever::new(store.clone(), embedder.clone(), Arc::new(lexicon), config.search.clone());
         let generator: Arc<dyn Generator> = match OpenAiGenerator::new(&config.llm) {
             Some(llm) => Arc::new(llm),
             None => Arc::new(ExtractiveComposer),
         };
-        let chat = Arc::new(ChatService::new(
-            retriever.clone(),
-            codes.clone(),
-            generator,
-            config.chat.clone(),
-            &config.llm,
-        ));
-        let metering = Metering::new(
-            codes.pool().clone(),
-            config.plans.clone(),
-            config.metering.clone(),
-            clock,
-        );
-        metering
-            .housekeeping()
-            .await
-            .context("clearing expired sessions")?;
-        let email = EmailService::new(
-            &config.email,
-            config.public_url(),
-            codes.pool().clone(),
-            metering.clone(),
-            chat.clone(),
-        )
-        .context("setting up email")?;
-        Ok(Self {
-            config: config.clone(),
-            store,
-            embedder,
-            codes,
-            retriever,
-            chat,
-            metering,
-            email: Arc::new(email),
-        })
+        let chat = Arc::new(ChatService::new(retriever.clone(), codes.clone(), generator, config.chat.clone(), &config.llm));
+        let metering = Metering::new(codes.pool().clone(), config.plans.clone(), config.metering.clone(), clock);
+        metering.housekeeping().await.context("clearing expired sessions")?;
+        let email = EmailService::new(&config.email, config.public_url(), codes.pool().clone(), metering.clone(), chat.clone())
+            .context("setting up email")?;
+        Ok(Self { config: config.clone(), store, embedder, codes, retriever, chat, metering, email: Arc::new(email) })
     }
 
     /// `Ok(true)` when the store holds a corpus built by this embedder, `Ok(false)` when it is
@@ -122,11 +79,7 @@ impl Services {
         match self.store.meta().await? {
             None => Ok(false),
             Some(meta) => {
-                meta.check(
-                    &self.store.location(),
-                    self.embedder.id(),
-                    self.embedder.dim(),
-                )?;
+                meta.check(&self.store.location(), self.embedder.id(), self.embedder.dim())?;
                 Ok(true)
             }
         }
@@ -134,15 +87,7 @@ impl Services {
 
     pub async fn ingest(&self, options: &IngestOptions) -> anyhow::Result<IngestSummary> {
         let overlay = self.config.overlay_dir();
-        ingest::ingest(
-            &self.config.corpus_dir,
-            &overlay,
-            self.store.as_ref(),
-            self.embedder.clone(),
-            &self.codes,
-            options,
-        )
-        .await
+        ingest::ingest(&self.config.corpus_dir, &overlay, self.store.as_ref(), self.embedder.clone(), &self.codes, options).await
     }
 }
 
@@ -151,19 +96,9 @@ impl Services {
 pub async fn open_metering(config: &Config) -> anyhow::Result<Metering> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data dir {}", config.data_dir.display()))?;
-    let db_url = config
-        .database_url
-        .clone()
-        .unwrap_or_else(|| config.sqlite_url());
-    let codes = CodeTable::connect(&db_url)
-        .await
-        .context("opening the database")?;
-    Ok(Metering::new(
-        codes.pool().clone(),
-        config.plans.clone(),
-        config.metering.clone(),
-        Arc::new(SystemClock),
-    ))
+    let db_url = config.database_url.clone().unwrap_or_else(|| config.sqlite_url());
+    let codes = CodeTable::connect(&db_url).await.context("opening the database")?;
+    Ok(Metering::new(codes.pool().clone(), config.plans.clone(), config.metering.clone(), Arc::new(SystemClock)))
 }
 
 /// Shared state of the HTTP layer.
@@ -179,12 +114,7 @@ impl AppState {
     pub fn new(services: Arc<Services>) -> Self {
         let limits = Arc::new(RateLimits::new(&services.config.rate_limits));
         crate::telemetry::handle();
-        Self {
-            services,
-            limits,
-            web: Arc::new(Web::new()),
-            ready: Arc::new(AtomicBool::new(false)),
-        }
+        Self { services, limits, web: Arc::new(Web::new()), ready: Arc::new(AtomicBool::new(false)) }
     }
 
     pub fn is_ready(&self) -> bool {
@@ -206,10 +136,7 @@ pub async fn prepare(state: &AppState, progress: bool) -> anyhow::Result<Option<
     let summary = if services.store_ready().await? && !tables_empty {
         None
     } else {
-        let options = IngestOptions {
-            progress,
-            ..Default::default()
-        };
+        let options = IngestOptions { progress, ..Default::default() };
         Some(services.ingest(&options).await?)
     };
     state.set_ready();

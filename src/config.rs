@@ -13,10 +13,7 @@ use crate::metering::Plans;
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("environment variable {name}: {message}")]
@@ -148,11 +145,7 @@ pub struct QdrantConfig {
 
 impl Default for QdrantConfig {
     fn default() -> Self {
-        Self {
-            shards: 1,
-            replication_factor: 1,
-            write_consistency: 1,
-        }
+        Self { shards: 1, replication_factor: 1, write_consistency: 1 }
     }
 }
 
@@ -168,10 +161,7 @@ pub struct LimitsConfig {
 
 impl Default for LimitsConfig {
     fn default() -> Self {
-        Self {
-            max_in_flight_requests: 1024,
-            request_timeout_secs: 30,
-        }
+        Self { max_in_flight_requests: 1024, request_timeout_secs: 30 }
     }
 }
 
@@ -214,11 +204,7 @@ pub struct RateLimitConfig {
 
 impl Default for MeteringConfig {
     fn default() -> Self {
-        Self {
-            session_days: 30,
-            idempotency_hours: 24,
-            cookie_secure: false,
-        }
+        Self { session_days: 30, idempotency_hours: 24, cookie_secure: false }
     }
 }
 
@@ -383,14 +369,7 @@ impl Default for EmbedConfig {
 
 impl Default for SearchConfig {
     fn default() -> Self {
-        Self {
-            default_limit: 10,
-            max_limit: 50,
-            prefetch: 50,
-            rrf_k: 2,
-            max_query_chars: 2000,
-            rerank: true,
-        }
+        Self { default_limit: 10, max_limit: 50, prefetch: 50, rrf_k: 2, max_query_chars: 2000, rerank: true }
     }
 }
 
@@ -418,9 +397,7 @@ impl Config {
     pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
         let mut config = match file {
             Some(path) => Self::from_file(path)?,
-            None if Path::new("codecite.toml").exists() => {
-                Self::from_file(Path::new("codecite.toml"))?
-            }
+            None if Path::new("codecite.toml").exists() => Self::from_file(Path::new("codecite.toml"))?,
             None => Self::default(),
         };
         config.apply_env(|name| std::env::var(name).ok())?;
@@ -428,14 +405,9 @@ impl Config {
     }
 
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.into(),
-            source,
-        })?;
-        toml::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: path.into(),
-            message: e.to_string(),
-        })
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.into(), source })?;
+        toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.into(), message: e.to_string() })
     }
 
     /// Applies environment overrides; `get` is injectable so tests need not touch the process env.
@@ -458,24 +430,14 @@ impl Config {
         }
         for (name, field) in [
             ("CODECITE_QDRANT_SHARDS", &mut self.qdrant.shards),
-            (
-                "CODECITE_QDRANT_REPLICATION_FACTOR",
-                &mut self.qdrant.replication_factor,
-            ),
-            (
-                "CODECITE_QDRANT_WRITE_CONSISTENCY",
-                &mut self.qdrant.write_consistency,
-            ),
+            ("CODECITE_QDRANT_REPLICATION_FACTOR", &mut self.qdrant.replication_factor),
+            ("CODECITE_QDRANT_WRITE_CONSISTENCY", &mut self.qdrant.write_consistency),
         ] {
             if let Some(v) = pick(&[name]) {
-                *field = v
-                    .parse()
-                    .ok()
-                    .filter(|n| *n > 0)
-                    .ok_or_else(|| ConfigError::Env {
-                        name: name.into(),
-                        message: format!("{v:?} is not a positive whole number"),
-                    })?;
+                *field = v.parse().ok().filter(|n| *n > 0).ok_or_else(|| ConfigError::Env {
+                    name: name.into(),
+                    message: format!("{v:?} is not a positive whole number"),
+                })?;
             }
         }
         if let Some(v) = pick(&["CODECITE_COLLECTION"]) {
@@ -492,9 +454,7 @@ impl Config {
                 other => {
                     return Err(ConfigError::Env {
                         name: "CODECITE_EMBED_KIND".into(),
-                        message: format!(
-                            "unknown embedder {other:?}; expected static, minilm or openai"
-                        ),
+                        message: format!("unknown embedder {other:?}; expected static, minilm or openai"),
                     })
                 }
             };
@@ -561,11 +521,7 @@ impl Config {
             self.email.smtp_password = Some(v);
         }
         if let Some(v) = pick(&["CODECITE_CORS_ORIGINS"]) {
-            self.web.cors_origins = v
-                .split(',')
-                .map(|o| o.trim().to_string())
-                .filter(|o| !o.is_empty())
-                .collect();
+            self.web.cors_origins = v.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
         }
         Ok(())
     }
@@ -588,10 +544,7 @@ impl Config {
     }
 
     pub fn sqlite_url(&self) -> String {
-        format!(
-            "sqlite://{}?mode=rwc",
-            self.data_dir.join("codecite.db").display()
-        )
+        format!("sqlite://{}?mode=rwc", self.data_dir.join("codecite.db").display())
     }
 }
 
@@ -603,18 +556,11 @@ mod tests {
     fn file_then_env_override_defaults() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("codecite.toml");
-        std::fs::write(
-            &path,
-            "addr = \"0.0.0.0:9000\"\ncollection = \"from-file\"\n[search]\ndefault_limit = 5\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "addr = \"0.0.0.0:9000\"\ncollection = \"from-file\"\n[search]\ndefault_limit = 5\n").unwrap();
         let mut config = Config::from_file(&path).unwrap();
         assert_eq!(config.addr, "0.0.0.0:9000");
         assert_eq!(config.search.default_limit, 5);
-        assert_eq!(
-            config.search.max_limit, 50,
-            "unset keys keep their defaults"
-        );
+        assert_eq!(config.search.max_limit, 50, "unset keys keep their defaults");
         config
             .apply_env(|name| match name {
                 "CODECITE_COLLECTION" => Some("from-env".into()),
@@ -642,17 +588,9 @@ mod tests {
                 _ => None,
             })
             .unwrap();
-        assert_eq!(
-            (
-                config.email.inbound_secret.as_deref(),
-                config.email.smtp_port
-            ),
-            (Some("s"), 2525)
-        );
+        assert_eq!((config.email.inbound_secret.as_deref(), config.email.smtp_port), (Some("s"), 2525));
         assert_eq!(config.email.smtp_security, SmtpSecurity::None);
-        assert!(Config::default()
-            .apply_env(|n| (n == "CODECITE_SMTP_PORT").then(|| "x".into()))
-            .is_err());
+        assert!(Config::default().apply_env(|n| (n == "CODECITE_SMTP_PORT").then(|| "x".into())).is_err());
         assert_eq!(Config::default().public_url(), "http://127.0.0.1:8080");
     }
 

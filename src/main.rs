@@ -16,23 +16,13 @@ use codecite::ingest::IngestOptions;
 use codecite::retrieval::{SearchMode, SearchRequest};
 
 #[derive(Parser)]
-#[command(
-    name = "codecite",
-    version,
-    about = "Cited, verified answers for US medical coders"
-)]
+#[command(name = "codecite", version, about = "Cited, verified answers for US medical coders")]
 struct Cli {
     /// Config file (default: ./codecite.toml when it exists).
     #[arg(long, global = true)]
     config: Option<PathBuf>,
     /// Log lines as text or as JSON objects (one per line), on stderr.
-    #[arg(
-        long,
-        global = true,
-        value_enum,
-        default_value = "text",
-        env = "CODECITE_LOG_FORMAT"
-    )]
+    #[arg(long, global = true, value_enum, default_value = "text", env = "CODECITE_LOG_FORMAT")]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Command,
@@ -128,11 +118,8 @@ fn load_config(cli_config: Option<&PathBuf>, data: &DataArgs) -> anyhow::Result<
 #[tokio::main]
 async fn main() {
     let cli = Cli::parse();
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,sqlx=warn,qdrant_edge=error".into());
-    let logs = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,sqlx=warn,qdrant_edge=error".into());
+    let logs = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match cli.log_format {
         LogFormat::Text => logs.init(),
         LogFormat::Json => logs.json().with_current_span(true).init(),
@@ -152,12 +139,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             serve(config).await
         }
-        Command::Ingest {
-            data,
-            reset,
-            format,
-            files,
-        } => {
+        Command::Ingest { data, reset, format, files } => {
             let config = load_config(cli.config.as_ref(), &data)?;
             if let Some(format) = format {
                 // Parse every file before writing any, so a bad line leaves nothing half loaded.
@@ -166,65 +148,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     loaded.push((f, codecite::ingest::loaders::load(format, f)?));
                 }
                 for (f, l) in &loaded {
-                    let target = codecite::ingest::loaders::write_overlay(
-                        &config.overlay_dir(),
-                        format,
-                        f,
-                        l,
-                    )?;
+                    let target = codecite::ingest::loaders::write_overlay(&config.overlay_dir(), format, f, l)?;
                     eprintln!("loaded {} into {}", f.display(), target.display());
                 }
             }
             let services = Services::open(&config).await?;
-            let options = IngestOptions {
-                reset,
-                progress: true,
-                ..Default::default()
-            };
+            let options = IngestOptions { reset, progress: true, ..Default::default() };
             let summary = services.ingest(&options).await?;
             println!("{summary}");
             Ok(())
         }
-        Command::Search {
-            data,
-            limit,
-            system,
-            mode,
-            json,
-            query,
-        } => {
+        Command::Search { data, limit, system, mode, json, query } => {
             let config = load_config(cli.config.as_ref(), &data)?;
             let services = Services::open(&config).await?;
             if !services.store_ready().await? {
-                anyhow::bail!(
-                    "the store in {} is empty; run `codecite ingest` first",
-                    config.data_dir.display()
-                );
+                anyhow::bail!("the store in {} is empty; run `codecite ingest` first", config.data_dir.display());
             }
-            let request = SearchRequest {
-                query: query.join(" "),
-                limit: Some(limit),
-                system,
-                mode,
-                ..Default::default()
-            };
+            let request = SearchRequest { query: query.join(" "), limit: Some(limit), system, mode, ..Default::default() };
             let hits = services.retriever.search(&request).await?;
             if json {
-                println!(
-                    "{}",
-                    serde_json::to_string_pretty(&serde_json::json!({ "hits": hits }))?
-                );
+                println!("{}", serde_json::to_string_pretty(&serde_json::json!({ "hits": hits }))?);
             } else {
                 for (i, h) in hits.iter().enumerate() {
                     let code = h.code.as_deref().unwrap_or("-");
-                    println!(
-                        "{:>2}. {:<9} {:<9} {:.4}  {}",
-                        i + 1,
-                        h.system.as_str(),
-                        code,
-                        h.score,
-                        h.title
-                    );
+                    println!("{:>2}. {:<9} {:<9} {:.4}  {}", i + 1, h.system.as_str(), code, h.score, h.title);
                 }
             }
             Ok(())
@@ -247,13 +194,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     // Fail before listening when the store was built by another embedder.
     services.store_ready().await?;
     let state = AppState::new(services);
-    let addr: SocketAddr = config
-        .addr
-        .parse()
-        .with_context(|| format!("--addr {:?} is not HOST:PORT", config.addr))?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding {addr}"))?;
+    let addr: SocketAddr = config.addr.parse().with_context(|| format!("--addr {:?} is not HOST:PORT", config.addr))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("binding {addr}"))?;
     tracing::info!("listening on http://{}", listener.local_addr()?);
     // Answers stream in small SSE frames: send each at once rather than waiting to coalesce.
     let listener = listener.tap_io(|tcp| {
@@ -275,14 +217,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let email = state.services.email.clone();
     let app = codecite::http::router(state);
     // The peer address feeds the per-address rate limit.
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
-        let _ = tokio::signal::ctrl_c().await;
-    })
-    .await?;
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
     // Email answers already admitted are sent (and their units settled) before the process ends.
     email.idle().await;
     Ok(())

@@ -30,10 +30,7 @@ pub const QUOTA_DENIALS: &str = "codecite_quota_denials_total";
 pub const INGEST_CHUNKS: &str = "codecite_ingest_chunks_embedded_total";
 
 /// Latency buckets, in seconds: sub-millisecond lookups to a slow model's first token.
-const BUCKETS: [f64; 16] = [
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-    60.0,
-];
+const BUCKETS: [f64; 16] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// The process's recorder, installed on first use (every app in a test process shares it).
 pub fn handle() -> &'static PrometheusHandle {
@@ -45,9 +42,7 @@ pub fn handle() -> &'static PrometheusHandle {
             .build_recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
-            tracing::warn!(
-                "a metrics recorder was already installed; /metrics shows only this one's"
-            );
+            tracing::warn!("a metrics recorder was already installed; /metrics shows only this one's");
         }
         handle
     })

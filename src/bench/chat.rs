@@ -37,10 +37,7 @@ impl ChatReport {
             "| chat, extractive: request → `sources` event, {} questions | p50 {:.2} ms, p99 {:.2} ms |",
             self.questions, self.sources_p50_ms, self.sources_p99_ms
         );
-        println!(
-            "| chat, extractive: request → `done` | p50 {:.2} ms, p99 {:.2} ms |",
-            self.done_p50_ms, self.done_p99_ms
-        );
+        println!("| chat, extractive: request → `done` | p50 {:.2} ms, p99 {:.2} ms |", self.done_p50_ms, self.done_p99_ms);
         println!(
             "| chat, extractive answers per second ({} concurrent clients) | {:.0} |",
             self.concurrency, self.answers_per_sec
@@ -77,10 +74,7 @@ pub(super) async fn timed_from(
             break;
         }
     }
-    Ok((
-        sources.unwrap_or(f64::NAN),
-        started.elapsed().as_secs_f64() * 1000.0,
-    ))
+    Ok((sources.unwrap_or(f64::NAN), started.elapsed().as_secs_f64() * 1000.0))
 }
 
 fn questions(queries: &[String]) -> Vec<String> {
@@ -116,12 +110,7 @@ pub async fn chat_phase(services: &Services, queries: &[String]) -> anyhow::Resu
     let mut workers = vec![];
     for w in 0..concurrency {
         let chat = chat.clone();
-        let mine: Vec<String> = questions
-            .iter()
-            .skip(w)
-            .step_by(concurrency)
-            .cloned()
-            .collect();
+        let mine: Vec<String> = questions.iter().skip(w).step_by(concurrency).cloned().collect();
         workers.push(tokio::spawn(async move {
             for q in mine {
                 timed(&chat, &q).await?;
@@ -151,19 +140,12 @@ pub async fn chat_phase(services: &Services, queries: &[String]) -> anyhow::Resu
 }
 
 fn now_micros() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_micros())
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_micros()).unwrap_or(0)
 }
 
 /// A local OpenAI-compatible stub: each answer is `chunks` chunks, `gap` apart, chunk `i`
 /// carrying `word(i)`. Shared by the relay measurement and the load test.
-pub(super) async fn stub_llm(
-    chunks: usize,
-    gap: Duration,
-    word: fn(usize) -> String,
-) -> anyhow::Result<String> {
+pub(super) async fn stub_llm(chunks: usize, gap: Duration, word: fn(usize) -> String) -> anyhow::Result<String> {
     let app = Router::new().route(
         "/v1/chat/completions",
         post(move || async move {
@@ -172,10 +154,7 @@ pub(super) async fn stub_llm(
                     return None;
                 }
                 if i == chunks {
-                    return Some((
-                        Ok::<Bytes, std::convert::Infallible>(Bytes::from("data: [DONE]\n\n")),
-                        i + 1,
-                    ));
+                    return Some((Ok::<Bytes, std::convert::Infallible>(Bytes::from("data: [DONE]\n\n")), i + 1));
                 }
                 tokio::time::sleep(gap).await;
                 let chunk = serde_json::json!({
@@ -203,14 +182,8 @@ pub(super) async fn stub_llm(
 /// Milliseconds from each stub chunk's send to the arrival of our `delta` with it.
 async fn relay_latencies(services: &Services) -> anyhow::Result<Vec<f64>> {
     // Each chunk carries its send time in microseconds.
-    let base = stub_llm(100, Duration::from_millis(5), |_| {
-        format!("t{} ", now_micros())
-    })
-    .await?;
-    let llm = LlmConfig {
-        base_url: Some(base),
-        ..Default::default()
-    };
+    let base = stub_llm(100, Duration::from_millis(5), |_| format!("t{} ", now_micros())).await?;
+    let llm = LlmConfig { base_url: Some(base), ..Default::default() };
     let generator = Arc::new(OpenAiGenerator::new(&llm).expect("a base URL is set"));
     let chat = Arc::new(ChatService::new(
         services.retriever.clone(),
@@ -225,10 +198,7 @@ async fn relay_latencies(services: &Services) -> anyhow::Result<Vec<f64>> {
         while let Some(event) = rx.recv().await {
             if let ChatEvent::Delta { text } = &event {
                 let arrived = now_micros();
-                for stamp in text
-                    .split_whitespace()
-                    .filter_map(|w| w.strip_prefix('t')?.parse::<u128>().ok())
-                {
+                for stamp in text.split_whitespace().filter_map(|w| w.strip_prefix('t')?.parse::<u128>().ok()) {
                     out.push(arrived.saturating_sub(stamp) as f64 / 1000.0);
                 }
             }

@@ -46,30 +46,19 @@ async fn to_sources(services: &Services, question: &str, key: Option<&str>) -> a
     let started = Instant::now();
     let (request, reservation) = match key {
         Some(key) => {
-            let caller = services
-                .metering
-                .identify(key)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("the bench key is unknown"))?;
+            let caller = services.metering.identify(key).await?.ok_or_else(|| anyhow::anyhow!("the bench key is unknown"))?;
             let reservation = reserve(services, &caller.account).await?;
-            let request = ChatRequest {
-                account_id: Some(caller.account.id.clone()),
-                ..ChatRequest::new(question)
-            };
+            let request = ChatRequest { account_id: Some(caller.account.id.clone()), ..ChatRequest::new(question) };
             (request, Some(reservation))
         }
         None => (ChatRequest::new(question), None),
     };
     services.chat.check(&request).await?;
-    let (sources, _) =
-        super::chat::timed_from(started, &services.chat, request, reservation).await?;
+    let (sources, _) = super::chat::timed_from(started, &services.chat, request, reservation).await?;
     Ok(sources)
 }
 
-async fn reserve(
-    services: &Services,
-    account: &crate::metering::Account,
-) -> anyhow::Result<Reservation> {
+async fn reserve(services: &Services, account: &crate::metering::Account) -> anyhow::Result<Reservation> {
     services
         .metering
         .reserve(account, Meter::Questions, None, "bench")
@@ -77,17 +66,12 @@ async fn reserve(
         .map_err(|e| anyhow::anyhow!("the bench account ran out: {}", e.message()))
 }
 
-pub async fn metering_phase(
-    services: &Services,
-    questions: &[String],
-) -> anyhow::Result<MeteringReport> {
+pub async fn metering_phase(services: &Services, questions: &[String]) -> anyhow::Result<MeteringReport> {
     let metering = &services.metering;
     let email = format!("bench-{}@codecite.invalid", uuid::Uuid::new_v4().simple());
     // A counted plan with room, so that every reservation takes the conditional-update path.
     let account = metering.create_account(&email, "pro").await?;
-    metering
-        .grant(&account, Meter::Questions, 1_000_000)
-        .await?;
+    metering.grant(&account, Meter::Questions, 1_000_000).await?;
     let key = metering.create_key(&account, "bench").await?.key;
 
     let questions: Vec<&String> = questions.iter().take(500).collect();
@@ -103,10 +87,7 @@ pub async fn metering_phase(
     let mut steps = vec![];
     for _ in 0..questions.len() {
         let started = Instant::now();
-        let caller = metering
-            .identify(&key)
-            .await?
-            .ok_or_else(|| anyhow::anyhow!("the bench key is unknown"))?;
+        let caller = metering.identify(&key).await?.ok_or_else(|| anyhow::anyhow!("the bench key is unknown"))?;
         let reservation = reserve(services, &caller.account).await?;
         reservation.charge().await?;
         steps.push(started.elapsed().as_secs_f64() * 1000.0);

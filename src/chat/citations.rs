@@ -12,10 +12,8 @@ use regex::Regex;
 
 use crate::codes::shape::{self, Case};
 
-static MARKER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s?\[(\d{1,3})\]").expect("valid regex"));
-static PARTIAL_MARKER: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"^\s?(?:\[\d{0,3})?$").expect("valid regex"));
+static MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s?\[(\d{1,3})\]").expect("valid regex"));
+static PARTIAL_MARKER: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"^\s?(?:\[\d{0,3})?$").expect("valid regex"));
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Mention {
@@ -67,27 +65,12 @@ impl CitationScanner {
         // Codes are written in capitals in answers: "a1c" is a word.
         for f in shape::find_codes(&self.text, Case::Upper) {
             if let Some(m) = shape::modifier_after_code(&self.text[f.end..]) {
-                found.push(Found {
-                    start: f.end + m.start,
-                    end: f.end + m.end,
-                    code: m.code,
-                    strong: true,
-                });
+                found.push(Found { start: f.end + m.start, end: f.end + m.end, code: m.code, strong: true });
             }
-            found.push(Found {
-                start: f.start,
-                end: f.end,
-                code: f.code,
-                strong: f.shape.strong(),
-            });
+            found.push(Found { start: f.start, end: f.end, code: f.code, strong: f.shape.strong() });
         }
         for m in shape::modifiers_in_answer(&self.text) {
-            found.push(Found {
-                start: m.start,
-                end: m.end,
-                code: m.code,
-                strong: true,
-            });
+            found.push(Found { start: m.start, end: m.end, code: m.code, strong: true });
         }
         found.sort_by_key(|f| (f.start, f.end));
         found.dedup_by_key(|f| f.start);
@@ -120,14 +103,8 @@ impl CitationScanner {
             if self.seen.insert(f.code.clone()) {
                 let marker = MARKER.captures(after).and_then(|m| m[1].parse().ok());
                 let rest = after.strip_prefix(".-").or_else(|| after.strip_prefix('-'));
-                let category =
-                    rest.is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric()));
-                out.push(Mention {
-                    code: f.code,
-                    marker,
-                    strong: f.strong,
-                    category,
-                });
+                let category = rest.is_some_and(|r| !r.starts_with(|c: char| c.is_ascii_alphanumeric()));
+                out.push(Mention { code: f.code, marker, strong: f.strong, category });
             }
         }
         out
@@ -138,10 +115,7 @@ impl CitationScanner {
 /// dotted ICD-10-CM. Used to tell the user a code they named does not exist.
 pub fn strong_codes(question: &str) -> Vec<String> {
     let mut out: Vec<String> = vec![];
-    for f in shape::find_codes(question, Case::Any)
-        .into_iter()
-        .filter(|f| f.shape.strong())
-    {
+    for f in shape::find_codes(question, Case::Any).into_iter().filter(|f| f.shape.strong()) {
         if !out.contains(&f.code) {
             out.push(f.code);
         }
@@ -172,14 +146,7 @@ mod tests {
         let whole = scan_pieces(&["Use E11.9 [1] with J1885 [2] and 99213-25."]);
         for split in [
             vec!["Use E1", "1.9 [1] with J18", "85 [2] and 99", "213-2", "5."],
-            vec![
-                "Use E11.",
-                "9 [",
-                "1] with J1885 ",
-                "[2",
-                "] and 99213",
-                "-25.",
-            ],
+            vec!["Use E11.", "9 [", "1] with J1885 ", "[2", "] and 99213", "-25."],
             vec!["U", "se E11.9", " [1] with J1885 [2] and 99213-25", "."],
         ] {
             let got = scan_pieces(&split);
@@ -192,22 +159,11 @@ mod tests {
 
     #[test]
     fn modifiers_need_their_word_and_weak_shapes_are_marked() {
-        let m = scan_pieces(&[
-            "Append modifier ",
-            "25 (or modifiers 59 and X",
-            "S) ",
-            "for I10, not A1C or a1c, in 2021.",
-        ]);
+        let m = scan_pieces(&["Append modifier ", "25 (or modifiers 59 and X", "S) ", "for I10, not A1C or a1c, in 2021."]);
         assert_eq!(codes(&m), ["25", "59", "XS", "I10", "A1C"]);
-        assert_eq!(
-            codes(&scan_pieces(&["Modifier **", "GA**: waiver"])),
-            ["GA"]
-        );
+        assert_eq!(codes(&scan_pieces(&["Modifier **", "GA**: waiver"])), ["GA"]);
         assert!(m[0].strong && m[1].strong && m[2].strong);
-        assert!(
-            !m[3].strong && !m[4].strong,
-            "bare three-character shapes are weak"
-        );
+        assert!(!m[3].strong && !m[4].strong, "bare three-character shapes are weak");
     }
 
     #[test]
@@ -220,17 +176,12 @@ mod tests {
 
     #[test]
     fn strong_shapes_in_questions() {
-        assert_eq!(
-            strong_codes("is 99999 or j1885 or e11.9 or I10 real?"),
-            ["99999", "J1885", "E11.9"]
-        );
+        assert_eq!(strong_codes("is 99999 or j1885 or e11.9 or I10 real?"), ["99999", "J1885", "E11.9"]);
     }
 
     #[test]
     fn category_references_are_marked() {
-        let m = scan_pieces(&[
-            "Excludes1: gestational diabetes (O24.4-); due to (E08.-); see 99213-25.",
-        ]);
+        let m = scan_pieces(&["Excludes1: gestational diabetes (O24.4-); due to (E08.-); see 99213-25."]);
         assert_eq!(codes(&m), ["O24.4", "E08", "99213", "25"]);
         assert!(m[0].category && m[1].category);
         assert!(!m[2].category && !m[3].category);
@@ -238,17 +189,13 @@ mod tests {
 
     #[test]
     fn repeated_codes_are_reported_once() {
-        assert_eq!(
-            codes(&scan_pieces(&["J1885 is ketorolac. J1885 again."])),
-            ["J1885"]
-        );
+        assert_eq!(codes(&scan_pieces(&["J1885 is ketorolac. J1885 again."])), ["J1885"]);
     }
 
     /// Text that is mostly code-like, salted with characters that Unicode case folding maps
     /// onto ASCII letters (ſ, the Kelvin sign), multi-byte letters and emoji.
     fn codeish() -> impl proptest::strategy::Strategy<Value = String> {
-        proptest::string::string_regex("[A-Za-z0-9 .\\-\\[\\]*ſ\u{212A}éß😀\n]{0,60}")
-            .expect("a valid strategy")
+        proptest::string::string_regex("[A-Za-z0-9 .\\-\\[\\]*ſ\u{212A}éß😀\n]{0,60}").expect("a valid strategy")
     }
 
     proptest::proptest! {

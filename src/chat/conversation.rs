@@ -41,10 +41,7 @@ pub struct ConversationStore {
 }
 
 fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
 }
 
 impl ConversationStore {
@@ -65,19 +62,12 @@ impl ConversationStore {
 
     /// `None` when there is no such conversation, else its owner (`Some(None)`: no account).
     pub async fn owner(&self, id: &str) -> Result<Option<Option<String>>, sqlx::Error> {
-        let row = sqlx::query("SELECT account_id FROM conversations WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query("SELECT account_id FROM conversations WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| r.get(0)))
     }
 
     /// The account's conversations, newest first, each titled by its first question.
-    pub async fn list(
-        &self,
-        account_id: &str,
-        limit: usize,
-    ) -> Result<Vec<ConversationSummary>, sqlx::Error> {
+    pub async fn list(&self, account_id: &str, limit: usize) -> Result<Vec<ConversationSummary>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT c.id, c.created_at, \
              (SELECT m.question FROM messages m WHERE m.conversation_id = c.id ORDER BY m.seq LIMIT 1), \
@@ -106,11 +96,7 @@ impl ConversationStore {
 
     /// Every turn of one of the account's conversations, oldest first; `None` when the
     /// account has no such conversation.
-    pub async fn messages(
-        &self,
-        id: &str,
-        account_id: &str,
-    ) -> Result<Option<Vec<StoredMessage>>, sqlx::Error> {
+    pub async fn messages(&self, id: &str, account_id: &str) -> Result<Option<Vec<StoredMessage>>, sqlx::Error> {
         if self.owner(id).await?.flatten().as_deref() != Some(account_id) {
             return Ok(None);
         }
@@ -202,9 +188,6 @@ impl ConversationStore {
 
 impl From<&StoredTurn> for Turn {
     fn from(t: &StoredTurn) -> Self {
-        Turn {
-            question: t.question.clone(),
-            answer: t.answer.clone(),
-        }
+        Turn { question: t.question.clone(), answer: t.answer.clone() }
     }
 }

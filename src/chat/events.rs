@@ -107,67 +107,23 @@ pub enum AnswerError {
 impl AnswerError {
     pub fn event(self) -> ErrorEvent {
         let (code, message, retryable) = match self {
-            AnswerError::Retrieval => (
-                "retrieval_failed",
-                "retrieval failed; it has been logged".to_string(),
-                true,
-            ),
-            AnswerError::SearchUnavailable => (
-                "search_unavailable",
-                "the search index cannot be reached right now; try again shortly".into(),
-                true,
-            ),
-            AnswerError::Generation(GenErrorKind::Unavailable) => (
-                "llm_unavailable",
-                "the language model is unavailable; try again shortly".into(),
-                true,
-            ),
-            AnswerError::Generation(GenErrorKind::Rejected) => (
-                "llm_error",
-                "the language model refused the request; it has been logged".into(),
-                false,
-            ),
-            AnswerError::Generation(GenErrorKind::Timeout) => (
-                "llm_timeout",
-                "the language model sent nothing in time".into(),
-                true,
-            ),
-            AnswerError::Generation(GenErrorKind::StreamFailed) => (
-                "llm_stream_failed",
-                "the language model's answer broke off".into(),
-                true,
-            ),
-            AnswerError::Stalled(secs) => (
-                "llm_stalled",
-                format!("the language model stopped sending for {secs} s"),
-                true,
-            ),
-            AnswerError::TooSlow(secs) => (
-                "answer_too_long",
-                format!("the answer took longer than {secs} s and was ended"),
-                false,
-            ),
-            AnswerError::TooLong(chars) => (
-                "answer_too_long",
-                format!("the answer passed {chars} characters and was ended"),
-                false,
-            ),
-            AnswerError::Empty => (
-                "empty_answer",
-                "the language model returned no text".into(),
-                true,
-            ),
-            AnswerError::Internal => (
-                "internal",
-                "an internal error ended the answer; it has been logged".into(),
-                true,
-            ),
+            AnswerError::Retrieval => ("retrieval_failed", "retrieval failed; it has been logged".to_string(), true),
+            AnswerError::SearchUnavailable => {
+                ("search_unavailable", "the search index cannot be reached right now; try again shortly".into(), true)
+            }
+            AnswerError::Generation(GenErrorKind::Unavailable) => {
+                ("llm_unavailable", "the language model is unavailable; try again shortly".into(), true)
+            }
+            AnswerError::Generation(GenErrorKind::Rejected) => ("llm_error", "the language model refused the request; it has been logged".into(), false),
+            AnswerError::Generation(GenErrorKind::Timeout) => ("llm_timeout", "the language model sent nothing in time".into(), true),
+            AnswerError::Generation(GenErrorKind::StreamFailed) => ("llm_stream_failed", "the language model's answer broke off".into(), true),
+            AnswerError::Stalled(secs) => ("llm_stalled", format!("the language model stopped sending for {secs} s"), true),
+            AnswerError::TooSlow(secs) => ("answer_too_long", format!("the answer took longer than {secs} s and was ended"), false),
+            AnswerError::TooLong(chars) => ("answer_too_long", format!("the answer passed {chars} characters and was ended"), false),
+            AnswerError::Empty => ("empty_answer", "the language model returned no text".into(), true),
+            AnswerError::Internal => ("internal", "an internal error ended the answer; it has been logged".into(), true),
         };
-        ErrorEvent {
-            code: code.into(),
-            message,
-            retryable,
-        }
+        ErrorEvent { code: code.into(), message, retryable }
     }
 }
 

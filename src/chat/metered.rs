@@ -58,10 +58,7 @@ impl ChatService {
             .await
             .map_err(Refusal::Metering)?
             .map_err(Refusal::Exhausted)?;
-        Ok(Admitted {
-            permit,
-            reservation,
-        })
+        Ok(Admitted { permit, reservation })
     }
 
     /// Starts an answer that streams to its client: the answer task charges the unit right
@@ -71,8 +68,7 @@ impl ChatService {
         request: ChatRequest,
         admitted: Admitted,
     ) -> Result<mpsc::Receiver<ChatEvent>, ChatError> {
-        self.start_admitted(request, Some(admitted.reservation), admitted.permit)
-            .await
+        self.start_admitted(request, Some(admitted.reservation), admitted.permit).await
     }
 
     /// Starts an answer delivered whole: the caller gets the reservation back and charges it
@@ -82,10 +78,7 @@ impl ChatService {
         request: ChatRequest,
         admitted: Admitted,
     ) -> Result<(mpsc::Receiver<ChatEvent>, Reservation), ChatError> {
-        let Admitted {
-            permit,
-            reservation,
-        } = admitted;
+        let Admitted { permit, reservation } = admitted;
         let events = self.start_admitted(request, None, permit).await?;
         Ok((events, reservation))
     }

@@ -23,24 +23,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt;
-use tokio::sync::mpsc;
 use tracing::Instrument;
+use tokio::sync::mpsc;
 
 pub use citations::{strong_codes, CitationScanner, Mention};
 pub use conversation::{ConversationStore, ConversationSummary, StoredMessage, StoredTurn};
-pub use events::{
-    AnswerError, ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent,
-};
-pub use metered::{Admitted, Collected, Refusal};
 pub use support::COVERS;
+pub use events::{AnswerError, ChatEvent, CitationEvent, DoneEvent, ErrorEvent, MetaEvent, SourceEvent};
+pub use metered::{Admitted, Collected, Refusal};
 
 use crate::codes::{lookup_forms, shape, CodeSystem, CodeTable};
 use crate::config::{ChatConfig, LlmConfig};
 use crate::llm::{GenError, GenerationContext, Generator, NcciFinding, Piece, Source, Turn};
 use crate::metering::Reservation;
+use crate::telemetry;
 use crate::retrieval::{MatchKind, RetrievalError, Retriever, SearchRequest};
 use crate::store::StoreError;
-use crate::telemetry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ChatError {
@@ -70,10 +68,7 @@ pub struct ChatRequest {
 
 impl ChatRequest {
     pub fn new(question: impl Into<String>) -> Self {
-        Self {
-            question: question.into(),
-            ..Default::default()
-        }
+        Self { question: question.into(), ..Default::default() }
     }
 }
 
@@ -116,9 +111,7 @@ const MAX_CITATIONS: usize = 64;
 const BILLABLE_CHILDREN: usize = 12;
 
 /// Words that make a question a follow-up about the codes of the previous answer.
-const BACK_REFERENCES: [&str; 9] = [
-    "it", "its", "it's", "this", "that", "these", "those", "them", "same",
-];
+const BACK_REFERENCES: [&str; 9] = ["it", "its", "it's", "this", "that", "these", "those", "them", "same"];
 
 /// Codes of the answer before that a follow-up without "it" is taken to be about.
 const FOLLOW_UP_SUBJECTS: usize = 1;
@@ -135,18 +128,8 @@ impl ChatService {
     ) -> Self {
         let conversations = ConversationStore::new(codes.pool().clone());
         let stall = Duration::from_secs_f64(llm.stall_secs.max(0.001));
-        let answers = Arc::new(tokio::sync::Semaphore::new(
-            config.max_concurrent_answers.max(1),
-        ));
-        Self {
-            answers,
-            retriever,
-            codes,
-            conversations,
-            generator,
-            config,
-            stall,
-        }
+        let answers = Arc::new(tokio::sync::Semaphore::new(config.max_concurrent_answers.max(1)));
+        Self { answers, retriever, codes, conversations, generator, config, stall }
     }
 
     pub fn generator_name(&self) -> &'static str {
@@ -163,10 +146,7 @@ impl ChatService {
         }
         let got = request.question.chars().count();
         if got > self.config.max_question_chars {
-            return Err(ChatError::QuestionTooLong {
-                got,
-                max: self.config.max_question_chars,
-            });
+            return Err(ChatError::QuestionTooLong { got, max: self.config.max_question_chars });
         }
         Ok(())
     }
@@ -224,27 +204,15 @@ impl ChatService {
         });
         let (conversation_id, history) = match (&request.conversation_id, given) {
             (Some(id), Some(turns)) => (id.clone(), turns),
-            (Some(id), None) => (
-                id.clone(),
-                self.conversations
-                    .recent(id, self.config.history_turns)
-                    .await?,
-            ),
-            (None, turns) => (
-                self.conversations
-                    .create(request.account_id.as_deref())
-                    .await?,
-                turns.unwrap_or_default(),
-            ),
+            (Some(id), None) => (id.clone(), self.conversations.recent(id, self.config.history_turns).await?),
+            (None, turns) => (self.conversations.create(request.account_id.as_deref()).await?, turns.unwrap_or_default()),
         };
         let (tx, rx) = mpsc::channel(64);
         let tx_watch = tx.clone();
         let service = self.clone();
         let answering = tokio::spawn(async move {
             let _permit = permit;
-            service
-                .answer(request.question, conversation_id, history, tx, reservation)
-                .await
+            service.answer(request.question, conversation_id, history, tx, reservation).await
         });
         let tx = tx_watch;
         // A bug that panics the answer must still end the stream: the client gets one
@@ -253,9 +221,7 @@ impl ChatService {
             if let Err(e) = answering.await {
                 if e.is_panic() {
                     tracing::error!(error = %e, "the answer task panicked");
-                    let _ = tx
-                        .send(ChatEvent::Error(AnswerError::Internal.event()))
-                        .await;
+                    let _ = tx.send(ChatEvent::Error(AnswerError::Internal.event())).await;
                 }
             }
         });
@@ -264,16 +230,8 @@ impl ChatService {
 
     /// The hits for a question (and the codes of the turn before, when the question refers
     /// back to them): everything the `sources` event shows, with no SQL yet.
-    async fn find(
-        &self,
-        question: &str,
-        history: &[StoredTurn],
-    ) -> Result<Found, (AnswerError, String)> {
-        let mut request = SearchRequest {
-            query: question.to_string(),
-            limit: Some(self.config.sources),
-            ..Default::default()
-        };
+    async fn find(&self, question: &str, history: &[StoredTurn]) -> Result<Found, (AnswerError, String)> {
+        let mut request = SearchRequest { query: question.to_string(), limit: Some(self.config.sources), ..Default::default() };
         let analysis = self.retriever.analyze(question);
         // A question without codes of its own, in a conversation, is read together with the
         // one before it: its own words count twice and decide, so one that moved on to another
@@ -283,16 +241,9 @@ impl ChatService {
         // first codes, pinned first; without, its first code, whose neighbours are then
         // candidates, not answers pinned first.
         if let (true, Some(last)) = (analysis.codes.is_empty(), history.last()) {
-            let words: Vec<String> = question
-                .split(|c: char| !c.is_alphanumeric() && c != '\'')
-                .map(str::to_lowercase)
-                .collect();
+            let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'').map(str::to_lowercase).collect();
             let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(&w.as_str()));
-            let n = if refers_back {
-                BACK_REFERENCED
-            } else {
-                FOLLOW_UP_SUBJECTS
-            };
+            let n = if refers_back { BACK_REFERENCED } else { FOLLOW_UP_SUBJECTS };
             request.context = Some(last.question.clone());
             request.subjects = last.cited_codes.iter().take(n).cloned().collect();
             request.pin_subjects = refers_back;
@@ -306,103 +257,54 @@ impl ChatService {
             };
             (kind, e.to_string())
         })?;
-        Ok(Found {
-            query,
-            analysis,
-            hits,
-        })
+        Ok(Found { query, analysis, hits })
     }
 
     /// What the answer needs beyond the hits: named, unknown and category codes, support
     /// scores, NCCI findings, and (when the generator reads them) full records.
-    async fn enrich(
-        &self,
-        question: &str,
-        found: Found,
-        records: bool,
-    ) -> Result<Retrieved, String> {
-        let Found {
-            query,
-            analysis,
-            hits,
-        } = found;
-        let named: Vec<String> = hits
-            .iter()
-            .filter(|h| h.match_kind == MatchKind::Exact)
-            .filter_map(|h| h.code.clone())
-            .collect();
+    async fn enrich(&self, question: &str, found: Found, records: bool) -> Result<Retrieved, String> {
+        let Found { query, analysis, hits } = found;
+        let named: Vec<String> =
+            hits.iter().filter(|h| h.match_kind == MatchKind::Exact).filter_map(|h| h.code.clone()).collect();
         // Codes the question names that are not billable codes: categories, or nothing at all.
         let mut unknown = vec![];
         let mut categories = vec![];
-        for code in citations::strong_codes(question)
-            .into_iter()
-            .take(MAX_CODE_LOOKUPS)
-        {
+        for code in citations::strong_codes(question).into_iter().take(MAX_CODE_LOOKUPS) {
             if named.iter().any(|n| lookup_forms(&code).contains(n)) {
                 continue;
             }
-            match self
-                .codes
-                .icd_category(&code)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            match self.codes.icd_category(&code).await.map_err(|e| e.to_string())? {
                 Some(title) => categories.push((code, title)),
                 None => unknown.push(code),
             }
         }
         // Support is judged on the question's own words and, separately, on the lexicon's
         // expansion of them, so that neither dilutes the other.
-        let analysis = if query == question {
-            analysis
-        } else {
-            self.retriever.analyze(&query)
-        };
+        let analysis = if query == question { analysis } else { self.retriever.analyze(&query) };
         let own = support::content_words(question);
         let expanded = support::content_words(&analysis.expansions.join(" "));
         let mut stored = match records {
             true => {
                 let codes: Vec<String> = hits.iter().filter_map(|h| h.code.clone()).collect();
-                self.codes
-                    .get_many(&codes)
-                    .await
-                    .map_err(|e| e.to_string())?
+                self.codes.get_many(&codes).await.map_err(|e| e.to_string())?
             }
             false => Default::default(),
         };
         let mut sources = Vec::with_capacity(hits.len());
         for (i, hit) in hits.into_iter().enumerate() {
             let record = hit.code.as_ref().and_then(|c| stored.remove(c));
-            let (support, covers) =
-                if matches!(hit.match_kind, MatchKind::Exact | MatchKind::Linked) {
-                    (1.0, true)
-                } else {
-                    let text = format!("{} {}", hit.title, hit.text);
-                    let support =
-                        support::support(&own, &text).max(support::support(&expanded, &text));
-                    let matched =
-                        support::matched(&own, &text).max(support::matched(&expanded, &text));
-                    (support, support::covers(i + 1, support, matched))
-                };
-            sources.push(Source {
-                n: i + 1,
-                hit,
-                record,
-                support,
-                covers,
-            });
+            let (support, covers) = if matches!(hit.match_kind, MatchKind::Exact | MatchKind::Linked) {
+                (1.0, true)
+            } else {
+                let text = format!("{} {}", hit.title, hit.text);
+                let support = support::support(&own, &text).max(support::support(&expanded, &text));
+                let matched = support::matched(&own, &text).max(support::matched(&expanded, &text));
+                (support, support::covers(i + 1, support, matched))
+            };
+            sources.push(Source { n: i + 1, hit, record, support, covers });
         }
-        let ncci = self
-            .ncci_findings(question)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(Retrieved {
-            sources,
-            named,
-            unknown,
-            categories,
-            ncci,
-        })
+        let ncci = self.ncci_findings(question).await.map_err(|e| e.to_string())?;
+        Ok(Retrieved { sources, named, unknown, categories, ncci })
     }
 
     /// Runs one answer and ends its stream: settles the reservation, then sends `done` or
@@ -415,24 +317,11 @@ impl ChatService {
         tx: mpsc::Sender<ChatEvent>,
         reservation: Option<Reservation>,
     ) {
-        let mut billing = Billing {
-            reservation,
-            delivered: false,
-        };
+        let mut billing = Billing { reservation, delivered: false };
         let message_id = uuid::Uuid::new_v4().to_string();
         // Every log line of this answer carries its message id, which the client has too.
         let span = tracing::info_span!("answer", message_id = %message_id);
-        let ending = self
-            .run(
-                question,
-                conversation_id,
-                message_id,
-                history,
-                &tx,
-                &mut billing,
-            )
-            .instrument(span.clone())
-            .await;
+        let ending = self.run(question, conversation_id, message_id, history, &tx, &mut billing).instrument(span.clone()).await;
         async move {
             if !billing.delivered {
                 if let Some(r) = &billing.reservation {
@@ -450,11 +339,7 @@ impl ChatService {
             let terminal = match ending {
                 Ending::Done(done) => ChatEvent::Done(done),
                 Ending::Failed(error, detail) => {
-                    tracing::warn!(
-                        ?error,
-                        detail = detail.as_deref().unwrap_or(""),
-                        "answer failed"
-                    );
+                    tracing::warn!(?error, detail = detail.as_deref().unwrap_or(""), "answer failed");
                     ChatEvent::Error(error.event())
                 }
                 Ending::Gone => return,
@@ -477,11 +362,7 @@ impl ChatService {
     ) -> Ending {
         let started = Instant::now();
         let remaining = billing.remaining();
-        let meta = MetaEvent {
-            conversation_id: conversation_id.clone(),
-            message_id: message_id.clone(),
-            remaining,
-        };
+        let meta = MetaEvent { conversation_id: conversation_id.clone(), message_id: message_id.clone(), remaining };
         if tx.send(ChatEvent::Meta(meta)).await.is_err() {
             return Ending::Gone;
         }
@@ -490,29 +371,16 @@ impl ChatService {
             Ok(f) => f,
             Err((kind, detail)) => return Ending::Failed(kind, Some(detail)),
         };
-        let shown = found
-            .hits
-            .iter()
-            .enumerate()
-            .map(|(i, hit)| SourceEvent::of(i + 1, hit))
-            .collect();
+        let shown = found.hits.iter().enumerate().map(|(i, hit)| SourceEvent::of(i + 1, hit)).collect();
         if tx.send(ChatEvent::Sources(shown)).await.is_err() {
             return Ending::Gone;
         }
         metrics::histogram!(telemetry::TIME_TO_SOURCES).record(started.elapsed().as_secs_f64());
-        let Retrieved {
-            sources,
-            named,
-            unknown,
-            categories,
-            ncci,
-        } = match self
-            .enrich(&question, found, self.generator.needs_records())
-            .await
-        {
-            Ok(r) => r,
-            Err(e) => return Ending::Failed(AnswerError::Retrieval, Some(e)),
-        };
+        let Retrieved { sources, named, unknown, categories, ncci } =
+            match self.enrich(&question, found, self.generator.needs_records()).await {
+                Ok(r) => r,
+                Err(e) => return Ending::Failed(AnswerError::Retrieval, Some(e)),
+            };
         let context = GenerationContext {
             question: question.clone(),
             history: history.iter().map(Turn::from).collect(),
@@ -537,23 +405,14 @@ impl ChatService {
         let deadline = started + Duration::from_secs(self.config.max_answer_secs.max(1));
         loop {
             // The next piece must come within the stall limit and before the answer's deadline.
-            let wait = self
-                .stall
-                .min(deadline.saturating_duration_since(Instant::now()));
+            let wait = self.stall.min(deadline.saturating_duration_since(Instant::now()));
             let next = tokio::select! {
                 _ = tx.closed() => return Ending::Gone,
                 next = tokio::time::timeout(wait, stream.next()) => next,
             };
             let piece = match next {
-                Err(_) if Instant::now() >= deadline => {
-                    return Ending::Failed(AnswerError::TooSlow(self.config.max_answer_secs), None)
-                }
-                Err(_) => {
-                    return Ending::Failed(
-                        AnswerError::Stalled(self.stall.as_secs_f64().round() as u64),
-                        None,
-                    )
-                }
+                Err(_) if Instant::now() >= deadline => return Ending::Failed(AnswerError::TooSlow(self.config.max_answer_secs), None),
+                Err(_) => return Ending::Failed(AnswerError::Stalled(self.stall.as_secs_f64().round() as u64), None),
                 Ok(None) => break,
                 Ok(Some(Err(e))) => return Ending::generation(e),
                 Ok(Some(Ok(p))) => p,
@@ -561,61 +420,34 @@ impl ChatService {
             match piece {
                 Piece::Usage(u) => usage = Some(u),
                 Piece::Text(text) => {
-                    if answer.chars().count() + text.chars().count() > self.config.max_answer_chars
-                    {
-                        return Ending::Failed(
-                            AnswerError::TooLong(self.config.max_answer_chars),
-                            None,
-                        );
+                    if answer.chars().count() + text.chars().count() > self.config.max_answer_chars {
+                        return Ending::Failed(AnswerError::TooLong(self.config.max_answer_chars), None);
                     }
                     if answer.is_empty() {
-                        metrics::histogram!(telemetry::TIME_TO_FIRST_TOKEN)
-                            .record(started.elapsed().as_secs_f64());
+                        metrics::histogram!(telemetry::TIME_TO_FIRST_TOKEN).record(started.elapsed().as_secs_f64());
                     }
                     answer.push_str(&text);
-                    if tx
-                        .send(ChatEvent::Delta { text: text.clone() })
-                        .await
-                        .is_err()
-                    {
+                    if tx.send(ChatEvent::Delta { text: text.clone() }).await.is_err() {
                         return Ending::Gone;
                     }
                     billing.delivered().await;
-                    if !self
-                        .cite(scanner.push(&text), &context.sources, &mut cited, tx)
-                        .await
-                    {
+                    if !self.cite(scanner.push(&text), &context.sources, &mut cited, tx).await {
                         return Ending::Gone;
                     }
                 }
             }
         }
-        if !self
-            .cite(scanner.finish(), &context.sources, &mut cited, tx)
-            .await
-        {
+        if !self.cite(scanner.finish(), &context.sources, &mut cited, tx).await {
             return Ending::Gone;
         }
         if answer.trim().is_empty() {
             return Ending::Failed(AnswerError::Empty, None);
         }
         let cited_codes: Vec<String> = cited.iter().map(|c| c.code.clone()).collect();
-        let unverified_codes: Vec<String> = cited
-            .iter()
-            .filter(|c| !c.verified)
-            .map(|c| c.code.clone())
-            .collect();
-        let turn = StoredTurn {
-            question,
-            answer,
-            cited_codes: cited_codes.clone(),
-        };
+        let unverified_codes: Vec<String> = cited.iter().filter(|c| !c.verified).map(|c| c.code.clone()).collect();
+        let turn = StoredTurn { question, answer, cited_codes: cited_codes.clone() };
         let source_ids: Vec<String> = context.sources.iter().map(|s| s.hit.id.clone()).collect();
-        if let Err(e) = self
-            .conversations
-            .append(&conversation_id, &message_id, &turn, &source_ids)
-            .await
-        {
+        if let Err(e) = self.conversations.append(&conversation_id, &message_id, &turn, &source_ids).await {
             tracing::error!(error = %e, "storing the turn failed");
         }
         let usage = serde_json::json!({
@@ -634,21 +466,11 @@ impl ChatService {
     }
 
     /// NCCI lookups for each pair of (real) procedure codes the question names, first four codes.
-    async fn ncci_findings(
-        &self,
-        question: &str,
-    ) -> Result<Vec<NcciFinding>, crate::codes::CodeTableError> {
+    async fn ncci_findings(&self, question: &str) -> Result<Vec<NcciFinding>, crate::codes::CodeTableError> {
         let mut procedures = vec![];
-        for code in citations::strong_codes(question)
-            .into_iter()
-            .filter(|c| shape::is_procedure_code(c))
-        {
+        for code in citations::strong_codes(question).into_iter().filter(|c| shape::is_procedure_code(c)) {
             let known = self.codes.validity(&code).await?.is_some()
-                || self
-                    .codes
-                    .identify(std::slice::from_ref(&code))
-                    .await?
-                    .is_some();
+                || self.codes.identify(std::slice::from_ref(&code)).await?.is_some();
             if known && procedures.len() < 4 {
                 procedures.push(code);
             }
@@ -663,12 +485,7 @@ impl ChatService {
         for (i, a) in procedures.iter().enumerate() {
             for b in &procedures[i + 1..] {
                 let edit = self.codes.ncci(a, b).await?;
-                out.push(NcciFinding {
-                    a: a.clone(),
-                    b: b.clone(),
-                    edit,
-                    version: version.clone(),
-                });
+                out.push(NcciFinding { a: a.clone(), b: b.clone(), edit, version: version.clone() });
             }
         }
         Ok(out)
@@ -698,12 +515,7 @@ impl ChatService {
 
     /// Checks one mention against the code tables and the sources. Weakly shaped tokens
     /// that no table has are not codes at all and yield nothing.
-    async fn verify(
-        &self,
-        mention: &Mention,
-        sources: &[Source],
-        n: usize,
-    ) -> Option<CitationEvent> {
+    async fn verify(&self, mention: &Mention, sources: &[Source], n: usize) -> Option<CitationEvent> {
         let stored = match self.codes.identify(&lookup_forms(&mention.code)).await {
             Ok(s) => s,
             Err(e) => {
@@ -719,8 +531,7 @@ impl ChatService {
             None => self.codes.validity(&mention.code).await.ok().flatten(),
         };
         let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-        let in_force =
-            |v: &crate::codes::Validity| v.last_valid.as_deref().is_none_or(|last| *last >= *today);
+        let in_force = |v: &crate::codes::Validity| v.last_valid.as_deref().is_none_or(|last| *last >= *today);
         let mut billable_codes = vec![];
         let (code, system, verified, billable) = match (stored, validity) {
             // Rows of the code tables are billable codes; a CPT or HCPCS one may have been
@@ -731,20 +542,10 @@ impl ChatService {
             (None, None) => {
                 // ICD-10-CM categories are real codes, just not billable rows of their own.
                 let category = shape == CodeSystem::Icd10Cm
-                    && self
-                        .codes
-                        .icd_category(&mention.code)
-                        .await
-                        .ok()
-                        .flatten()
-                        .is_some();
+                    && self.codes.icd_category(&mention.code).await.ok().flatten().is_some();
                 match (category, mention.strong || mention.category) {
                     (true, _) => {
-                        billable_codes = match self
-                            .codes
-                            .codes_under(&mention.code, BILLABLE_CHILDREN)
-                            .await
-                        {
+                        billable_codes = match self.codes.codes_under(&mention.code, BILLABLE_CHILDREN).await {
                             Ok(children) => children.into_iter().map(|(c, _)| c).collect(),
                             Err(e) => {
                                 tracing::error!(error = %e, "category lookup failed");
@@ -762,22 +563,13 @@ impl ChatService {
         let source_n = from_marker.or_else(|| {
             sources
                 .iter()
-                .find(|s| {
-                    s.hit.code.as_deref() == Some(code.as_str()) || s.hit.codes.contains(&code)
-                })
+                .find(|s| s.hit.code.as_deref() == Some(code.as_str()) || s.hit.codes.contains(&code))
                 .map(|s| s.n)
         });
-        Some(CitationEvent {
-            n,
-            system,
-            code,
-            verified,
-            billable,
-            billable_codes,
-            source_n,
-        })
+        Some(CitationEvent { n, system, code, verified, billable, billable_codes, source_n })
     }
 }
+
 
 /// How an answer ended, before its terminal event.
 enum Ending {

@@ -22,37 +22,22 @@ pub fn caveat(c: &CitationEvent) -> Option<String> {
     }
     Some(match c.billable_codes.as_slice() {
         [] => "not billable today: no longer a valid code".into(),
-        codes => format!(
-            "not billable: a category; report a code under it, such as {}",
-            codes.join(", ")
-        ),
+        codes => format!("not billable: a category; report a code under it, such as {}", codes.join(", ")),
     })
 }
 
 /// The sources the answer points at: by a `[n]` marker in its text, or as the source of a
 /// cited code.
-pub fn cited_sources<'a>(
-    text: &str,
-    sources: &'a [SourceEvent],
-    citations: &[CitationEvent],
-) -> Vec<&'a SourceEvent> {
+pub fn cited_sources<'a>(text: &str, sources: &'a [SourceEvent], citations: &[CitationEvent]) -> Vec<&'a SourceEvent> {
     sources
         .iter()
-        .filter(|s| {
-            text.contains(&format!("[{}]", s.n))
-                || citations.iter().any(|c| c.source_n == Some(s.n))
-        })
+        .filter(|s| text.contains(&format!("[{}]", s.n)) || citations.iter().any(|c| c.source_n == Some(s.n)))
         .collect()
 }
 
 /// The plain-text end of an answer: its sources by number, then each cited code with its
 /// page (verified) or a warning (not verified, not billable). Empty when it cites nothing.
-pub fn plain_footer(
-    text: &str,
-    sources: &[SourceEvent],
-    citations: &[CitationEvent],
-    public_url: &str,
-) -> String {
+pub fn plain_footer(text: &str, sources: &[SourceEvent], citations: &[CitationEvent], public_url: &str) -> String {
     let mut out = String::new();
     let cited = cited_sources(text, sources, citations);
     if !cited.is_empty() {
@@ -60,42 +45,20 @@ pub fn plain_footer(
         for s in cited {
             let _ = write!(out, "[{}] {}", s.n, s.title);
             if let Some(code) = &s.code {
-                let _ = write!(
-                    out,
-                    " ({} {code}) {}",
-                    s.system.label(),
-                    code_url(public_url, code)
-                );
+                let _ = write!(out, " ({} {code}) {}", s.system.label(), code_url(public_url, code));
             }
             out.push('\n');
         }
     }
     if !citations.is_empty() {
-        out.push_str(if out.is_empty() {
-            "\n\nCodes cited:\n"
-        } else {
-            "\nCodes cited:\n"
-        });
+        out.push_str(if out.is_empty() { "\n\nCodes cited:\n" } else { "\nCodes cited:\n" });
         for c in citations {
             match (c.verified, caveat(c)) {
                 (true, None) => {
-                    let _ = writeln!(
-                        out,
-                        "- {} ({}): {}",
-                        c.code,
-                        c.system.label(),
-                        code_url(public_url, &c.code)
-                    );
+                    let _ = writeln!(out, "- {} ({}): {}", c.code, c.system.label(), code_url(public_url, &c.code));
                 }
                 (true, Some(why)) => {
-                    let _ = writeln!(
-                        out,
-                        "- {} ({}): {}; {}",
-                        c.code,
-                        c.system.label(),
-                        why,
-                        code_url(public_url, &c.code)
-                    );
+                    let _ = writeln!(out, "- {} ({}): {}; {}", c.code, c.system.label(), why, code_url(public_url, &c.code));
                 }
                 (false, Some(why)) => {
                     let _ = writeln!(out, "- {}: {why}", c.code);
@@ -173,30 +136,15 @@ fn html_word(word: &str, citations: &[CitationEvent], public_url: &str) -> Strin
         Some(code) => (code, "."),
         None => (word, ""),
     };
-    match citations
-        .iter()
-        .find(|c| !code.is_empty() && c.code.eq_ignore_ascii_case(code))
-    {
-        Some(c) if c.verified => format!(
-            "<a href=\"{}\">{}</a>{tail}",
-            escape_html(&code_url(public_url, &c.code)),
-            escape_html(code)
-        ),
-        Some(_) => format!(
-            "<del title=\"not verified\">{}</del> <em>(not verified)</em>{tail}",
-            escape_html(code)
-        ),
+    match citations.iter().find(|c| !code.is_empty() && c.code.eq_ignore_ascii_case(code)) {
+        Some(c) if c.verified => format!("<a href=\"{}\">{}</a>{tail}", escape_html(&code_url(public_url, &c.code)), escape_html(code)),
+        Some(_) => format!("<del title=\"not verified\">{}</del> <em>(not verified)</em>{tail}", escape_html(code)),
         None => escape_html(word),
     }
 }
 
 /// The HTML end of an answer: the sources and the cited codes, as [`plain_footer`] lists them.
-pub fn html_footer(
-    text: &str,
-    sources: &[SourceEvent],
-    citations: &[CitationEvent],
-    public_url: &str,
-) -> String {
+pub fn html_footer(text: &str, sources: &[SourceEvent], citations: &[CitationEvent], public_url: &str) -> String {
     let mut out = String::new();
     let cited = cited_sources(text, sources, citations);
     if !cited.is_empty() {
@@ -227,20 +175,13 @@ pub fn html_footer(
             let code = escape_html(&c.code);
             let line = match (c.verified, caveat(c)) {
                 (true, caveat) => {
-                    let link = format!(
-                        "<a href=\"{}\">{code}</a> ({})",
-                        escape_html(&code_url(public_url, &c.code)),
-                        c.system.label()
-                    );
+                    let link = format!("<a href=\"{}\">{code}</a> ({})", escape_html(&code_url(public_url, &c.code)), c.system.label());
                     match caveat {
                         Some(why) => format!("{link}: {}", escape_html(&why)),
                         None => link,
                     }
                 }
-                (false, why) => format!(
-                    "<del>{code}</del> <strong>{}</strong>",
-                    escape_html(&why.unwrap_or_default())
-                ),
+                (false, why) => format!("<del>{code}</del> <strong>{}</strong>", escape_html(&why.unwrap_or_default())),
             };
             let _ = writeln!(out, "<li>{line}</li>");
         }
@@ -268,30 +209,13 @@ mod tests {
 
     #[test]
     fn verified_codes_link_and_unverified_ones_are_marked() {
-        let cites = [
-            cite("J1885", true, true, &[]),
-            cite("J9999", false, false, &[]),
-            cite("E11", true, false, &["E11.9"]),
-        ];
-        let html = html_answer(
-            "Use **J1885** [1], not J9999.\n\nSee E11 & <b>",
-            &cites,
-            "https://c.example/",
-        );
-        assert!(
-            html.contains("<strong><a href=\"https://c.example/codes/J1885\">J1885</a></strong>"),
-            "{html}"
-        );
-        assert!(
-            html.contains("<del title=\"not verified\">J9999</del> <em>(not verified)</em>."),
-            "{html}"
-        );
+        let cites = [cite("J1885", true, true, &[]), cite("J9999", false, false, &[]), cite("E11", true, false, &["E11.9"])];
+        let html = html_answer("Use **J1885** [1], not J9999.\n\nSee E11 & <b>", &cites, "https://c.example/");
+        assert!(html.contains("<strong><a href=\"https://c.example/codes/J1885\">J1885</a></strong>"), "{html}");
+        assert!(html.contains("<del title=\"not verified\">J9999</del> <em>(not verified)</em>."), "{html}");
         assert!(html.contains("&amp; &lt;b&gt;</p>"), "{html}");
         let plain = plain_footer("x", &[], &cites, "https://c.example");
-        assert!(
-            plain.contains("- J1885 (HCPCS Level II): https://c.example/codes/J1885"),
-            "{plain}"
-        );
+        assert!(plain.contains("- J1885 (HCPCS Level II): https://c.example/codes/J1885"), "{plain}");
         assert!(plain.contains("- J9999: NOT VERIFIED"), "{plain}");
         assert!(plain.contains("such as E11.9"), "{plain}");
         assert_eq!(plain_footer("no codes", &[], &[], "https://c.example"), "");

@@ -3,99 +3,14 @@
 //! its nearest neighbours; this tells a real match from the nearest of nothing.
 
 const STOP: &[&str] = &[
-    "a",
-    "about",
-    "an",
-    "and",
-    "are",
-    "as",
-    "at",
-    "be",
-    "billed",
-    "billing",
-    "bill",
-    "but",
-    "by",
-    "can",
-    "code",
-    "codes",
-    "coding",
-    "could",
-    "do",
-    "does",
-    "for",
-    "from",
-    "get",
-    "had",
-    "has",
-    "have",
-    "how",
-    "i",
-    "if",
-    "in",
-    "into",
-    "is",
-    "it",
-    "its",
-    "me",
-    "my",
-    "need",
-    "needed",
-    "no",
-    "not",
-    "of",
-    "on",
-    "or",
-    "our",
-    "patient",
-    "please",
-    "report",
-    "reported",
-    "should",
-    "so",
-    "tell",
-    "that",
-    "the",
-    "their",
-    "them",
-    "then",
-    "there",
-    "these",
-    "they",
-    "this",
-    "to",
-    "use",
-    "used",
-    "using",
-    "was",
-    "we",
-    "what",
-    "when",
-    "where",
-    "which",
-    "who",
-    "why",
-    "will",
-    "with",
-    "would",
-    "you",
-    "your",
-    "together",
-    "same",
-    "day",
-    "any",
-    "all",
-    "one",
-    "two",
-    "correct",
-    "right",
-    "proper",
-    "appropriate",
+    "a", "about", "an", "and", "are", "as", "at", "be", "billed", "billing", "bill", "but", "by", "can", "code", "codes",
+    "coding", "could", "do", "does", "for", "from", "get", "had", "has", "have", "how", "i", "if", "in", "into", "is",
+    "it", "its", "me", "my", "need", "needed", "no", "not", "of", "on", "or", "our", "patient", "please", "report",
+    "reported", "should", "so", "tell", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to",
+    "use", "used", "using", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you",
+    "your", "together", "same", "day", "any", "all", "one", "two", "correct", "right", "proper", "appropriate",
     // Words every part of the corpus uses, which match anything.
-    "other",
-    "unspecified",
-    "services",
-    "service",
+    "other", "unspecified", "services", "service",
 ];
 
 /// Stem-ish key: the first five letters, so "fractures"/"fracture" and "injection"/"injections" meet.
@@ -105,10 +20,7 @@ fn key(word: &str) -> String {
 
 pub fn content_words(text: &str) -> Vec<String> {
     let mut out: Vec<String> = vec![];
-    for w in text
-        .split(|c: char| !c.is_alphanumeric())
-        .map(str::to_lowercase)
-    {
+    for w in text.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase) {
         if w.len() < 3 || STOP.contains(&w.as_str()) || w.chars().all(|c| c.is_ascii_digit()) {
             continue;
         }
@@ -125,10 +37,8 @@ pub const COVERS: f32 = 0.5;
 
 /// How many of `words` appear in `text`.
 pub fn matched(words: &[String], text: &str) -> usize {
-    let have: std::collections::HashSet<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .map(|w| key(&w.to_lowercase()))
-        .collect();
+    let have: std::collections::HashSet<String> =
+        text.split(|c: char| !c.is_alphanumeric()).map(|w| key(&w.to_lowercase())).collect();
     words.iter().filter(|w| have.contains(*w)).count()
 }
 
@@ -157,10 +67,7 @@ mod tests {
         assert_eq!(words, ["broke", "hip", "fract"]);
         assert!(support(&words, "Fracture of neck of femur, hip") > 0.6);
         assert_eq!(support(&words, "Ketorolac tromethamine injection"), 0.0);
-        assert_eq!(
-            support(&content_words("what is the weather in paris"), "Weather"),
-            1.0 / 2.0
-        );
+        assert_eq!(support(&content_words("what is the weather in paris"), "Weather"), 1.0 / 2.0);
         assert!(!covers(1, 0.5, 1), "one shared word is chance");
         assert!(covers(2, 0.4, 2));
         assert!(!covers(5, 0.4, 2));

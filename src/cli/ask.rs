@@ -11,10 +11,7 @@ pub async fn run(config: &Config, question: String) -> anyhow::Result<()> {
     let services = std::sync::Arc::new(Services::open(config).await?);
     let state = AppState::new(services.clone());
     prepare(&state, true).await?;
-    let mut rx = services
-        .chat
-        .start(ChatRequest::new(question), None)
-        .await?;
+    let mut rx = services.chat.start(ChatRequest::new(question), None).await?;
     let mut out = std::io::stdout();
     let mut sources = vec![];
     let mut citations = vec![];
@@ -31,21 +28,13 @@ pub async fn run(config: &Config, question: String) -> anyhow::Result<()> {
                 writeln!(out)?;
                 eprintln!("\nsources:");
                 for s in &sources {
-                    eprintln!(
-                        "  [{}] {:<9} {:<9} {}",
-                        s.n,
-                        s.system.as_str(),
-                        s.code.as_deref().unwrap_or("-"),
-                        s.title
-                    );
+                    eprintln!("  [{}] {:<9} {:<9} {}", s.n, s.system.as_str(), s.code.as_deref().unwrap_or("-"), s.title);
                 }
                 for c in &citations {
                     let flag = match (c.verified, c.billable) {
                         (false, _) => " UNVERIFIED".to_string(),
                         (true, false) if c.billable_codes.is_empty() => " not billable".to_string(),
-                        (true, false) => {
-                            format!(" not billable: use one of {}", c.billable_codes.join(", "))
-                        }
+                        (true, false) => format!(" not billable: use one of {}", c.billable_codes.join(", ")),
                         (true, true) => String::new(),
                     };
                     eprintln!("  cites {} ({}){flag}", c.code, c.system.as_str());

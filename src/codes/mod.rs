@@ -30,13 +30,8 @@ pub enum CodeSystem {
 }
 
 impl CodeSystem {
-    pub const ALL: [CodeSystem; 5] = [
-        CodeSystem::Cpt,
-        CodeSystem::Hcpcs,
-        CodeSystem::Icd10Cm,
-        CodeSystem::Modifier,
-        CodeSystem::Guideline,
-    ];
+    pub const ALL: [CodeSystem; 5] =
+        [CodeSystem::Cpt, CodeSystem::Hcpcs, CodeSystem::Icd10Cm, CodeSystem::Modifier, CodeSystem::Guideline];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -127,11 +122,7 @@ pub fn short_list(codes: &[String], shown: usize) -> String {
     if codes.len() <= shown {
         return codes.join(", ");
     }
-    format!(
-        "{} and {} more",
-        codes[..shown].join(", "),
-        codes.len() - shown
-    )
+    format!("{} and {} more", codes[..shown].join(", "), codes.len() - shown)
 }
 
 /// The Medicare physician fee schedule's global surgery indicator: the days of post-operative
@@ -190,12 +181,7 @@ impl GlobalPeriod {
 
 impl CodeRecord {
     /// A record with only its identity and title; loaders fill in what their files carry.
-    pub fn new(
-        system: CodeSystem,
-        code: impl Into<String>,
-        title: impl Into<String>,
-        source: impl Into<String>,
-    ) -> Self {
+    pub fn new(system: CodeSystem, code: impl Into<String>, title: impl Into<String>, source: impl Into<String>) -> Self {
         Self {
             system,
             code: code.into(),
@@ -224,10 +210,7 @@ mod tests {
 
     #[test]
     fn systems_parse_loosely_and_print_canonically() {
-        assert_eq!(
-            "icd-10-cm".parse::<CodeSystem>().unwrap(),
-            CodeSystem::Icd10Cm
-        );
+        assert_eq!("icd-10-cm".parse::<CodeSystem>().unwrap(), CodeSystem::Icd10Cm);
         assert_eq!("hcpcs".parse::<CodeSystem>().unwrap().as_str(), "HCPCS");
         assert!("cdt".parse::<CodeSystem>().is_err());
     }

@@ -37,11 +37,7 @@ pub const NCCI_EDIT_SET: &str = "hospital outpatient (I/OCE)";
 #[derive(Debug, thiserror::Error)]
 pub enum ReferenceError {
     #[error("{file}:{line}: {message}")]
-    Line {
-        file: String,
-        line: usize,
-        message: String,
-    },
+    Line { file: String, line: usize, message: String },
     #[error("{file}: {message}")]
     File { file: String, message: String },
     #[error(transparent)]
@@ -51,34 +47,20 @@ pub enum ReferenceError {
 /// Reads a reference file, decompressing `.xz`.
 fn read_text(path: &Path) -> Result<String, ReferenceError> {
     let file = path.display().to_string();
-    let bytes = std::fs::read(path).map_err(|e| ReferenceError::File {
-        file: file.clone(),
-        message: e.to_string(),
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| ReferenceError::File { file: file.clone(), message: e.to_string() })?;
     let bytes = if path.extension().is_some_and(|e| e == "xz") {
         let mut out = vec![];
-        lzma_rs::xz_decompress(&mut bytes.as_slice(), &mut out).map_err(|e| {
-            ReferenceError::File {
-                file: file.clone(),
-                message: format!("not valid xz: {e}"),
-            }
-        })?;
+        lzma_rs::xz_decompress(&mut bytes.as_slice(), &mut out)
+            .map_err(|e| ReferenceError::File { file: file.clone(), message: format!("not valid xz: {e}") })?;
         out
     } else {
         bytes
     };
-    String::from_utf8(bytes).map_err(|e| ReferenceError::File {
-        file,
-        message: e.to_string(),
-    })
+    String::from_utf8(bytes).map_err(|e| ReferenceError::File { file, message: e.to_string() })
 }
 
 /// Rows of a TSV with the expected header, each with its line number.
-fn rows<'a>(
-    path: &Path,
-    text: &'a str,
-    header: &[&str],
-) -> Result<Vec<(usize, Vec<&'a str>)>, ReferenceError> {
+fn rows<'a>(path: &Path, text: &'a str, header: &[&str]) -> Result<Vec<(usize, Vec<&'a str>)>, ReferenceError> {
     let file = path.display().to_string();
     let mut lines = text.lines().enumerate();
     let first = lines.next().map(|(_, l)| l).unwrap_or_default();
@@ -87,11 +69,7 @@ fn rows<'a>(
         return Err(ReferenceError::Line {
             file,
             line: 1,
-            message: format!(
-                "expected the header {:?}, found {:?}",
-                header.join("\t"),
-                first
-            ),
+            message: format!("expected the header {:?}, found {:?}", header.join("\t"), first),
         });
     }
     let mut out = vec![];
@@ -104,11 +82,7 @@ fn rows<'a>(
             return Err(ReferenceError::Line {
                 file: file.clone(),
                 line: i + 1,
-                message: format!(
-                    "expected {} tab-separated fields, found {}",
-                    header.len(),
-                    fields.len()
-                ),
+                message: format!("expected {} tab-separated fields, found {}", header.len(), fields.len()),
             });
         }
         out.push((i + 1, fields));
@@ -117,26 +91,16 @@ fn rows<'a>(
 }
 
 fn bad(path: &Path, line: usize, message: impl Into<String>) -> ReferenceError {
-    ReferenceError::Line {
-        file: path.display().to_string(),
-        line,
-        message: message.into(),
-    }
+    ReferenceError::Line { file: path.display().to_string(), line, message: message.into() }
 }
 
 fn is_date(s: &str) -> bool {
-    s.len() == 10
-        && s.as_bytes()[4] == b'-'
-        && s.as_bytes()[7] == b'-'
-        && s.replace('-', "").chars().all(|c| c.is_ascii_digit())
+    s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-' && s.replace('-', "").chars().all(|c| c.is_ascii_digit())
 }
 
 /// `…-v27.1.tsv.xz` → `I/OCE v27.1`.
 fn version_of(path: &Path) -> String {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     name.split("-v")
         .nth(1)
         .and_then(|rest| rest.split(".tsv").next())
@@ -178,14 +142,8 @@ impl Parsed {
     /// The table and its columns.
     fn table(&self) -> (&'static str, &'static str) {
         match self {
-            Parsed::Validity(_) => (
-                "code_validity",
-                "code, system, first_seen, last_valid, addon_type",
-            ),
-            Parsed::Addons(_) => (
-                "addon_edits",
-                "addon, primary_code, edit_type, first_seen, last_valid",
-            ),
+            Parsed::Validity(_) => ("code_validity", "code, system, first_seen, last_valid, addon_type"),
+            Parsed::Addons(_) => ("addon_edits", "addon, primary_code, edit_type, first_seen, last_valid"),
             Parsed::Ncci(_) => ("ncci_pairs", "column1, column2, modifier_allowed"),
         }
     }
@@ -210,37 +168,21 @@ impl Parsed {
             Parsed::Validity(rows) => {
                 for (code, system, first, last, addon) in rows {
                     if seen.insert((code.as_str(), "")) {
-                        f(&[
-                            Cell::Text(code),
-                            Cell::Text(system.as_str()),
-                            Cell::Text(first),
-                            text(last),
-                            int(addon),
-                        ]);
+                        f(&[Cell::Text(code), Cell::Text(system.as_str()), Cell::Text(first), text(last), int(addon)]);
                     }
                 }
             }
             Parsed::Addons(rows) => {
                 for (addon, primary, edit, first, last) in rows {
                     if seen.insert((addon.as_str(), primary.as_str())) {
-                        f(&[
-                            Cell::Text(addon),
-                            Cell::Text(primary),
-                            Cell::Int(*edit),
-                            Cell::Text(first),
-                            text(last),
-                        ]);
+                        f(&[Cell::Text(addon), Cell::Text(primary), Cell::Int(*edit), Cell::Text(first), text(last)]);
                     }
                 }
             }
             Parsed::Ncci(rows) => {
                 for (c1, c2, allowed) in rows {
                     if seen.insert((c1.as_str(), c2.as_str())) {
-                        f(&[
-                            Cell::Text(c1),
-                            Cell::Text(c2),
-                            Cell::Int(i64::from(*allowed)),
-                        ]);
+                        f(&[Cell::Text(c1), Cell::Text(c2), Cell::Int(i64::from(*allowed))]);
                     }
                 }
             }
@@ -294,11 +236,7 @@ impl Parsed {
 pub fn parse_validity(path: &Path) -> Result<Parsed, ReferenceError> {
     let text = read_text(path)?;
     let mut out = vec![];
-    for (line, f) in rows(
-        path,
-        &text,
-        &["code", "system", "first_seen", "last_valid", "addon_type"],
-    )? {
+    for (line, f) in rows(path, &text, &["code", "system", "first_seen", "last_valid", "addon_type"])? {
         let system = match f[1] {
             "CPT" => CodeSystem::Cpt,
             "HCPCS" => CodeSystem::Hcpcs,
@@ -312,18 +250,9 @@ pub fn parse_validity(path: &Path) -> Result<Parsed, ReferenceError> {
         }
         let addon = match f[4] {
             "" => None,
-            t => Some(
-                t.parse::<i64>()
-                    .map_err(|_| bad(path, line, format!("add-on type {t:?} is not a number")))?,
-            ),
+            t => Some(t.parse::<i64>().map_err(|_| bad(path, line, format!("add-on type {t:?} is not a number")))?),
         };
-        out.push((
-            f[0].to_string(),
-            system,
-            f[2].to_string(),
-            (!f[3].is_empty()).then(|| f[3].to_string()),
-            addon,
-        ));
+        out.push((f[0].to_string(), system, f[2].to_string(), (!f[3].is_empty()).then(|| f[3].to_string()), addon));
     }
     Ok(Parsed::Validity(out))
 }
@@ -331,30 +260,12 @@ pub fn parse_validity(path: &Path) -> Result<Parsed, ReferenceError> {
 pub fn parse_addons(path: &Path) -> Result<Parsed, ReferenceError> {
     let text = read_text(path)?;
     let mut out = vec![];
-    for (line, f) in rows(
-        path,
-        &text,
-        &[
-            "addon_code",
-            "primary_code",
-            "edit_type",
-            "first_seen",
-            "last_valid",
-        ],
-    )? {
-        let edit_type = f[2]
-            .parse::<i64>()
-            .map_err(|_| bad(path, line, format!("edit type {:?} is not a number", f[2])))?;
+    for (line, f) in rows(path, &text, &["addon_code", "primary_code", "edit_type", "first_seen", "last_valid"])? {
+        let edit_type = f[2].parse::<i64>().map_err(|_| bad(path, line, format!("edit type {:?} is not a number", f[2])))?;
         if !is_date(f[3]) || !(f[4].is_empty() || is_date(f[4])) {
             return Err(bad(path, line, "dates must be YYYY-MM-DD"));
         }
-        out.push((
-            f[0].to_string(),
-            f[1].to_string(),
-            edit_type,
-            f[3].to_string(),
-            (!f[4].is_empty()).then(|| f[4].to_string()),
-        ));
+        out.push((f[0].to_string(), f[1].to_string(), edit_type, f[3].to_string(), (!f[4].is_empty()).then(|| f[4].to_string())));
     }
     Ok(Parsed::Addons(out))
 }
@@ -366,13 +277,7 @@ pub fn parse_ncci(path: &Path) -> Result<Parsed, ReferenceError> {
         let allowed = match f[2] {
             "0" => false,
             "1" => true,
-            other => {
-                return Err(bad(
-                    path,
-                    line,
-                    format!("modifier_allowed must be 0 or 1, found {other:?}"),
-                ))
-            }
+            other => return Err(bad(path, line, format!("modifier_allowed must be 0 or 1, found {other:?}"))),
         };
         out.push((f[0].to_string(), f[1].to_string(), allowed));
     }
@@ -403,59 +308,37 @@ where
 impl CodeTable {
     /// The hash recorded for a reference set, if any.
     pub async fn reference_hash(&self, name: &str) -> Result<Option<String>, CodeTableError> {
-        let row = sqlx::query("SELECT hash FROM reference_sets WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query("SELECT hash FROM reference_sets WHERE name = $1").bind(name).fetch_optional(self.pool()).await?;
         Ok(row.map(|r| r.get(0)))
     }
 
     /// Replaces one reference table with `parsed` in a single transaction: PostgreSQL takes
     /// the rows through `COPY`, SQLite as one JSON array that `json_each` unpacks, each in
     /// one statement.
-    pub async fn replace_reference(
-        &self,
-        name: &str,
-        version: &str,
-        hash: &str,
-        parsed: &Parsed,
-    ) -> Result<usize, CodeTableError> {
+    pub async fn replace_reference(&self, name: &str, version: &str, hash: &str, parsed: &Parsed) -> Result<usize, CodeTableError> {
         let (table, columns) = parsed.table();
         let count = parsed.len();
         match self.postgres() {
             Some(pg) => {
                 let mut conn = pg.acquire().await?;
                 let mut tx = conn.begin().await?;
-                sqlx::query(&format!("DELETE FROM {table}"))
-                    .execute(&mut *tx)
-                    .await?;
-                let mut copy = tx
-                    .copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN"))
-                    .await?;
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
+                let mut copy = tx.copy_in_raw(&format!("COPY {table} ({columns}) FROM STDIN")).await?;
                 copy.send(parsed.copy_rows().into_bytes()).await?;
                 copy.finish().await?;
-                record_set(name, version, count, hash)
-                    .execute(&mut *tx)
-                    .await?;
+                record_set(name, version, count, hash).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
             None => {
                 let mut tx = self.pool().begin().await?;
-                sqlx::query(&format!("DELETE FROM {table}"))
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(&format!("DELETE FROM {table}")).execute(&mut *tx).await?;
                 let width = columns.split(',').count();
                 let values: Vec<String> = (0..width).map(|i| format!("value->>{i}")).collect();
-                sqlx::query(&format!(
-                    "INSERT INTO {table} ({columns}) SELECT {} FROM json_each($1)",
-                    values.join(", ")
-                ))
-                .bind(parsed.json_rows())
-                .execute(&mut *tx)
-                .await?;
-                record_set(name, version, count, hash)
+                sqlx::query(&format!("INSERT INTO {table} ({columns}) SELECT {} FROM json_each($1)", values.join(", ")))
+                    .bind(parsed.json_rows())
                     .execute(&mut *tx)
                     .await?;
+                record_set(name, version, count, hash).execute(&mut *tx).await?;
                 tx.commit().await?;
             }
         }
@@ -463,20 +346,13 @@ impl CodeTable {
     }
 
     pub async fn validity(&self, code: &str) -> Result<Option<Validity>, CodeTableError> {
-        let row = sqlx::query(
-            "SELECT system, first_seen, last_valid, addon_type FROM code_validity WHERE code = $1",
-        )
-        .bind(code)
-        .fetch_optional(self.pool())
-        .await?;
+        let row = sqlx::query("SELECT system, first_seen, last_valid, addon_type FROM code_validity WHERE code = $1")
+            .bind(code)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.and_then(|r| {
             let system = r.get::<String, _>(0).parse().ok()?;
-            Some(Validity {
-                system,
-                valid_from: r.get(1),
-                last_valid: r.get(2),
-                addon_type: r.get(3),
-            })
+            Some(Validity { system, valid_from: r.get(1), last_valid: r.get(2), addon_type: r.get(3) })
         }))
     }
 
@@ -516,11 +392,7 @@ impl CodeTable {
 
     /// Up to `limit` NCCI edits that `code` is in (as column 1 first, then as column 2), and
     /// how many there are in all.
-    pub async fn ncci_pairs(
-        &self,
-        code: &str,
-        limit: usize,
-    ) -> Result<(Vec<NcciEdit>, i64), CodeTableError> {
+    pub async fn ncci_pairs(&self, code: &str, limit: usize) -> Result<(Vec<NcciEdit>, i64), CodeTableError> {
         let version = self.reference_version("ncci").await?.unwrap_or_default();
         let mut edits = vec![];
         for sql in [
@@ -552,19 +424,13 @@ impl CodeTable {
 
     /// The version label of a loaded reference set, `None` when it was never loaded.
     pub async fn reference_version(&self, name: &str) -> Result<Option<String>, CodeTableError> {
-        let row = sqlx::query("SELECT version FROM reference_sets WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query("SELECT version FROM reference_sets WHERE name = $1").bind(name).fetch_optional(self.pool()).await?;
         Ok(row.map(|r| r.get(0)))
     }
 
     /// Row counts of a reference table by name (`ncci`, `validity`, `addons`, `guideline_notes`).
     pub async fn reference_count(&self, name: &str) -> Result<i64, CodeTableError> {
-        let row = sqlx::query("SELECT row_count FROM reference_sets WHERE name = $1")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = sqlx::query("SELECT row_count FROM reference_sets WHERE name = $1").bind(name).fetch_optional(self.pool()).await?;
         Ok(row.map(|r| r.get(0)).unwrap_or(0))
     }
 
@@ -595,10 +461,7 @@ pub fn find_reference(corpus: &Path, stem: &str) -> Option<std::path::PathBuf> {
         .ok()?
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
+            let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             name.starts_with(stem) && (name.ends_with(".tsv") || name.ends_with(".tsv.xz"))
         })
         .collect();
@@ -618,19 +481,11 @@ mod tests {
     fn bad_reference_lines_name_file_and_line() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("ncci-ptp-outpatient-ioce-v27.1.tsv");
-        std::fs::write(
-            &p,
-            "column1\tcolumn2\tmodifier_allowed\n0001U\t0029U\t1\n0001U\t0030U\t7\n",
-        )
-        .unwrap();
+        std::fs::write(&p, "column1\tcolumn2\tmodifier_allowed\n0001U\t0029U\t1\n0001U\t0030U\t7\n").unwrap();
         let err = parse_ncci(&p).err().unwrap().to_string();
         assert!(err.ends_with("ncci-ptp-outpatient-ioce-v27.1.tsv:3: modifier_allowed must be 0 or 1, found \"7\""), "{err}");
         std::fs::write(&p, "c1\tc2\n").unwrap();
-        assert!(parse_ncci(&p)
-            .err()
-            .unwrap()
-            .to_string()
-            .contains(":1: expected the header"));
+        assert!(parse_ncci(&p).err().unwrap().to_string().contains(":1: expected the header"));
         assert_eq!(version_of(&p), "I/OCE v27.1");
     }
 
@@ -639,11 +494,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.tsv.xz");
         let mut packed = vec![];
-        lzma_rs::xz_compress(
-            &mut "column1\tcolumn2\tmodifier_allowed\nA\tB\t0\n".as_bytes(),
-            &mut packed,
-        )
-        .unwrap();
+        lzma_rs::xz_compress(&mut "column1\tcolumn2\tmodifier_allowed\nA\tB\t0\n".as_bytes(), &mut packed).unwrap();
         std::fs::write(&p, packed).unwrap();
         match parse_ncci(&p).unwrap() {
             Parsed::Ncci(rows) => assert_eq!(rows, vec![("A".to_string(), "B".to_string(), false)]),

@@ -58,10 +58,8 @@ pub struct Found {
 /// word boundaries, ASCII-only case folding.
 const ALTERNATIVES: &str = r"\b(?:(?P<icd_dot>[A-Z](?:\d[0-9A-Z]|[A-Z]\d)\.[0-9A-Z]{1,4})|(?P<hcpcs>[A-V]\d{4})|(?P<cpt>\d{4}[0-9FTUM])|(?P<icd_bare>[A-Z]\d[0-9A-Z]{1,5}))\b";
 
-static ANY_CASE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("(?i-u){ALTERNATIVES}")).expect("valid regex"));
-static UPPER_CASE: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(&format!("(?-u){ALTERNATIVES}")).expect("valid regex"));
+static ANY_CASE: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("(?i-u){ALTERNATIVES}")).expect("valid regex"));
+static UPPER_CASE: LazyLock<Regex> = LazyLock::new(|| Regex::new(&format!("(?-u){ALTERNATIVES}")).expect("valid regex"));
 
 /// Code-shaped tokens in `text`, left to right. Modifiers are not found here: a bare `25`
 /// is a number until context (`modifier 25`, `99213-25`) says otherwise.
@@ -72,21 +70,11 @@ pub fn find_codes(text: &str, case: Case) -> Vec<Found> {
     };
     let mut out = vec![];
     for c in re.captures_iter(text) {
-        let (m, shape) = [
-            ("icd_dot", Shape::IcdDotted),
-            ("hcpcs", Shape::Hcpcs),
-            ("cpt", Shape::Cpt),
-            ("icd_bare", Shape::IcdBare),
-        ]
-        .into_iter()
-        .find_map(|(g, s)| c.name(g).map(|m| (m, s)))
-        .expect("one alternative matched");
-        out.push(Found {
-            start: m.start(),
-            end: m.end(),
-            code: m.as_str().to_ascii_uppercase(),
-            shape,
-        });
+        let (m, shape) = [("icd_dot", Shape::IcdDotted), ("hcpcs", Shape::Hcpcs), ("cpt", Shape::Cpt), ("icd_bare", Shape::IcdBare)]
+            .into_iter()
+            .find_map(|(g, s)| c.name(g).map(|m| (m, s)))
+            .expect("one alternative matched");
+        out.push(Found { start: m.start(), end: m.end(), code: m.as_str().to_ascii_uppercase(), shape });
     }
     out
 }
@@ -100,25 +88,22 @@ static MODIFIER_IN_QUESTION: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// Letter modifiers written in capitals on their own: lower-case "lt" or "gy" in prose is
 /// not a modifier, so these are matched case-sensitively.
-static MODIFIER_CAPS: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?-u)\b([A-Z][0-9A-Z]|[0-9][A-Z])\b").expect("valid regex"));
+static MODIFIER_CAPS: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u)\b([A-Z][0-9A-Z]|[0-9][A-Z])\b").expect("valid regex"));
 /// Where an answer names a modifier: after "modifier(s)", Markdown bold allowed.
 static MODIFIER_IN_ANSWER: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?-u)\b[Mm]odifiers?\s+\**(?P<a>[0-9A-Z]{2})\b\**(?:\s*(?:,|and|or|/)\s*\**(?P<b>[0-9A-Z]{2})\b)?")
         .expect("valid regex")
 });
 /// A modifier right after a code: the `-25` of `99213-25`.
-static SUFFIX: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"(?-u)^-([0-9A-Z]{2})\b").expect("valid regex"));
+static SUFFIX: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"(?-u)^-([0-9A-Z]{2})\b").expect("valid regex"));
 
 /// Two-letter capitals that are modifiers but far more often mean something else: clinical
 /// abbreviations (BP, UA, HX, FB, LS, UE, RA, PD, TB...), settings, roles and words.
 const COMMON_ABBREVIATIONS: &[&str] = &[
-    "PT", "OT", "ST", "CT", "ER", "ED", "OR", "MD", "DO", "NP", "PA", "RN", "IV", "IM", "AM", "PM",
-    "US", "OK", "TV", "UK", "AB", "AP", "AV", "BP", "BR", "CA", "CS", "DA", "EB", "EP", "ET", "FB",
-    "FP", "GI", "GS", "GU", "HA", "HD", "HF", "HH", "HN", "HP", "HR", "HS", "HT", "HX", "HZ", "KO",
-    "LS", "NR", "PC", "PD", "PE", "PL", "PO", "PR", "QA", "RA", "RE", "RR", "SA", "SB", "SC", "SE",
-    "SL", "SM", "TB", "TD", "TF", "TM", "TP", "TS", "TT", "UA", "UC", "UE", "UP", "VM", "VP",
+    "PT", "OT", "ST", "CT", "ER", "ED", "OR", "MD", "DO", "NP", "PA", "RN", "IV", "IM", "AM", "PM", "US", "OK", "TV", "UK",
+    "AB", "AP", "AV", "BP", "BR", "CA", "CS", "DA", "EB", "EP", "ET", "FB", "FP", "GI", "GS", "GU", "HA", "HD", "HF", "HH",
+    "HN", "HP", "HR", "HS", "HT", "HX", "HZ", "KO", "LS", "NR", "PC", "PD", "PE", "PL", "PO", "PR", "QA", "RA", "RE", "RR",
+    "SA", "SB", "SC", "SE", "SL", "SM", "TB", "TD", "TF", "TM", "TP", "TS", "TT", "UA", "UC", "UE", "UP", "VM", "VP",
 ];
 
 /// Modifiers a question names, with their offsets, upper-cased. A capitalised abbreviation
@@ -126,12 +111,7 @@ const COMMON_ABBREVIATIONS: &[&str] = &[
 /// question calls it a modifier.
 pub fn modifiers_in_question(text: &str) -> Vec<Found> {
     let mut out = vec![];
-    let modifier = |m: regex::Match| Found {
-        start: m.start(),
-        end: m.end(),
-        code: m.as_str().to_ascii_uppercase(),
-        shape: Shape::Modifier,
-    };
+    let modifier = |m: regex::Match| Found { start: m.start(), end: m.end(), code: m.as_str().to_ascii_uppercase(), shape: Shape::Modifier };
     for c in MODIFIER_IN_QUESTION.captures_iter(text) {
         out.extend([1, 2, 3].into_iter().filter_map(|g| c.get(g)).map(modifier));
     }
@@ -149,12 +129,7 @@ pub fn modifiers_in_answer(text: &str) -> Vec<Found> {
     let mut out = vec![];
     for c in MODIFIER_IN_ANSWER.captures_iter(text) {
         for m in ["a", "b"].into_iter().filter_map(|g| c.name(g)) {
-            out.push(Found {
-                start: m.start(),
-                end: m.end(),
-                code: m.as_str().into(),
-                shape: Shape::Modifier,
-            });
+            out.push(Found { start: m.start(), end: m.end(), code: m.as_str().into(), shape: Shape::Modifier });
         }
     }
     out
@@ -164,12 +139,7 @@ pub fn modifiers_in_answer(text: &str) -> Vec<Found> {
 /// with its offsets in `rest`.
 pub fn modifier_after_code(rest: &str) -> Option<Found> {
     let m = SUFFIX.captures(rest)?.get(1)?;
-    Some(Found {
-        start: m.start(),
-        end: m.end(),
-        code: m.as_str().into(),
-        shape: Shape::Modifier,
-    })
+    Some(Found { start: m.start(), end: m.end(), code: m.as_str().into(), shape: Shape::Modifier })
 }
 
 /// Whether `s` is a modifier: two ASCII letters or digits.
@@ -195,10 +165,7 @@ pub fn whole(s: &str) -> Option<Shape> {
 /// Whether a path segment may name a code at all (`/api/codes/{code}`): 1–12 ASCII letters,
 /// digits, dots and dashes. Finer checks happen in the lookup.
 pub fn plausible(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 12
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+    !s.is_empty() && s.len() <= 12 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
 }
 
 /// Canonical spellings of a code worth looking up, most likely first: upper case, and
@@ -234,12 +201,7 @@ fn hcpcs_shaped(code: &str) -> bool {
 /// character when it reads as ICD-10-CM (a letter then a digit, more than three characters);
 /// anything else upper case without dots.
 pub fn icd_form(raw: &str) -> String {
-    let bare: String = raw
-        .trim()
-        .chars()
-        .filter(|c| *c != '.')
-        .collect::<String>()
-        .to_ascii_uppercase();
+    let bare: String = raw.trim().chars().filter(|c| *c != '.').collect::<String>().to_ascii_uppercase();
     let b = bare.as_bytes();
     if bare.is_ascii() && b.len() > 3 && b[0].is_ascii_alphabetic() && b[1].is_ascii_digit() {
         format!("{}.{}", &bare[..3], &bare[3..])
@@ -269,21 +231,15 @@ pub fn system_of(code: &str) -> CodeSystem {
 pub fn fits(system: CodeSystem, code: &str) -> bool {
     match system {
         CodeSystem::Cpt => whole(code) == Some(Shape::Cpt),
-        CodeSystem::Hcpcs => {
-            code.bytes().next().is_some_and(|b| b.is_ascii_uppercase())
-                && whole(code) == Some(Shape::Hcpcs)
-        }
+        CodeSystem::Hcpcs => code.bytes().next().is_some_and(|b| b.is_ascii_uppercase()) && whole(code) == Some(Shape::Hcpcs),
         // The official files have the last word here (FY2026 added `QA0.0101`, with a
         // letter second): an upper-case letter, then letters and digits, dotted after three.
         CodeSystem::Icd10Cm => {
             let bare = code.replace('.', "");
             (3..=7).contains(&bare.len())
-                && bare
-                    .bytes()
-                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+                && bare.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
                 && bare.as_bytes()[0].is_ascii_uppercase()
-                && (bare.len() == 3
-                    || (code.as_bytes().get(3) == Some(&b'.') && code.matches('.').count() == 1))
+                && (bare.len() == 3 || (code.as_bytes().get(3) == Some(&b'.') && code.matches('.').count() == 1))
         }
         CodeSystem::Modifier => is_modifier(code),
         CodeSystem::Guideline => false,
@@ -316,23 +272,10 @@ mod tests {
     #[test]
     fn non_ascii_letters_never_join_a_code() {
         // ſ (long s) and K (Kelvin sign) fold to ASCII letters under Unicode rules.
-        for text in [
-            "what is A1\u{17f}",
-            "A1\u{17f}",
-            "\u{17f}11.9",
-            "E1\u{212a}",
-            "\u{212a}1885",
-            "E11.\u{17f}",
-            "99213\u{17f}",
-        ] {
+        for text in ["what is A1\u{17f}", "A1\u{17f}", "\u{17f}11.9", "E1\u{212a}", "\u{212a}1885", "E11.\u{17f}", "99213\u{17f}"] {
             for case in [Case::Any, Case::Upper] {
                 for f in find_codes(text, case) {
-                    assert!(
-                        f.code.is_ascii()
-                            && text.is_char_boundary(f.start)
-                            && text.is_char_boundary(f.end),
-                        "{text}: {f:?}"
-                    );
+                    assert!(f.code.is_ascii() && text.is_char_boundary(f.start) && text.is_char_boundary(f.end), "{text}: {f:?}");
                 }
             }
             for form in lookup_forms(text) {
@@ -351,20 +294,7 @@ mod tests {
         assert_eq!(lookup_forms("G0439"), vec!["G0439", "G04.39"]);
         assert_eq!(lookup_forms("G04.39"), vec!["G04.39", "G0439"]);
         assert_eq!(lookup_forms("E11649"), vec!["E11.649", "E11649"]);
-        assert_eq!(
-            (
-                icd_form("z9989"),
-                icd_form("E11.9"),
-                icd_form("I10"),
-                icd_form("99213")
-            ),
-            (
-                "Z99.89".into(),
-                "E11.9".into(),
-                "I10".into(),
-                "99213".into()
-            )
-        );
+        assert_eq!((icd_form("z9989"), icd_form("E11.9"), icd_form("I10"), icd_form("99213")), ("Z99.89".into(), "E11.9".into(), "I10".into(), "99213".into()));
         assert_eq!(lookup_forms("99213"), vec!["99213"]);
         assert_eq!(lookup_forms("-25"), vec!["25"]);
         assert_eq!(lookup_forms("I10"), vec!["I10"]);
@@ -377,19 +307,11 @@ mod tests {
         assert_eq!(system_of("Z9999"), CodeSystem::Hcpcs);
         assert_eq!(system_of("Z99.99"), CodeSystem::Icd10Cm);
         assert_eq!(system_of("ZZ"), CodeSystem::Modifier);
-        assert!(
-            fits(CodeSystem::Icd10Cm, "S72.001A")
-                && fits(CodeSystem::Icd10Cm, "QA0.0101")
-                && !fits(CodeSystem::Icd10Cm, "S7200.1A")
-        );
+        assert!(fits(CodeSystem::Icd10Cm, "S72.001A") && fits(CodeSystem::Icd10Cm, "QA0.0101") && !fits(CodeSystem::Icd10Cm, "S7200.1A"));
         assert_eq!(whole("qa0.0101"), Some(Shape::IcdDotted));
         assert!(find_codes("see www.example.com", Case::Any).is_empty());
         assert!(fits(CodeSystem::Hcpcs, "J1885") && !fits(CodeSystem::Hcpcs, "j1885"));
-        assert!(
-            is_procedure_code("G0463")
-                && !is_procedure_code("E11.9")
-                && !is_procedure_code("G0463X")
-        );
+        assert!(is_procedure_code("G0463") && !is_procedure_code("E11.9") && !is_procedure_code("G0463X"));
         assert!(plausible("E11.9") && !plausible("E11 9") && !plausible("A1ſ"));
     }
 }

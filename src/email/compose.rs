@@ -29,18 +29,11 @@ fn plain_page(inner: &str, public_url: &str) -> String {
 pub fn answer(collected: &Collected, remaining: Option<i64>, public_url: &str) -> Bodies {
     let c = collected;
     let left = match remaining {
-        Some(n) => format!(
-            "You have {n} question{} left in this period.",
-            if n == 1 { "" } else { "s" }
-        ),
+        Some(n) => format!("You have {n} question{} left in this period.", if n == 1 { "" } else { "s" }),
         None => String::new(),
     };
     let follow_up = "Reply to this email to ask a follow-up question in the same conversation.";
-    let text = format!(
-        "{}{}\n\n{follow_up} {left}",
-        c.text.trim_end(),
-        plain_footer(&c.text, &c.sources, &c.citations, public_url)
-    );
+    let text = format!("{}{}\n\n{follow_up} {left}", c.text.trim_end(), plain_footer(&c.text, &c.sources, &c.citations, public_url));
     let html = format!(
         "{}{}<p>{} {}</p>\n",
         html_answer(&c.text, &c.citations, public_url),
@@ -48,23 +41,14 @@ pub fn answer(collected: &Collected, remaining: Option<i64>, public_url: &str) -
         escape_html(follow_up),
         escape_html(&left)
     );
-    Bodies {
-        text: plain_page(&text, public_url),
-        html: html_page(&html, public_url),
-    }
+    Bodies { text: plain_page(&text, public_url), html: html_page(&html, public_url) }
 }
 
 /// Plain paragraphs, in both forms.
 pub fn notice(paragraphs: &[String], public_url: &str) -> Bodies {
     let text = paragraphs.join("\n\n");
-    let html: String = paragraphs
-        .iter()
-        .map(|p| format!("<p>{}</p>\n", escape_html(p)))
-        .collect();
-    Bodies {
-        text: plain_page(&text, public_url),
-        html: html_page(&html, public_url),
-    }
+    let html: String = paragraphs.iter().map(|p| format!("<p>{}</p>\n", escape_html(p))).collect();
+    Bodies { text: plain_page(&text, public_url), html: html_page(&html, public_url) }
 }
 
 /// The quota is spent: what it was, and how to get more. Nothing was charged.
@@ -72,9 +56,7 @@ pub fn exhausted(message: &str, public_url: &str) -> Bodies {
     notice(
         &[
             "Your question was not answered, and nothing was charged.".into(),
-            message
-                .replace("(POST /api/register)", "")
-                .replace("  ", " "),
+            message.replace("(POST /api/register)", "").replace("  ", " "),
             format!("Sign in at {public_url}/ to see your plan, or upgrade for more questions."),
         ],
         public_url,
@@ -98,24 +80,12 @@ pub fn invitation(address: &str, public_url: &str) -> Bodies {
 
 /// A question that could not be asked (empty, too long); nothing was charged.
 pub fn refused(why: &str, public_url: &str) -> Bodies {
-    notice(
-        &[
-            format!("Your message could not be answered: {why}."),
-            "Nothing was charged. Please write your question again.".into(),
-        ],
-        public_url,
-    )
+    notice(&[format!("Your message could not be answered: {why}."), "Nothing was charged. Please write your question again.".into()], public_url)
 }
 
 /// An answer that failed on our side; nothing was charged.
 pub fn failed(why: &str, public_url: &str) -> Bodies {
-    notice(
-        &[
-            format!("codecite could not answer your question just now: {why}."),
-            "Nothing was charged. Please send it again later.".into(),
-        ],
-        public_url,
-    )
+    notice(&[format!("codecite could not answer your question just now: {why}."), "Nothing was charged. Please send it again later.".into()], public_url)
 }
 
 /// `Re:` and the subject (once).

@@ -37,22 +37,14 @@ pub fn parse(raw: &[u8]) -> Option<Inbound> {
         return None;
     }
     let message_id = message.message_id().map(bare).filter(|id| !id.is_empty());
-    let key = message_id
-        .clone()
-        .unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(raw))));
-    let sender = message
-        .from()
-        .and_then(|a| a.first())
-        .and_then(|a| a.address())
-        .map(|a| a.trim().to_lowercase());
+    let key = message_id.clone().unwrap_or_else(|| format!("sha256:{}", hex::encode(Sha256::digest(raw))));
+    let sender = message.from().and_then(|a| a.first()).and_then(|a| a.address()).map(|a| a.trim().to_lowercase());
     let subject = message.subject().unwrap_or("").trim().to_string();
     let mut references: Vec<String> = vec![];
     for value in [message.references(), message.in_reply_to()] {
         let ids: Vec<String> = match value {
             mail_parser::HeaderValue::Text(t) => vec![t.to_string()],
-            mail_parser::HeaderValue::TextList(list) => {
-                list.iter().map(|t| t.to_string()).collect()
-            }
+            mail_parser::HeaderValue::TextList(list) => list.iter().map(|t| t.to_string()).collect(),
             _ => vec![],
         };
         for id in ids.iter().map(|i| bare(i)).filter(|i| !i.is_empty()) {
@@ -70,73 +62,35 @@ pub fn parse(raw: &[u8]) -> Option<Inbound> {
         .iter()
         .filter(|h| h.name().eq_ignore_ascii_case("Authentication-Results"))
         .filter_map(|h| raw.get(h.offset_start() as usize..h.offset_end() as usize))
-        .map(|v| {
-            String::from_utf8_lossy(v)
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
+        .map(|v| String::from_utf8_lossy(v).split_whitespace().collect::<Vec<_>>().join(" "))
         .collect();
-    let body = message
-        .body_text(0)
-        .map(|b| new_text(&b))
-        .unwrap_or_default();
-    let question = if body.is_empty() {
-        strip_reply_prefixes(&subject).to_string()
-    } else {
-        body
-    };
-    Some(Inbound {
-        key,
-        message_id,
-        sender,
-        subject,
-        question,
-        references,
-        automatic,
-        authentication,
-    })
+    let body = message.body_text(0).map(|b| new_text(&b)).unwrap_or_default();
+    let question = if body.is_empty() { strip_reply_prefixes(&subject).to_string() } else { body };
+    Some(Inbound { key, message_id, sender, subject, question, references, automatic, authentication })
 }
 
 /// An id without its angle brackets and spaces.
 fn bare(id: &str) -> String {
-    id.trim()
-        .trim_start_matches('<')
-        .trim_end_matches('>')
-        .trim()
-        .to_string()
+    id.trim().trim_start_matches('<').trim_end_matches('>').trim().to_string()
 }
 
 /// Why a message was sent by a machine (RFC 3834 `Auto-Submitted`, the common auto-reply
 /// headers, list headers, a null return path or a delivery report, an automated sender).
-fn automatic(
-    header: &dyn Fn(&str) -> Option<String>,
-    sender: Option<&str>,
-) -> Option<&'static str> {
+fn automatic(header: &dyn Fn(&str) -> Option<String>, sender: Option<&str>) -> Option<&'static str> {
     let lower = |name: &str| header(name).map(|v| v.to_ascii_lowercase());
     if lower("Auto-Submitted").is_some_and(|v| v.split(';').next().map(str::trim) != Some("no")) {
         return Some("auto-submitted");
     }
-    if ["X-Autoreply", "X-Autorespond", "X-Autoresponder"]
-        .iter()
-        .any(|h| header(h).is_some())
-    {
+    if ["X-Autoreply", "X-Autorespond", "X-Autoresponder"].iter().any(|h| header(h).is_some()) {
         return Some("auto-reply");
     }
-    if lower("X-Auto-Response-Suppress")
-        .is_some_and(|v| v.contains("all") || v.contains("oof") || v.contains("autoreply"))
-    {
+    if lower("X-Auto-Response-Suppress").is_some_and(|v| v.contains("all") || v.contains("oof") || v.contains("autoreply")) {
         return Some("auto-reply");
     }
-    if lower("Precedence")
-        .is_some_and(|v| ["bulk", "junk", "list", "auto_reply"].contains(&v.as_str()))
-    {
+    if lower("Precedence").is_some_and(|v| ["bulk", "junk", "list", "auto_reply"].contains(&v.as_str())) {
         return Some("bulk or list mail");
     }
-    if ["List-Id", "List-Unsubscribe", "List-Post"]
-        .iter()
-        .any(|h| header(h).is_some())
-    {
+    if ["List-Id", "List-Unsubscribe", "List-Post"].iter().any(|h| header(h).is_some()) {
         return Some("mailing list");
     }
     if header("Return-Path").is_some_and(|v| v.replace(' ', "") == "<>") {
@@ -146,20 +100,8 @@ fn automatic(
         return Some("delivery or read report");
     }
     let local = sender.and_then(|s| s.split('@').next()).unwrap_or("");
-    let robots = [
-        "mailer-daemon",
-        "postmaster",
-        "noreply",
-        "no-reply",
-        "no_reply",
-        "donotreply",
-        "do-not-reply",
-        "bounce",
-        "bounces",
-    ];
-    if robots.iter().any(|r| {
-        local == *r || local.starts_with(&format!("{r}+")) || local.starts_with(&format!("{r}-"))
-    }) {
+    let robots = ["mailer-daemon", "postmaster", "noreply", "no-reply", "no_reply", "donotreply", "do-not-reply", "bounce", "bounces"];
+    if robots.iter().any(|r| local == *r || local.starts_with(&format!("{r}+")) || local.starts_with(&format!("{r}-"))) {
         return Some("automated sender");
     }
     None
@@ -207,10 +149,7 @@ pub fn strip_reply_prefixes(subject: &str) -> &str {
     let mut s = subject.trim();
     loop {
         let lower = s.to_ascii_lowercase();
-        match ["re:", "fwd:", "fw:", "aw:"]
-            .iter()
-            .find(|p| lower.starts_with(*p))
-        {
+        match ["re:", "fwd:", "fw:", "aw:"].iter().find(|p| lower.starts_with(*p)) {
             Some(p) => s = s[p.len()..].trim_start(),
             None => return s,
         }
@@ -220,19 +159,12 @@ pub fn strip_reply_prefixes(subject: &str) -> &str {
 /// Whether `Authentication-Results` from the trusted server `authserv_id` vouch for the
 /// sender: `dmarc=pass`, or `dkim=pass` with the sender's domain (`header.d` or `header.i`).
 pub fn authenticated(inbound: &Inbound, authserv_id: &str) -> bool {
-    let Some(domain) = inbound
-        .sender
-        .as_deref()
-        .and_then(|s| s.rsplit_once('@'))
-        .map(|(_, d)| d.to_string())
-    else {
+    let Some(domain) = inbound.sender.as_deref().and_then(|s| s.rsplit_once('@')).map(|(_, d)| d.to_string()) else {
         return false;
     };
     inbound.authentication.iter().any(|results| {
         let mut parts = results.split(';').map(str::trim);
-        let Some(server) = parts.next().and_then(|s| s.split_whitespace().next()) else {
-            return false;
-        };
+        let Some(server) = parts.next().and_then(|s| s.split_whitespace().next()) else { return false };
         if !server.eq_ignore_ascii_case(authserv_id) {
             return false;
         }
@@ -243,10 +175,7 @@ pub fn authenticated(inbound: &Inbound, authserv_id: &str) -> bool {
             }
             m.starts_with("dkim=pass")
                 && m.split_whitespace().any(|kv| {
-                    let value = kv
-                        .strip_prefix("header.d=")
-                        .or_else(|| kv.strip_prefix("header.i="))
-                        .unwrap_or("");
+                    let value = kv.strip_prefix("header.d=").or_else(|| kv.strip_prefix("header.i=")).unwrap_or("");
                     let value = value.trim_start_matches('@');
                     value == domain || value.ends_with(&format!("@{domain}"))
                 })
@@ -287,25 +216,12 @@ mod tests {
             ("Precedence: bulk\r\n", "bulk or list mail"),
             ("List-Id: <coders.lists.example.com>\r\n", "mailing list"),
             ("Return-Path: <>\r\n", "bounce (null return path)"),
-            (
-                "Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n",
-                "delivery or read report",
-            ),
+            ("Content-Type: multipart/report; report-type=delivery-status; boundary=x\r\n", "delivery or read report"),
         ] {
-            assert_eq!(
-                parse(&message(headers, "hello\r\n")).unwrap().automatic,
-                Some(why),
-                "{headers}"
-            );
+            assert_eq!(parse(&message(headers, "hello\r\n")).unwrap().automatic, Some(why), "{headers}");
         }
-        assert_eq!(
-            parse(&message("Auto-Submitted: no\r\n", "hi\r\n"))
-                .unwrap()
-                .automatic,
-            None
-        );
-        let daemon =
-            b"From: MAILER-DAEMON@example.com\r\nSubject: failure\r\n\r\nundeliverable\r\n";
+        assert_eq!(parse(&message("Auto-Submitted: no\r\n", "hi\r\n")).unwrap().automatic, None);
+        let daemon = b"From: MAILER-DAEMON@example.com\r\nSubject: failure\r\n\r\nundeliverable\r\n";
         assert_eq!(parse(daemon).unwrap().automatic, Some("automated sender"));
     }
 
@@ -315,15 +231,9 @@ mod tests {
         let m = parse(&pass).unwrap();
         assert!(authenticated(&m, "mx.provider.test"));
         assert!(!authenticated(&m, "mx.other.test"));
-        let forged = message(
-            "Authentication-Results: mx.provider.test; dkim=pass header.d=evil.test\r\n",
-            "q\r\n",
-        );
+        let forged = message("Authentication-Results: mx.provider.test; dkim=pass header.d=evil.test\r\n", "q\r\n");
         assert!(!authenticated(&parse(&forged).unwrap(), "mx.provider.test"));
-        let dmarc = message(
-            "Authentication-Results: mx.provider.test; dmarc=pass header.from=example.com\r\n",
-            "q\r\n",
-        );
+        let dmarc = message("Authentication-Results: mx.provider.test; dmarc=pass header.from=example.com\r\n", "q\r\n");
         assert!(authenticated(&parse(&dmarc).unwrap(), "mx.provider.test"));
     }
 
@@ -338,9 +248,6 @@ mod tests {
 
     #[test]
     fn reply_prefixes_are_dropped() {
-        assert_eq!(
-            strip_reply_prefixes("Re: FWD: re: modifier 25"),
-            "modifier 25"
-        );
+        assert_eq!(strip_reply_prefixes("Re: FWD: re: modifier 25"), "modifier 25");
     }
 }

@@ -68,10 +68,7 @@ pub enum Receipt {
 impl Receipt {
     /// Whether a reply was queued.
     pub fn replies(&self) -> bool {
-        matches!(
-            self,
-            Receipt::Invited | Receipt::Refused { .. } | Receipt::Answering { .. }
-        )
+        matches!(self, Receipt::Invited | Receipt::Refused { .. } | Receipt::Answering { .. })
     }
 }
 
@@ -125,10 +122,7 @@ impl EmailService {
 
     /// The shared secret the inbound route checks, when email is on.
     pub fn inbound_secret(&self) -> Option<&str> {
-        self.config
-            .inbound_secret
-            .as_deref()
-            .filter(|s| !s.is_empty())
+        self.config.inbound_secret.as_deref().filter(|s| !s.is_empty())
     }
 
     pub fn max_message_bytes(&self) -> usize {
@@ -150,8 +144,7 @@ impl EmailService {
 
     /// Handles one raw inbound message (see the module's doc for the order of decisions).
     pub async fn receive(self: &Arc<Self>, raw: &[u8]) -> Result<Receipt, EmailError> {
-        let message = inbound::parse(raw)
-            .ok_or_else(|| EmailError::Malformed("no header could be read".into()))?;
+        let message = inbound::parse(raw).ok_or_else(|| EmailError::Malformed("no header could be read".into()))?;
         let Some(sender) = message.sender.clone().filter(|s| s.contains('@')) else {
             return Err(EmailError::Malformed("it has no From address".into()));
         };
@@ -171,24 +164,10 @@ impl EmailService {
         }
     }
 
-    async fn decide(
-        self: &Arc<Self>,
-        message: &inbound::Inbound,
-        sender: &str,
-    ) -> Result<Receipt, EmailError> {
+    async fn decide(self: &Arc<Self>, message: &inbound::Inbound, sender: &str) -> Result<Receipt, EmailError> {
         let now = || self.metering.now_ms();
         let ignore = |reason: String| async move {
-            self.store
-                .record(
-                    &message.key,
-                    &Outcome {
-                        status: "ignored",
-                        detail: Some(&reason),
-                        ..Default::default()
-                    },
-                    now(),
-                )
-                .await?;
+            self.store.record(&message.key, &Outcome { status: "ignored", detail: Some(&reason), ..Default::default() }, now()).await?;
             tracing::info!(sender, reason = %reason, "inbound email ignored");
             Ok::<_, EmailError>(Receipt::Ignored { reason })
         };
@@ -198,46 +177,21 @@ impl EmailService {
         if sender == self.mailer.address() {
             return ignore("sent from our own address".into()).await;
         }
-        if let Some(server) = self
-            .config
-            .trusted_authserv_id
-            .as_deref()
-            .filter(|s| !s.is_empty())
-        {
+        if let Some(server) = self.config.trusted_authserv_id.as_deref().filter(|s| !s.is_empty()) {
             if !inbound::authenticated(message, server) {
-                return ignore(format!(
-                    "{server} did not vouch for the sender (Authentication-Results)"
-                ))
-                .await;
+                return ignore(format!("{server} did not vouch for the sender (Authentication-Results)")).await;
             }
         }
         if self.per_sender.check(&sender.to_string()).is_err() {
-            return ignore(format!(
-                "over {} messages an hour from this sender",
-                self.config.per_sender_per_hour
-            ))
-            .await;
+            return ignore(format!("over {} messages an hour from this sender", self.config.per_sender_per_hour)).await;
         }
         let Some(account) = self.metering.account_by_verified_email(sender).await? else {
             let interval = i64::from(self.config.invite_interval_hours) * 3_600_000;
             if !self.store.may_invite(sender, now(), interval).await? {
                 return ignore("unknown sender, invited recently".into()).await;
             }
-            self.store
-                .record(
-                    &message.key,
-                    &Outcome {
-                        status: "invited",
-                        ..Default::default()
-                    },
-                    now(),
-                )
-                .await?;
-            self.reply_later(
-                message,
-                sender,
-                compose::invitation(sender, &self.public_url),
-            );
+            self.store.record(&message.key, &Outcome { status: "invited", ..Default::default() }, now()).await?;
+            self.reply_later(message, sender, compose::invitation(sender, &self.public_url));
             return Ok(Receipt::Invited);
         };
         let conversation_id = self.store.thread(&account.id, &message.references).await?;
@@ -247,42 +201,24 @@ impl EmailService {
             account_id: Some(account.id.clone()),
             history: None,
         };
-        let admitted = match self
-            .chat
-            .admit_metered(&self.metering, &account, &request, None, "email question")
-            .await
-        {
+        let admitted = match self.chat.admit_metered(&self.metering, &account, &request, None, "email question").await {
             Ok(a) => a,
             Err(refusal) => return self.refuse(message, sender, &account, refusal).await,
         };
         let remaining = admitted.remaining();
-        let (events, reservation) = self
-            .chat
-            .start_whole(request, admitted)
-            .await
-            .map_err(|e| EmailError::Busy(e.to_string()))?;
+        let (events, reservation) = self.chat.start_whole(request, admitted).await.map_err(|e| EmailError::Busy(e.to_string()))?;
         let reply_id = self.mailer.new_message_id();
-        let outcome = Outcome {
-            status: "answering",
-            account_id: Some(&account.id),
-            reply_id: Some(&reply_id),
-            conversation_id: conversation_id.as_deref(),
-            detail: None,
-        };
+        let outcome = Outcome { status: "answering", account_id: Some(&account.id), reply_id: Some(&reply_id), conversation_id: conversation_id.as_deref(), detail: None };
         self.store.record(&message.key, &outcome, now()).await?;
         let task = self.task();
         let service = self.clone();
-        let (message, sender, account_id) =
-            (message.clone(), sender.to_string(), account.id.clone());
+        let (message, sender, account_id) = (message.clone(), sender.to_string(), account.id.clone());
         let id = reply_id.clone();
         tokio::spawn(async move {
             let _task = task;
             let collected = Collected::all(events).await;
             let (bodies, answered) = match &collected.ending {
-                Some(Ok(_)) => (
-                    compose::answer(&collected, remaining, &service.public_url),
-                    true,
-                ),
+                Some(Ok(_)) => (compose::answer(&collected, remaining, &service.public_url), true),
                 Some(Err(error)) => (compose::failed(&error.message, &service.public_url), false),
                 None => unreachable!("Collected::all ends with a terminal event"),
             };
@@ -298,14 +234,7 @@ impl EmailService {
             }
             let (status, detail) = match (&sent, answered) {
                 (Ok(()), true) => ("answered", None),
-                (Ok(()), false) => (
-                    "failed",
-                    collected
-                        .ending
-                        .as_ref()
-                        .and_then(|e| e.as_ref().err())
-                        .map(|e| e.code.clone()),
-                ),
+                (Ok(()), false) => ("failed", collected.ending.as_ref().and_then(|e| e.as_ref().err()).map(|e| e.code.clone())),
                 (Err(e), _) => ("failed", Some(e.to_string())),
             };
             if let Err(e) = &sent {
@@ -318,52 +247,28 @@ impl EmailService {
                 reply_id: Some(&id),
                 detail: detail.as_deref(),
             };
-            if let Err(e) = service
-                .store
-                .record(&message.key, &outcome, service.metering.now_ms())
-                .await
-            {
+            if let Err(e) = service.store.record(&message.key, &outcome, service.metering.now_ms()).await {
                 tracing::error!(error = %e, "recording an email answer failed");
             }
         });
-        Ok(Receipt::Answering {
-            message_id: reply_id,
-        })
+        Ok(Receipt::Answering { message_id: reply_id })
     }
 
     /// A question the chat refused before any work: the sender is told why (nothing was
     /// charged); a busy server or a database error is left for the provider to retry.
-    async fn refuse(
-        &self,
-        message: &inbound::Inbound,
-        sender: &str,
-        account: &Account,
-        refusal: Refusal,
-    ) -> Result<Receipt, EmailError> {
+    async fn refuse(&self, message: &inbound::Inbound, sender: &str, account: &Account, refusal: Refusal) -> Result<Receipt, EmailError> {
         let (reason, bodies) = match refusal {
-            Refusal::Exhausted(e) => (
-                "quota exhausted".to_string(),
-                compose::exhausted(&e.message(), &self.public_url),
-            ),
+            Refusal::Exhausted(e) => ("quota exhausted".to_string(), compose::exhausted(&e.message(), &self.public_url)),
             Refusal::Chat(e @ (ChatError::EmptyQuestion | ChatError::QuestionTooLong { .. })) => {
                 let why = e.to_string();
                 (why.clone(), compose::refused(&why, &self.public_url))
             }
-            Refusal::Chat(e @ (ChatError::Busy(_) | ChatError::UnknownConversation(_))) => {
-                return Err(EmailError::Busy(e.to_string()))
-            }
+            Refusal::Chat(e @ (ChatError::Busy(_) | ChatError::UnknownConversation(_))) => return Err(EmailError::Busy(e.to_string())),
             Refusal::Chat(ChatError::Database(e)) => return Err(EmailError::Database(e)),
             Refusal::Metering(e) => return Err(EmailError::Metering(e)),
         };
-        let outcome = Outcome {
-            status: "refused",
-            account_id: Some(&account.id),
-            detail: Some(&reason),
-            ..Default::default()
-        };
-        self.store
-            .record(&message.key, &outcome, self.metering.now_ms())
-            .await?;
+        let outcome = Outcome { status: "refused", account_id: Some(&account.id), detail: Some(&reason), ..Default::default() };
+        self.store.record(&message.key, &outcome, self.metering.now_ms()).await?;
         self.reply_later(message, sender, bodies);
         Ok(Receipt::Refused { reason })
     }
@@ -373,13 +278,7 @@ impl EmailService {
         Task(self.in_flight.clone())
     }
 
-    fn reply(
-        &self,
-        message: &inbound::Inbound,
-        sender: &str,
-        bodies: Bodies,
-        message_id: String,
-    ) -> Reply {
+    fn reply(&self, message: &inbound::Inbound, sender: &str, bodies: Bodies, message_id: String) -> Reply {
         let mut references = message.references.clone();
         if let Some(id) = &message.message_id {
             references.push(id.clone());

@@ -38,38 +38,26 @@ pub struct Mailer {
 
 impl Mailer {
     pub fn new(config: &EmailConfig) -> Result<Self, EmailError> {
-        let from: Mailbox = config.from.parse().map_err(|e| {
-            EmailError::Config(format!(
-                "email.from {:?} is not an address: {e}",
-                config.from
-            ))
-        })?;
+        let from: Mailbox =
+            config.from.parse().map_err(|e| EmailError::Config(format!("email.from {:?} is not an address: {e}", config.from)))?;
         let transport = match &config.smtp_host {
             None => None,
             Some(host) => {
                 let builder = match config.smtp_security {
-                    SmtpSecurity::None => {
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
-                    }
+                    SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str()),
                     SmtpSecurity::Starttls | SmtpSecurity::Tls => {
-                        let tls = TlsParameters::new(host.clone())
-                            .map_err(|e| EmailError::Config(format!("SMTP TLS for {host}: {e}")))?;
+                        let tls = TlsParameters::new(host.clone()).map_err(|e| EmailError::Config(format!("SMTP TLS for {host}: {e}")))?;
                         let tls = match config.smtp_security {
                             SmtpSecurity::Tls => Tls::Wrapper(tls),
                             _ => Tls::Required(tls),
                         };
-                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str())
-                            .tls(tls)
+                        AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host.as_str()).tls(tls)
                     }
                 };
-                let mut builder =
-                    builder
-                        .port(config.smtp_port)
-                        .timeout(Some(Duration::from_secs_f64(
-                            config.smtp_timeout_secs.max(0.1),
-                        )));
-                if let (Some(user), Some(password)) = (&config.smtp_username, &config.smtp_password)
-                {
+                let mut builder = builder
+                    .port(config.smtp_port)
+                    .timeout(Some(Duration::from_secs_f64(config.smtp_timeout_secs.max(0.1))));
+                if let (Some(user), Some(password)) = (&config.smtp_username, &config.smtp_password) {
                     builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
                 }
                 Some(builder.build())
@@ -90,31 +78,18 @@ impl Mailer {
 
     /// A new Message-ID (without angle brackets) in our domain.
     pub fn new_message_id(&self) -> String {
-        format!(
-            "{}@{}",
-            uuid::Uuid::new_v4().simple(),
-            self.from.email.domain()
-        )
+        format!("{}@{}", uuid::Uuid::new_v4().simple(), self.from.email.domain())
     }
 
     fn build(&self, reply: &Reply) -> Result<Message, EmailError> {
-        let to: Mailbox = reply
-            .to
-            .parse()
-            .map_err(|e| EmailError::Send(format!("{:?} is not an address: {e}", reply.to)))?;
+        let to: Mailbox = reply.to.parse().map_err(|e| EmailError::Send(format!("{:?} is not an address: {e}", reply.to)))?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(reply.subject.clone())
             .message_id(Some(format!("<{}>", reply.message_id)))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("Auto-Submitted"),
-                "auto-replied".into(),
-            ))
-            .raw_header(HeaderValue::new(
-                HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"),
-                "All".into(),
-            ));
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("Auto-Submitted"), "auto-replied".into()))
+            .raw_header(HeaderValue::new(HeaderName::new_from_ascii_str("X-Auto-Response-Suppress"), "All".into()));
         if let Some(id) = &reply.in_reply_to {
             builder = builder.in_reply_to(format!("<{id}>"));
         }
@@ -123,27 +98,15 @@ impl Mailer {
             builder = builder.references(refs.join(" "));
         }
         let body = MultiPart::alternative()
-            .singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_PLAIN)
-                    .body(reply.text.clone()),
-            )
-            .singlepart(
-                SinglePart::builder()
-                    .header(ContentType::TEXT_HTML)
-                    .body(reply.html.clone()),
-            );
-        builder
-            .multipart(body)
-            .map_err(|e| EmailError::Send(e.to_string()))
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(reply.text.clone()))
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(reply.html.clone()));
+        builder.multipart(body).map_err(|e| EmailError::Send(e.to_string()))
     }
 
     /// Sends `reply`, retrying transient failures; `Ok` once the relay accepted it.
     pub async fn send(&self, reply: &Reply) -> Result<(), EmailError> {
         let Some(transport) = &self.transport else {
-            return Err(EmailError::Send(
-                "no SMTP relay is configured (email.smtp_host)".into(),
-            ));
+            return Err(EmailError::Send("no SMTP relay is configured (email.smtp_host)".into()));
         };
         let message = self.build(reply)?;
         let mut delay = self.retry_delay;
@@ -151,10 +114,7 @@ impl Mailer {
             match transport.send(message.clone()).await {
                 Ok(_) => return Ok(()),
                 Err(e) if e.is_permanent() || attempt == self.attempts => {
-                    return Err(EmailError::Send(format!(
-                        "attempt {attempt} of {}: {e}",
-                        self.attempts
-                    )));
+                    return Err(EmailError::Send(format!("attempt {attempt} of {}: {e}", self.attempts)));
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, attempt, to = %reply.to, "sending a reply failed; trying again");
@@ -185,10 +145,7 @@ mod tests {
 
     #[test]
     fn a_reply_is_threaded_marked_automatic_and_multipart() {
-        let config = EmailConfig {
-            from: "codecite <answers@codecite.test>".into(),
-            ..Default::default()
-        };
+        let config = EmailConfig { from: "codecite <answers@codecite.test>".into(), ..Default::default() };
         let mailer = Mailer::new(&config).unwrap();
         assert_eq!(mailer.address(), "answers@codecite.test");
         assert!(mailer.new_message_id().ends_with("@codecite.test"));
@@ -204,29 +161,17 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle} missing from\n{text}");
         }
-        assert!(Mailer::new(&EmailConfig {
-            from: "not an address".into(),
-            ..Default::default()
-        })
-        .is_err());
+        assert!(Mailer::new(&EmailConfig { from: "not an address".into(), ..Default::default() }).is_err());
     }
 
     #[tokio::test]
     async fn tls_relays_are_set_up_without_connecting() {
         for security in [SmtpSecurity::Starttls, SmtpSecurity::Tls] {
-            let config = EmailConfig {
-                smtp_host: Some("smtp.example.org".into()),
-                smtp_security: security,
-                ..Default::default()
-            };
+            let config = EmailConfig { smtp_host: Some("smtp.example.org".into()), smtp_security: security, ..Default::default() };
             assert!(Mailer::new(&config).is_ok(), "{security:?}");
         }
         // No relay: the send fails at once, saying why.
-        let err = Mailer::new(&EmailConfig::default())
-            .unwrap()
-            .send(&reply())
-            .await
-            .unwrap_err();
+        let err = Mailer::new(&EmailConfig::default()).unwrap().send(&reply()).await.unwrap_err();
         assert!(err.to_string().contains("email.smtp_host"), "{err}");
     }
 }

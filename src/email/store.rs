@@ -41,19 +41,11 @@ impl EmailStore {
 
     /// Forgets a claim, so that the provider's retry is handled afresh (we were too busy).
     pub async fn release(&self, key: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM email_messages WHERE message_id = $1 AND status = 'received'")
-            .bind(key)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM email_messages WHERE message_id = $1 AND status = 'received'").bind(key).execute(&self.pool).await?;
         Ok(())
     }
 
-    pub async fn record(
-        &self,
-        key: &str,
-        outcome: &Outcome<'_>,
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
+    pub async fn record(&self, key: &str, outcome: &Outcome<'_>, now: i64) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE email_messages SET status = $1, account_id = COALESCE($2, account_id), conversation_id = COALESCE($3, conversation_id), \
              reply_id = COALESCE($4, reply_id), detail = $5, updated_at = $6 WHERE message_id = $7",
@@ -72,11 +64,7 @@ impl EmailStore {
 
     /// The account's conversation that a message with these thread ids continues: the
     /// newest whose question or reply is among them, when the conversation still exists.
-    pub async fn thread(
-        &self,
-        account_id: &str,
-        ids: &[String],
-    ) -> Result<Option<String>, sqlx::Error> {
+    pub async fn thread(&self, account_id: &str, ids: &[String]) -> Result<Option<String>, sqlx::Error> {
         if ids.is_empty() {
             return Ok(None);
         }
@@ -95,12 +83,7 @@ impl EmailStore {
 
     /// Whether an invitation may go to `address` now (none within `interval_ms`); when it
     /// may, the sending is recorded in the same statement, so two at once send one.
-    pub async fn may_invite(
-        &self,
-        address: &str,
-        now: i64,
-        interval_ms: i64,
-    ) -> Result<bool, sqlx::Error> {
+    pub async fn may_invite(&self, address: &str, now: i64, interval_ms: i64) -> Result<bool, sqlx::Error> {
         let done = sqlx::query(
             "INSERT INTO email_invitations (address, sent_at) VALUES ($1, $2) \
              ON CONFLICT (address) DO UPDATE SET sent_at = excluded.sent_at WHERE email_invitations.sent_at <= $3",

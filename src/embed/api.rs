@@ -6,9 +6,9 @@ use async_openai::config::OpenAIConfig;
 use async_openai::types::embeddings::CreateEmbeddingRequestArgs;
 use async_openai::Client;
 
+use crate::llm::client::{openai_client, Wait};
 use super::{EmbedError, Embedder};
 use crate::config::EmbedConfig;
-use crate::llm::client::{openai_client, Wait};
 
 pub struct ApiEmbedder {
     client: Client<OpenAIConfig>,
@@ -23,9 +23,10 @@ impl ApiEmbedder {
     /// Connects and asks for one embedding to learn the dimension, so a misconfigured
     /// endpoint fails at start-up rather than half-way through an ingest.
     pub async fn connect(config: &EmbedConfig) -> Result<Self, EmbedError> {
-        let base = config.api_base.clone().ok_or_else(|| {
-            EmbedError::Unavailable("the openai embedder needs embed.api_base".into())
-        })?;
+        let base = config
+            .api_base
+            .clone()
+            .ok_or_else(|| EmbedError::Unavailable("the openai embedder needs embed.api_base".into()))?;
         let wait = Wait::Total(Duration::from_secs_f64(config.api_timeout_secs.max(0.001)));
         let mut embedder = Self {
             client: openai_client(&base, config.api_key.as_deref(), wait),
@@ -38,9 +39,7 @@ impl ApiEmbedder {
         let probe = embedder.call(&["dimension probe".to_string()]).await?;
         embedder.dim = probe.first().map(Vec::len).unwrap_or(0);
         if embedder.dim == 0 {
-            return Err(EmbedError::Api(
-                "the API returned an empty embedding".into(),
-            ));
+            return Err(EmbedError::Api("the API returned an empty embedding".into()));
         }
         embedder.id = format!("openai/{}/{}", embedder.model, embedder.dim);
         Ok(embedder)
@@ -53,19 +52,11 @@ impl ApiEmbedder {
             args.dimensions(d);
         }
         let request = args.build().map_err(|e| EmbedError::Api(e.to_string()))?;
-        let response = self
-            .client
-            .embeddings()
-            .create(request)
-            .await
-            .map_err(|e| EmbedError::Api(e.to_string()))?;
+        let response = self.client.embeddings().create(request).await.map_err(|e| EmbedError::Api(e.to_string()))?;
         let mut data = response.data;
         data.sort_by_key(|d| d.index);
         if data.len() != texts.len() {
-            return Err(EmbedError::Count {
-                expected: texts.len(),
-                got: data.len(),
-            });
+            return Err(EmbedError::Count { expected: texts.len(), got: data.len() });
         }
         Ok(data
             .into_iter()
@@ -93,10 +84,7 @@ impl Embedder for ApiEmbedder {
         for batch in texts.chunks(self.batch_size) {
             let vectors = self.call(batch).await?;
             if let Some(v) = vectors.iter().find(|v| v.len() != self.dim) {
-                return Err(EmbedError::Dimension {
-                    expected: self.dim,
-                    got: v.len(),
-                });
+                return Err(EmbedError::Dimension { expected: self.dim, got: v.len() });
             }
             out.extend(vectors);
         }

@@ -19,31 +19,19 @@ impl Bm25Encoder {
     /// `avg_len` is the corpus's mean document length in words; BM25's length
     /// normalisation is only fair when it matches the documents actually indexed.
     pub fn new(avg_len: f64) -> Self {
-        let avg_len = NotNan::new(avg_len.max(1.0))
-            .unwrap_or_else(|_| NotNan::new(1.0).expect("1 is a number"));
-        let config = EdgeBm25Config {
-            avg_len,
-            ..Default::default()
-        };
-        Self {
-            model: EdgeBm25::new(config).expect("English BM25 with a positive length is valid"),
-        }
+        let avg_len = NotNan::new(avg_len.max(1.0)).unwrap_or_else(|_| NotNan::new(1.0).expect("1 is a number"));
+        let config = EdgeBm25Config { avg_len, ..Default::default() };
+        Self { model: EdgeBm25::new(config).expect("English BM25 with a positive length is valid") }
     }
 
     pub fn document(&self, text: &str) -> SparseVec {
         let v = self.model.embed_document(text);
-        SparseVec {
-            indices: v.indices,
-            values: v.values,
-        }
+        SparseVec { indices: v.indices, values: v.values }
     }
 
     pub fn query(&self, text: &str) -> SparseVec {
         let v = self.model.embed_query(text);
-        SparseVec {
-            indices: v.indices,
-            values: v.values,
-        }
+        SparseVec { indices: v.indices, values: v.values }
     }
 }
 
@@ -51,10 +39,7 @@ impl Bm25Encoder {
 pub fn average_words<'a>(texts: impl Iterator<Item = &'a str>) -> f64 {
     let (mut words, mut docs) = (0usize, 0usize);
     for t in texts {
-        words += t
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .count();
+        words += t.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).count();
         docs += 1;
     }
     if docs == 0 {
@@ -73,14 +58,8 @@ mod tests {
         let enc = Bm25Encoder::new(12.0);
         let doc = enc.document("Laparoscopic cholecystectomy, removal of the gallbladder");
         let query = enc.query("gallbladder removal");
-        assert!(
-            query.indices.iter().all(|i| doc.indices.contains(i)),
-            "{query:?} vs {doc:?}"
-        );
-        assert!(
-            enc.query("the of and").indices.is_empty(),
-            "stop words carry no weight"
-        );
+        assert!(query.indices.iter().all(|i| doc.indices.contains(i)), "{query:?} vs {doc:?}");
+        assert!(enc.query("the of and").indices.is_empty(), "stop words carry no weight");
     }
 
     #[test]

@@ -44,15 +44,10 @@ impl CacheState {
         if let Some(v) = self.hot.get(key) {
             return Ok(Some(v.clone()));
         }
-        let Some(&offset) = self.index.get(key) else {
-            return Ok(None);
-        };
+        let Some(&offset) = self.index.get(key) else { return Ok(None) };
         let mut bytes = vec![0u8; self.dim * 4];
         self.file.read_exact_at(&mut bytes, offset)?;
-        let v: Vec<f32> = bytes
-            .chunks_exact(4)
-            .map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes")))
-            .collect();
+        let v: Vec<f32> = bytes.chunks_exact(4).map(|b| f32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
         self.hot.put(*key, v.clone());
         Ok(Some(v))
     }
@@ -75,32 +70,14 @@ impl CachedEmbedder {
     /// Opens (or creates) the cache file of `inner` in `dir`, keeping at most `capacity`
     /// vectors in memory.
     pub fn open(inner: Arc<dyn Embedder>, dir: &Path, capacity: usize) -> Result<Self, EmbedError> {
-        let safe_id: String = inner
-            .id()
-            .chars()
-            .map(|c| {
-                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                    c
-                } else {
-                    '_'
-                }
-            })
-            .collect();
+        let safe_id: String =
+            inner.id().chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
         let path = dir.join(format!("{safe_id}.bin"));
-        let err = |e: std::io::Error| EmbedError::Cache {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
+        let err = |e: std::io::Error| EmbedError::Cache { path: path.display().to_string(), message: e.to_string() };
         std::fs::create_dir_all(dir).map_err(err)?;
         let dim = inner.dim();
         let record_len = (32 + dim * 4) as u64;
-        let file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .write(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(err)?;
+        let file = OpenOptions::new().create(true).read(true).write(true).truncate(false).open(&path).map_err(err)?;
         let len = file.metadata().map_err(err)?.len();
         // Read the keys only, skipping the vectors.
         let mut index = HashMap::new();
@@ -118,18 +95,8 @@ impl CachedEmbedder {
             file.set_len(at).map_err(err)?;
         }
         let hot = LruCache::new(NonZeroUsize::new(capacity.max(1)).expect("at least 1"));
-        let state = CacheState {
-            index,
-            hot,
-            file,
-            end: at,
-            dim,
-        };
-        Ok(Self {
-            inner,
-            path,
-            state: Arc::new(Mutex::new(state)),
-        })
+        let state = CacheState { index, hot, file, end: at, dim };
+        Ok(Self { inner, path, state: Arc::new(Mutex::new(state)) })
     }
 
     pub fn len(&self) -> usize {
@@ -150,10 +117,7 @@ impl CachedEmbedder {
     }
 
     fn io_error(&self, e: impl std::fmt::Display) -> EmbedError {
-        EmbedError::Cache {
-            path: self.path.display().to_string(),
-            message: e.to_string(),
-        }
+        EmbedError::Cache { path: self.path.display().to_string(), message: e.to_string() }
     }
 
     /// Runs `work` on the cache state on a blocking thread.
@@ -186,44 +150,24 @@ impl Embedder for CachedEmbedder {
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let keys: Vec<Key> = texts.iter().map(|t| Self::key(t)).collect();
         let lookup = keys.clone();
-        let mut out: Vec<Option<Vec<f32>>> = self
-            .with_state(move |state| lookup.iter().map(|k| state.get(k)).collect())
-            .await?;
+        let mut out: Vec<Option<Vec<f32>>> = self.with_state(move |state| lookup.iter().map(|k| state.get(k)).collect()).await?;
         let missing: Vec<usize> = (0..texts.len()).filter(|&i| out[i].is_none()).collect();
         if !missing.is_empty() {
             let batch: Vec<String> = missing.iter().map(|&i| texts[i].clone()).collect();
             let fresh = self.inner.embed(&batch).await?;
             if fresh.len() != batch.len() {
-                return Err(EmbedError::Count {
-                    expected: batch.len(),
-                    got: fresh.len(),
-                });
+                return Err(EmbedError::Count { expected: batch.len(), got: fresh.len() });
             }
             if let Some(v) = fresh.iter().find(|v| v.len() != self.inner.dim()) {
-                return Err(EmbedError::Dimension {
-                    expected: self.inner.dim(),
-                    got: v.len(),
-                });
+                return Err(EmbedError::Dimension { expected: self.inner.dim(), got: v.len() });
             }
-            let records: Vec<(Key, Vec<f32>)> = missing
-                .iter()
-                .map(|&i| keys[i])
-                .zip(fresh.iter().cloned())
-                .collect();
-            self.with_state(move |state| {
-                records
-                    .into_iter()
-                    .try_for_each(|(k, v)| state.append(k, v))
-            })
-            .await?;
+            let records: Vec<(Key, Vec<f32>)> = missing.iter().map(|&i| keys[i]).zip(fresh.iter().cloned()).collect();
+            self.with_state(move |state| records.into_iter().try_for_each(|(k, v)| state.append(k, v))).await?;
             for (&i, v) in missing.iter().zip(fresh) {
                 out[i] = Some(v);
             }
         }
-        Ok(out
-            .into_iter()
-            .map(|v| v.expect("every slot filled"))
-            .collect())
+        Ok(out.into_iter().map(|v| v.expect("every slot filled")).collect())
     }
 }
 
@@ -247,10 +191,7 @@ mod tests {
         }
         async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
             self.0.fetch_add(texts.len(), Ordering::SeqCst);
-            Ok(texts
-                .iter()
-                .map(|t| vec![t.len() as f32, 1.0, 2.0])
-                .collect())
+            Ok(texts.iter().map(|t| vec![t.len() as f32, 1.0, 2.0]).collect())
         }
     }
 
@@ -266,15 +207,8 @@ mod tests {
 
         let cache = CachedEmbedder::open(inner.clone(), dir.path(), 100).unwrap();
         assert_eq!(cache.len(), 2);
-        let again = cache
-            .embed(&[texts[1].clone(), "gamma".into(), texts[0].clone()])
-            .await
-            .unwrap();
-        assert_eq!(
-            inner.0.load(Ordering::SeqCst),
-            3,
-            "only the new text reached the embedder"
-        );
+        let again = cache.embed(&[texts[1].clone(), "gamma".into(), texts[0].clone()]).await.unwrap();
+        assert_eq!(inner.0.load(Ordering::SeqCst), 3, "only the new text reached the embedder");
         assert_eq!(again[0], first[1]);
         assert_eq!(again[2], first[0]);
         assert_eq!(again[1], vec![5.0, 1.0, 2.0]);
@@ -301,20 +235,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let inner = Arc::new(Counting(AtomicUsize::new(0)));
         let cache = CachedEmbedder::open(inner.clone(), dir.path(), 2).unwrap();
-        let texts: Vec<String> = ["one", "three", "fifteen", "seventy"]
-            .iter()
-            .map(|t| t.to_string())
-            .collect();
+        let texts: Vec<String> = ["one", "three", "fifteen", "seventy"].iter().map(|t| t.to_string()).collect();
         let first = cache.embed(&texts).await.unwrap();
         assert_eq!(cache.in_memory(), 2);
         assert_eq!(cache.len(), 4);
         let again = cache.embed(&texts).await.unwrap();
         assert_eq!(again, first, "evicted vectors are read back from the file");
-        assert_eq!(
-            inner.0.load(Ordering::SeqCst),
-            4,
-            "nothing was embedded twice"
-        );
+        assert_eq!(inner.0.load(Ordering::SeqCst), 4, "nothing was embedded twice");
         assert!(cache.in_memory() <= 2);
     }
 }

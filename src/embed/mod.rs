@@ -55,24 +55,15 @@ pub trait Embedder: Send + Sync {
 
     async fn embed_one(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let mut v = self.embed(&[text.to_string()]).await?;
-        v.pop().ok_or(EmbedError::Count {
-            expected: 1,
-            got: 0,
-        })
+        v.pop().ok_or(EmbedError::Count { expected: 1, got: 0 })
     }
 }
 
 /// Builds the configured embedder; slow ones are wrapped in the on-disk cache under `cache_dir`.
-pub async fn build(
-    config: &EmbedConfig,
-    cache_dir: &std::path::Path,
-) -> Result<Arc<dyn Embedder>, EmbedError> {
+pub async fn build(config: &EmbedConfig, cache_dir: &std::path::Path) -> Result<Arc<dyn Embedder>, EmbedError> {
     let inner: Arc<dyn Embedder> = match config.kind {
         EmbedderKind::Static => {
-            let dir = config
-                .model_dir
-                .clone()
-                .unwrap_or_else(crate::config::default_static_model_dir);
+            let dir = config.model_dir.clone().unwrap_or_else(crate::config::default_static_model_dir);
             Arc::new(StaticEmbedder::load(&dir)?)
         }
         EmbedderKind::Openai => Arc::new(ApiEmbedder::connect(config).await?),
@@ -86,11 +77,7 @@ pub async fn build(
         }
     };
     if inner.worth_caching() {
-        Ok(Arc::new(CachedEmbedder::open(
-            inner,
-            cache_dir,
-            config.cache_entries,
-        )?))
+        Ok(Arc::new(CachedEmbedder::open(inner, cache_dir, config.cache_entries)?))
     } else {
         Ok(inner)
     }

@@ -37,39 +37,22 @@ static RUNTIME: OnceLock<Result<Environment, String>> = OnceLock::new();
 
 fn runtime(lib: &Path) -> Result<&'static Environment, EmbedError> {
     RUNTIME
-        .get_or_init(|| {
-            ort::init_from(lib)
-                .map_err(|e| e.to_string())?
-                .build()
-                .map_err(|e| e.to_string())
-        })
+        .get_or_init(|| ort::init_from(lib).map_err(|e| e.to_string())?.build().map_err(|e| e.to_string()))
         .as_ref()
-        .map_err(|message| EmbedError::Load {
-            path: lib.display().to_string(),
-            message: message.clone(),
-        })
+        .map_err(|message| EmbedError::Load { path: lib.display().to_string(), message: message.clone() })
 }
 
 impl OnnxEmbedder {
     pub fn load(config: &EmbedConfig) -> Result<Self, EmbedError> {
-        let dir: PathBuf = config.model_dir.clone().ok_or_else(|| {
-            EmbedError::Unavailable(
-                "the minilm embedder needs embed.model_dir (see scripts/fetch_minilm.sh)".into(),
-            )
-        })?;
-        let lib = config
-            .onnxruntime_lib
+        let dir: PathBuf = config
+            .model_dir
             .clone()
-            .unwrap_or_else(|| dir.join("libonnxruntime.so"));
-        let err = |path: &Path, e: &dyn std::fmt::Display| EmbedError::Load {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        };
+            .ok_or_else(|| EmbedError::Unavailable("the minilm embedder needs embed.model_dir (see scripts/fetch_minilm.sh)".into()))?;
+        let lib = config.onnxruntime_lib.clone().unwrap_or_else(|| dir.join("libonnxruntime.so"));
+        let err = |path: &Path, e: &dyn std::fmt::Display| EmbedError::Load { path: path.display().to_string(), message: e.to_string() };
         let env = runtime(&lib)?;
         let model = dir.join("model.onnx");
-        let threads = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
         let session = Session::builder(env)
             .map_err(|e| err(&model, &e))?
             .with_intra_threads(threads)
@@ -77,29 +60,14 @@ impl OnnxEmbedder {
             .commit_from_file(&model)
             .map_err(|e| err(&model, &e))?;
         let tokenizer_path = dir.join("tokenizer.json");
-        let mut tokenizer =
-            Tokenizer::from_file(&tokenizer_path).map_err(|e| err(&tokenizer_path, &e))?;
+        let mut tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| err(&tokenizer_path, &e))?;
         tokenizer.with_padding(Some(PaddingParams::default()));
         tokenizer
-            .with_truncation(Some(TruncationParams {
-                max_length: MAX_TOKENS,
-                ..Default::default()
-            }))
+            .with_truncation(Some(TruncationParams { max_length: MAX_TOKENS, ..Default::default() }))
             .map_err(|e| err(&tokenizer_path, &e))?;
-        let model = Model {
-            session: Mutex::new(session),
-            tokenizer,
-        };
-        let dim = model
-            .run(&["dimension probe".to_string()])?
-            .first()
-            .map(Vec::len)
-            .unwrap_or(0);
-        Ok(Self {
-            model: Arc::new(model),
-            dim,
-            id: format!("minilm/all-MiniLM-L6-v2-onnx-int8/{dim}"),
-        })
+        let model = Model { session: Mutex::new(session), tokenizer };
+        let dim = model.run(&["dimension probe".to_string()])?.first().map(Vec::len).unwrap_or(0);
+        Ok(Self { model: Arc::new(model), dim, id: format!("minilm/all-MiniLM-L6-v2-onnx-int8/{dim}") })
     }
 }
 
@@ -107,10 +75,7 @@ impl Model {
     /// One forward pass, then mean pooling over the real (unpadded) tokens.
     fn run(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let api = |e: &dyn std::fmt::Display| EmbedError::Api(format!("onnxruntime: {e}"));
-        let encodings = self
-            .tokenizer
-            .encode_batch(texts.to_vec(), true)
-            .map_err(|e| api(&e))?;
+        let encodings = self.tokenizer.encode_batch(texts.to_vec(), true).map_err(|e| api(&e))?;
         let batch = encodings.len();
         let seq = encodings.first().map(|e| e.len()).unwrap_or(0);
         let mut ids = Vec::with_capacity(batch * seq);
@@ -130,9 +95,7 @@ impl Model {
         ];
         let mut session = self.session.lock().expect("session lock");
         let outputs = session.run(inputs).map_err(|e| api(&e))?;
-        let (out_shape, hidden) = outputs["last_hidden_state"]
-            .try_extract_tensor::<f32>()
-            .map_err(|e| api(&e))?;
+        let (out_shape, hidden) = outputs["last_hidden_state"].try_extract_tensor::<f32>().map_err(|e| api(&e))?;
         let dim = *out_shape.last().unwrap_or(&0) as usize;
         let mut vectors = Vec::with_capacity(batch);
         for b in 0..batch {

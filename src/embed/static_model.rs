@@ -17,23 +17,13 @@ const MAX_TOKENS: usize = 256;
 
 impl StaticEmbedder {
     pub fn load(dir: &Path) -> Result<Self, EmbedError> {
-        let err = |message: String| EmbedError::Load {
-            path: dir.display().to_string(),
-            message,
-        };
+        let err = |message: String| EmbedError::Load { path: dir.display().to_string(), message };
         if !dir.join("model.safetensors").exists() {
             return Err(err("model.safetensors not found".into()));
         }
-        let model = StaticModel::from_pretrained(dir, None, Some(true), None)
-            .map_err(|e| err(format!("{e:#}")))?;
-        let name = dir
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        Ok(Self {
-            id: format!("static/{name}/{}", model.dim()),
-            model,
-        })
+        let model = StaticModel::from_pretrained(dir, None, Some(true), None).map_err(|e| err(format!("{e:#}")))?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        Ok(Self { id: format!("static/{name}/{}", model.dim()), model })
     }
 
     /// Synchronous embedding, for callers already on a blocking thread.

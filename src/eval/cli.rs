@@ -7,10 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Subcommand};
 
-use super::{
-    diff, load_cases, official_descriptions, protocol_cases, run, EvalOptions, Gate, HttpTarget,
-    InProcessTarget, Report, Target,
-};
+use super::{diff, load_cases, official_descriptions, protocol_cases, run, EvalOptions, Gate, HttpTarget, InProcessTarget, Report, Target};
 use crate::app::Services;
 use crate::config::Config;
 use crate::ingest::IngestOptions;
@@ -84,35 +81,17 @@ pub async fn main(config_file: Option<&Path>, args: EvalArgs) -> anyhow::Result<
     match args.command {
         Some(EvalCommand::Diff { before, after }) => {
             let read = |p: &Path| -> anyhow::Result<Report> {
-                serde_json::from_str(
-                    &std::fs::read_to_string(p)
-                        .with_context(|| format!("reading {}", p.display()))?,
-                )
-                .with_context(|| format!("{} is not an eval report", p.display()))
+                serde_json::from_str(&std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?)
+                    .with_context(|| format!("{} is not an eval report", p.display()))
             };
             print!("{}", diff(&read(&before)?, &read(&after)?));
             Ok(())
         }
-        Some(EvalCommand::MakeProtocol {
-            seed,
-            icd,
-            hcpcs,
-            out,
-            corpus,
-        }) => {
+        Some(EvalCommand::MakeProtocol { seed, icd, hcpcs, out, corpus }) => {
             let corpus = corpus.unwrap_or_else(crate::config::default_corpus_dir);
-            let cases = protocol_cases(
-                &official_descriptions(&corpus.join("raw"))?,
-                seed,
-                icd,
-                hcpcs,
-            );
-            let lines: Vec<String> = cases
-                .iter()
-                .map(serde_json::to_string)
-                .collect::<Result<_, _>>()?;
-            std::fs::write(&out, lines.join("\n") + "\n")
-                .with_context(|| format!("writing {}", out.display()))?;
+            let cases = protocol_cases(&official_descriptions(&corpus.join("raw"))?, seed, icd, hcpcs);
+            let lines: Vec<String> = cases.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+            std::fs::write(&out, lines.join("\n") + "\n").with_context(|| format!("writing {}", out.display()))?;
             println!("wrote {} cases to {}", cases.len(), out.display());
             Ok(())
         }
@@ -121,10 +100,7 @@ pub async fn main(config_file: Option<&Path>, args: EvalArgs) -> anyhow::Result<
 }
 
 async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(
-        !args.files.is_empty(),
-        "name at least one question set, e.g. evals/questions.jsonl"
-    );
+    anyhow::ensure!(!args.files.is_empty(), "name at least one question set, e.g. evals/questions.jsonl");
     let mut cases = vec![];
     for f in &args.files {
         cases.extend(load_cases(f)?);
@@ -147,25 +123,10 @@ async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<(
                 .context("--judge needs an LLM: set llm.base_url (CODECITE_LLM_BASE_URL)")?,
         )),
     };
-    let options = EvalOptions {
-        mode: args.mode,
-        k: args.k,
-        answers: !args.no_answers,
-        judge,
-    };
+    let options = EvalOptions { mode: args.mode, k: args.k, answers: !args.no_answers, judge };
     let mut run_info = BTreeMap::from([
-        (
-            "sets".to_string(),
-            args.files
-                .iter()
-                .map(|f| f.display().to_string())
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        (
-            "mode".to_string(),
-            format!("{:?}", args.mode).to_lowercase(),
-        ),
+        ("sets".to_string(), args.files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>().join(", ")),
+        ("mode".to_string(), format!("{:?}", args.mode).to_lowercase()),
     ]);
     let target: Box<dyn Target> = match &args.url {
         Some(url) => {
@@ -175,16 +136,8 @@ async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<(
         None => {
             let services = Arc::new(Services::open(&config).await?);
             if !services.store_ready().await? {
-                eprintln!(
-                    "eval: the store is empty; ingesting {} first",
-                    config.corpus_dir.display()
-                );
-                services
-                    .ingest(&IngestOptions {
-                        progress: true,
-                        ..Default::default()
-                    })
-                    .await?;
+                eprintln!("eval: the store is empty; ingesting {} first", config.corpus_dir.display());
+                services.ingest(&IngestOptions { progress: true, ..Default::default() }).await?;
             }
             run_info.insert("target".into(), "in-process".into());
             run_info.insert("generator".into(), services.chat.generator_name().into());
@@ -195,8 +148,7 @@ async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<(
     let results = run(target.as_ref(), &cases, &options).await?;
     let report = Report::new(run_info, results);
     println!("{}", report.table());
-    std::fs::write(&args.out, serde_json::to_string_pretty(&report)?)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, serde_json::to_string_pretty(&report)?).with_context(|| format!("writing {}", args.out.display()))?;
     let md = args.out.with_extension("md");
     std::fs::write(&md, report.markdown()).with_context(|| format!("writing {}", md.display()))?;
     eprintln!("eval: wrote {} and {}", args.out.display(), md.display());
@@ -206,10 +158,7 @@ async fn run_sets(config_file: Option<&Path>, args: RunArgs) -> anyhow::Result<(
             for m in &misses {
                 eprintln!("gate: {m}");
             }
-            anyhow::bail!(
-                "the evaluation gate failed: {} threshold(s) missed",
-                misses.len()
-            );
+            anyhow::bail!("the evaluation gate failed: {} threshold(s) missed", misses.len());
         }
         eprintln!("gate: every threshold met");
     }

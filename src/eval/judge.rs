@@ -5,15 +5,13 @@
 use std::time::Duration;
 
 use async_openai::config::OpenAIConfig;
-use async_openai::types::chat::{
-    ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs,
-};
+use async_openai::types::chat::{ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs};
 use async_openai::Client;
 use minijinja::{context, Environment};
 use serde::Deserialize;
 
-use crate::config::LlmConfig;
 use crate::llm::client::{openai_client, Wait};
+use crate::config::LlmConfig;
 
 const TEMPLATE: &str = include_str!("../../prompts/judge.md");
 
@@ -42,11 +40,7 @@ impl Judge {
         // A judgement is one short non-streamed completion.
         let wait = Wait::Total(Duration::from_secs_f64(config.timeout_secs.max(1.0) * 4.0));
         let client = openai_client(base, config.api_key.as_deref(), wait);
-        Some(Self {
-            client,
-            model: config.model.clone(),
-            runs: runs.max(1),
-        })
+        Some(Self { client, model: config.model.clone(), runs: runs.max(1) })
     }
 
     pub fn prompt(sources: &[(usize, String)], answer: &str) -> String {
@@ -57,8 +51,7 @@ impl Judge {
         }
         let sources: Vec<S> = sources.iter().map(|(n, text)| S { n: *n, text }).collect();
         let mut env = Environment::new();
-        env.add_template("judge", TEMPLATE)
-            .expect("prompts/judge.md is a valid template");
+        env.add_template("judge", TEMPLATE).expect("prompts/judge.md is a valid template");
         env.get_template("judge")
             .expect("registered")
             .render(context! { sources => sources, answer => answer })
@@ -67,34 +60,19 @@ impl Judge {
 
     /// Mean supported/claims over the runs that returned a usable verdict; `None` if none did.
     /// An answer with no claims (a plain refusal) is fully faithful.
-    pub async fn faithfulness(
-        &self,
-        sources: &[(usize, String)],
-        answer: &str,
-    ) -> anyhow::Result<Option<f64>> {
+    pub async fn faithfulness(&self, sources: &[(usize, String)], answer: &str) -> anyhow::Result<Option<f64>> {
         let prompt = Self::prompt(sources, answer);
         let mut scores = vec![];
         for _ in 0..self.runs {
             let request = CreateChatCompletionRequestArgs::default()
                 .model(&self.model)
                 .temperature(0.7)
-                .messages([ChatCompletionRequestUserMessageArgs::default()
-                    .content(prompt.clone())
-                    .build()?
-                    .into()])
+                .messages([ChatCompletionRequestUserMessageArgs::default().content(prompt.clone()).build()?.into()])
                 .build()?;
             let response = self.client.chat().create(request).await?;
-            let reply = response
-                .choices
-                .first()
-                .and_then(|c| c.message.content.clone())
-                .unwrap_or_default();
+            let reply = response.choices.first().and_then(|c| c.message.content.clone()).unwrap_or_default();
             if let Some(v) = verdict(&reply) {
-                scores.push(if v.claims <= 0.0 {
-                    1.0
-                } else {
-                    (v.supported / v.claims).clamp(0.0, 1.0)
-                });
+                scores.push(if v.claims <= 0.0 { 1.0 } else { (v.supported / v.claims).clamp(0.0, 1.0) });
             }
         }
         Ok((!scores.is_empty()).then(|| scores.iter().sum::<f64>() / scores.len() as f64))

@@ -31,10 +31,7 @@ fn any_slot(case: &EvalCase) -> bool {
 }
 
 fn relevant(case: &EvalCase, code: &str) -> bool {
-    case.expect_any
-        .iter()
-        .chain(&case.expect_all)
-        .any(|c| c == code)
+    case.expect_any.iter().chain(&case.expect_all).any(|c| c == code)
 }
 
 /// Share of the case's slots filled by the first `k` of `codes`, out of min(k, slots).
@@ -45,10 +42,7 @@ pub fn recall(case: &EvalCase, codes: &[String], k: usize) -> Option<f64> {
     }
     let top = &codes[..codes.len().min(k)];
     let any = any_slot(case) && case.expect_any.iter().any(|c| top.contains(c));
-    let all = all_codes(case)
-        .into_iter()
-        .filter(|c| top.contains(c))
-        .count();
+    let all = all_codes(case).into_iter().filter(|c| top.contains(c)).count();
     Some((usize::from(any) + all) as f64 / n.min(k) as f64)
 }
 
@@ -56,13 +50,7 @@ pub fn reciprocal_rank(case: &EvalCase, codes: &[String]) -> Option<f64> {
     if slots(case) == 0 {
         return None;
     }
-    Some(
-        codes
-            .iter()
-            .position(|c| relevant(case, c))
-            .map(|p| 1.0 / (p + 1) as f64)
-            .unwrap_or(0.0),
-    )
+    Some(codes.iter().position(|c| relevant(case, c)).map(|p| 1.0 / (p + 1) as f64).unwrap_or(0.0))
 }
 
 pub fn ndcg10(case: &EvalCase, codes: &[String]) -> Option<f64> {
@@ -110,10 +98,7 @@ impl Means {
     }
 
     pub fn finish(&self) -> BTreeMap<String, f64> {
-        self.sums
-            .iter()
-            .map(|(k, (s, n))| (k.clone(), s / *n as f64))
-            .collect()
+        self.sums.iter().map(|(k, (s, n))| (k.clone(), s / *n as f64)).collect()
     }
 }
 
@@ -162,10 +147,7 @@ mod tests {
         assert_eq!(recall(&twice, &codes(&["A", "X"]), 5), Some(0.5));
         assert_eq!(recall(&twice, &codes(&["A", "B"]), 5), Some(1.0));
         assert_eq!(ndcg10(&twice, &codes(&["A", "B"])), Some(1.0));
-        assert_eq!(
-            recall(&case(&[], &["A", "A"]), &codes(&["A"]), 5),
-            Some(1.0)
-        );
+        assert_eq!(recall(&case(&[], &["A", "A"]), &codes(&["A"]), 5), Some(1.0));
         assert_eq!(recall(&case(&[], &[]), &ranked, 5), None);
     }
 
@@ -179,20 +161,13 @@ mod tests {
         let perfect = ndcg10(&two, &codes(&["A", "B"])).unwrap();
         let swapped = ndcg10(&two, &codes(&["X", "A", "B"])).unwrap();
         assert!((perfect - 1.0).abs() < 1e-9 && swapped < perfect);
-        assert_eq!(
-            ndcg10(&case(&["A", "A2"], &[]), &codes(&["A", "A2"])),
-            Some(1.0),
-            "one any-slot counts once"
-        );
+        assert_eq!(ndcg10(&case(&["A", "A2"], &[]), &codes(&["A", "A2"])), Some(1.0), "one any-slot counts once");
     }
 
     #[test]
     fn precision_and_means() {
         let c = case(&["A"], &["B"]);
-        assert_eq!(
-            cited_precision(&c, &codes(&["A", "B", "C", "D"])),
-            Some(0.5)
-        );
+        assert_eq!(cited_precision(&c, &codes(&["A", "B", "C", "D"])), Some(0.5));
         assert_eq!(cited_precision(&c, &[]), None);
         let mut m = Means::default();
         m.add("x", Some(1.0));

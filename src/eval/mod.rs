@@ -14,10 +14,10 @@ use std::path::Path;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-pub use judge::Judge;
-pub use metrics::Means;
 pub use metrics::{ndcg10, recall, reciprocal_rank};
+pub use judge::Judge;
 pub use report::{diff, Gate, Report};
+pub use metrics::Means;
 pub use target::{ChatOutcome, HttpTarget, InProcessTarget, Target};
 
 use crate::retrieval::SearchMode;
@@ -56,34 +56,18 @@ pub struct EvalCase {
 }
 
 pub fn load_cases(path: &Path) -> anyhow::Result<Vec<EvalCase>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut cases = vec![];
     let mut ids = std::collections::HashSet::new();
     for (i, line) in text.lines().enumerate() {
         if line.trim().is_empty() {
             continue;
         }
-        let mut case: EvalCase = serde_json::from_str(line)
-            .with_context(|| format!("{}:{}: not an eval case", path.display(), i + 1))?;
-        case.set = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or("set")
-            .to_string();
-        anyhow::ensure!(
-            !case.question.trim().is_empty(),
-            "{}:{}: empty question",
-            path.display(),
-            i + 1
-        );
-        anyhow::ensure!(
-            ids.insert(case.id.clone()),
-            "{}:{}: duplicate id {}",
-            path.display(),
-            i + 1,
-            case.id
-        );
+        let mut case: EvalCase =
+            serde_json::from_str(line).with_context(|| format!("{}:{}: not an eval case", path.display(), i + 1))?;
+        case.set = path.file_stem().and_then(|s| s.to_str()).unwrap_or("set").to_string();
+        anyhow::ensure!(!case.question.trim().is_empty(), "{}:{}: empty question", path.display(), i + 1);
+        anyhow::ensure!(ids.insert(case.id.clone()), "{}:{}: duplicate id {}", path.display(), i + 1, case.id);
         cases.push(case);
     }
     Ok(cases)
@@ -101,12 +85,7 @@ pub struct EvalOptions {
 
 impl Default for EvalOptions {
     fn default() -> Self {
-        Self {
-            mode: SearchMode::Hybrid,
-            k: 10,
-            answers: true,
-            judge: None,
-        }
+        Self { mode: SearchMode::Hybrid, k: 10, answers: true, judge: None }
     }
 }
 
@@ -156,11 +135,7 @@ pub fn is_refusal(answer: &str) -> bool {
 }
 
 /// Runs every case against `target`.
-pub async fn run(
-    target: &dyn Target,
-    cases: &[EvalCase],
-    options: &EvalOptions,
-) -> anyhow::Result<Vec<CaseResult>> {
+pub async fn run(target: &dyn Target, cases: &[EvalCase], options: &EvalOptions) -> anyhow::Result<Vec<CaseResult>> {
     let mut results = Vec::with_capacity(cases.len());
     for case in cases {
         results.push(run_case(target, case, options).await?);
@@ -175,11 +150,7 @@ fn put_metric(metrics: &mut BTreeMap<String, f64>, name: &str, value: Option<f64
     }
 }
 
-async fn run_case(
-    target: &dyn Target,
-    case: &EvalCase,
-    options: &EvalOptions,
-) -> anyhow::Result<CaseResult> {
+async fn run_case(target: &dyn Target, case: &EvalCase, options: &EvalOptions) -> anyhow::Result<CaseResult> {
     let mut result = CaseResult {
         set: case.set.clone(),
         id: case.id.clone(),
@@ -191,47 +162,28 @@ async fn run_case(
     if options.answers || !case.context.is_empty() {
         let mut conversation = None;
         for earlier in &case.context {
-            conversation = target
-                .chat(earlier, conversation.clone())
-                .await?
-                .conversation_id;
+            conversation = target.chat(earlier, conversation.clone()).await?.conversation_id;
         }
         outcome = Some(target.chat(&case.question, conversation).await?);
     }
     // Follow-ups are ranked by what chat retrieved with the conversation; others by search.
     result.ranked = match (&outcome, case.context.is_empty()) {
         (Some(o), false) => o.source_codes.clone(),
-        _ => {
-            target
-                .search(&case.question, options.mode, options.k.max(10))
-                .await?
-        }
+        _ => target.search(&case.question, options.mode, options.k.max(10)).await?,
     };
     let mut put = |name: &str, v: Option<f64>| put_metric(&mut result.metrics, name, v);
     put("recall@1", recall(case, &result.ranked, 1));
     put("recall@5", recall(case, &result.ranked, 5));
     put("recall@10", recall(case, &result.ranked, 10));
-    put(
-        &format!("recall@{}", options.k),
-        recall(case, &result.ranked, options.k),
-    );
+    put(&format!("recall@{}", options.k), recall(case, &result.ranked, options.k));
     put("mrr", reciprocal_rank(case, &result.ranked));
     put("ndcg@10", ndcg10(case, &result.ranked));
 
     if let Some(o) = outcome.filter(|_| options.answers) {
         let question_upper = case.question.to_ascii_uppercase();
-        result.fabricated = o
-            .unverified
-            .iter()
-            .filter(|c| !question_upper.contains(c.as_str()))
-            .cloned()
-            .collect();
+        result.fabricated = o.unverified.iter().filter(|c| !question_upper.contains(c.as_str())).cloned().collect();
         let written = crate::codes::shape::find_codes(&o.answer, crate::codes::shape::Case::Any);
-        for code in written
-            .into_iter()
-            .filter(|f| f.shape.strong())
-            .map(|f| f.code.to_ascii_uppercase())
-        {
+        for code in written.into_iter().filter(|f| f.shape.strong()).map(|f| f.code.to_ascii_uppercase()) {
             if !o.cited.contains(&code) && !result.unchecked.contains(&code) {
                 result.unchecked.push(code);
             }
@@ -240,51 +192,24 @@ async fn run_case(
         let answer_lower = o.answer.to_lowercase();
         let mut put = |name: &str, v: Option<f64>| put_metric(&mut result.metrics, name, v);
         put("cited_precision", metrics::cited_precision(case, &o.cited));
-        put(
-            "cited_recall",
-            if o.error.is_none() {
-                recall(case, &o.cited, usize::MAX)
-            } else {
-                None
-            },
-        );
-        put(
-            "refusal_correct",
-            Some(f64::from(u8::from(result.refused == case.expect_refusal))),
-        );
+        put("cited_recall", if o.error.is_none() { recall(case, &o.cited, usize::MAX) } else { None });
+        put("refusal_correct", Some(f64::from(u8::from(result.refused == case.expect_refusal))));
         if !case.must_mention.is_empty() {
-            let found = case
-                .must_mention
-                .iter()
-                .filter(|f| answer_lower.contains(&f.to_lowercase()))
-                .count();
-            put(
-                "mention_rate",
-                Some(found as f64 / case.must_mention.len() as f64),
-            );
+            let found = case.must_mention.iter().filter(|f| answer_lower.contains(&f.to_lowercase())).count();
+            put("mention_rate", Some(found as f64 / case.must_mention.len() as f64));
         }
         if !case.must_not_mention.is_empty() {
-            let clean = case
-                .must_not_mention
-                .iter()
-                .all(|f| !answer_lower.contains(&f.to_lowercase()));
+            let clean = case.must_not_mention.iter().all(|f| !answer_lower.contains(&f.to_lowercase()));
             put("no_forbidden_text", Some(f64::from(u8::from(clean))));
         }
         if case.expect_no_fabrication {
             // The made-up code must be declared missing, never described as a real code.
-            put(
-                "no_fabrication",
-                Some(f64::from(u8::from(
-                    result.fabricated.is_empty() && result.refused,
-                ))),
-            );
+            put("no_fabrication", Some(f64::from(u8::from(result.fabricated.is_empty() && result.refused))));
         }
         if let Some(judge) = &options.judge {
             if o.error.is_none() {
                 let score = judge.faithfulness(&o.source_texts, &o.answer).await?;
-                result
-                    .metrics
-                    .extend(score.map(|s| ("faithfulness".to_string(), s)));
+                result.metrics.extend(score.map(|s| ("faithfulness".to_string(), s)));
             }
         }
         result.sources_ms = o.sources_ms;
@@ -303,53 +228,32 @@ async fn run_case(
 /// tabular `<desc>` (with the seventh character's meaning, as the CMS order file writes it) and
 /// the CMS HCPCS Level II short descriptor, read from the raw files in `corpus/raw/`, not from
 /// the index's records. Dental (CDT) codes are not in the corpus and are skipped.
-pub fn official_descriptions(
-    raw: &std::path::Path,
-) -> anyhow::Result<Vec<(crate::codes::CodeSystem, String, String)>> {
+pub fn official_descriptions(raw: &std::path::Path) -> anyhow::Result<Vec<(crate::codes::CodeSystem, String, String)>> {
+    use anyhow::Context;
     use crate::codes::CodeSystem;
     use crate::ingest::loaders::{load, Format, Loaded};
-    use anyhow::Context;
     let find = |prefix: &str| -> anyhow::Result<std::path::PathBuf> {
         let mut found: Vec<std::path::PathBuf> = std::fs::read_dir(raw)
             .with_context(|| format!("reading {}", raw.display()))?
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(prefix))
-            })
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with(prefix)))
             .collect();
         found.sort();
-        found
-            .pop()
-            .with_context(|| format!("no {prefix}* file in {}", raw.display()))
+        found.pop().with_context(|| format!("no {prefix}* file in {}", raw.display()))
     };
     let mut out = vec![];
     if let Loaded::Records(records) = load(Format::Icd10cmXml, &find("icd10cm-tabular-")?)? {
-        out.extend(
-            records
-                .into_iter()
-                .map(|r| (CodeSystem::Icd10Cm, r.code, r.title)),
-        );
+        out.extend(records.into_iter().map(|r| (CodeSystem::Icd10Cm, r.code, r.title)));
     }
     let tsv = find("hcpcs-level2-")?;
-    let text =
-        std::fs::read_to_string(&tsv).with_context(|| format!("reading {}", tsv.display()))?;
+    let text = std::fs::read_to_string(&tsv).with_context(|| format!("reading {}", tsv.display()))?;
     for (i, line) in text.lines().enumerate().skip(1) {
         let mut cols = line.split('\t');
         let (Some(code), Some(short)) = (cols.next(), cols.next()) else {
-            anyhow::bail!(
-                "{}:{}: expected code<TAB>short_description",
-                tsv.display(),
-                i + 1
-            );
+            anyhow::bail!("{}:{}: expected code<TAB>short_description", tsv.display(), i + 1);
         };
         if !code.starts_with('D') {
-            out.push((
-                CodeSystem::Hcpcs,
-                code.trim().to_string(),
-                short.trim().to_string(),
-            ));
+            out.push((CodeSystem::Hcpcs, code.trim().to_string(), short.trim().to_string()));
         }
     }
     Ok(out)
@@ -357,12 +261,7 @@ pub fn official_descriptions(
 
 /// The protocol set: a seeded sample of codes whose official descriptions are the questions,
 /// after *Large Language Models Are Poor Medical Coders* (NEJM AI, 2024).
-pub fn protocol_cases(
-    official: &[(crate::codes::CodeSystem, String, String)],
-    seed: u64,
-    icd: usize,
-    hcpcs: usize,
-) -> Vec<EvalCase> {
+pub fn protocol_cases(official: &[(crate::codes::CodeSystem, String, String)], seed: u64, icd: usize, hcpcs: usize) -> Vec<EvalCase> {
     use crate::codes::CodeSystem;
     let mut state = seed.max(1);
     let mut next = move || {
@@ -372,12 +271,8 @@ pub fn protocol_cases(
         state
     };
     let mut out = vec![];
-    for (system, n, category) in [
-        (CodeSystem::Icd10Cm, icd, "protocol_icd10cm"),
-        (CodeSystem::Hcpcs, hcpcs, "protocol_hcpcs"),
-    ] {
-        let mut pool: Vec<&(CodeSystem, String, String)> =
-            official.iter().filter(|r| r.0 == system).collect();
+    for (system, n, category) in [(CodeSystem::Icd10Cm, icd, "protocol_icd10cm"), (CodeSystem::Hcpcs, hcpcs, "protocol_hcpcs")] {
+        let mut pool: Vec<&(CodeSystem, String, String)> = official.iter().filter(|r| r.0 == system).collect();
         pool.sort_by(|a, b| a.1.cmp(&b.1));
         let mut picked = std::collections::BTreeSet::new();
         while picked.len() < n.min(pool.len()) {
@@ -403,15 +298,9 @@ mod tests {
 
     #[test]
     fn refusals_are_recognised() {
-        assert!(is_refusal(
-            "I could not find anything in the codecite corpus that answers this."
-        ));
-        assert!(is_refusal(
-            "There is no code 99999 in the codecite code tables."
-        ));
-        assert!(is_refusal(
-            "The codecite corpus does not cover this question."
-        ));
+        assert!(is_refusal("I could not find anything in the codecite corpus that answers this."));
+        assert!(is_refusal("There is no code 99999 in the codecite code tables."));
+        assert!(is_refusal("The codecite corpus does not cover this question."));
         assert!(!is_refusal("The best match is **E11.9** (ICD-10-CM)."));
     }
 
@@ -421,15 +310,8 @@ mod tests {
         let p = dir.path().join("q.jsonl");
         std::fs::write(&p, "{\"id\":\"a\",\"category\":\"c\",\"question\":\"q\",\"expect_any\":[\"E11.9\"]}\n{\"id\":\"a\",\"category\":\"c\",\"question\":\"q\"}\n").unwrap();
         let err = format!("{:#}", load_cases(&p).unwrap_err());
-        assert!(
-            err.contains("q.jsonl:2") && err.contains("duplicate id a"),
-            "{err}"
-        );
-        std::fs::write(
-            &p,
-            "{\"id\":\"a\",\"category\":\"c\",\"question\":\"q\",\"expect\":[]}\n",
-        )
-        .unwrap();
+        assert!(err.contains("q.jsonl:2") && err.contains("duplicate id a"), "{err}");
+        std::fs::write(&p, "{\"id\":\"a\",\"category\":\"c\",\"question\":\"q\",\"expect\":[]}\n").unwrap();
         let err = format!("{:#}", load_cases(&p).unwrap_err());
         assert!(err.contains("q.jsonl:1"), "{err}");
     }

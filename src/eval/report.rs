@@ -32,11 +32,7 @@ fn summarize(cases: &[&CaseResult]) -> BTreeMap<String, f64> {
     let mut done = vec![];
     for c in cases {
         for (k, v) in &c.metrics {
-            let name = if k == "refusal_correct" {
-                "refusal_accuracy"
-            } else {
-                k.as_str()
-            };
+            let name = if k == "refusal_correct" { "refusal_accuracy" } else { k.as_str() };
             means.add(name, Some(*v));
         }
         cited += c.cited.len();
@@ -50,25 +46,12 @@ fn summarize(cases: &[&CaseResult]) -> BTreeMap<String, f64> {
     let mut out = means.finish();
     out.insert("cases".into(), cases.len() as f64);
     if cases.iter().any(|c| c.answer.is_some()) {
-        let rate = |n: usize| {
-            if cited == 0 {
-                0.0
-            } else {
-                n as f64 / cited as f64
-            }
-        };
+        let rate = |n: usize| if cited == 0 { 0.0 } else { n as f64 / cited as f64 };
         out.insert("fabricated_rate".into(), rate(fabricated));
         out.insert("unverified_rate".into(), rate(unverified));
         // Of every code the answers wrote (cited or not), the share left without a verdict.
         let written = cited + unchecked;
-        out.insert(
-            "unchecked_rate".into(),
-            if written == 0 {
-                0.0
-            } else {
-                unchecked as f64 / written as f64
-            },
-        );
+        out.insert("unchecked_rate".into(), if written == 0 { 0.0 } else { unchecked as f64 / written as f64 });
         out.insert("answer_errors".into(), errors as f64);
         for (name, values) in [("sources_ms", &sources), ("done_ms", &done)] {
             if let Some(p) = percentile(values, 0.5) {
@@ -90,10 +73,7 @@ impl Report {
         for c in &cases {
             groups.entry(c.category.clone()).or_default().push(c);
         }
-        let by_category = groups
-            .into_iter()
-            .map(|(k, v)| (k, summarize(&v)))
-            .collect();
+        let by_category = groups.into_iter().map(|(k, v)| (k, summarize(&v))).collect();
         let mut sets: BTreeMap<String, BTreeMap<String, Vec<&CaseResult>>> = BTreeMap::new();
         for c in &cases {
             let set = sets.entry(c.set.clone()).or_default();
@@ -102,23 +82,9 @@ impl Report {
         }
         let by_set = sets
             .into_iter()
-            .map(|(set, groups)| {
-                (
-                    set,
-                    groups
-                        .into_iter()
-                        .map(|(k, v)| (k, summarize(&v)))
-                        .collect(),
-                )
-            })
+            .map(|(set, groups)| (set, groups.into_iter().map(|(k, v)| (k, summarize(&v))).collect()))
             .collect();
-        Self {
-            run,
-            overall,
-            by_category,
-            by_set,
-            cases,
-        }
+        Self { run, overall, by_category, by_set, cases }
     }
 
     pub fn markdown(&self) -> String {
@@ -153,11 +119,7 @@ impl Report {
                 .collect();
             format!("| {name} | {} |\n", cells.join(" | "))
         };
-        let header = format!(
-            "| category | {} |\n|---|{}\n",
-            cols.iter().map(|c| c.1).collect::<Vec<_>>().join(" | "),
-            "---|".repeat(cols.len())
-        );
+        let header = format!("| category | {} |\n|---|{}\n", cols.iter().map(|c| c.1).collect::<Vec<_>>().join(" | "), "---|".repeat(cols.len()));
         if self.by_set.len() > 1 {
             // Each set apart (the protocol set would otherwise dominate), then all together.
             for (set, groups) in &self.by_set {
@@ -187,11 +149,8 @@ impl Report {
                 o.get("done_ms_p95").unwrap_or(&0.0)
             );
         }
-        let protocol: Vec<(&String, &BTreeMap<String, f64>)> = self
-            .by_category
-            .iter()
-            .filter(|(k, _)| k.starts_with("protocol_"))
-            .collect();
+        let protocol: Vec<(&String, &BTreeMap<String, f64>)> =
+            self.by_category.iter().filter(|(k, _)| k.starts_with("protocol_")).collect();
         if !protocol.is_empty() {
             let _ = writeln!(
                 md,
@@ -201,40 +160,17 @@ impl Report {
                 let published = if name.ends_with("icd10cm") {
                     format!("{:.1}% (ICD-10-CM)", GPT4_ICD10CM * 100.0)
                 } else {
-                    format!(
-                        "{:.1}% (CPT; HCPCS Level II was not tested)",
-                        GPT4_CPT * 100.0
-                    )
+                    format!("{:.1}% (CPT; HCPCS Level II was not tested)", GPT4_CPT * 100.0)
                 };
-                let _ = writeln!(
-                    md,
-                    "| {name} ({:.0} codes) | {:.1}% | {published} |",
-                    m["cases"],
-                    m.get("recall@1").unwrap_or(&0.0) * 100.0
-                );
+                let _ = writeln!(md, "| {name} ({:.0} codes) | {:.1}% | {published} |", m["cases"], m.get("recall@1").unwrap_or(&0.0) * 100.0);
             }
         }
-        let misses: Vec<&CaseResult> = self
-            .cases
-            .iter()
-            .filter(|c| c.metrics.get("recall@5").is_some_and(|v| *v < 1.0))
-            .take(25)
-            .collect();
+        let misses: Vec<&CaseResult> =
+            self.cases.iter().filter(|c| c.metrics.get("recall@5").is_some_and(|v| *v < 1.0)).take(25).collect();
         if !misses.is_empty() {
             let _ = writeln!(md, "\nCases below full recall@5 (first 25):\n");
             for c in misses {
-                let _ = writeln!(
-                    md,
-                    "- `{}` {:?} → {}",
-                    c.id,
-                    c.question,
-                    c.ranked
-                        .iter()
-                        .take(5)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
+                let _ = writeln!(md, "- `{}` {:?} → {}", c.id, c.question, c.ranked.iter().take(5).cloned().collect::<Vec<_>>().join(", "));
             }
         }
         md
@@ -242,19 +178,14 @@ impl Report {
 
     /// Prints the overall and per-category table to stdout.
     pub fn table(&self) -> String {
-        self.markdown()
-            .split("\nCases below")
-            .next()
-            .unwrap_or_default()
-            .to_string()
+        self.markdown().split("\nCases below").next().unwrap_or_default().to_string()
     }
 }
 
 /// What changed between two reports: overall metrics, then case by case.
 pub fn diff(a: &Report, b: &Report) -> String {
     let mut md = String::from("| metric | before | after | change |\n|---|---|---|---|\n");
-    let names: std::collections::BTreeSet<&String> =
-        a.overall.keys().chain(b.overall.keys()).collect();
+    let names: std::collections::BTreeSet<&String> = a.overall.keys().chain(b.overall.keys()).collect();
     for name in names {
         let (x, y) = (a.overall.get(name), b.overall.get(name));
         let fmt = |v: Option<&f64>| v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "–".into());
@@ -273,13 +204,7 @@ pub fn diff(a: &Report, b: &Report) -> String {
             continue;
         };
         let mut changes = vec![];
-        for m in [
-            "recall@1",
-            "recall@5",
-            "mrr",
-            "cited_recall",
-            "refusal_correct",
-        ] {
+        for m in ["recall@1", "recall@5", "mrr", "cited_recall", "refusal_correct"] {
             if let (Some(x), Some(y)) = (old.metrics.get(m), c.metrics.get(m)) {
                 if (x - y).abs() > 1e-9 {
                     changes.push(format!("{m} {x:.2} → {y:.2}"));
@@ -287,21 +212,11 @@ pub fn diff(a: &Report, b: &Report) -> String {
             }
         }
         if old.fabricated != c.fabricated {
-            changes.push(format!(
-                "fabricated {:?} → {:?}",
-                old.fabricated, c.fabricated
-            ));
+            changes.push(format!("fabricated {:?} → {:?}", old.fabricated, c.fabricated));
         }
         if !changes.is_empty() {
             let top = |r: &CaseResult| r.ranked.first().cloned().unwrap_or_default();
-            moved.push(format!(
-                "- `{}` ({}): {}; top {} → {}",
-                c.id,
-                c.category,
-                changes.join(", "),
-                top(old),
-                top(c)
-            ));
+            moved.push(format!("- `{}` ({}): {}; top {} → {}", c.id, c.category, changes.join(", "), top(old), top(c)));
         }
     }
     let _ = writeln!(md, "\n{} cases moved:\n{}", moved.len(), moved.join("\n"));
@@ -327,27 +242,19 @@ impl Gate {
     /// Reads a gate file (TOML), naming the file in any error.
     pub fn load(path: &std::path::Path) -> anyhow::Result<Self> {
         use anyhow::Context;
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("{} is not a gate file", path.display()))
     }
 
     /// Every threshold the report misses, as a sentence; a missing metric is a miss.
     pub fn check(&self, report: &Report) -> Vec<String> {
         let mut out = vec![];
-        let mut want =
-            |scope: &str, m: &BTreeMap<String, f64>, name: &str, bound: f64, is_min: bool| match m
-                .get(name)
-            {
-                None => out.push(format!("{scope} {name}: not measured")),
-                Some(v) if is_min && *v < bound => out.push(format!(
-                    "{scope} {name} = {v:.3}, below the minimum {bound}"
-                )),
-                Some(v) if !is_min && *v > bound => out.push(format!(
-                    "{scope} {name} = {v:.3}, above the maximum {bound}"
-                )),
-                Some(_) => {}
-            };
+        let mut want = |scope: &str, m: &BTreeMap<String, f64>, name: &str, bound: f64, is_min: bool| match m.get(name) {
+            None => out.push(format!("{scope} {name}: not measured")),
+            Some(v) if is_min && *v < bound => out.push(format!("{scope} {name} = {v:.3}, below the minimum {bound}")),
+            Some(v) if !is_min && *v > bound => out.push(format!("{scope} {name} = {v:.3}, above the maximum {bound}")),
+            Some(_) => {}
+        };
         for (name, bound) in &self.min {
             want("overall", &report.overall, name, *bound, true);
         }
@@ -364,11 +271,7 @@ impl Gate {
         for (set, groups) in &self.min_by_set {
             for (group, mins) in groups {
                 let empty = BTreeMap::new();
-                let m = report
-                    .by_set
-                    .get(set)
-                    .and_then(|g| g.get(group))
-                    .unwrap_or(&empty);
+                let m = report.by_set.get(set).and_then(|g| g.get(group)).unwrap_or(&empty);
                 for (name, bound) in mins {
                     want(&format!("{set}/{group}"), m, name, *bound, true);
                 }

@@ -29,17 +29,8 @@ pub struct ChatOutcome {
 
 #[async_trait::async_trait]
 pub trait Target: Send + Sync {
-    async fn search(
-        &self,
-        query: &str,
-        mode: SearchMode,
-        limit: usize,
-    ) -> anyhow::Result<Vec<String>>;
-    async fn chat(
-        &self,
-        question: &str,
-        conversation_id: Option<String>,
-    ) -> anyhow::Result<ChatOutcome>;
+    async fn search(&self, query: &str, mode: SearchMode, limit: usize) -> anyhow::Result<Vec<String>>;
+    async fn chat(&self, question: &str, conversation_id: Option<String>) -> anyhow::Result<ChatOutcome>;
 }
 
 fn code_or_dash(code: Option<&str>) -> String {
@@ -52,37 +43,15 @@ pub struct InProcessTarget {
 
 #[async_trait::async_trait]
 impl Target for InProcessTarget {
-    async fn search(
-        &self,
-        query: &str,
-        mode: SearchMode,
-        limit: usize,
-    ) -> anyhow::Result<Vec<String>> {
-        let request = SearchRequest {
-            query: query.to_string(),
-            limit: Some(limit),
-            system: None,
-            mode,
-            ..Default::default()
-        };
+    async fn search(&self, query: &str, mode: SearchMode, limit: usize) -> anyhow::Result<Vec<String>> {
+        let request = SearchRequest { query: query.to_string(), limit: Some(limit), system: None, mode, ..Default::default() };
         let hits = self.services.retriever.search(&request).await?;
-        Ok(hits
-            .iter()
-            .map(|h| code_or_dash(h.code.as_deref()))
-            .collect())
+        Ok(hits.iter().map(|h| code_or_dash(h.code.as_deref())).collect())
     }
 
-    async fn chat(
-        &self,
-        question: &str,
-        conversation_id: Option<String>,
-    ) -> anyhow::Result<ChatOutcome> {
+    async fn chat(&self, question: &str, conversation_id: Option<String>) -> anyhow::Result<ChatOutcome> {
         let started = Instant::now();
-        let request = ChatRequest {
-            question: question.to_string(),
-            conversation_id,
-            ..Default::default()
-        };
+        let request = ChatRequest { question: question.to_string(), conversation_id, ..Default::default() };
         let mut rx = self.services.chat.start(request, None).await?;
         let mut out = ChatOutcome::default();
         while let Some(event) = rx.recv().await {
@@ -92,10 +61,7 @@ impl Target for InProcessTarget {
                 ChatEvent::Sources(s) => {
                     out.sources_ms = Some(ms);
                     out.source_codes = s.iter().map(|s| code_or_dash(s.code.as_deref())).collect();
-                    out.source_texts = s
-                        .iter()
-                        .map(|s| (s.n, format!("{}: {}", s.title, s.snippet)))
-                        .collect();
+                    out.source_texts = s.iter().map(|s| (s.n, format!("{}: {}", s.title, s.snippet))).collect();
                 }
                 ChatEvent::Delta { text } => out.answer.push_str(&text),
                 ChatEvent::Citation(_) => {}
@@ -121,57 +87,31 @@ pub struct HttpTarget {
 impl HttpTarget {
     /// `api_key` authenticates the metered chat route (`Authorization: Bearer`).
     pub fn new(base: &str, api_key: Option<&str>) -> Self {
-        Self {
-            base: base.trim_end_matches('/').to_string(),
-            client: reqwest::Client::new(),
-            api_key: api_key.map(str::to_string),
-        }
+        Self { base: base.trim_end_matches('/').to_string(), client: reqwest::Client::new(), api_key: api_key.map(str::to_string) }
     }
 }
 
 #[async_trait::async_trait]
 impl Target for HttpTarget {
-    async fn search(
-        &self,
-        query: &str,
-        mode: SearchMode,
-        limit: usize,
-    ) -> anyhow::Result<Vec<String>> {
-        let mode = serde_json::to_value(mode)?
-            .as_str()
-            .unwrap_or("hybrid")
-            .to_string();
+    async fn search(&self, query: &str, mode: SearchMode, limit: usize) -> anyhow::Result<Vec<String>> {
+        let mode = serde_json::to_value(mode)?.as_str().unwrap_or("hybrid").to_string();
         let response = self
             .client
             .get(format!("{}/api/search", self.base))
-            .query(&[
-                ("q", query),
-                ("mode", mode.as_str()),
-                ("limit", &limit.to_string()),
-            ])
+            .query(&[("q", query), ("mode", mode.as_str()), ("limit", &limit.to_string())])
             .send()
             .await
             .with_context(|| format!("GET {}/api/search", self.base))?;
         let status = response.status();
         let body: Value = response.json().await?;
         anyhow::ensure!(status.is_success(), "search answered {status}: {body}");
-        Ok(body["hits"]
-            .as_array()
-            .map(|h| h.iter().map(|h| code_or_dash(h["code"].as_str())).collect())
-            .unwrap_or_default())
+        Ok(body["hits"].as_array().map(|h| h.iter().map(|h| code_or_dash(h["code"].as_str())).collect()).unwrap_or_default())
     }
 
-    async fn chat(
-        &self,
-        question: &str,
-        conversation_id: Option<String>,
-    ) -> anyhow::Result<ChatOutcome> {
+    async fn chat(&self, question: &str, conversation_id: Option<String>) -> anyhow::Result<ChatOutcome> {
         let started = Instant::now();
         let body = serde_json::json!({"question": question, "conversation_id": conversation_id});
-        let mut request = self
-            .client
-            .post(format!("{}/api/chat", self.base))
-            .json(&body);
+        let mut request = self.client.post(format!("{}/api/chat", self.base)).json(&body);
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }
@@ -210,37 +150,19 @@ impl Target for HttpTarget {
                 }
                 let v: Value = serde_json::from_str(&data).unwrap_or(Value::Null);
                 let strings = |v: &Value| -> Vec<String> {
-                    v.as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|s| s.as_str().map(str::to_string))
-                                .collect()
-                        })
-                        .unwrap_or_default()
+                    v.as_array().map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
                 };
                 match name {
-                    "meta" => {
-                        out.conversation_id = v["conversation_id"].as_str().map(str::to_string)
-                    }
+                    "meta" => out.conversation_id = v["conversation_id"].as_str().map(str::to_string),
                     "sources" => {
                         out.sources_ms = Some(ms);
                         let list = v.as_array().cloned().unwrap_or_default();
-                        out.source_codes = list
-                            .iter()
-                            .map(|s| code_or_dash(s["code"].as_str()))
-                            .collect();
+                        out.source_codes = list.iter().map(|s| code_or_dash(s["code"].as_str())).collect();
                         out.source_texts = list
                             .iter()
                             .map(|s| {
                                 let n = s["n"].as_u64().unwrap_or(0) as usize;
-                                (
-                                    n,
-                                    format!(
-                                        "{}: {}",
-                                        s["title"].as_str().unwrap_or(""),
-                                        s["snippet"].as_str().unwrap_or("")
-                                    ),
-                                )
+                                (n, format!("{}: {}", s["title"].as_str().unwrap_or(""), s["snippet"].as_str().unwrap_or("")))
                             })
                             .collect();
                     }

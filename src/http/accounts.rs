@@ -24,10 +24,7 @@ async fn remaining(state: &AppState, account: &Account) -> Result<Value, ApiErro
     let metering = &state.services.metering;
     let mut out = serde_json::Map::new();
     for meter in Meter::ALL {
-        out.insert(
-            meter.as_str().into(),
-            json!(metering.balance(account, meter).await?.remaining),
-        );
+        out.insert(meter.as_str().into(), json!(metering.balance(account, meter).await?.remaining));
     }
     Ok(Value::Object(out))
 }
@@ -44,11 +41,7 @@ fn account_json(account: &Account) -> Value {
 }
 
 /// A new session's body, with its cookie.
-async fn session_response(
-    state: &AppState,
-    status: StatusCode,
-    session: NewSession,
-) -> Result<Response, ApiError> {
+async fn session_response(state: &AppState, status: StatusCode, session: NewSession) -> Result<Response, ApiError> {
     let metering = &state.services.metering;
     let cookie = session_cookie(metering, &session);
     let body = json!({
@@ -62,14 +55,8 @@ async fn session_response(
 }
 
 #[utoipa::path(post, path = "/api/guest", tag = "accounts", responses((status = 201, description = "token, plan, account, remaining, expires_at; a session cookie"), (status = 429, description = "Rate limited; see Retry-After", body = ErrorBody)))]
-pub async fn guest(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-) -> Result<Response, ApiError> {
-    state
-        .limits
-        .check_auth_ip(ip)
-        .map_err(ApiError::rate_limited)?;
+pub async fn guest(State(state): State<AppState>, ClientIp(ip): ClientIp) -> Result<Response, ApiError> {
+    state.limits.check_auth_ip(ip).map_err(ApiError::rate_limited)?;
     let session = state.services.metering.create_guest().await?;
     session_response(&state, StatusCode::CREATED, session).await
 }
@@ -87,17 +74,10 @@ pub async fn register(
     headers: HeaderMap,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    state
-        .limits
-        .check_auth_ip(ip)
-        .map_err(ApiError::rate_limited)?;
+    state.limits.check_auth_ip(ip).map_err(ApiError::rate_limited)?;
     let Json(body) = body.map_err(ApiError::rejected)?;
     let current = optional_caller(&state, &headers).await?;
-    let session = state
-        .services
-        .metering
-        .register(&body.email, &body.password, current.as_ref())
-        .await?;
+    let session = state.services.metering.register(&body.email, &body.password, current.as_ref()).await?;
     session_response(&state, StatusCode::CREATED, session).await
 }
 
@@ -107,46 +87,26 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     body: Result<Json<Credentials>, JsonRejection>,
 ) -> Result<Response, ApiError> {
-    state
-        .limits
-        .check_auth_ip(ip)
-        .map_err(ApiError::rate_limited)?;
+    state.limits.check_auth_ip(ip).map_err(ApiError::rate_limited)?;
     let Json(body) = body.map_err(ApiError::rejected)?;
-    let session = state
-        .services
-        .metering
-        .login(&body.email, &body.password)
-        .await?;
+    let session = state.services.metering.login(&body.email, &body.password).await?;
     session_response(&state, StatusCode::OK, session).await
 }
 
 #[utoipa::path(post, path = "/api/logout", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "The session ended"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody)))]
-pub async fn logout(
-    State(state): State<AppState>,
-    Authed(caller): Authed,
-) -> Result<Response, ApiError> {
+pub async fn logout(State(state): State<AppState>, Authed(caller): Authed) -> Result<Response, ApiError> {
     let metering = &state.services.metering;
     metering.logout(&caller).await?;
     let cookie = clear_cookie(metering.config().cookie_secure);
-    Ok((
-        [(header::SET_COOKIE, cookie)],
-        Json(json!({"status": "signed_out"})),
-    )
-        .into_response())
+    Ok(([(header::SET_COOKIE, cookie)], Json(json!({"status": "signed_out"}))).into_response())
 }
 
 #[utoipa::path(get, path = "/api/me", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "Account, plan, remaining per meter, resets_at"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody)))]
-pub async fn me(
-    State(state): State<AppState>,
-    Authed(caller): Authed,
-) -> Result<Json<Value>, ApiError> {
+pub async fn me(State(state): State<AppState>, Authed(caller): Authed) -> Result<Json<Value>, ApiError> {
     let metering = &state.services.metering;
     let mut meters = serde_json::Map::new();
     for meter in Meter::ALL {
-        meters.insert(
-            meter.as_str().into(),
-            json!(metering.balance(&caller.account, meter).await?),
-        );
+        meters.insert(meter.as_str().into(), json!(metering.balance(&caller.account, meter).await?));
     }
     let period = metering.plan(&caller.account).period;
     Ok(Json(json!({
@@ -166,30 +126,18 @@ pub struct KeyBody {
 }
 
 #[utoipa::path(post, path = "/api/keys", tag = "accounts", request_body(content = Option<KeyBody>), security(("bearer" = [])), responses((status = 201, description = "id, key (shown once), name, prefix, created_at"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody), (status = 403, description = "Guests cannot make keys", body = ErrorBody)))]
-pub async fn create_key(
-    State(state): State<AppState>,
-    Authed(caller): Authed,
-    body: Bytes,
-) -> Result<Response, ApiError> {
+pub async fn create_key(State(state): State<AppState>, Authed(caller): Authed, body: Bytes) -> Result<Response, ApiError> {
     let body: KeyBody = if body.iter().all(u8::is_ascii_whitespace) {
         KeyBody::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("the body is not {{\"name\": …}}: {e}")))?
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("the body is not {{\"name\": …}}: {e}")))?
     };
-    let key = state
-        .services
-        .metering
-        .create_key(&caller.account, &body.name)
-        .await?;
+    let key = state.services.metering.create_key(&caller.account, &body.name).await?;
     Ok((StatusCode::CREATED, Json(json!(key))).into_response())
 }
 
 #[utoipa::path(get, path = "/api/keys", tag = "accounts", security(("bearer" = [])), responses((status = 200, description = "The account's keys, by prefix"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody)))]
-pub async fn list_keys(
-    State(state): State<AppState>,
-    Authed(caller): Authed,
-) -> Result<Json<Value>, ApiError> {
+pub async fn list_keys(State(state): State<AppState>, Authed(caller): Authed) -> Result<Json<Value>, ApiError> {
     let keys = state.services.metering.list_keys(&caller.account).await?;
     Ok(Json(json!({ "keys": keys })))
 }
@@ -200,29 +148,16 @@ pub async fn delete_key(
     Authed(caller): Authed,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match state
-        .services
-        .metering
-        .revoke_key(&caller.account, &id)
-        .await?
-    {
+    match state.services.metering.revoke_key(&caller.account, &id).await? {
         true => Ok(StatusCode::NO_CONTENT),
-        false => Err(ApiError::not_found(format!(
-            "no API key {id} on this account"
-        ))),
+        false => Err(ApiError::not_found(format!("no API key {id} on this account"))),
     }
 }
 
 #[utoipa::path(get, path = "/api/conversations", tag = "conversations", security(("bearer" = [])), responses((status = 200, description = "The caller's conversations, newest first"), (status = 401, description = "No, malformed, unknown or expired credentials", body = ErrorBody)))]
-pub async fn conversations(
-    State(state): State<AppState>,
-    Authed(caller): Authed,
-) -> Result<Json<Value>, ApiError> {
+pub async fn conversations(State(state): State<AppState>, Authed(caller): Authed) -> Result<Json<Value>, ApiError> {
     let store = state.services.chat.conversations();
-    let list = store
-        .list(&caller.account.id, 200)
-        .await
-        .map_err(ApiError::internal)?;
+    let list = store.list(&caller.account.id, 200).await.map_err(ApiError::internal)?;
     Ok(Json(json!({ "conversations": list })))
 }
 
@@ -233,11 +168,7 @@ pub async fn conversation(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let store = state.services.chat.conversations();
-    match store
-        .messages(&id, &caller.account.id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    match store.messages(&id, &caller.account.id).await.map_err(ApiError::internal)? {
         Some(messages) => Ok(Json(json!({ "id": id, "messages": messages }))),
         None => Err(ApiError::not_found(format!("no conversation {id}"))),
     }
@@ -250,11 +181,7 @@ pub async fn delete_conversation(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let store = state.services.chat.conversations();
-    match store
-        .delete(&id, &caller.account.id)
-        .await
-        .map_err(ApiError::internal)?
-    {
+    match store.delete(&id, &caller.account.id).await.map_err(ApiError::internal)? {
         true => Ok(StatusCode::NO_CONTENT),
         false => Err(ApiError::not_found(format!("no conversation {id}"))),
     }

@@ -27,13 +27,9 @@ enum Presented {
 
 fn presented(headers: &HeaderMap) -> Presented {
     if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let Ok(value) = value.to_str() else {
-            return Presented::Malformed("the Authorization header is not plain text");
-        };
+        let Ok(value) = value.to_str() else { return Presented::Malformed("the Authorization header is not plain text") };
         return match value.trim().split_once(' ') {
-            Some((scheme, token))
-                if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
-            {
+            Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
                 Presented::Token(token.trim().to_string())
             }
             _ => Presented::Malformed("the Authorization header is not `Bearer <token>`"),
@@ -63,24 +59,16 @@ impl FromRequestParts<AppState> for Authed {
             Presented::Token(t) => t,
         };
         let Some(caller) = state.services.metering.identify(&token).await? else {
-            return Err(ApiError::invalid_credentials(
-                "unknown, revoked or expired credentials",
-            ));
+            return Err(ApiError::invalid_credentials("unknown, revoked or expired credentials"));
         };
-        state
-            .limits
-            .check_account(&caller.account.id)
-            .map_err(ApiError::rate_limited)?;
+        state.limits.check_account(&caller.account.id).map_err(ApiError::rate_limited)?;
         Ok(Authed(caller))
     }
 }
 
 /// The caller when valid credentials came along; anything else counts as none (registering
 /// with a stale guest cookie simply makes a new account).
-pub async fn optional_caller(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Caller>, ApiError> {
+pub async fn optional_caller(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, ApiError> {
     match presented(headers) {
         Presented::Token(token) => Ok(state.services.metering.identify(&token).await?),
         Presented::Nothing | Presented::Malformed(_) => Ok(None),
@@ -94,23 +82,12 @@ pub struct ClientIp(pub IpAddr);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(ClientIp(client_ip(
-            &parts.headers,
-            parts.extensions.get::<ConnectInfo<SocketAddr>>(),
-            state.limits.trust_forwarded_for,
-        )))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(ClientIp(client_ip(&parts.headers, parts.extensions.get::<ConnectInfo<SocketAddr>>(), state.limits.trust_forwarded_for)))
     }
 }
 
-fn client_ip(
-    headers: &HeaderMap,
-    peer: Option<&ConnectInfo<SocketAddr>>,
-    trust_forwarded_for: bool,
-) -> IpAddr {
+fn client_ip(headers: &HeaderMap, peer: Option<&ConnectInfo<SocketAddr>>, trust_forwarded_for: bool) -> IpAddr {
     if trust_forwarded_for {
         let forwarded = headers
             .get("x-forwarded-for")
@@ -121,8 +98,7 @@ fn client_ip(
             return ip;
         }
     }
-    peer.map(|c| c.0.ip())
-        .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+    peer.map(|c| c.0.ip()).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
 }
 
 /// Middleware: the per-address rate limit, on every route.
@@ -172,44 +148,23 @@ mod tests {
 
     #[test]
     fn the_header_wins_over_the_cookie_and_bad_headers_are_named() {
-        let both = headers(&[
-            ("authorization", "Bearer abc"),
-            ("cookie", "x=1; codecite_session=def"),
-        ]);
+        let both = headers(&[("authorization", "Bearer abc"), ("cookie", "x=1; codecite_session=def")]);
         assert!(matches!(presented(&both), Presented::Token(t) if t == "abc"));
         let by_cookie = headers(&[("cookie", "x=1; codecite_session=def")]);
         assert!(matches!(presented(&by_cookie), Presented::Token(t) if t == "def"));
-        assert!(matches!(
-            presented(&headers(&[("authorization", "Basic abc")])),
-            Presented::Malformed(_)
-        ));
-        assert!(matches!(
-            presented(&headers(&[("authorization", "Bearer   ")])),
-            Presented::Malformed(_)
-        ));
+        assert!(matches!(presented(&headers(&[("authorization", "Basic abc")])), Presented::Malformed(_)));
+        assert!(matches!(presented(&headers(&[("authorization", "Bearer   ")])), Presented::Malformed(_)));
         assert!(matches!(presented(&HeaderMap::new()), Presented::Nothing));
         let set = cookie("ccs_1", 60, false).to_str().unwrap().to_string();
-        assert!(
-            set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Max-Age=60"),
-            "{set}"
-        );
+        assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax") && set.contains("Max-Age=60"), "{set}");
     }
 
     #[test]
     fn forwarded_addresses_count_only_when_trusted() {
         let h = headers(&[("x-forwarded-for", "203.0.113.7, 10.0.0.1")]);
         let peer = ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 9)));
-        assert_eq!(
-            client_ip(&h, Some(&peer), false),
-            IpAddr::from([127, 0, 0, 1])
-        );
-        assert_eq!(
-            client_ip(&h, Some(&peer), true),
-            IpAddr::from([203, 0, 113, 7])
-        );
-        assert_eq!(
-            client_ip(&HeaderMap::new(), None, false),
-            IpAddr::from([0, 0, 0, 0])
-        );
+        assert_eq!(client_ip(&h, Some(&peer), false), IpAddr::from([127, 0, 0, 1]));
+        assert_eq!(client_ip(&h, Some(&peer), true), IpAddr::from([203, 0, 113, 7]));
+        assert_eq!(client_ip(&HeaderMap::new(), None, false), IpAddr::from([0, 0, 0, 0]));
     }
 }

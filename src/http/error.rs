@@ -38,13 +38,7 @@ pub const GET_CREDENTIALS: &str =
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            extra: Map::new(),
-            headers: vec![],
-        }
+        Self { status, code, message: message.into(), extra: Map::new(), headers: vec![] }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -56,43 +50,24 @@ impl ApiError {
     }
 
     pub fn not_ready() -> Self {
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not_ready",
-            "the corpus is still being ingested; try again shortly",
-        )
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "not_ready", "the corpus is still being ingested; try again shortly")
     }
 
     /// No credentials at all.
     pub fn unauthenticated() -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthenticated",
-            format!("credentials required: {GET_CREDENTIALS}"),
-        )
-        .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
+        Self::new(StatusCode::UNAUTHORIZED, "unauthenticated", format!("credentials required: {GET_CREDENTIALS}"))
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"))
     }
 
     /// Credentials that are malformed, unknown, revoked or expired.
     pub fn invalid_credentials(what: &str) -> Self {
-        Self::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_credentials",
-            format!("{what}: {GET_CREDENTIALS}"),
-        )
-        .with_header(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer error=\"invalid_token\""),
-        )
+        Self::new(StatusCode::UNAUTHORIZED, "invalid_credentials", format!("{what}: {GET_CREDENTIALS}"))
+            .with_header(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer error=\"invalid_token\""))
     }
 
     pub fn rate_limited(wait: Duration) -> Self {
         let secs = wait.as_secs_f64().ceil().max(1.0) as u64;
-        let mut e = Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
-            format!("too many requests; retry in {secs} s"),
-        );
+        let mut e = Self::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", format!("too many requests; retry in {secs} s"));
         e.extra.insert("retry_after".into(), json!(secs));
         e.with_header(header::RETRY_AFTER, HeaderValue::from(secs))
     }
@@ -103,28 +78,20 @@ impl ApiError {
         error.extra.insert("remaining".into(), json!(0));
         error.extra.insert("action".into(), json!(e.action));
         error.extra.insert("resets_at".into(), json!(e.resets_at));
-        error.with_header(
-            HeaderName::from_static("x-quota-remaining"),
-            HeaderValue::from(0),
-        )
+        error.with_header(HeaderName::from_static("x-quota-remaining"), HeaderValue::from(0))
     }
 
     /// The vector store cannot serve (`StoreError::Unavailable`): `503` with `Retry-After`;
     /// the detail is logged.
     pub fn store_unavailable(error: impl std::fmt::Display) -> Self {
         tracing::warn!(%error, "vector store unavailable");
-        Self::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "search_unavailable",
-            "the search index cannot be reached right now; try again shortly",
-        )
-        .with_header(header::RETRY_AFTER, HeaderValue::from(5))
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "search_unavailable", "the search index cannot be reached right now; try again shortly")
+            .with_header(header::RETRY_AFTER, HeaderValue::from(5))
     }
 
     /// Shed load: `503` with `Retry-After`.
     pub fn overloaded(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message)
-            .with_header(header::RETRY_AFTER, HeaderValue::from(1))
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "overloaded", message).with_header(header::RETRY_AFTER, HeaderValue::from(1))
     }
 
     /// A JSON body the extractor refused, with its own status (`413` too large, `415` not
@@ -141,11 +108,7 @@ impl ApiError {
 
     pub fn internal(error: impl std::fmt::Display) -> Self {
         tracing::error!(%error, "internal error");
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            "an internal error occurred; it has been logged",
-        )
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an internal error occurred; it has been logged")
     }
 
     pub fn with_header(mut self, name: HeaderName, value: HeaderValue) -> Self {
@@ -184,9 +147,7 @@ impl From<RetrievalError> for ApiError {
 impl From<CodeTableError> for ApiError {
     fn from(e: CodeTableError) -> Self {
         match e {
-            CodeTableError::Sql(_)
-            | CodeTableError::Migrate(_)
-            | CodeTableError::Corrupt { .. } => ApiError::internal(e),
+            CodeTableError::Sql(_) | CodeTableError::Migrate(_) | CodeTableError::Corrupt { .. } => ApiError::internal(e),
         }
     }
 }
@@ -194,9 +155,7 @@ impl From<CodeTableError> for ApiError {
 impl From<ChatError> for ApiError {
     fn from(e: ChatError) -> Self {
         match e {
-            ChatError::EmptyQuestion | ChatError::QuestionTooLong { .. } => {
-                ApiError::bad_request(e.to_string())
-            }
+            ChatError::EmptyQuestion | ChatError::QuestionTooLong { .. } => ApiError::bad_request(e.to_string()),
             ChatError::UnknownConversation(_) => ApiError::not_found(e.to_string()),
             ChatError::Busy(_) => ApiError::overloaded(e.to_string()),
             ChatError::Database(_) => ApiError::internal(e),
@@ -207,18 +166,12 @@ impl From<ChatError> for ApiError {
 impl From<MeteringError> for ApiError {
     fn from(e: MeteringError) -> Self {
         match e {
-            MeteringError::Invalid(_) | MeteringError::UnknownPlan { .. } => {
-                ApiError::bad_request(e.to_string())
-            }
+            MeteringError::Invalid(_) | MeteringError::UnknownPlan { .. } => ApiError::bad_request(e.to_string()),
             MeteringError::EmailTaken | MeteringError::AlreadyRegistered => {
                 ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
             }
-            MeteringError::WrongPassword => {
-                ApiError::new(StatusCode::UNAUTHORIZED, "wrong_password", e.to_string())
-            }
-            MeteringError::GuestNotAllowed => {
-                ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string())
-            }
+            MeteringError::WrongPassword => ApiError::new(StatusCode::UNAUTHORIZED, "wrong_password", e.to_string()),
+            MeteringError::GuestNotAllowed => ApiError::new(StatusCode::FORBIDDEN, "forbidden", e.to_string()),
             MeteringError::UnknownAccount(_) => ApiError::not_found(e.to_string()),
             MeteringError::Hashing(_) | MeteringError::Database(_) => ApiError::internal(e),
         }
@@ -240,10 +193,7 @@ impl From<EmailError> for ApiError {
         match e {
             EmailError::Malformed(_) => ApiError::bad_request(e.to_string()),
             EmailError::Busy(_) => ApiError::overloaded(e.to_string()),
-            EmailError::Config(_)
-            | EmailError::Send(_)
-            | EmailError::Database(_)
-            | EmailError::Metering(_) => ApiError::internal(e),
+            EmailError::Config(_) | EmailError::Send(_) | EmailError::Database(_) | EmailError::Metering(_) => ApiError::internal(e),
         }
     }
 }

@@ -63,11 +63,7 @@ struct Invalid {
 }
 
 fn invalid(param: &str, message: impl Into<String>) -> Invalid {
-    Invalid {
-        param: param.into(),
-        message: message.into(),
-        unknown_model: false,
-    }
+    Invalid { param: param.into(), message: message.into(), unknown_model: false }
 }
 
 impl From<Invalid> for ApiError {
@@ -85,22 +81,11 @@ impl From<Invalid> for ApiError {
 
 /// A number parameter OpenAI accepts in `range` (checked, then ignored: codecite's own
 /// settings decide how the answer is written).
-fn check_number(
-    body: &Map<String, Value>,
-    name: &str,
-    range: std::ops::RangeInclusive<f64>,
-) -> Result<(), Invalid> {
+fn check_number(body: &Map<String, Value>, name: &str, range: std::ops::RangeInclusive<f64>) -> Result<(), Invalid> {
     match body.get(name) {
         None | Some(Value::Null) => Ok(()),
         Some(Value::Number(n)) if n.as_f64().is_some_and(|x| range.contains(&x)) => Ok(()),
-        Some(_) => Err(invalid(
-            name,
-            format!(
-                "{name} must be a number from {} to {}",
-                range.start(),
-                range.end()
-            ),
-        )),
+        Some(_) => Err(invalid(name, format!("{name} must be a number from {} to {}", range.start(), range.end()))),
     }
 }
 
@@ -114,53 +99,32 @@ fn content_text(content: Option<&Value>, i: usize, role: &str) -> Result<String,
         Some(Value::Array(parts)) => {
             let mut texts = vec![];
             for (j, part) in parts.iter().enumerate() {
-                match (
-                    part.get("type").and_then(Value::as_str),
-                    part.get("text").and_then(Value::as_str),
-                ) {
+                match (part.get("type").and_then(Value::as_str), part.get("text").and_then(Value::as_str)) {
                     (Some("text"), Some(text)) => texts.push(text),
                     (Some("refusal"), _) if role == "assistant" => {}
                     (Some(kind), _) if kind != "text" => {
-                        return Err(invalid(
-                            &format!("{param}[{j}].type"),
-                            format!("codecite reads text only; a {kind:?} part is not supported"),
-                        ))
+                        return Err(invalid(&format!("{param}[{j}].type"), format!("codecite reads text only; a {kind:?} part is not supported")))
                     }
-                    _ => {
-                        return Err(invalid(
-                            &format!("{param}[{j}]"),
-                            "a content part must be {\"type\": \"text\", \"text\": …}",
-                        ))
-                    }
+                    _ => return Err(invalid(&format!("{param}[{j}]"), "a content part must be {\"type\": \"text\", \"text\": …}")),
                 }
             }
             Ok(texts.join("\n"))
         }
-        _ => Err(invalid(
-            &param,
-            "content must be a string or an array of text parts",
-        )),
+        _ => Err(invalid(&param, "content must be a string or an array of text parts")),
     }
 }
 
 /// Reads a completion request the way OpenAI does: the same required fields, ranges and
 /// refusals; parameters that change only how an answer is sampled are accepted and ignored.
 fn parse(body: &Value) -> Result<Completion, Invalid> {
-    let Some(body) = body.as_object() else {
-        return Err(invalid("", "the body must be a JSON object"));
-    };
+    let Some(body) = body.as_object() else { return Err(invalid("", "the body must be a JSON object")) };
     match body.get("model") {
         Some(Value::String(m)) if m == MODEL => {}
         Some(Value::String(m)) => {
             let message = format!("The model `{m}` does not exist; this server serves `{MODEL}`");
-            return Err(Invalid {
-                unknown_model: true,
-                ..invalid("model", message)
-            });
+            return Err(Invalid { unknown_model: true, ..invalid("model", message) });
         }
-        None | Some(Value::Null) => {
-            return Err(invalid("model", "you must provide a model parameter"))
-        }
+        None | Some(Value::Null) => return Err(invalid("model", "you must provide a model parameter")),
         Some(_) => return Err(invalid("model", "model must be a string")),
     }
     let stream = match body.get("stream") {
@@ -170,38 +134,18 @@ fn parse(body: &Value) -> Result<Completion, Invalid> {
     };
     let include_usage = match body.get("stream_options") {
         None | Some(Value::Null) => false,
-        Some(_) if !stream => {
-            return Err(invalid(
-                "stream_options",
-                "stream_options is only allowed when stream is true",
-            ))
-        }
+        Some(_) if !stream => return Err(invalid("stream_options", "stream_options is only allowed when stream is true")),
         Some(Value::Object(o)) => match o.get("include_usage") {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
-            Some(_) => {
-                return Err(invalid(
-                    "stream_options.include_usage",
-                    "include_usage must be a boolean",
-                ))
-            }
+            Some(_) => return Err(invalid("stream_options.include_usage", "include_usage must be a boolean")),
         },
-        Some(_) => {
-            return Err(invalid(
-                "stream_options",
-                "stream_options must be an object",
-            ))
-        }
+        Some(_) => return Err(invalid("stream_options", "stream_options must be an object")),
     };
     match body.get("n") {
         None | Some(Value::Null) => {}
         Some(n) if n.as_u64() == Some(1) => {}
-        Some(n) if n.as_u64().is_some_and(|n| n > 1) => {
-            return Err(invalid(
-                "n",
-                "codecite writes one answer per question: n must be 1",
-            ))
-        }
+        Some(n) if n.as_u64().is_some_and(|n| n > 1) => return Err(invalid("n", "codecite writes one answer per question: n must be 1")),
         Some(_) => return Err(invalid("n", "n must be a positive integer")),
     }
     check_number(body, "temperature", 0.0..=2.0)?;
@@ -212,67 +156,34 @@ fn parse(body: &Value) -> Result<Completion, Invalid> {
         check_number(body, name, 1.0..=f64::MAX)?;
     }
     if body.get("logprobs").and_then(Value::as_bool) == Some(true) {
-        return Err(invalid(
-            "logprobs",
-            "codecite does not return log probabilities",
-        ));
+        return Err(invalid("logprobs", "codecite does not return log probabilities"));
     }
-    if let Some(kind) = body
-        .get("response_format")
-        .and_then(|f| f.get("type"))
-        .and_then(Value::as_str)
-    {
+    if let Some(kind) = body.get("response_format").and_then(|f| f.get("type")).and_then(Value::as_str) {
         if kind != "text" {
-            return Err(invalid(
-                "response_format",
-                format!("codecite answers in text; response_format {kind:?} is not supported"),
-            ));
+            return Err(invalid("response_format", format!("codecite answers in text; response_format {kind:?} is not supported")));
         }
     }
     // Tools may be offered (editor plugins do); codecite never calls one, so it may not be made to.
     match body.get("tool_choice") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) if s == "none" || s == "auto" => {}
-        Some(_) => {
-            return Err(invalid(
-                "tool_choice",
-                "codecite calls no tools; tool_choice may only be \"auto\" or \"none\"",
-            ))
-        }
+        Some(_) => return Err(invalid("tool_choice", "codecite calls no tools; tool_choice may only be \"auto\" or \"none\"")),
     }
     let conversation_id = match body.get("conversation_id") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => {
-            return Err(invalid(
-                "conversation_id",
-                "conversation_id must be a string",
-            ))
-        }
+        Some(_) => return Err(invalid("conversation_id", "conversation_id must be a string")),
     };
     let (question, history) = conversation(body.get("messages"))?;
-    Ok(Completion {
-        question,
-        history,
-        stream,
-        include_usage,
-        conversation_id,
-    })
+    Ok(Completion { question, history, stream, include_usage, conversation_id })
 }
 
 /// The question (the last message, a user's) and the earlier user/assistant pairs.
 fn conversation(messages: Option<&Value>) -> Result<(String, Vec<StoredTurn>), Invalid> {
     let messages = match messages {
         Some(Value::Array(m)) if !m.is_empty() => m,
-        Some(Value::Array(_)) => {
-            return Err(invalid(
-                "messages",
-                "messages must hold at least one message",
-            ))
-        }
-        None | Some(Value::Null) => {
-            return Err(invalid("messages", "you must provide a messages parameter"))
-        }
+        Some(Value::Array(_)) => return Err(invalid("messages", "messages must hold at least one message")),
+        None | Some(Value::Null) => return Err(invalid("messages", "you must provide a messages parameter")),
         Some(_) => return Err(invalid("messages", "messages must be an array")),
     };
     let mut history = vec![];
@@ -281,33 +192,20 @@ fn conversation(messages: Option<&Value>) -> Result<(String, Vec<StoredTurn>), I
     for (i, message) in messages.iter().enumerate() {
         let role = message.get("role").and_then(Value::as_str).unwrap_or("");
         let text = match role {
-            "user" | "assistant" | "system" | "developer" | "tool" | "function" => {
-                content_text(message.get("content"), i, role)?
-            }
-            _ => {
-                return Err(invalid(
-                    &format!("messages[{i}].role"),
-                    "role must be system, developer, user, assistant or tool",
-                ))
-            }
+            "user" | "assistant" | "system" | "developer" | "tool" | "function" => content_text(message.get("content"), i, role)?,
+            _ => return Err(invalid(&format!("messages[{i}].role"), "role must be system, developer, user, assistant or tool")),
         };
         last = Some(role);
         match role {
             // Consecutive user messages read as one question.
-            "user" => {
-                asked = Some(match asked.take() {
-                    Some(before) => format!("{before}\n{text}"),
-                    None => text,
-                })
-            }
+            "user" => asked = Some(match asked.take() {
+                Some(before) => format!("{before}\n{text}"),
+                None => text,
+            }),
             "assistant" => {
                 if let Some(question) = asked.take() {
                     let cited_codes = crate::chat::strong_codes(&text);
-                    history.push(StoredTurn {
-                        question,
-                        answer: text,
-                        cited_codes,
-                    });
+                    history.push(StoredTurn { question, answer: text, cited_codes });
                 }
             }
             _ => {}
@@ -315,10 +213,7 @@ fn conversation(messages: Option<&Value>) -> Result<(String, Vec<StoredTurn>), I
     }
     match (last, asked) {
         (Some("user"), Some(question)) => Ok((question, history)),
-        _ => Err(invalid(
-            "messages",
-            "the last message must be the user's question",
-        )),
+        _ => Err(invalid("messages", "the last message must be the user's question")),
     }
 }
 
@@ -330,18 +225,11 @@ pub(super) async fn models(Authed(_): Authed) -> Json<Value> {
 
 /// `GET /v1/models/{id}`.
 #[utoipa::path(get, path = "/v1/models/{model}", tag = "openai", params(("model" = String, Path)), security(("bearer" = [])), responses((status = 200, description = "The model"), (status = 404, description = "No such model (OpenAI's error shape)")))]
-pub(super) async fn model_by_id(
-    Authed(_): Authed,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+pub(super) async fn model_by_id(Authed(_): Authed, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
     if id == MODEL {
         return Ok(Json(model()));
     }
-    Err(ApiError::new(
-        StatusCode::NOT_FOUND,
-        "model_not_found",
-        format!("The model `{id}` does not exist; this server serves `{MODEL}`"),
-    ))
+    Err(ApiError::new(StatusCode::NOT_FOUND, "model_not_found", format!("The model `{id}` does not exist; this server serves `{MODEL}`")))
 }
 
 fn model() -> Value {
@@ -370,19 +258,11 @@ pub(super) async fn completions(
             _ => Some(completion.history.clone()),
         },
     };
-    let writer = Writer {
-        completion,
-        public_url: state.services.config.public_url(),
-        id: String::new(),
-        created: now_secs(),
-        collected: Collected::default(),
-    };
+    let writer = Writer { completion, public_url: state.services.config.public_url(), id: String::new(), created: now_secs(), collected: Collected::default() };
     if writer.completion.stream {
         let (events, remaining) = start_metered(&state, &caller, &headers, request).await?;
         let frames = ReceiverStream::new(events)
-            .scan(writer, |w, event| {
-                futures::future::ready(Some(w.frames(&event)))
-            })
+            .scan(writer, |w, event| futures::future::ready(Some(w.frames(&event))))
             .flat_map(stream::iter)
             .map(Ok::<_, Infallible>);
         let mut response = sse_response(&state, frames);
@@ -396,11 +276,7 @@ pub(super) async fn completions(
     let (events, reservation) = state.services.chat.start_whole(request, admitted).await?;
     let mut writer = writer;
     writer.collected = Collected::all(events).await;
-    let ending = writer
-        .collected
-        .ending
-        .clone()
-        .expect("Collected::all ends with a terminal event");
+    let ending = writer.collected.ending.clone().expect("Collected::all ends with a terminal event");
     let mut response = match ending {
         Ok(done) => {
             let body = writer.completion_body(&done);
@@ -421,11 +297,7 @@ pub(super) async fn completions(
 /// A whole answer that failed: the upstream model's failures as `502`, ours as `500`, in
 /// OpenAI's shape with the answer's error code.
 fn failed(error: &ErrorEvent) -> Response {
-    let status = if error.code.starts_with("llm_") || error.code == "empty_answer" {
-        StatusCode::BAD_GATEWAY
-    } else {
-        StatusCode::INTERNAL_SERVER_ERROR
-    };
+    let status = if error.code.starts_with("llm_") || error.code == "empty_answer" { StatusCode::BAD_GATEWAY } else { StatusCode::INTERNAL_SERVER_ERROR };
     (status, Json(json!({"error": error_object(error)}))).into_response()
 }
 
@@ -459,12 +331,7 @@ impl Writer {
     fn usage(&self, done: &DoneEvent, content: &str) -> Value {
         let reported = |name: &str| done.usage.get(name).and_then(Value::as_u64);
         let prompt = reported("prompt_tokens").unwrap_or_else(|| {
-            let turns: usize = self
-                .completion
-                .history
-                .iter()
-                .map(|t| count(&t.question) + count(&t.answer))
-                .sum();
+            let turns: usize = self.completion.history.iter().map(|t| count(&t.question) + count(&t.answer)).sum();
             (turns + count(&self.completion.question)) as u64
         });
         let completion = reported("completion_tokens").unwrap_or_else(|| count(content) as u64);
@@ -474,12 +341,7 @@ impl Writer {
     /// codecite's extension: what the answer rests on, as data.
     fn extension(&self, done: &DoneEvent) -> Value {
         let c = &self.collected;
-        let verified: Vec<&str> = c
-            .citations
-            .iter()
-            .filter(|x| x.verified)
-            .map(|x| x.code.as_str())
-            .collect();
+        let verified: Vec<&str> = c.citations.iter().filter(|x| x.verified).map(|x| x.code.as_str()).collect();
         json!({
             "conversation_id": c.conversation_id(),
             "message_id": c.meta.as_ref().map(|m| m.message_id.clone()),
@@ -496,12 +358,7 @@ impl Writer {
 
     fn completion_body(&mut self, done: &DoneEvent) -> Value {
         let content = format!("{}{}", self.collected.text, self.footer());
-        let message_id = self
-            .collected
-            .meta
-            .as_ref()
-            .map(|m| m.message_id.clone())
-            .unwrap_or_default();
+        let message_id = self.collected.meta.as_ref().map(|m| m.message_id.clone()).unwrap_or_default();
         json!({
             "id": format!("chatcmpl-{message_id}"),
             "object": "chat.completion",
@@ -530,9 +387,7 @@ impl Writer {
         match event {
             ChatEvent::Meta(m) => {
                 self.id = format!("chatcmpl-{}", m.message_id);
-                vec![data(
-                    self.chunk(json!({"role": "assistant", "content": ""}), None),
-                )]
+                vec![data(self.chunk(json!({"role": "assistant", "content": ""}), None))]
             }
             ChatEvent::Delta { text } => vec![data(self.chunk(json!({"content": text}), None))],
             ChatEvent::Sources(_) | ChatEvent::Citation(_) => vec![],
@@ -556,10 +411,7 @@ impl Writer {
                 frames.push(Event::default().data("[DONE]"));
                 frames
             }
-            ChatEvent::Error(error) => vec![
-                data(json!({"error": error_object(error)})),
-                Event::default().data("[DONE]"),
-            ],
+            ChatEvent::Error(error) => vec![data(json!({"error": error_object(error)})), Event::default().data("[DONE]")],
         }
     }
 }
@@ -575,10 +427,7 @@ pub(super) async fn errors(request: Request, next: Next) -> Response {
     let v1 = request.uri().path().starts_with("/v1/") || request.uri().path() == "/v1";
     let response = next.run(request).await;
     let status = response.status();
-    let json = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    let json = response.headers().get(header::CONTENT_TYPE).is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
     if !v1 || !(status.is_client_error() || status.is_server_error()) || !json {
         return response;
     }
@@ -589,9 +438,7 @@ pub(super) async fn errors(request: Request, next: Next) -> Response {
     };
     let rewritten = match serde_json::from_slice::<Value>(&bytes) {
         Ok(Value::Object(mut outer)) => match outer.remove("error") {
-            Some(Value::Object(error)) if !error.contains_key("type") => {
-                Some(openai_error(status, error))
-            }
+            Some(Value::Object(error)) if !error.contains_key("type") => Some(openai_error(status, error)),
             _ => None,
         },
         _ => None,
@@ -603,10 +450,7 @@ pub(super) async fn errors(request: Request, next: Next) -> Response {
         }
         None => Body::from(bytes),
     };
-    parts.headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Response::from_parts(parts, body)
 }
 
@@ -618,10 +462,7 @@ fn openai_error(status: StatusCode, mut error: Map<String, Value>) -> Value {
         _ => "invalid_request_error",
     };
     let mut out = Map::new();
-    out.insert(
-        "message".into(),
-        error.remove("message").unwrap_or(Value::Null),
-    );
+    out.insert("message".into(), error.remove("message").unwrap_or(Value::Null));
     out.insert("type".into(), json!(kind));
     out.insert("param".into(), error.remove("param").unwrap_or(Value::Null));
     out.insert("code".into(), error.remove("code").unwrap_or(Value::Null));
@@ -636,14 +477,7 @@ mod tests {
     fn parsed(body: Value) -> Result<Completion, (StatusCode, String)> {
         parse(&body).map_err(|e| {
             let e = ApiError::from(e);
-            (
-                e.status,
-                e.extra
-                    .get("param")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
-            )
+            (e.status, e.extra.get("param").and_then(Value::as_str).unwrap_or("").to_string())
         })
     }
 
@@ -671,74 +505,22 @@ mod tests {
             (json!({"messages": user}), 400, "model"),
             (json!({"model": "gpt-4o", "messages": user}), 404, "model"),
             (json!({"model": "codecite"}), 400, "messages"),
-            (
-                json!({"model": "codecite", "messages": []}),
-                400,
-                "messages",
-            ),
-            (
-                json!({"model": "codecite", "messages": [{"role": "assistant", "content": "a"}]}),
-                400,
-                "messages",
-            ),
-            (
-                json!({"model": "codecite", "messages": [{"role": "wizard", "content": "a"}]}),
-                400,
-                "messages[0].role",
-            ),
-            (
-                json!({"model": "codecite", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}),
-                400,
-                "messages[0].content[0].type",
-            ),
-            (
-                json!({"model": "codecite", "messages": user, "n": 2}),
-                400,
-                "n",
-            ),
-            (
-                json!({"model": "codecite", "messages": user, "temperature": 3}),
-                400,
-                "temperature",
-            ),
-            (
-                json!({"model": "codecite", "messages": user, "temperature": "hot"}),
-                400,
-                "temperature",
-            ),
-            (
-                json!({"model": "codecite", "messages": user, "stream": "yes"}),
-                400,
-                "stream",
-            ),
-            (
-                json!({"model": "codecite", "messages": user, "stream_options": {"include_usage": true}}),
-                400,
-                "stream_options",
-            ),
-            (
-                json!({"model": "codecite", "messages": user, "logprobs": true}),
-                400,
-                "logprobs",
-            ),
-            (
-                json!({"model": "codecite", "messages": user, "response_format": {"type": "json_object"}}),
-                400,
-                "response_format",
-            ),
-            (
-                json!({"model": "codecite", "messages": user, "tool_choice": "required"}),
-                400,
-                "tool_choice",
-            ),
+            (json!({"model": "codecite", "messages": []}), 400, "messages"),
+            (json!({"model": "codecite", "messages": [{"role": "assistant", "content": "a"}]}), 400, "messages"),
+            (json!({"model": "codecite", "messages": [{"role": "wizard", "content": "a"}]}), 400, "messages[0].role"),
+            (json!({"model": "codecite", "messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "x"}}]}]}), 400, "messages[0].content[0].type"),
+            (json!({"model": "codecite", "messages": user, "n": 2}), 400, "n"),
+            (json!({"model": "codecite", "messages": user, "temperature": 3}), 400, "temperature"),
+            (json!({"model": "codecite", "messages": user, "temperature": "hot"}), 400, "temperature"),
+            (json!({"model": "codecite", "messages": user, "stream": "yes"}), 400, "stream"),
+            (json!({"model": "codecite", "messages": user, "stream_options": {"include_usage": true}}), 400, "stream_options"),
+            (json!({"model": "codecite", "messages": user, "logprobs": true}), 400, "logprobs"),
+            (json!({"model": "codecite", "messages": user, "response_format": {"type": "json_object"}}), 400, "response_format"),
+            (json!({"model": "codecite", "messages": user, "tool_choice": "required"}), 400, "tool_choice"),
             (json!(["not", "an", "object"]), 400, ""),
         ];
         for (body, status, param) in cases {
-            assert_eq!(
-                parsed(body.clone()),
-                Err((StatusCode::from_u16(status).unwrap(), param.to_string())),
-                "{body}"
-            );
+            assert_eq!(parsed(body.clone()), Err((StatusCode::from_u16(status).unwrap(), param.to_string())), "{body}");
         }
         let streamed = parsed(json!({"model": "codecite", "messages": user, "stream": true, "stream_options": {"include_usage": true}})).unwrap();
         assert!(streamed.stream && streamed.include_usage);
@@ -747,9 +529,7 @@ mod tests {
     #[test]
     fn errors_take_openais_shape_and_keep_their_details() {
         let ours = json!({"code": "quota_exhausted", "message": "0 questions remaining", "meter": "questions", "action": "upgrade"});
-        let Value::Object(ours) = ours else {
-            unreachable!()
-        };
+        let Value::Object(ours) = ours else { unreachable!() };
         let out = openai_error(StatusCode::PAYMENT_REQUIRED, ours);
         assert_eq!(out["error"]["type"], "insufficient_quota");
         assert_eq!(out["error"]["code"], "quota_exhausted");

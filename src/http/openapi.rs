@@ -55,10 +55,5 @@ pub struct ApiDoc;
 #[utoipa::path(get, path = "/api/openapi.json", tag = "health", responses((status = 200, description = "The OpenAPI description of this API")))]
 pub(super) async fn document() -> axum::Json<serde_json::Value> {
     static DOC: OnceLock<serde_json::Value> = OnceLock::new();
-    axum::Json(
-        DOC.get_or_init(|| {
-            serde_json::to_value(ApiDoc::openapi()).expect("the description serializes")
-        })
-        .clone(),
-    )
+    axum::Json(DOC.get_or_init(|| serde_json::to_value(ApiDoc::openapi()).expect("the description serializes")).clone())
 }

@@ -20,32 +20,16 @@ use crate::retrieval::{MatchKind, SearchHit, SearchMode, SearchRequest};
 
 /// An HTML response; metered pages are never stored by caches.
 fn html(status: StatusCode, body: String, private: bool) -> Response {
-    let cache = if private {
-        "private, no-store"
-    } else {
-        "no-cache"
-    };
+    let cache = if private { "private, no-store" } else { "no-cache" };
     (
         status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/html; charset=utf-8"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-        ],
+        [(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")), (header::CACHE_CONTROL, HeaderValue::from_static(cache))],
         body,
     )
         .into_response()
 }
 
-fn render(
-    state: &AppState,
-    status: StatusCode,
-    template: &str,
-    context: Value,
-    private: bool,
-) -> Response {
+fn render(state: &AppState, status: StatusCode, template: &str, context: Value, private: bool) -> Response {
     match state.web.render(template, context) {
         Ok(body) => html(status, body, private),
         Err(e) => {
@@ -56,15 +40,8 @@ fn render(
 }
 
 /// A page with a heading and a message, for errors and refusals.
-fn notice(
-    state: &AppState,
-    status: StatusCode,
-    heading: &str,
-    message: &str,
-    extra: Value,
-) -> Response {
-    let mut context =
-        json!({"heading": heading, "message": message, "bad": status.is_server_error()});
+fn notice(state: &AppState, status: StatusCode, heading: &str, message: &str, extra: Value) -> Response {
+    let mut context = json!({"heading": heading, "message": message, "bad": status.is_server_error()});
     if let (Value::Object(c), Value::Object(e)) = (&mut context, extra) {
         c.extend(e);
     }
@@ -91,31 +68,18 @@ pub async fn chat_page(State(state): State<AppState>) -> Response {
 }
 
 /// The caller, or a new guest with the cookie that names it.
-async fn page_caller(
-    state: &AppState,
-    headers: &HeaderMap,
-    ip: std::net::IpAddr,
-) -> Result<(Caller, Option<HeaderValue>), ApiError> {
+async fn page_caller(state: &AppState, headers: &HeaderMap, ip: std::net::IpAddr) -> Result<(Caller, Option<HeaderValue>), ApiError> {
     let metering = &state.services.metering;
     let caller = match optional_caller(state, headers).await? {
         Some(caller) => (caller, None),
         None => {
-            state
-                .limits
-                .check_auth_ip(ip)
-                .map_err(ApiError::rate_limited)?;
+            state.limits.check_auth_ip(ip).map_err(ApiError::rate_limited)?;
             let session = metering.create_guest().await?;
-            let caller = metering
-                .identify(&session.token)
-                .await?
-                .ok_or_else(|| ApiError::internal("a new guest session is missing"))?;
+            let caller = metering.identify(&session.token).await?.ok_or_else(|| ApiError::internal("a new guest session is missing"))?;
             (caller, Some(session_cookie(metering, &session)))
         }
     };
-    state
-        .limits
-        .check_account(&caller.0.account.id)
-        .map_err(ApiError::rate_limited)?;
+    state.limits.check_account(&caller.0.account.id).map_err(ApiError::rate_limited)?;
     Ok(caller)
 }
 
@@ -134,20 +98,9 @@ fn exhausted_message(e: &Exhausted) -> String {
     }
 }
 
-pub async fn code_page(
-    State(state): State<AppState>,
-    ClientIp(ip): ClientIp,
-    headers: HeaderMap,
-    Path(code): Path<String>,
-) -> Response {
+pub async fn code_page(State(state): State<AppState>, ClientIp(ip): ClientIp, headers: HeaderMap, Path(code): Path<String>) -> Response {
     if !shape::plausible(&code) {
-        return notice(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "Not a code",
-            &format!("{code:?} is not shaped like a CPT, HCPCS or ICD-10-CM code."),
-            json!({}),
-        );
+        return notice(&state, StatusCode::BAD_REQUEST, "Not a code", &format!("{code:?} is not shaped like a CPT, HCPCS or ICD-10-CM code."), json!({}));
     }
     if !state.is_ready() {
         return error_page(&state, ApiError::not_ready());
@@ -166,35 +119,18 @@ pub async fn code_page(
     response
 }
 
-async fn code_view(
-    state: &AppState,
-    caller: &Caller,
-    headers: &HeaderMap,
-    code: &str,
-) -> Result<Response, ApiError> {
+async fn code_view(state: &AppState, caller: &Caller, headers: &HeaderMap, code: &str) -> Result<Response, ApiError> {
     let (record, remaining) = match view_code(state, caller, headers, code).await {
         Ok(Ok(viewed)) => viewed,
         Ok(Err(exhausted)) => {
             let register = exhausted.action == Action::Register;
             let message = exhausted_message(&exhausted);
-            return Ok(notice(
-                state,
-                StatusCode::PAYMENT_REQUIRED,
-                "No code page views left",
-                &message,
-                json!({"register": register}),
-            ));
+            return Ok(notice(state, StatusCode::PAYMENT_REQUIRED, "No code page views left", &message, json!({"register": register})));
         }
         Err(e) if e.status == StatusCode::NOT_FOUND => {
             let matches = close_matches(state, code).await;
             let message = format!("{code} is not in codecite's code tables (CPT summaries, HCPCS Level II, ICD-10-CM, modifiers) nor among the CMS valid code numbers. It may be mistyped, or a code that was never issued.");
-            return Ok(notice(
-                state,
-                StatusCode::NOT_FOUND,
-                &format!("No code {code}"),
-                &message,
-                json!({"matches": matches}),
-            ));
+            return Ok(notice(state, StatusCode::NOT_FOUND, &format!("No code {code}"), &message, json!({"matches": matches})));
         }
         Err(e) => return Err(e),
     };
@@ -203,72 +139,33 @@ async fn code_view(
 }
 
 /// What the code template shows: the record, its relationships, guideline notes and NCCI pairs.
-async fn code_context(
-    state: &AppState,
-    record: Value,
-    remaining: Option<i64>,
-) -> Result<Value, ApiError> {
+async fn code_context(state: &AppState, record: Value, remaining: Option<i64>) -> Result<Value, ApiError> {
     let code = record["code"].as_str().unwrap_or_default().to_string();
     let system: Option<CodeSystem> = serde_json::from_value(record["system"].clone()).ok();
     let title = record["title"].as_str().unwrap_or_default().to_string();
-    let deleted =
-        record["deleted_year"].is_number() || record["validity"]["last_valid"].is_string();
-    let deleted_label = record["deleted_year"]
-        .as_i64()
-        .map(|y| y.to_string())
-        .or_else(|| {
-            record["validity"]["last_valid"]
-                .as_str()
-                .map(|d| format!("after {d}"))
-        });
-    let mut primaries: Vec<String> =
-        serde_json::from_value(record["primary_codes"].clone()).unwrap_or_default();
-    for c in serde_json::from_value::<Vec<String>>(record["cms_primary_codes"].clone())
-        .unwrap_or_default()
-    {
+    let deleted = record["deleted_year"].is_number() || record["validity"]["last_valid"].is_string();
+    let deleted_label = record["deleted_year"].as_i64().map(|y| y.to_string()).or_else(|| record["validity"]["last_valid"].as_str().map(|d| format!("after {d}")));
+    let mut primaries: Vec<String> = serde_json::from_value(record["primary_codes"].clone()).unwrap_or_default();
+    for c in serde_json::from_value::<Vec<String>>(record["cms_primary_codes"].clone()).unwrap_or_default() {
         if !primaries.contains(&c) {
             primaries.push(c);
         }
     }
     let procedure = matches!(system, Some(CodeSystem::Cpt | CodeSystem::Hcpcs));
-    let (ncci, ncci_total) = if procedure {
-        state.services.codes.ncci_pairs(&code, 50).await?
-    } else {
-        (vec![], 0)
-    };
-    let ncci_version = state
-        .services
-        .codes
-        .reference_version("ncci")
-        .await?
-        .unwrap_or_default();
+    let (ncci, ncci_total) = if procedure { state.services.codes.ncci_pairs(&code, 50).await? } else { (vec![], 0) };
+    let ncci_version = state.services.codes.reference_version("ncci").await?.unwrap_or_default();
     let guidelines = if title.is_empty() {
         vec![]
     } else {
-        let request = SearchRequest {
-            query: format!("{code} {title}"),
-            limit: Some(3),
-            system: Some(CodeSystem::Guideline),
-            mode: SearchMode::Hybrid,
-            ..Default::default()
-        };
+        let request = SearchRequest { query: format!("{code} {title}"), limit: Some(3), system: Some(CodeSystem::Guideline), mode: SearchMode::Hybrid, ..Default::default() };
         state.services.retriever.search(&request).await?
     };
     let children: Vec<Value> = if record["category"] == true {
-        state
-            .services
-            .codes
-            .codes_under(&code, 100)
-            .await?
-            .into_iter()
-            .map(|(c, t)| json!({"code": c, "title": t}))
-            .collect()
+        state.services.codes.codes_under(&code, 100).await?.into_iter().map(|(c, t)| json!({"code": c, "title": t})).collect()
     } else {
         vec![]
     };
-    let licensed = record["source"]
-        .as_str()
-        .is_some_and(|s| s.contains("licensed"));
+    let licensed = record["source"].as_str().is_some_and(|s| s.contains("licensed"));
     Ok(json!({
         "code": record,
         "system_label": system.map(CodeSystem::label).unwrap_or("Code"),
@@ -289,26 +186,15 @@ async fn code_context(
 
 /// Codes near an unknown one: what search finds for it and for its parent.
 async fn close_matches(state: &AppState, code: &str) -> Vec<Value> {
-    let bare: String = code
-        .trim()
-        .chars()
-        .filter(|c| *c != '.')
-        .collect::<String>()
-        .to_ascii_uppercase();
+    let bare: String = code.trim().chars().filter(|c| *c != '.').collect::<String>().to_ascii_uppercase();
     let mut queries = vec![code.to_string()];
     if bare.len() > 3 && bare.is_ascii() {
         queries.push(icd_form(&bare[..bare.len() - 1]));
     }
     let mut seen: Vec<Value> = vec![];
     for query in queries {
-        let request = SearchRequest {
-            query,
-            limit: Some(6),
-            ..Default::default()
-        };
-        let Ok(hits) = state.services.retriever.search(&request).await else {
-            continue;
-        };
+        let request = SearchRequest { query, limit: Some(6), ..Default::default() };
+        let Ok(hits) = state.services.retriever.search(&request).await else { continue };
         for hit in hits.iter().filter(|h| h.code.is_some()) {
             let shown = hit_json(hit);
             if !seen.iter().any(|s| s["code"] == shown["code"]) && seen.len() < 8 {
@@ -332,9 +218,7 @@ fn hit_json(hit: &SearchHit) -> Value {
 /// A snippet without the "SYSTEM CODE: title" lead the page already shows.
 fn after_title<'a>(snippet: &'a str, title: &str) -> &'a str {
     match snippet.find(title) {
-        Some(at) if !title.is_empty() && at <= 40 => {
-            snippet[at + title.len()..].trim_start_matches([' ', ':', '.', '—'])
-        }
+        Some(at) if !title.is_empty() && at <= 40 => snippet[at + title.len()..].trim_start_matches([' ', ':', '.', '—']),
         _ => snippet,
     }
 }
@@ -345,18 +229,11 @@ pub struct SearchPageParams {
     system: Option<String>,
 }
 
-pub async fn search_page(
-    State(state): State<AppState>,
-    Query(params): Query<SearchPageParams>,
-) -> Response {
+pub async fn search_page(State(state): State<AppState>, Query(params): Query<SearchPageParams>) -> Response {
     let query = params.q.unwrap_or_default().trim().to_string();
     let system_value = params.system.unwrap_or_default();
-    let systems: Vec<Value> = CodeSystem::ALL
-        .iter()
-        .map(|s| json!({"value": s.as_str(), "label": s.label()}))
-        .collect();
-    let mut context =
-        json!({"query": query, "system": system_value, "systems": systems, "hits": []});
+    let systems: Vec<Value> = CodeSystem::ALL.iter().map(|s| json!({"value": s.as_str(), "label": s.label()})).collect();
+    let mut context = json!({"query": query, "system": system_value, "systems": systems, "hits": []});
     if query.is_empty() {
         return render(&state, StatusCode::OK, "search.html", context, false);
     }
@@ -366,34 +243,16 @@ pub async fn search_page(
             Ok(s) => Some(s),
             Err(e) => {
                 context["error"] = json!(e.to_string());
-                return render(
-                    &state,
-                    StatusCode::BAD_REQUEST,
-                    "search.html",
-                    context,
-                    false,
-                );
+                return render(&state, StatusCode::BAD_REQUEST, "search.html", context, false);
             }
         },
     };
     context["system_label"] = json!(system.map(CodeSystem::label));
-    let request = SearchRequest {
-        query,
-        limit: Some(25),
-        system,
-        mode: SearchMode::Hybrid,
-        ..Default::default()
-    };
+    let request = SearchRequest { query, limit: Some(25), system, mode: SearchMode::Hybrid, ..Default::default() };
     let retriever = &state.services.retriever;
     if let Err(e) = retriever.validate(&request) {
         context["error"] = json!(e.to_string());
-        return render(
-            &state,
-            StatusCode::BAD_REQUEST,
-            "search.html",
-            context,
-            false,
-        );
+        return render(&state, StatusCode::BAD_REQUEST, "search.html", context, false);
     }
     if !state.is_ready() {
         return error_page(&state, ApiError::not_ready());
@@ -408,22 +267,10 @@ pub async fn search_page(
 }
 
 /// A stylesheet or script, by content hash: cached for a year, since its URL changes with it.
-pub async fn asset(
-    State(state): State<AppState>,
-    Path((hash, name)): Path<(String, String)>,
-) -> Response {
+pub async fn asset(State(state): State<AppState>, Path((hash, name)): Path<(String, String)>) -> Response {
     match state.web.asset(&hash, &name) {
         Some(a) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(a.content_type),
-                ),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static("public, max-age=31536000, immutable"),
-                ),
-            ],
+            [(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type)), (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=31536000, immutable"))],
             a.body.clone(),
         )
             .into_response(),
@@ -437,14 +284,8 @@ pub async fn widget(State(state): State<AppState>) -> Response {
     let etag = HeaderValue::from_str(&format!("\"{}\"", w.hash)).expect("hex is a valid header");
     (
         [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(w.content_type),
-            ),
-            (
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("public, max-age=300"),
-            ),
+            (header::CONTENT_TYPE, HeaderValue::from_static(w.content_type)),
+            (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300")),
             (header::ETAG, etag),
         ],
         w.body.clone(),

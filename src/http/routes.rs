@@ -5,51 +5,46 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
-use axum::body::Body;
-use axum::error_handling::HandleErrorLayer;
 use axum::extract::rejection::{JsonRejection, QueryRejection};
+use axum::error_handling::HandleErrorLayer;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Path, Query, Request, State};
+use axum::BoxError;
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::BoxError;
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
-use serde::Deserialize;
 use tokio_stream::wrappers::ReceiverStream;
 use tower::limit::GlobalConcurrencyLimitLayer;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::classify::StatusInRangeAsFailures;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::openapi::ErrorBody;
 use serde_json::{json, Value};
 
+use super::{accounts, email, openai, pages};
 use super::auth::{limit_ip, Authed};
 use super::ApiError;
-use super::{accounts, email, openai, pages};
 use crate::app::AppState;
+use crate::metering::{Caller, Exhausted, Meter, Reservation};
+use crate::telemetry;
 use crate::chat::{ChatEvent, ChatRequest};
 use crate::codes::{lookup_forms, shape, CodeSystem};
-use crate::metering::{Caller, Exhausted, Meter, Reservation};
-use crate::retrieval::{SearchMode, SearchRequest};
 use crate::store::StoreError;
-use crate::telemetry;
+use crate::retrieval::{SearchMode, SearchRequest};
 
 pub fn router(state: AppState) -> Router {
     let limits = state.services.config.limits.clone();
     // Refused with a 413 past the configured size, read up to one byte more to know.
-    let email_body_limit = state
-        .services
-        .config
-        .email
-        .max_message_bytes
-        .saturating_add(1);
+    let email_body_limit = state.services.config.email.max_message_bytes.saturating_add(1);
     let router = Router::new()
         .route("/", get(pages::chat_page))
         .route("/codes/{code}", get(pages::code_page))
@@ -119,39 +114,26 @@ pub fn router(state: AppState) -> Router {
 
 /// Counts and times every request by its route (`/api/codes/{code}`, not the code).
 async fn record_metrics(request: Request<Body>, next: axum::middleware::Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    let route = request.extensions().get::<MatchedPath>().map(|p| p.as_str().to_string()).unwrap_or_else(|| "unmatched".into());
     let method = request.method().as_str().to_string();
     let started = std::time::Instant::now();
     let response = next.run(request).await;
     let status = response.status().as_u16().to_string();
     metrics::counter!(telemetry::HTTP_REQUESTS, "route" => route.clone(), "method" => method.clone(), "status" => status).increment(1);
-    metrics::histogram!(telemetry::HTTP_DURATION, "route" => route, "method" => method)
-        .record(started.elapsed().as_secs_f64());
+    metrics::histogram!(telemetry::HTTP_DURATION, "route" => route, "method" => method).record(started.elapsed().as_secs_f64());
     response
 }
 
 /// Prometheus scrape target.
 #[utoipa::path(get, path = "/metrics", tag = "health", responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain")))]
 pub(super) async fn metrics_text() -> impl IntoResponse {
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        telemetry::render(),
-    )
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"))], telemetry::render())
 }
 
 /// The response for a request the limits refused.
 fn shed(e: BoxError) -> ApiError {
     if e.is::<tower::load_shed::error::Overloaded>() {
-        ApiError::overloaded(
-            "the server is handling as many requests as it takes; try again in a moment",
-        )
+        ApiError::overloaded("the server is handling as many requests as it takes; try again in a moment")
     } else if e.is::<tower::timeout::error::Elapsed>() {
         ApiError::overloaded("the request took too long and was stopped; try again")
     } else {
@@ -183,11 +165,7 @@ fn cors(origins: &[String]) -> Option<CorsLayer> {
         CorsLayer::new()
             .allow_origin(allow)
             .allow_methods([Method::GET, Method::POST, Method::DELETE])
-            .allow_headers([
-                header::AUTHORIZATION,
-                header::CONTENT_TYPE,
-                HeaderName::from_static("idempotency-key"),
-            ])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, HeaderName::from_static("idempotency-key")])
             .expose_headers([QUOTA_HEADER, header::RETRY_AFTER])
             .max_age(Duration::from_secs(600)),
     )
@@ -209,23 +187,14 @@ async fn try_reserve(
     detail: &str,
 ) -> Result<Result<Reservation, Exhausted>, ApiError> {
     let key = idempotency_key(headers).map_err(ApiError::bad_request)?;
-    Ok(state
-        .services
-        .metering
-        .reserve(&caller.account, meter, key, detail)
-        .await?)
+    Ok(state.services.metering.reserve(&caller.account, meter, key, detail).await?)
 }
 
 /// The `Idempotency-Key` header, when sent; what is wrong with it, when malformed.
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<&str>, &'static str> {
     match headers.get("idempotency-key") {
         None => Ok(None),
-        Some(v) => match v
-            .to_str()
-            .ok()
-            .map(str::trim)
-            .filter(|k| !k.is_empty() && k.len() <= 255)
-        {
+        Some(v) => match v.to_str().ok().map(str::trim).filter(|k| !k.is_empty() && k.len() <= 255) {
             Some(key) => Ok(Some(key)),
             None => Err("Idempotency-Key must be 1 to 255 visible ASCII characters"),
         },
@@ -283,29 +252,17 @@ pub(super) async fn search(
     let Query(params) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = match params.limit.as_deref().filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(
-            s.parse::<usize>()
-                .map_err(|_| ApiError::bad_request(format!("limit {s:?} is not a number")))?,
-        ),
+        Some(s) => Some(s.parse::<usize>().map_err(|_| ApiError::bad_request(format!("limit {s:?} is not a number")))?),
     };
     let system = match params.system.as_deref().filter(|s| !s.is_empty()) {
         None => None,
-        Some(s) => Some(
-            s.parse::<CodeSystem>()
-                .map_err(|e| ApiError::bad_request(e.to_string()))?,
-        ),
+        Some(s) => Some(s.parse::<CodeSystem>().map_err(|e| ApiError::bad_request(e.to_string()))?),
     };
     let mode = match params.mode.as_deref().filter(|s| !s.is_empty()) {
         None => SearchMode::Hybrid,
         Some(s) => s.parse::<SearchMode>()?,
     };
-    let request = SearchRequest {
-        query: params.q.unwrap_or_default(),
-        limit,
-        system,
-        mode,
-        ..Default::default()
-    };
+    let request = SearchRequest { query: params.q.unwrap_or_default(), limit, system, mode, ..Default::default() };
     let retriever = &state.services.retriever;
     retriever.validate(&request)?;
     if !state.is_ready() {
@@ -325,16 +282,12 @@ pub(super) async fn code(
     Path(code): Path<String>,
 ) -> Result<Response, ApiError> {
     if !shape::plausible(&code) {
-        return Err(ApiError::bad_request(format!(
-            "{code:?} is not shaped like a code"
-        )));
+        return Err(ApiError::bad_request(format!("{code:?} is not shaped like a code")));
     }
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
-    let (record, remaining) = view_code(&state, &caller, &headers, &code)
-        .await?
-        .map_err(|e| ApiError::quota_exhausted(&e))?;
+    let (record, remaining) = view_code(&state, &caller, &headers, &code).await?.map_err(|e| ApiError::quota_exhausted(&e))?;
     let mut response = Json(record).into_response();
     if let Some((name, value)) = quota_header(remaining) {
         response.headers_mut().insert(name, value);
@@ -351,15 +304,7 @@ pub(super) async fn view_code(
     headers: &HeaderMap,
     code: &str,
 ) -> Result<Result<(Value, Option<i64>), Exhausted>, ApiError> {
-    let reservation = match try_reserve(
-        state,
-        caller,
-        Meter::CodeViews,
-        headers,
-        &format!("code {code}"),
-    )
-    .await?
-    {
+    let reservation = match try_reserve(state, caller, Meter::CodeViews, headers, &format!("code {code}")).await? {
         Ok(r) => r,
         Err(exhausted) => return Ok(Err(exhausted)),
     };
@@ -404,9 +349,7 @@ async fn code_record(state: &AppState, code: &str) -> Result<Value, ApiError> {
             }));
         }
     }
-    Err(ApiError::not_found(format!(
-        "no code {code} in the code tables"
-    )))
+    Err(ApiError::not_found(format!("no code {code} in the code tables")))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -420,10 +363,7 @@ pub(super) struct NcciParams {
 
 /// The NCCI procedure-to-procedure edit between two codes, in either order.
 #[utoipa::path(get, path = "/api/ncci", tag = "codes", params(NcciParams), responses((status = 200, description = "The edit: column1, column2, modifier_allowed, edit_set, version"), (status = 400, description = "Bad input", body = ErrorBody), (status = 404, description = "Not found (also another account's)", body = ErrorBody)))]
-pub(super) async fn ncci(
-    State(state): State<AppState>,
-    params: Result<Query<NcciParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+pub(super) async fn ncci(State(state): State<AppState>, params: Result<Query<NcciParams>, QueryRejection>) -> Result<Json<Value>, ApiError> {
     let Query(p) = params.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let shaped = |c: &Option<String>| {
         c.as_deref()
@@ -431,20 +371,14 @@ pub(super) async fn ncci(
             .filter(|c| shape::is_procedure_code(c))
     };
     let (Some(a), Some(b)) = (shaped(&p.c1), shaped(&p.c2)) else {
-        return Err(ApiError::bad_request(
-            "c1 and c2 must both be 5-character CPT or HCPCS codes",
-        ));
+        return Err(ApiError::bad_request("c1 and c2 must both be 5-character CPT or HCPCS codes"));
     };
     if !state.is_ready() {
         return Err(ApiError::not_ready());
     }
     match state.services.codes.ncci(&a, &b).await? {
-        Some(edit) => Ok(Json(
-            serde_json::to_value(edit).map_err(ApiError::internal)?,
-        )),
-        None => Err(ApiError::not_found(format!(
-            "no NCCI edit pairs {a} and {b} in the hospital outpatient (I/OCE) table"
-        ))),
+        Some(edit) => Ok(Json(serde_json::to_value(edit).map_err(ApiError::internal)?)),
+        None => Err(ApiError::not_found(format!("no NCCI edit pairs {a} and {b} in the hospital outpatient (I/OCE) table"))),
     }
 }
 
@@ -453,20 +387,10 @@ pub(super) async fn ncci(
 pub(super) async fn stats(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     let services = &state.services;
     let counts = services.codes.counts().await?;
-    let codes: serde_json::Map<String, Value> = [
-        CodeSystem::Cpt,
-        CodeSystem::Hcpcs,
-        CodeSystem::Icd10Cm,
-        CodeSystem::Modifier,
-    ]
-    .iter()
-    .map(|s| {
-        (
-            s.as_str().to_string(),
-            json!(counts.get(s).copied().unwrap_or(0)),
-        )
-    })
-    .collect();
+    let codes: serde_json::Map<String, Value> = [CodeSystem::Cpt, CodeSystem::Hcpcs, CodeSystem::Icd10Cm, CodeSystem::Modifier]
+        .iter()
+        .map(|s| (s.as_str().to_string(), json!(counts.get(s).copied().unwrap_or(0))))
+        .collect();
     Ok(Json(json!({
         "codes": codes,
         "guidelines": services.codes.reference_count("guideline_notes").await?,
@@ -520,14 +444,7 @@ pub(super) async fn start_metered(
 ) -> Result<(tokio::sync::mpsc::Receiver<ChatEvent>, Option<i64>), ApiError> {
     let admitted = admit_metered(state, caller, headers, &request).await?;
     let remaining = admitted.remaining();
-    Ok((
-        state
-            .services
-            .chat
-            .start_streaming(request, admitted)
-            .await?,
-        remaining,
-    ))
+    Ok((state.services.chat.start_streaming(request, admitted).await?, remaining))
 }
 
 /// Room for an answer and its reserved unit (`Idempotency-Key` honoured), or the refusal.
@@ -542,27 +459,17 @@ pub(super) async fn admit_metered(
     }
     let key = idempotency_key(headers).map_err(ApiError::bad_request)?;
     let metering = &state.services.metering;
-    Ok(state
-        .services
-        .chat
-        .admit_metered(metering, &caller.account, request, key, "question")
-        .await?)
+    Ok(state.services.chat.admit_metered(metering, &caller.account, request, key, "question").await?)
 }
 
 /// An SSE response with the chat stream's headers and heartbeat.
-pub(super) fn sse_response(
-    state: &AppState,
-    stream: impl Stream<Item = Result<Event, Infallible>> + Send + 'static,
-) -> Response {
+pub(super) fn sse_response(state: &AppState, stream: impl Stream<Item = Result<Event, Infallible>> + Send + 'static) -> Response {
     let heartbeat = Duration::from_secs(state.services.config.chat.heartbeat_secs.max(1));
     let sse = Sse::new(stream).keep_alive(KeepAlive::new().interval(heartbeat).text("heartbeat"));
     (
         [
             (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            (
-                HeaderName::from_static("x-accel-buffering"),
-                HeaderValue::from_static("no"),
-            ),
+            (HeaderName::from_static("x-accel-buffering"), HeaderValue::from_static("no")),
         ],
         sse,
     )

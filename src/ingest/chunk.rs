@@ -51,11 +51,7 @@ fn finish(mut payload: ChunkPayload, dense_text: String, sparse_text: String) ->
         h.update(part.as_bytes());
     }
     payload.hash = hex::encode(h.finalize());
-    Chunk {
-        payload,
-        dense_text,
-        sparse_text,
-    }
+    Chunk { payload, dense_text, sparse_text }
 }
 
 pub fn code_key(record: &CodeRecord) -> String {
@@ -69,16 +65,10 @@ pub fn code_chunk(r: &CodeRecord) -> Chunk {
 /// The chunks of `records`, in order, cut on every core. A note is tokenized once however
 /// many records repeat it (ICD-10-CM codes inherit their category's notes).
 pub fn code_chunks(records: &[CodeRecord]) -> Vec<Chunk> {
-    let notes: HashSet<&str> = records
-        .iter()
-        .flat_map(|r| r.notes.iter().map(String::as_str))
-        .collect();
+    let notes: HashSet<&str> = records.iter().flat_map(|r| r.notes.iter().map(String::as_str)).collect();
     let notes: Vec<&str> = notes.into_iter().collect();
     let tokens: HashMap<&str, usize> = notes.par_iter().map(|n| (*n, count_tokens(n))).collect();
-    records
-        .par_iter()
-        .map(|r| code_chunk_counted(r, &|note| tokens[note]))
-        .collect()
+    records.par_iter().map(|r| code_chunk_counted(r, &|note| tokens[note])).collect()
 }
 
 /// [`code_chunk`] with the token count of a note given.
@@ -102,10 +92,7 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
         if r.replaced_by.is_empty() {
             lines.push(format!("{DELETED_LINE} {year}."));
         } else {
-            lines.push(format!(
-                "{DELETED_LINE} {year}; replaced by {}.",
-                r.replaced_by.join(", ")
-            ));
+            lines.push(format!("{DELETED_LINE} {year}; replaced by {}.", r.replaced_by.join(", ")));
         }
     }
     if let Some(global) = r.global {
@@ -128,18 +115,9 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
     }
 
     // Dense: the code's own names. Sparse: those, the code, and the parent's new words.
-    let mut names: Vec<String> = r
-        .description
-        .iter()
-        .filter(|d| **d != r.title)
-        .cloned()
-        .collect();
+    let mut names: Vec<String> = r.description.iter().filter(|d| **d != r.title).cloned().collect();
     names.extend(r.synonyms.iter().take(6).cloned());
-    let dense_text = std::iter::once(&r.title)
-        .chain(&names)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
+    let dense_text = std::iter::once(&r.title).chain(&names).cloned().collect::<Vec<_>>().join("; ");
     let mut sparse_text = format!("{} {}", r.code, dense_text);
     if let Some(parent) = r.path.last() {
         append_new_words(&mut sparse_text, strip_code_prefix(parent));
@@ -176,16 +154,10 @@ const LISTED_PRIMARIES: usize = 12;
 
 /// Appends the words of `extra` that `text` does not already contain (case-insensitively).
 fn append_new_words(text: &mut String, extra: &str) {
-    let have: std::collections::HashSet<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .map(str::to_lowercase)
-        .collect();
+    let have: std::collections::HashSet<String> =
+        text.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase).collect();
     for word in extra.split_whitespace() {
-        let bare: String = word
-            .chars()
-            .filter(|c| c.is_alphanumeric())
-            .collect::<String>()
-            .to_lowercase();
+        let bare: String = word.chars().filter(|c| c.is_alphanumeric()).collect::<String>().to_lowercase();
         if !bare.is_empty() && !have.contains(&bare) {
             text.push(' ');
             text.push_str(word);
@@ -266,19 +238,14 @@ fn sections(body: &str) -> Vec<(Option<String>, String)> {
     let mut out: Vec<(Option<String>, String)> = vec![(None, String::new())];
     for line in body.lines() {
         if let Some(h) = line.strip_prefix('#') {
-            out.push((
-                Some(h.trim_start_matches('#').trim().to_string()),
-                String::new(),
-            ));
+            out.push((Some(h.trim_start_matches('#').trim().to_string()), String::new()));
         } else {
             let cur = &mut out.last_mut().expect("one section").1;
             cur.push_str(line);
             cur.push('\n');
         }
     }
-    out.into_iter()
-        .filter(|(_, b)| !b.trim().is_empty())
-        .collect()
+    out.into_iter().filter(|(_, b)| !b.trim().is_empty()).collect()
 }
 
 /// Sentences (paragraph lines joined), each with its token count; a sentence longer than a
@@ -326,26 +293,13 @@ mod tests {
     fn code_chunks_index_names_but_not_exclusions() {
         let mut r = record();
         r.synonyms = vec!["adult-onset diabetes".into()];
-        r.path
-            .push("E11.6 Type 2 diabetes mellitus with other specified complications".into());
+        r.path.push("E11.6 Type 2 diabetes mellitus with other specified complications".into());
         let c = code_chunk(&r);
         assert_eq!(c.payload.key, "code:ICD10CM:E11.9");
-        assert!(
-            c.payload.text.contains("Excludes1: type 1"),
-            "the reader sees every note"
-        );
-        assert_eq!(
-            c.dense_text,
-            "Type 2 diabetes mellitus without complications; adult-onset diabetes"
-        );
-        assert!(c
-            .sparse_text
-            .starts_with("E11.9 Type 2 diabetes mellitus without complications"));
-        assert!(
-            c.sparse_text.ends_with(" other specified"),
-            "only the parent's new words: {}",
-            c.sparse_text
-        );
+        assert!(c.payload.text.contains("Excludes1: type 1"), "the reader sees every note");
+        assert_eq!(c.dense_text, "Type 2 diabetes mellitus without complications; adult-onset diabetes");
+        assert!(c.sparse_text.starts_with("E11.9 Type 2 diabetes mellitus without complications"));
+        assert!(c.sparse_text.ends_with(" other specified"), "only the parent's new words: {}", c.sparse_text);
         assert!(!c.sparse_text.contains("type 1"), "{}", c.sparse_text);
     }
 
@@ -353,19 +307,11 @@ mod tests {
     fn chunking_many_records_at_once_matches_one_by_one() {
         let mut other = record();
         other.code = "E11.8".into();
-        other.notes.insert(
-            0,
-            "Use additional code to identify control using insulin (Z79.4)".into(),
-        );
+        other.notes.insert(0, "Use additional code to identify control using insulin (Z79.4)".into());
         let records = vec![record(), other.clone(), record()];
         let many = code_chunks(&records);
         let one: Vec<String> = records.iter().map(|r| code_chunk(r).payload.hash).collect();
-        assert_eq!(
-            many.iter()
-                .map(|c| c.payload.hash.clone())
-                .collect::<Vec<_>>(),
-            one
-        );
+        assert_eq!(many.iter().map(|c| c.payload.hash.clone()).collect::<Vec<_>>(), one);
     }
 
     #[test]
@@ -386,33 +332,20 @@ mod tests {
             title: "Modifier 25".into(),
             topic: "modifiers".into(),
             codes: vec!["25".into()],
-            body: format!(
-                "Intro line.\n# Short\nOne rule.\n## Long\n{}",
-                long.join(" ")
-            ),
+            body: format!("Intro line.\n# Short\nOne rule.\n## Long\n{}", long.join(" ")),
         };
         let chunks = note_chunks(&note);
         assert!(chunks.len() >= 4, "{}", chunks.len());
         assert_eq!(chunks[0].payload.title, "Modifier 25");
         assert_eq!(chunks[1].payload.title, "Modifier 25 — Short");
-        let long_chunks: Vec<_> = chunks
-            .iter()
-            .filter(|c| c.payload.title.ends_with("Long"))
-            .collect();
+        let long_chunks: Vec<_> = chunks.iter().filter(|c| c.payload.title.ends_with("Long")).collect();
         assert!(long_chunks.len() >= 2);
         for c in &long_chunks {
-            assert!(
-                count_tokens(&c.payload.text) <= NOTE_TOKENS + 20,
-                "chunk too long"
-            );
+            assert!(count_tokens(&c.payload.text) <= NOTE_TOKENS + 20, "chunk too long");
         }
-        let total_sentences: usize = long_chunks
-            .iter()
-            .map(|c| c.payload.text.matches("Modifier 25 marks").count())
-            .sum();
+        let total_sentences: usize = long_chunks.iter().map(|c| c.payload.text.matches("Modifier 25 marks").count()).sum();
         assert!(total_sentences > 40, "consecutive chunks overlap");
-        let keys: std::collections::HashSet<_> =
-            chunks.iter().map(|c| c.payload.key.clone()).collect();
+        let keys: std::collections::HashSet<_> = chunks.iter().map(|c| c.payload.key.clone()).collect();
         assert_eq!(keys.len(), chunks.len());
     }
 

@@ -12,21 +12,13 @@ use crate::codes::{shape, CodeRecord, CodeSystem};
 #[derive(Debug, thiserror::Error)]
 pub enum CorpusError {
     #[error("{}:{line}: {message}", file.display())]
-    Line {
-        file: PathBuf,
-        line: usize,
-        message: String,
-    },
+    Line { file: PathBuf, line: usize, message: String },
     #[error("{}: {message}", file.display())]
     File { file: PathBuf, message: String },
 }
 
 fn at(file: &Path, line: usize, message: impl Into<String>) -> CorpusError {
-    CorpusError::Line {
-        file: file.to_path_buf(),
-        line,
-        message: message.into(),
-    }
+    CorpusError::Line { file: file.to_path_buf(), line, message: message.into() }
 }
 
 /// A guideline note: our own plain-language explanation of a coding rule.
@@ -48,10 +40,7 @@ pub struct Corpus {
 
 pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
     if !dir.is_dir() {
-        return Err(CorpusError::File {
-            file: dir.into(),
-            message: "corpus folder not found".into(),
-        });
+        return Err(CorpusError::File { file: dir.into(), message: "corpus folder not found".into() });
     }
     let mut corpus = Corpus::default();
     let mut seen: HashMap<String, (PathBuf, usize)> = HashMap::new();
@@ -62,19 +51,10 @@ pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
             if line.trim().is_empty() {
                 continue;
             }
-            let record: CodeRecord =
-                serde_json::from_str(line).map_err(|e| at(&file, n, e.to_string()))?;
+            let record: CodeRecord = serde_json::from_str(line).map_err(|e| at(&file, n, e.to_string()))?;
             validate_record(&record).map_err(|m| at(&file, n, m))?;
             if let Some((f, l)) = seen.get(&record.code) {
-                return Err(at(
-                    &file,
-                    n,
-                    format!(
-                        "code {} is already defined at {}:{l}",
-                        record.code,
-                        f.display()
-                    ),
-                ));
+                return Err(at(&file, n, format!("code {} is already defined at {}:{l}", record.code, f.display())));
             }
             seen.insert(record.code.clone(), (file.clone(), n));
             corpus.records.push(record);
@@ -82,11 +62,7 @@ pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
     }
     let guidelines = dir.join("guidelines");
     for file in files_with_ext(&guidelines, "md")? {
-        let id = file
-            .strip_prefix(&guidelines)
-            .unwrap_or(&file)
-            .to_string_lossy()
-            .replace('\\', "/");
+        let id = file.strip_prefix(&guidelines).unwrap_or(&file).to_string_lossy().replace('\\', "/");
         if id.eq_ignore_ascii_case("README.md") {
             continue;
         }
@@ -99,22 +75,12 @@ pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
 /// code the corpus has replaces its title, description and source and keeps its other facts;
 /// a record for a new code is added.
 pub fn apply_overlay(corpus: &mut Corpus, overlay: &Path) -> Result<usize, CorpusError> {
-    let mut index: HashMap<String, usize> = corpus
-        .records
-        .iter()
-        .enumerate()
-        .map(|(i, r)| (r.code.clone(), i))
-        .collect();
+    let mut index: HashMap<String, usize> = corpus.records.iter().enumerate().map(|(i, r)| (r.code.clone(), i)).collect();
     let mut applied = 0;
     for file in files_with_ext(&overlay.join("codes"), "jsonl")? {
         let text = read(&file)?;
-        for (i, line) in text
-            .lines()
-            .enumerate()
-            .filter(|(_, l)| !l.trim().is_empty())
-        {
-            let record: CodeRecord =
-                serde_json::from_str(line).map_err(|e| at(&file, i + 1, e.to_string()))?;
+        for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+            let record: CodeRecord = serde_json::from_str(line).map_err(|e| at(&file, i + 1, e.to_string()))?;
             validate_record(&record).map_err(|m| at(&file, i + 1, m))?;
             match index.get(&record.code) {
                 Some(&k) => {
@@ -136,24 +102,15 @@ pub fn apply_overlay(corpus: &mut Corpus, overlay: &Path) -> Result<usize, Corpu
     // Operator notes are added beside the bundled ones.
     let guidelines = overlay.join("guidelines");
     for file in files_with_ext(&guidelines, "md")? {
-        let id = file
-            .strip_prefix(&guidelines)
-            .unwrap_or(&file)
-            .to_string_lossy()
-            .replace('\\', "/");
-        corpus
-            .notes
-            .push(parse_note(&file, format!("overlay/{id}"), &read(&file)?)?);
+        let id = file.strip_prefix(&guidelines).unwrap_or(&file).to_string_lossy().replace('\\', "/");
+        corpus.notes.push(parse_note(&file, format!("overlay/{id}"), &read(&file)?)?);
         applied += 1;
     }
     Ok(applied)
 }
 
 fn read(file: &Path) -> Result<String, CorpusError> {
-    std::fs::read_to_string(file).map_err(|e| CorpusError::File {
-        file: file.into(),
-        message: e.to_string(),
-    })
+    std::fs::read_to_string(file).map_err(|e| CorpusError::File { file: file.into(), message: e.to_string() })
 }
 
 /// Files below `dir` ending in `.ext`, sorted so ingest order (and so every summary) is stable.
@@ -164,17 +121,9 @@ fn files_with_ext(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, CorpusError> {
     }
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let entries = std::fs::read_dir(&d).map_err(|e| CorpusError::File {
-            file: d.clone(),
-            message: e.to_string(),
-        })?;
+        let entries = std::fs::read_dir(&d).map_err(|e| CorpusError::File { file: d.clone(), message: e.to_string() })?;
         for entry in entries {
-            let path = entry
-                .map_err(|e| CorpusError::File {
-                    file: d.clone(),
-                    message: e.to_string(),
-                })?
-                .path();
+            let path = entry.map_err(|e| CorpusError::File { file: d.clone(), message: e.to_string() })?.path();
             if path.is_dir() {
                 stack.push(path);
             } else if path.extension().is_some_and(|e| e == ext) {
@@ -189,10 +138,7 @@ fn files_with_ext(dir: &Path, ext: &str) -> Result<Vec<PathBuf>, CorpusError> {
 fn validate_record(r: &CodeRecord) -> Result<(), String> {
     let code = r.code.trim();
     if code.is_empty() || code != r.code || code.contains(char::is_whitespace) {
-        return Err(format!(
-            "code {:?} must be non-empty with no spaces",
-            r.code
-        ));
+        return Err(format!("code {:?} must be non-empty with no spaces", r.code));
     }
     if code != code.to_ascii_uppercase() {
         return Err(format!("code {code} must be upper case"));
@@ -204,15 +150,10 @@ fn validate_record(r: &CodeRecord) -> Result<(), String> {
         return Err("GUIDELINE is not a code system; guideline notes go in guidelines/*.md".into());
     }
     if r.system == CodeSystem::Hcpcs && code.starts_with('D') {
-        return Err(format!(
-            "{code} is a CDT code (owned by the ADA) and is excluded from the corpus"
-        ));
+        return Err(format!("{code} is a CDT code (owned by the ADA) and is excluded from the corpus"));
     }
     if !shape::fits(r.system, code) {
-        return Err(format!(
-            "{code} is not shaped like a {} code",
-            r.system.label()
-        ));
+        return Err(format!("{code} is not shaped like a {} code", r.system.label()));
     }
     Ok(())
 }
@@ -223,13 +164,7 @@ pub fn parse_note(file: &Path, id: String, text: &str) -> Result<GuidelineNote, 
     let mut lines = text.lines().enumerate();
     match lines.next() {
         Some((_, l)) if l.trim() == "---" => {}
-        _ => {
-            return Err(at(
-                file,
-                1,
-                "a guideline note starts with a `---` front matter block",
-            ))
-        }
+        _ => return Err(at(file, 1, "a guideline note starts with a `---` front matter block")),
     }
     let (mut title, mut topic, mut codes) = (None, None, vec![]);
     let mut body_start = None;
@@ -242,9 +177,7 @@ pub fn parse_note(file: &Path, id: String, text: &str) -> Result<GuidelineNote, 
         if line.trim().is_empty() || line.trim_start().starts_with('#') {
             continue;
         }
-        let (key, value) = line
-            .split_once(':')
-            .ok_or_else(|| at(file, n, "expected `key: value`"))?;
+        let (key, value) = line.split_once(':').ok_or_else(|| at(file, n, "expected `key: value`"))?;
         let value = value.trim().trim_matches('"');
         match key.trim() {
             "title" => title = Some(value.to_string()),
@@ -258,31 +191,16 @@ pub fn parse_note(file: &Path, id: String, text: &str) -> Result<GuidelineNote, 
                     .filter(|c| !c.is_empty())
                     .collect()
             }
-            other => {
-                return Err(at(
-                    file,
-                    n,
-                    format!("unknown front matter key {other:?} (expected title, topic, codes)"),
-                ))
-            }
+            other => return Err(at(file, n, format!("unknown front matter key {other:?} (expected title, topic, codes)"))),
         }
     }
-    let body_start =
-        body_start.ok_or_else(|| at(file, 1, "front matter is not closed with `---`"))?;
-    let title = title
-        .filter(|t| !t.is_empty())
-        .ok_or_else(|| at(file, 1, "front matter needs a title"))?;
+    let body_start = body_start.ok_or_else(|| at(file, 1, "front matter is not closed with `---`"))?;
+    let title = title.filter(|t| !t.is_empty()).ok_or_else(|| at(file, 1, "front matter needs a title"))?;
     let body: String = text.lines().skip(body_start).collect::<Vec<_>>().join("\n");
     if body.trim().is_empty() {
         return Err(at(file, body_start + 1, "the note has no body"));
     }
-    Ok(GuidelineNote {
-        id,
-        title,
-        topic: topic.unwrap_or_default(),
-        codes,
-        body,
-    })
+    Ok(GuidelineNote { id, title, topic: topic.unwrap_or_default(), codes, body })
 }
 
 #[cfg(test)]
@@ -304,24 +222,14 @@ mod tests {
             "{\"system\":\"CPT\",\"code\":\"99213\",\"title\":\"Office visit\",\"source\":\"ours\"}\n\n{\"system\":\"CPT\",\"code\":\"99213\",\"title\":\"again\",\"source\":\"ours\"}\n",
         );
         let err = load_corpus(dir.path()).unwrap_err().to_string();
-        assert!(
-            err.contains("a.jsonl:3") && err.contains("already defined"),
-            "{err}"
-        );
+        assert!(err.contains("a.jsonl:3") && err.contains("already defined"), "{err}");
 
-        write(
-            dir.path(),
-            "codes/a.jsonl",
-            "{\"system\":\"HCPCS\",\"code\":\"D0120\",\"title\":\"x\",\"source\":\"s\"}\n",
-        );
+        write(dir.path(), "codes/a.jsonl", "{\"system\":\"HCPCS\",\"code\":\"D0120\",\"title\":\"x\",\"source\":\"s\"}\n");
         let err = load_corpus(dir.path()).unwrap_err().to_string();
         assert!(err.contains("a.jsonl:1") && err.contains("ADA"), "{err}");
 
         write(dir.path(), "codes/a.jsonl", "{not json\n");
-        assert!(load_corpus(dir.path())
-            .unwrap_err()
-            .to_string()
-            .contains("a.jsonl:1"));
+        assert!(load_corpus(dir.path()).unwrap_err().to_string().contains("a.jsonl:1"));
     }
 
     #[test]
@@ -331,18 +239,11 @@ mod tests {
         let corpus = load_corpus(dir.path()).unwrap();
         assert_eq!(corpus.notes.len(), 1);
         let note = &corpus.notes[0];
-        assert_eq!(
-            (note.id.as_str(), note.title.as_str(), note.topic.as_str()),
-            ("mod/25.md", "Modifier 25", "modifiers")
-        );
+        assert_eq!((note.id.as_str(), note.title.as_str(), note.topic.as_str()), ("mod/25.md", "Modifier 25", "modifiers"));
         assert_eq!(note.codes, ["25", "99213"]);
         assert!(note.body.starts_with("# When"));
 
-        write(
-            dir.path(),
-            "guidelines/mod/25.md",
-            "---\ntitle: x\nauthor: me\n---\nbody\n",
-        );
+        write(dir.path(), "guidelines/mod/25.md", "---\ntitle: x\nauthor: me\n---\nbody\n");
         let err = load_corpus(dir.path()).unwrap_err().to_string();
         assert!(err.contains("25.md:3") && err.contains("author"), "{err}");
     }

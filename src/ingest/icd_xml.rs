@@ -31,11 +31,7 @@ fn children<'a, 'i>(node: Node<'a, 'i>, tag: &'a str) -> impl Iterator<Item = No
 }
 
 fn child_text(node: Node, tag: &str) -> String {
-    children(node, tag)
-        .next()
-        .and_then(|c| c.text())
-        .map(squash)
-        .unwrap_or_default()
+    children(node, tag).next().and_then(|c| c.text()).map(squash).unwrap_or_default()
 }
 
 fn notes_of(node: Node) -> Vec<String> {
@@ -65,12 +61,7 @@ fn seventh_characters(node: Node) -> Option<Vec<(String, String)>> {
     let def = children(node, "sevenChrDef").next()?;
     Some(
         children(def, "extension")
-            .map(|e| {
-                (
-                    e.attribute("char").unwrap_or_default().to_string(),
-                    e.text().map(squash).unwrap_or_default(),
-                )
-            })
+            .map(|e| (e.attribute("char").unwrap_or_default().to_string(), e.text().map(squash).unwrap_or_default()))
             .collect(),
     )
 }
@@ -78,9 +69,7 @@ fn seventh_characters(node: Node) -> Option<Vec<(String, String)>> {
 /// The tabular list states this exception in prose under category S06: the seventh
 /// characters D and S do not apply when the sixth character is 7 or 8.
 fn seventh_applies(padded: &str, c: &str) -> bool {
-    !(padded.starts_with("S06")
-        && matches!(padded.as_bytes()[5], b'7' | b'8')
-        && matches!(c, "D" | "S"))
+    !(padded.starts_with("S06") && matches!(padded.as_bytes()[5], b'7' | b'8') && matches!(c, "D" | "S"))
 }
 
 struct Walk<'s> {
@@ -89,26 +78,13 @@ struct Walk<'s> {
 }
 
 impl Walk<'_> {
-    fn record(
-        &mut self,
-        code: String,
-        title: String,
-        path: Vec<String>,
-        notes: Vec<String>,
-        synonyms: Vec<String>,
-    ) {
+    fn record(&mut self, code: String, title: String, path: Vec<String>, notes: Vec<String>, synonyms: Vec<String>) {
         let mut record = CodeRecord::new(CodeSystem::Icd10Cm, code, title, self.source);
         (record.path, record.notes, record.synonyms) = (path, notes, synonyms);
         self.out.push(record);
     }
 
-    fn diag(
-        &mut self,
-        diag: Node,
-        path: &[String],
-        inherited: &[String],
-        seven: Option<&[(String, String)]>,
-    ) {
+    fn diag(&mut self, diag: Node, path: &[String], inherited: &[String], seven: Option<&[(String, String)]>) {
         let code = child_text(diag, "name");
         let desc = child_text(diag, "desc");
         let own = notes_of(diag);
@@ -138,13 +114,7 @@ impl Walk<'_> {
                     }
                     let full = format!("{padded}{c}");
                     let title = format!("{desc}, {meaning}");
-                    self.record(
-                        crate::codes::icd_form(&full),
-                        title,
-                        level.clone(),
-                        notes.clone(),
-                        synonyms.clone(),
-                    );
+                    self.record(crate::codes::icd_form(&full), title, level.clone(), notes.clone(), synonyms.clone());
                 }
             }
             None => self.record(code, desc, path.to_vec(), notes, synonyms),
@@ -153,56 +123,29 @@ impl Walk<'_> {
 }
 
 pub fn icd10cm_tabular(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
-    let options = roxmltree::ParsingOptions {
-        allow_dtd: true,
-        ..Default::default()
-    };
+    let options = roxmltree::ParsingOptions { allow_dtd: true, ..Default::default() };
     let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| {
         let pos = e.pos();
-        LoadError::Line {
-            file: path.to_path_buf(),
-            line: pos.row as usize,
-            message: e.to_string(),
-        }
+        LoadError::Line { file: path.to_path_buf(), line: pos.row as usize, message: e.to_string() }
     })?;
     let root = doc.root_element();
     if !root.has_tag_name("ICD10CM.tabular") {
-        return Err(LoadError::File {
-            file: path.into(),
-            message: "not an ICD-10-CM tabular file (root element ICD10CM.tabular)".into(),
-        });
+        return Err(LoadError::File { file: path.into(), message: "not an ICD-10-CM tabular file (root element ICD10CM.tabular)".into() });
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let source = format!("ICD-10-CM Tabular List ({name}), CDC/CMS");
-    let mut walk = Walk {
-        source: &source,
-        out: vec![],
-    };
+    let mut walk = Walk { source: &source, out: vec![] };
     for chapter in children(root, "chapter") {
-        let chap = format!(
-            "Chapter {}: {}",
-            child_text(chapter, "name"),
-            child_text(chapter, "desc")
-        );
+        let chap = format!("Chapter {}: {}", child_text(chapter, "name"), child_text(chapter, "desc"));
         for section in children(chapter, "section") {
-            let block = format!(
-                "{} {}",
-                section.attribute("id").unwrap_or_default(),
-                child_text(section, "desc")
-            );
+            let block = format!("{} {}", section.attribute("id").unwrap_or_default(), child_text(section, "desc"));
             for diag in children(section, "diag") {
                 walk.diag(diag, &[chap.clone(), block.clone()], &[], None);
             }
         }
     }
     if walk.out.is_empty() {
-        return Err(LoadError::File {
-            file: path.into(),
-            message: "no codes found".into(),
-        });
+        return Err(LoadError::File { file: path.into(), message: "no codes found".into() });
     }
     Ok(walk.out)
 }

@@ -34,11 +34,7 @@ pub enum Format {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{}:{line}: {message}", file.display())]
-    Line {
-        file: PathBuf,
-        line: usize,
-        message: String,
-    },
+    Line { file: PathBuf, line: usize, message: String },
     #[error("{}: {message}", file.display())]
     File { file: PathBuf, message: String },
 }
@@ -52,11 +48,7 @@ pub enum Loaded {
 }
 
 fn at(file: &Path, line: usize, message: impl Into<String>) -> LoadError {
-    LoadError::Line {
-        file: file.to_path_buf(),
-        line,
-        message: message.into(),
-    }
+    LoadError::Line { file: file.to_path_buf(), line, message: message.into() }
 }
 
 /// Fixed-width field by 1-based inclusive columns, trimmed; short lines give "".
@@ -67,21 +59,15 @@ fn cols(line: &str, from: usize, to: usize) -> &str {
 }
 
 pub fn load(format: Format, path: &Path) -> Result<Loaded, LoadError> {
-    let mut bytes = std::fs::read(path).map_err(|e| LoadError::File {
-        file: path.into(),
-        message: e.to_string(),
-    })?;
+    let mut bytes = std::fs::read(path).map_err(|e| LoadError::File { file: path.into(), message: e.to_string() })?;
     if path.extension().is_some_and(|e| e == "xz") {
         let mut out = vec![];
-        lzma_rs::xz_decompress(&mut bytes.as_slice(), &mut out).map_err(|e| LoadError::File {
-            file: path.into(),
-            message: format!("not valid xz: {e}"),
-        })?;
+        lzma_rs::xz_decompress(&mut bytes.as_slice(), &mut out)
+            .map_err(|e| LoadError::File { file: path.into(), message: format!("not valid xz: {e}") })?;
         bytes = out;
     }
     // Government and AMA files are often Latin-1; keep every byte readable.
-    let text = String::from_utf8(bytes.clone())
-        .unwrap_or_else(|_| bytes.iter().map(|&b| b as char).collect());
+    let text = String::from_utf8(bytes.clone()).unwrap_or_else(|_| bytes.iter().map(|&b| b as char).collect());
     parse(format, path, &text)
 }
 
@@ -95,21 +81,13 @@ pub fn parse(format: Format, path: &Path, text: &str) -> Result<Loaded, LoadErro
         Format::Icd10cmOrder => icd10cm_order(path, text).map(Loaded::Records),
         Format::NcciPtp => ncci_ptp(path, text).map(Loaded::Ncci),
         Format::CodeciteNote => {
-            super::corpus::parse_note(path, file_name(path), text).map_err(|e| {
-                LoadError::File {
-                    file: path.into(),
-                    message: e.to_string(),
-                }
-            })?;
+            super::corpus::parse_note(path, file_name(path), text)
+                .map_err(|e| LoadError::File { file: path.into(), message: e.to_string() })?;
             Ok(Loaded::Note(text.to_string()))
         }
         Format::Codecite => {
             let mut out = vec![];
-            for (i, line) in text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-            {
+            for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
                 out.push(serde_json::from_str(line).map_err(|e| at(path, i + 1, e.to_string()))?);
             }
             Ok(Loaded::Records(out))
@@ -138,24 +116,14 @@ fn ama_cpt(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
         if descriptor.trim().is_empty() {
             return Err(at(path, i + 1, format!("{code} has an empty descriptor")));
         }
-        let source = format!(
-            "AMA CPT data file {} (licensed, loaded by the operator)",
-            file_name(path)
-        );
-        out.push(CodeRecord::new(
-            CodeSystem::Cpt,
-            code,
-            descriptor.trim(),
-            source,
-        ));
+        let source = format!("AMA CPT data file {} (licensed, loaded by the operator)", file_name(path));
+        out.push(CodeRecord::new(CodeSystem::Cpt, code, descriptor.trim(), source));
     }
     Ok(out)
 }
 
 fn file_name(path: &Path) -> String {
-    path.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
+    path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
 }
 
 fn cms_hcpcs(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
@@ -166,14 +134,7 @@ fn cms_hcpcs(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
             continue;
         }
         if line.len() < 12 {
-            return Err(at(
-                path,
-                i + 1,
-                format!(
-                    "a record is at least 12 characters; this one has {}",
-                    line.len()
-                ),
-            ));
+            return Err(at(path, i + 1, format!("a record is at least 12 characters; this one has {}", line.len())));
         }
         let code = cols(line, 1, 5);
         let record_id = cols(line, 11, 11);
@@ -182,20 +143,10 @@ fn cms_hcpcs(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
         let (system, first, continuation) = match record_id {
             "3" | "4" => (CodeSystem::Hcpcs, "3", "4"),
             "7" | "8" => (CodeSystem::Modifier, "7", "8"),
-            other => {
-                return Err(at(
-                    path,
-                    i + 1,
-                    format!("unknown record identification code {other:?}"),
-                ))
-            }
+            other => return Err(at(path, i + 1, format!("unknown record identification code {other:?}"))),
         };
         if !shape::fits(system, code) {
-            return Err(at(
-                path,
-                i + 1,
-                format!("{code:?} is not a {} code", system.label()),
-            ));
+            return Err(at(path, i + 1, format!("{code:?} is not a {} code", system.label())));
         }
         if system == CodeSystem::Hcpcs && code.starts_with('D') {
             continue; // CDT codes belong to the ADA and are excluded.
@@ -207,24 +158,13 @@ fn cms_hcpcs(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> {
                     d.push(' ');
                     d.push_str(long);
                 }
-                _ => {
-                    return Err(at(
-                        path,
-                        i + 1,
-                        format!("continuation line for {code} without its first line"),
-                    ))
-                }
+                _ => return Err(at(path, i + 1, format!("continuation line for {code} without its first line"))),
             }
             continue;
         }
         debug_assert_eq!(record_id, first);
         let title = if short.is_empty() { long } else { short };
-        let mut record = CodeRecord::new(
-            system,
-            code,
-            title,
-            format!("CMS HCPCS annual file {}", file_name(path)),
-        );
+        let mut record = CodeRecord::new(system, code, title, format!("CMS HCPCS annual file {}", file_name(path)));
         record.description = Some(long.to_string());
         out.push(record);
     }
@@ -238,34 +178,16 @@ fn icd10cm_order(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadError> 
         if line.trim().is_empty() {
             continue;
         }
-        let (order, code, billable, long) = (
-            cols(line, 1, 5),
-            cols(line, 7, 13),
-            cols(line, 15, 15),
-            cols(line, 78, 400),
-        );
+        let (order, code, billable, long) = (cols(line, 1, 5), cols(line, 7, 13), cols(line, 15, 15), cols(line, 78, 400));
         if order.parse::<u32>().is_err() || code.len() < 3 || !matches!(billable, "0" | "1") {
-            return Err(at(
-                path,
-                i + 1,
-                "not an ICD-10-CM order file record (order 1-5, code 7-13, billable flag 15)",
-            ));
+            return Err(at(path, i + 1, "not an ICD-10-CM order file record (order 1-5, code 7-13, billable flag 15)"));
         }
         if billable == "0" {
             continue; // headers (categories) are not billable codes
         }
         let code = icd_form(code);
-        let title = if long.is_empty() {
-            cols(line, 17, 76)
-        } else {
-            long
-        };
-        out.push(CodeRecord::new(
-            CodeSystem::Icd10Cm,
-            code,
-            title,
-            format!("ICD-10-CM order file {}", file_name(path)),
-        ));
+        let title = if long.is_empty() { cols(line, 17, 76) } else { long };
+        out.push(CodeRecord::new(CodeSystem::Icd10Cm, code, title, format!("ICD-10-CM order file {}", file_name(path))));
     }
     Ok(out)
 }
@@ -278,20 +200,13 @@ fn date(s: &str) -> Option<String> {
 
 fn ncci_ptp(path: &Path, text: &str) -> Result<Vec<(String, String, bool)>, LoadError> {
     let today = {
-        let days = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs() / 86_400)
-            .unwrap_or(0);
+        let days = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() / 86_400).unwrap_or(0);
         civil_date(days as i64)
     };
     let mut out = vec![];
     let mut seen_data = false;
     for (i, line) in text.lines().enumerate() {
-        let fields: Vec<&str> = line
-            .trim_end_matches('\r')
-            .split('\t')
-            .map(str::trim)
-            .collect();
+        let fields: Vec<&str> = line.trim_end_matches('\r').split('\t').map(str::trim).collect();
         if fields.len() < 6 || !shape::is_procedure_code(fields[0]) {
             if seen_data && !line.trim().is_empty() {
                 return Err(at(path, i + 1, "expected column 1, column 2, prior-1996 flag, effective date, deletion date, modifier indicator"));
@@ -300,37 +215,18 @@ fn ncci_ptp(path: &Path, text: &str) -> Result<Vec<(String, String, bool)>, Load
         }
         seen_data = true;
         if !shape::is_procedure_code(fields[1]) {
-            return Err(at(
-                path,
-                i + 1,
-                format!("{:?} is not a column 2 code", fields[1]),
-            ));
+            return Err(at(path, i + 1, format!("{:?} is not a column 2 code", fields[1])));
         }
-        let effective = date(fields[3]).ok_or_else(|| {
-            at(
-                path,
-                i + 1,
-                format!("effective date {:?} is not a date", fields[3]),
-            )
-        })?;
+        let effective = date(fields[3]).ok_or_else(|| at(path, i + 1, format!("effective date {:?} is not a date", fields[3])))?;
         let deleted = match fields[4] {
             "" | "*" => None,
-            d => Some(
-                date(d)
-                    .ok_or_else(|| at(path, i + 1, format!("deletion date {d:?} is not a date")))?,
-            ),
+            d => Some(date(d).ok_or_else(|| at(path, i + 1, format!("deletion date {d:?} is not a date")))?),
         };
         let allowed = match fields[5] {
             "0" => false,
             "1" => true,
             "9" => continue, // the edit no longer applies
-            other => {
-                return Err(at(
-                    path,
-                    i + 1,
-                    format!("modifier indicator {other:?} is not 0, 1 or 9"),
-                ))
-            }
+            other => return Err(at(path, i + 1, format!("modifier indicator {other:?} is not 0, 1 or 9"))),
         };
         if effective > today || deleted.is_some_and(|d| d < today) {
             continue;
@@ -338,10 +234,7 @@ fn ncci_ptp(path: &Path, text: &str) -> Result<Vec<(String, String, bool)>, Load
         out.push((fields[0].to_string(), fields[1].to_string(), allowed));
     }
     if !seen_data {
-        return Err(LoadError::File {
-            file: path.into(),
-            message: "no edit rows found".into(),
-        });
+        return Err(LoadError::File { file: path.into(), message: "no edit rows found".into() });
     }
     Ok(out)
 }
@@ -362,25 +255,14 @@ fn civil_date(days: i64) -> String {
 
 /// Writes what a loader produced into the overlay: records as JSONL under `codes/`, NCCI
 /// rows as a reference file under `raw/` that replaces the bundled one.
-pub fn write_overlay(
-    overlay: &Path,
-    format: Format,
-    source: &Path,
-    loaded: &Loaded,
-) -> std::io::Result<PathBuf> {
+pub fn write_overlay(overlay: &Path, format: Format, source: &Path, loaded: &Loaded) -> std::io::Result<PathBuf> {
     let stem = format!("{format:?}").to_lowercase();
     match loaded {
         Loaded::Records(records) => {
             let dir = overlay.join("codes");
             std::fs::create_dir_all(&dir)?;
-            let target = dir.join(format!(
-                "{stem}-{}.jsonl",
-                file_name(source).replace(['.', ' '], "_")
-            ));
-            let lines: Vec<String> = records
-                .iter()
-                .map(|r| serde_json::to_string(r).expect("records serialize"))
-                .collect();
+            let target = dir.join(format!("{stem}-{}.jsonl", file_name(source).replace(['.', ' '], "_")));
+            let lines: Vec<String> = records.iter().map(|r| serde_json::to_string(r).expect("records serialize")).collect();
             std::fs::write(&target, lines.join("\n") + "\n")?;
             Ok(target)
         }
@@ -394,10 +276,7 @@ pub fn write_overlay(
         Loaded::Ncci(rows) => {
             let dir = overlay.join("raw");
             std::fs::create_dir_all(&dir)?;
-            let target = dir.join(format!(
-                "ncci-ptp-outpatient-{}.tsv",
-                file_name(source).replace(['.', ' '], "_")
-            ));
+            let target = dir.join(format!("ncci-ptp-outpatient-{}.tsv", file_name(source).replace(['.', ' '], "_")));
             let mut text = String::from("column1\tcolumn2\tmodifier_allowed\n");
             for (a, b, allowed) in rows {
                 text.push_str(&format!("{a}\t{b}\t{}\n", u8::from(*allowed)));

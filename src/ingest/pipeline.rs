@@ -35,12 +35,7 @@ pub struct IngestOptions {
 
 impl Default for IngestOptions {
     fn default() -> Self {
-        Self {
-            reset: false,
-            batch: 1000,
-            progress: false,
-            optimize: true,
-        }
+        Self { reset: false, batch: 1000, progress: false, optimize: true }
     }
 }
 
@@ -97,10 +92,7 @@ impl Phases {
             ("chunk and tokenize", self.chunk),
             ("parse the changed reference files", self.parse_reference),
             ("embed, dense + BM25 (summed over batches)", self.embed),
-            (
-                "vector store writes (summed over batches)",
-                self.vector_writes,
-            ),
+            ("vector store writes (summed over batches)", self.vector_writes),
             ("vector side, wall", self.vectors),
             ("code tables", self.code_tables),
             ("reference tables", self.reference_tables),
@@ -153,32 +145,26 @@ pub async fn ingest(
     for (name, _, _) in REFERENCE_FILES {
         known.insert(name, codes.reference_hash(name).await?);
     }
-    let (corpus, references, mut phases) =
-        tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-            let mut phases = Phases::default();
-            let t = Instant::now();
-            let mut corpus = load_corpus(&dir)?;
-            apply_overlay(&mut corpus, &overlay)?;
-            phases.load = t.elapsed().as_secs_f64();
-            let t = Instant::now();
-            let mut references = vec![];
-            for (name, stem, parse) in REFERENCE_FILES {
-                let Some(path) =
-                    find_reference(&overlay, stem).or_else(|| find_reference(&dir, stem))
-                else {
-                    continue;
-                };
-                let bytes =
-                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
-                let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
-                if known.get(name).cloned().flatten().as_deref() != Some(hash.as_str()) {
-                    references.push((name, version_label(&path), hash, parse(&path)?));
-                }
+    let (corpus, references, mut phases) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let mut phases = Phases::default();
+        let t = Instant::now();
+        let mut corpus = load_corpus(&dir)?;
+        apply_overlay(&mut corpus, &overlay)?;
+        phases.load = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let mut references = vec![];
+        for (name, stem, parse) in REFERENCE_FILES {
+            let Some(path) = find_reference(&overlay, stem).or_else(|| find_reference(&dir, stem)) else { continue };
+            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            if known.get(name).cloned().flatten().as_deref() != Some(hash.as_str()) {
+                references.push((name, version_label(&path), hash, parse(&path)?));
             }
-            phases.parse_reference = t.elapsed().as_secs_f64();
-            Ok((Arc::new(corpus), references, phases))
-        })
-        .await??;
+        }
+        phases.parse_reference = t.elapsed().as_secs_f64();
+        Ok((Arc::new(corpus), references, phases))
+    })
+    .await??;
     // A store built by another embedder stops the ingest before the SQL side writes.
     let kept = match store.meta().await? {
         Some(meta) if !options.reset => {
@@ -219,17 +205,8 @@ pub async fn ingest(
                 .await
                 .with_context(|| format!("writing the {name} reference table"))?;
         }
-        codes
-            .record_count("guideline_notes", corpus.notes.len())
-            .await?;
-        anyhow::Ok((
-            written,
-            deleted,
-            rows,
-            code_seconds,
-            t.elapsed().as_secs_f64(),
-            started.elapsed().as_secs_f64(),
-        ))
+        codes.record_count("guideline_notes", corpus.notes.len()).await?;
+        anyhow::Ok((written, deleted, rows, code_seconds, t.elapsed().as_secs_f64(), started.elapsed().as_secs_f64()))
     };
     // Both sides run to their end, so a failure of one never leaves the other cut off midway.
     let (vectors, tables) = tokio::join!(vectors, tables);
@@ -257,10 +234,7 @@ async fn write_chunks(
     options: &IngestOptions,
     phases: &mut Phases,
 ) -> anyhow::Result<IngestSummary> {
-    let mut summary = IngestSummary {
-        chunks: chunks.len(),
-        ..Default::default()
-    };
+    let mut summary = IngestSummary { chunks: chunks.len(), ..Default::default() };
     let meta = match kept {
         Some(meta) => meta,
         None => {
@@ -270,20 +244,13 @@ async fn write_chunks(
                 bm25_avg_len: average_words(chunks.iter().map(|c| c.sparse_text.as_str())),
                 layout: LAYOUT_VERSION,
             };
-            store
-                .create(&meta)
-                .await
-                .context("creating the vector store")?;
+            store.create(&meta).await.context("creating the vector store")?;
             meta
         }
     };
     let existing = store.key_hashes().await?;
     let wanted: HashSet<&str> = chunks.iter().map(|c| c.payload.key.as_str()).collect();
-    let stale: Vec<String> = existing
-        .keys()
-        .filter(|k| !wanted.contains(k.as_str()))
-        .cloned()
-        .collect();
+    let stale: Vec<String> = existing.keys().filter(|k| !wanted.contains(k.as_str())).cloned().collect();
     let mut todo = vec![];
     for chunk in chunks {
         match existing.get(&chunk.payload.key) {
@@ -302,11 +269,9 @@ async fn write_chunks(
     let bar = if options.progress && !todo.is_empty() {
         let bar = ProgressBar::new(todo.len() as u64);
         bar.set_style(
-            ProgressStyle::with_template(
-                "{msg} [{bar:40}] {pos}/{len} chunks, {per_sec}, eta {eta}",
-            )
-            .expect("valid template")
-            .progress_chars("=> "),
+            ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} chunks, {per_sec}, eta {eta}")
+                .expect("valid template")
+                .progress_chars("=> "),
         );
         bar.set_message("ingesting");
         bar
@@ -327,13 +292,7 @@ async fn write_chunks(
             let dense = match embedder.embed(&texts).await {
                 Ok(d) if d.len() == part.len() => d,
                 Ok(d) => {
-                    let _ = tx
-                        .send(Err(anyhow::anyhow!(
-                            "embedder returned {} vectors for {} texts",
-                            d.len(),
-                            part.len()
-                        )))
-                        .await;
+                    let _ = tx.send(Err(anyhow::anyhow!("embedder returned {} vectors for {} texts", d.len(), part.len()))).await;
                     return;
                 }
                 Err(e) => {
@@ -345,11 +304,7 @@ async fn write_chunks(
             let points = tokio::task::spawn_blocking(move || {
                 part.into_iter()
                     .zip(dense)
-                    .map(|(c, d)| ChunkPoint {
-                        sparse: bm25.document(&c.sparse_text),
-                        dense: d,
-                        payload: c.payload,
-                    })
+                    .map(|(c, d)| ChunkPoint { sparse: bm25.document(&c.sparse_text), dense: d, payload: c.payload })
                     .collect::<Vec<_>>()
             })
             .await;
@@ -383,43 +338,24 @@ async fn write_chunks(
 }
 
 /// Mirrors the code records into the SQL tables, writing only changed rows.
-async fn sync_code_tables(
-    codes: &CodeTable,
-    records: &[CodeRecord],
-) -> anyhow::Result<(usize, usize)> {
+async fn sync_code_tables(codes: &CodeTable, records: &[CodeRecord]) -> anyhow::Result<(usize, usize)> {
     let existing = codes.hashes().await?;
     let hashed: Vec<(&CodeRecord, String)> = records
         .iter()
         .map(|r| {
             let json = serde_json::to_vec(r).expect("records serialize");
-            (
-                r,
-                hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&json)),
-            )
+            (r, hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&json)))
         })
         .collect();
-    let wanted: HashMap<&str, &str> = hashed
-        .iter()
-        .map(|(r, h)| (r.code.as_str(), h.as_str()))
-        .collect();
+    let wanted: HashMap<&str, &str> = hashed.iter().map(|(r, h)| (r.code.as_str(), h.as_str())).collect();
     let upserts: Vec<(&CodeRecord, &str)> = hashed
         .iter()
         .filter(|(r, h)| existing.get(&r.code) != Some(h))
         .map(|(r, h)| (*r, h.as_str()))
         .collect();
-    let deletes: Vec<String> = existing
-        .keys()
-        .filter(|c| !wanted.contains_key(c.as_str()))
-        .cloned()
-        .collect();
-    codes
-        .apply(&upserts, &deletes)
-        .await
-        .context("writing the code tables")?;
-    codes
-        .sync_icd_categories(&icd_categories(records))
-        .await
-        .context("writing the ICD-10-CM categories")?;
+    let deletes: Vec<String> = existing.keys().filter(|c| !wanted.contains_key(c.as_str())).cloned().collect();
+    codes.apply(&upserts, &deletes).await.context("writing the code tables")?;
+    codes.sync_icd_categories(&icd_categories(records)).await.context("writing the ICD-10-CM categories")?;
     Ok((upserts.len(), deletes.len()))
 }
 
@@ -427,21 +363,15 @@ async fn sync_code_tables(
 /// (`"E11 Type 2 diabetes mellitus"` → `E11`), leaving out chapters and blocks.
 fn icd_categories(records: &[CodeRecord]) -> std::collections::BTreeMap<String, String> {
     let mut out = std::collections::BTreeMap::new();
-    for r in records
-        .iter()
-        .filter(|r| r.system == crate::codes::CodeSystem::Icd10Cm)
-    {
+    for r in records.iter().filter(|r| r.system == crate::codes::CodeSystem::Icd10Cm) {
         for step in &r.path {
-            let Some((code, title)) = step.split_once(' ') else {
-                continue;
-            };
+            let Some((code, title)) = step.split_once(' ') else { continue };
             let shaped = code.len() >= 3
                 && code.as_bytes()[0].is_ascii_uppercase()
                 && code.as_bytes()[1].is_ascii_digit()
                 && !code.contains('-');
             if shaped && code != r.code {
-                out.entry(code.to_string())
-                    .or_insert_with(|| title.to_string());
+                out.entry(code.to_string()).or_insert_with(|| title.to_string());
             }
         }
     }

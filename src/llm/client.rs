@@ -20,9 +20,7 @@ pub enum Wait {
 }
 
 pub fn openai_client(base: &str, api_key: Option<&str>, wait: Wait) -> Client<OpenAIConfig> {
-    let builder = reqwest::Client::builder()
-        .connect_timeout(CONNECT)
-        .tcp_nodelay(true);
+    let builder = reqwest::Client::builder().connect_timeout(CONNECT).tcp_nodelay(true);
     let builder = match wait {
         Wait::Streaming { read } => builder.read_timeout(read),
         Wait::Total(total) => builder.timeout(total),

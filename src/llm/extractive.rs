@@ -23,11 +23,7 @@ fn list(codes: &[String]) -> String {
         0 => String::new(),
         1 => codes[0].clone(),
         n if n > SHOWN => crate::codes::short_list(codes, SHOWN),
-        _ => format!(
-            "{} and {}",
-            codes[..codes.len() - 1].join(", "),
-            codes[codes.len() - 1]
-        ),
+        _ => format!("{} and {}", codes[..codes.len() - 1].join(", "), codes[codes.len() - 1]),
     }
 }
 
@@ -48,16 +44,11 @@ fn facts(record: &CodeRecord, addon_codes: &[String], replaces: &[String]) -> Ve
         }
     }
     if !addon_codes.is_empty() {
-        out.push(format!(
-            "Add-on codes reported with it: {}.",
-            list(addon_codes)
-        ));
+        out.push(format!("Add-on codes reported with it: {}.", list(addon_codes)));
     }
     if let Some(year) = record.deleted_year {
         if record.replaced_by.is_empty() {
-            out.push(format!(
-                "It was deleted in {year} and is no longer valid for current dates of service."
-            ));
+            out.push(format!("It was deleted in {year} and is no longer valid for current dates of service."));
         } else {
             out.push(format!(
                 "It was deleted in {year}; for current dates of service use {} instead.",
@@ -80,12 +71,7 @@ fn facts(record: &CodeRecord, addon_codes: &[String], replaces: &[String]) -> Ve
 /// read as one sentence.
 fn notes(all: &[String]) -> Vec<String> {
     let mut out = vec![];
-    for kind in [
-        "Code first",
-        "Use additional code",
-        "Code also",
-        "Excludes1",
-    ] {
+    for kind in ["Code first", "Use additional code", "Code also", "Excludes1"] {
         let items: Vec<&str> = all
             .iter()
             .filter_map(|n| n.strip_prefix(kind).and_then(|r| r.strip_prefix(": ")))
@@ -113,28 +99,17 @@ fn describe(source: &Source) -> String {
     let hit = &source.hit;
     let code = hit.code.as_deref().unwrap_or_default();
     let Some(stored) = &source.record else {
-        return format!(
-            "**{code}** ({}): {} [{}].",
-            hit.system.label(),
-            hit.title,
-            source.n
-        );
+        return format!("**{code}** ({}): {} [{}].", hit.system.label(), hit.title, source.n);
     };
     let record = &stored.record;
     let mut parts = vec![];
     if record.system == CodeSystem::Modifier {
-        parts.push(format!(
-            "Modifier **{code}**: {} [{}].",
-            record.title, source.n
-        ));
+        parts.push(format!("Modifier **{code}**: {} [{}].", record.title, source.n));
         parts.extend(facts(record, &stored.addon_codes, &stored.replaces));
     } else if record.system == CodeSystem::Hcpcs {
         // CMS short descriptors are abbreviated; lead with the spelled-out form.
         let name = record.description.as_deref().unwrap_or(&record.title);
-        parts.push(format!(
-            "**{code}** (HCPCS Level II): {name} [{}].",
-            source.n
-        ));
+        parts.push(format!("**{code}** (HCPCS Level II): {name} [{}].", source.n));
         if let Some(section) = record.path.first().and_then(|p| p.split_once(": ")) {
             parts.push(format!("Section: {}.", section.1));
         }
@@ -142,12 +117,7 @@ fn describe(source: &Source) -> String {
         plain.description = None;
         parts.extend(facts(&plain, &stored.addon_codes, &stored.replaces));
     } else {
-        parts.push(format!(
-            "**{code}** ({}): {} [{}].",
-            record.system.label(),
-            record.title,
-            source.n
-        ));
+        parts.push(format!("**{code}** ({}): {} [{}].", record.system.label(), record.title, source.n));
         parts.extend(facts(record, &stored.addon_codes, &stored.replaces));
     }
     parts.join(" ")
@@ -155,30 +125,16 @@ fn describe(source: &Source) -> String {
 
 /// The first two sentences of a guideline passage, without its title line.
 fn passage(source: &Source) -> String {
-    let body = source
-        .hit
-        .text
-        .split_once('\n')
-        .map(|(_, b)| b)
-        .unwrap_or(&source.hit.text);
+    let body = source.hit.text.split_once('\n').map(|(_, b)| b).unwrap_or(&source.hit.text);
     let sentences: Vec<&str> = body.split_inclusive(". ").take(2).collect();
-    format!(
-        "From our guideline note “{}”: {} [{}]",
-        source.hit.title,
-        sentences.concat().trim(),
-        source.n
-    )
+    format!("From our guideline note “{}”: {} [{}]", source.hit.title, sentences.concat().trim(), source.n)
 }
 
 /// Years a question asks about ("in 2022", "for 03/2019 dates of service").
 fn years_asked(question: &str) -> Vec<i32> {
-    static YEAR: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
-        regex::Regex::new(r"\b(19[89]\d|20\d\d)\b").expect("valid regex")
-    });
-    let mut out: Vec<i32> = YEAR
-        .find_iter(question)
-        .filter_map(|m| m.as_str().parse().ok())
-        .collect();
+    static YEAR: std::sync::LazyLock<regex::Regex> =
+        std::sync::LazyLock::new(|| regex::Regex::new(r"\b(19[89]\d|20\d\d)\b").expect("valid regex"));
+    let mut out: Vec<i32> = YEAR.find_iter(question).filter_map(|m| m.as_str().parse().ok()).collect();
     out.dedup();
     out
 }
@@ -188,11 +144,7 @@ fn validity_for_year(code: &str, v: &crate::codes::Validity, year: i32) -> Strin
     let from: i32 = v.valid_from[..4].parse().unwrap_or(0);
     let until: Option<i32> = v.last_valid.as_deref().and_then(|d| d[..4].parse().ok());
     // The CMS tables start in July 2019, which they record as the first day for older codes.
-    let known_from = if v.valid_from == "2019-07-01" {
-        "on or before 2019-07-01".to_string()
-    } else {
-        v.valid_from.clone()
-    };
+    let known_from = if v.valid_from == "2019-07-01" { "on or before 2019-07-01".to_string() } else { v.valid_from.clone() };
     match until {
         Some(last) if year > last => format!(
             "For dates of service in {year}: no. {code} stopped being valid on {}, so it cannot be reported for {year}.",
@@ -214,12 +166,7 @@ pub fn compose(context: &GenerationContext) -> String {
     let named: Vec<&Source> = context
         .named
         .iter()
-        .filter_map(|c| {
-            context
-                .sources
-                .iter()
-                .find(|s| s.hit.code.as_deref() == Some(c.as_str()))
-        })
+        .filter_map(|c| context.sources.iter().find(|s| s.hit.code.as_deref() == Some(c.as_str())))
         .collect();
     let mut paragraphs: Vec<String> = context.ncci.iter().map(|f| f.sentence()).collect();
     for code in &context.unknown {
@@ -248,11 +195,7 @@ pub fn compose(context: &GenerationContext) -> String {
             paragraphs.push(text);
         }
     } else if context.unknown.is_empty() {
-        let codes: Vec<&Source> = useful
-            .iter()
-            .copied()
-            .filter(|s| s.hit.code.is_some())
-            .collect();
+        let codes: Vec<&Source> = useful.iter().copied().filter(|s| s.hit.code.is_some()).collect();
         if let Some(best) = codes.first() {
             paragraphs.push(format!("The best match is {}", describe(best)));
             let others: Vec<String> = codes
@@ -283,22 +226,10 @@ pub fn compose(context: &GenerationContext) -> String {
         .filter(|s| s.hit.system == CodeSystem::Guideline && s.support > 0.0)
         .filter(|s| context.named.iter().any(|c| s.hit.codes.contains(c)))
         .collect();
-    let titled = |s: &Source| {
-        context.named.iter().any(|c| {
-            s.hit
-                .title
-                .split(|ch: char| !ch.is_alphanumeric())
-                .any(|w| w == c)
-        })
-    };
+    let titled = |s: &Source| context.named.iter().any(|c| s.hit.title.split(|ch: char| !ch.is_alphanumeric()).any(|w| w == c));
     about_named.sort_by_key(|s| !titled(s));
     let about_named = about_named.first().copied();
-    if let Some(note) = about_named.or_else(|| {
-        useful
-            .iter()
-            .copied()
-            .find(|s| s.hit.system == CodeSystem::Guideline)
-    }) {
+    if let Some(note) = about_named.or_else(|| useful.iter().copied().find(|s| s.hit.system == CodeSystem::Guideline)) {
         paragraphs.push(passage(note));
     }
     if paragraphs.is_empty() {
@@ -315,10 +246,7 @@ pub fn pieces(text: &str) -> Vec<String> {
     let mut words = 0;
     for (i, c) in text.char_indices() {
         current.push(c);
-        let next_is_word = text[i + c.len_utf8()..]
-            .chars()
-            .next()
-            .is_some_and(|n| !n.is_whitespace());
+        let next_is_word = text[i + c.len_utf8()..].chars().next().is_some_and(|n| !n.is_whitespace());
         if c.is_whitespace() && next_is_word {
             words += 1;
             if words == 3 {
@@ -351,8 +279,7 @@ mod tests {
 
     #[test]
     fn pieces_rejoin_to_the_text() {
-        let text =
-            "**J1885** (HCPCS Level II): Ketorolac  tromethamine injection [1].\n\nNext line";
+        let text = "**J1885** (HCPCS Level II): Ketorolac  tromethamine injection [1].\n\nNext line";
         let p = pieces(text);
         assert!(p.len() > 2);
         assert_eq!(p.concat(), text);
@@ -367,21 +294,11 @@ mod tests {
             addon_type: None,
         };
         assert_eq!(years_asked("could 99201 be billed in 2022?"), vec![2022]);
-        assert!(validity_for_year("99201", &v, 2022).starts_with(
-            "For dates of service in 2022: no. 99201 stopped being valid on 2020-12-31"
-        ));
-        assert!(
-            validity_for_year("99201", &v, 2020).starts_with("For dates of service in 2020: yes")
-        );
-        let current = crate::codes::Validity {
-            last_valid: None,
-            valid_from: "2020-01-01".into(),
-            ..v
-        };
-        assert!(validity_for_year("0591T", &current, 2019)
-            .contains("no. 0591T became valid on 2020-01-01"));
-        assert!(validity_for_year("0591T", &current, 2024)
-            .contains("valid since 2020-01-01 and still is"));
+        assert!(validity_for_year("99201", &v, 2022).starts_with("For dates of service in 2022: no. 99201 stopped being valid on 2020-12-31"));
+        assert!(validity_for_year("99201", &v, 2020).starts_with("For dates of service in 2020: yes"));
+        let current = crate::codes::Validity { last_valid: None, valid_from: "2020-01-01".into(), ..v };
+        assert!(validity_for_year("0591T", &current, 2019).contains("no. 0591T became valid on 2020-01-01"));
+        assert!(validity_for_year("0591T", &current, 2024).contains("valid since 2020-01-01 and still is"));
     }
 
     #[test]

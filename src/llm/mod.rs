@@ -6,9 +6,9 @@
 //!
 //! Both stream text pieces; the chat module verifies the codes in them, whichever wrote them.
 
-pub mod client;
 mod extractive;
 mod openai;
+pub mod client;
 pub mod prompt;
 
 use std::pin::Pin;
@@ -134,10 +134,7 @@ pub enum GenErrorKind {
 
 impl GenError {
     pub fn new(kind: GenErrorKind, detail: impl Into<String>) -> Self {
-        Self {
-            kind,
-            detail: detail.into(),
-        }
+        Self { kind, detail: detail.into() }
     }
 
     /// Whether a retry before the first token may help.

@@ -9,17 +9,14 @@ use std::time::Duration;
 use async_openai::config::OpenAIConfig;
 use async_openai::error::OpenAIError;
 use async_openai::types::chat::{
-    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
-    ChatCompletionStreamOptions, CreateChatCompletionRequest, CreateChatCompletionRequestArgs,
-    CreateChatCompletionStreamResponse,
+    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs, ChatCompletionStreamOptions,
+    CreateChatCompletionRequest, CreateChatCompletionRequestArgs, CreateChatCompletionStreamResponse,
 };
 use async_openai::Client;
 use futures::StreamExt;
 
 use super::client::{openai_client, Wait};
-use super::{
-    prompt, GenError, GenErrorKind, GenerationContext, Generator, Piece, PieceStream, Usage,
-};
+use super::{prompt, GenError, GenErrorKind, GenerationContext, Generator, Piece, PieceStream, Usage};
 use crate::config::LlmConfig;
 
 pub struct OpenAiGenerator {
@@ -33,41 +30,22 @@ impl OpenAiGenerator {
         // A read waiting past the stall limit means the stream is dead.
         let read = Duration::from_secs_f64(config.stall_secs.max(config.timeout_secs).max(0.001));
         let client = openai_client(base, config.api_key.as_deref(), Wait::Streaming { read });
-        Some(Self {
-            client,
-            config: config.clone(),
-        })
+        Some(Self { client, config: config.clone() })
     }
 
     #[allow(deprecated)]
-    fn request(
-        &self,
-        context: &GenerationContext,
-    ) -> Result<CreateChatCompletionRequest, GenError> {
+    fn request(&self, context: &GenerationContext) -> Result<CreateChatCompletionRequest, GenError> {
         let (system, user) = prompt::render(context);
-        let build = |e: &dyn std::fmt::Display| {
-            GenError::new(GenErrorKind::Rejected, format!("building the request: {e}"))
-        };
+        let build = |e: &dyn std::fmt::Display| GenError::new(GenErrorKind::Rejected, format!("building the request: {e}"));
         CreateChatCompletionRequestArgs::default()
             .model(&self.config.model)
             .max_tokens(self.config.max_tokens)
             .temperature(self.config.temperature)
             .stream(true)
-            .stream_options(ChatCompletionStreamOptions {
-                include_usage: Some(true),
-                include_obfuscation: None,
-            })
+            .stream_options(ChatCompletionStreamOptions { include_usage: Some(true), include_obfuscation: None })
             .messages([
-                ChatCompletionRequestSystemMessageArgs::default()
-                    .content(system)
-                    .build()
-                    .map_err(|e| build(&e))?
-                    .into(),
-                ChatCompletionRequestUserMessageArgs::default()
-                    .content(user)
-                    .build()
-                    .map_err(|e| build(&e))?
-                    .into(),
+                ChatCompletionRequestSystemMessageArgs::default().content(system).build().map_err(|e| build(&e))?.into(),
+                ChatCompletionRequestUserMessageArgs::default().content(user).build().map_err(|e| build(&e))?.into(),
             ])
             .build()
             .map_err(|e| build(&e))
@@ -77,33 +55,14 @@ impl OpenAiGenerator {
 /// Whether trying again might help; the upstream's words go in the detail, for the log.
 fn classify(e: &OpenAIError) -> GenError {
     match e {
-        OpenAIError::Reqwest(err) => GenError::new(
-            GenErrorKind::Unavailable,
-            format!("cannot reach the language model: {err}"),
-        ),
+        OpenAIError::Reqwest(err) => GenError::new(GenErrorKind::Unavailable, format!("cannot reach the language model: {err}")),
         OpenAIError::ApiError(api) => {
             let status = api.status_code.as_u16();
-            let kind = if status == 429 || status >= 500 {
-                GenErrorKind::Unavailable
-            } else {
-                GenErrorKind::Rejected
-            };
-            GenError::new(
-                kind,
-                format!(
-                    "the language model answered {status}: {}",
-                    api.api_error.message
-                ),
-            )
+            let kind = if status == 429 || status >= 500 { GenErrorKind::Unavailable } else { GenErrorKind::Rejected };
+            GenError::new(kind, format!("the language model answered {status}: {}", api.api_error.message))
         }
-        OpenAIError::StreamError(err) => GenError::new(
-            GenErrorKind::StreamFailed,
-            format!("the language model's stream failed: {err}"),
-        ),
-        other => GenError::new(
-            GenErrorKind::Rejected,
-            format!("language model error: {other}"),
-        ),
+        OpenAIError::StreamError(err) => GenError::new(GenErrorKind::StreamFailed, format!("the language model's stream failed: {err}")),
+        other => GenError::new(GenErrorKind::Rejected, format!("language model error: {other}")),
     }
 }
 
@@ -141,12 +100,7 @@ impl Generator for OpenAiGenerator {
         let mut attempt = 0;
         loop {
             let try_once = async {
-                let mut stream = self
-                    .client
-                    .chat()
-                    .create_stream(request.clone())
-                    .await
-                    .map_err(|e| classify(&e))?;
+                let mut stream = self.client.chat().create_stream(request.clone()).await.map_err(|e| classify(&e))?;
                 // Read up to the first text, so that failures before it can be retried.
                 let mut head: Vec<Piece> = vec![];
                 while let Some(item) = stream.next().await {
@@ -164,23 +118,17 @@ impl Generator for OpenAiGenerator {
                     };
                     futures::stream::iter(out)
                 });
-                Ok::<PieceStream, GenError>(Box::pin(
-                    futures::stream::iter(head.into_iter().map(Ok)).chain(rest),
-                ))
+                Ok::<PieceStream, GenError>(Box::pin(futures::stream::iter(head.into_iter().map(Ok)).chain(rest)))
             };
             let error = match tokio::time::timeout(first_token, try_once).await {
                 Ok(Ok(stream)) => return Ok(stream),
                 Ok(Err(e)) => e,
                 Err(_) => GenError::new(
                     GenErrorKind::Timeout,
-                    format!(
-                        "the language model sent nothing within {:.0} s",
-                        first_token.as_secs_f64()
-                    ),
+                    format!("the language model sent nothing within {:.0} s", first_token.as_secs_f64()),
                 ),
             };
-            metrics::counter!(crate::telemetry::LLM_ERRORS, "kind" => format!("{:?}", error.kind))
-                .increment(1);
+            metrics::counter!(crate::telemetry::LLM_ERRORS, "kind" => format!("{:?}", error.kind)).increment(1);
             if !error.retryable() || attempt >= self.config.retries {
                 return Err(error);
             }

@@ -39,13 +39,7 @@ impl Account {
     }
 
     fn from_row(r: &AnyRow) -> Self {
-        Account {
-            id: r.get(0),
-            email: r.get(1),
-            plan: r.get(2),
-            created_at: r.get(3),
-            email_verified_at: r.get(4),
-        }
+        Account { id: r.get(0), email: r.get(1), plan: r.get(2), created_at: r.get(3), email_verified_at: r.get(4) }
     }
 }
 
@@ -115,9 +109,7 @@ pub fn parse_email(raw: &str) -> Result<String, MeteringError> {
     if email.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return bad("contains spaces or control characters");
     }
-    let Some((local, domain)) = email.split_once('@') else {
-        return bad("has no @");
-    };
+    let Some((local, domain)) = email.split_once('@') else { return bad("has no @") };
     if local.is_empty() || domain.contains('@') {
         return bad("is not of the form name@domain");
     }
@@ -131,14 +123,10 @@ pub fn parse_email(raw: &str) -> Result<String, MeteringError> {
 fn check_password(password: &str) -> Result<(), MeteringError> {
     let n = password.chars().count();
     if n < MIN_PASSWORD {
-        return Err(MeteringError::Invalid(format!(
-            "the password must be at least {MIN_PASSWORD} characters"
-        )));
+        return Err(MeteringError::Invalid(format!("the password must be at least {MIN_PASSWORD} characters")));
     }
     if n > MAX_PASSWORD {
-        return Err(MeteringError::Invalid(format!(
-            "the password must be at most {MAX_PASSWORD} characters"
-        )));
+        return Err(MeteringError::Invalid(format!("the password must be at most {MAX_PASSWORD} characters")));
     }
     Ok(())
 }
@@ -147,8 +135,7 @@ async fn hash_password(password: String) -> Result<String, MeteringError> {
     tokio::task::spawn_blocking(move || {
         let mut salt = [0u8; 16];
         getrandom::fill(&mut salt).map_err(|e| MeteringError::Hashing(e.to_string()))?;
-        let salt =
-            SaltString::encode_b64(&salt).map_err(|e| MeteringError::Hashing(e.to_string()))?;
+        let salt = SaltString::encode_b64(&salt).map_err(|e| MeteringError::Hashing(e.to_string()))?;
         Argon2::default()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| h.to_string())
@@ -173,10 +160,7 @@ async fn verify_password(password: String, stored: Option<String>) -> Result<boo
     let hash = stored.unwrap_or(dummy);
     tokio::task::spawn_blocking(move || {
         let parsed = PasswordHash::new(&hash).map_err(|e| MeteringError::Hashing(e.to_string()))?;
-        Ok(found
-            && Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok())
+        Ok(found && Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
     .map_err(|e| MeteringError::Hashing(e.to_string()))?
@@ -188,10 +172,7 @@ impl Metering {
     /// The account behind a session token or API key; `None` when the token is unknown,
     /// revoked, expired or not shaped like one of ours.
     pub async fn identify(&self, token: &str) -> Result<Option<Caller>, MeteringError> {
-        let shaped = token.len() < 128
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        let shaped = token.len() < 128 && token.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         let kind = if !shaped {
             return Ok(None);
         } else if token.starts_with(SESSION_PREFIX) {
@@ -216,23 +197,14 @@ impl Metering {
             .bind(&token_hash),
         };
         let row = query.fetch_optional(&self.pool).await?;
-        Ok(row.map(|r| Caller {
-            account: Account::from_row(&r),
-            kind,
-            token_hash,
-        }))
+        Ok(row.map(|r| Caller { account: Account::from_row(&r), kind, token_hash }))
     }
 
     /// A new guest account with a session.
     pub async fn create_guest(&self) -> Result<NewSession, MeteringError> {
         let now = self.now_ms();
-        let account = Account {
-            id: uuid::Uuid::new_v4().to_string(),
-            email: None,
-            plan: GUEST.into(),
-            created_at: now,
-            email_verified_at: None,
-        };
+        let account =
+            Account { id: uuid::Uuid::new_v4().to_string(), email: None, plan: GUEST.into(), created_at: now, email_verified_at: None };
         let mut tx = self.pool.begin().await?;
         insert_account(&mut tx, &account).await?;
         let session = self.open_session(&mut tx, &account).await?;
@@ -243,12 +215,7 @@ impl Metering {
     /// Registers an email and password. Called by a guest, it turns that guest into the
     /// registered account (same id: conversations and usage stay); otherwise it makes a new
     /// account. Either way the caller gets a fresh session.
-    pub async fn register(
-        &self,
-        email: &str,
-        password: &str,
-        current: Option<&Caller>,
-    ) -> Result<NewSession, MeteringError> {
+    pub async fn register(&self, email: &str, password: &str, current: Option<&Caller>) -> Result<NewSession, MeteringError> {
         let email = parse_email(email)?;
         check_password(password)?;
         if current.is_some_and(|c| !c.account.is_guest()) {
@@ -273,17 +240,9 @@ impl Metering {
                     return Err(MeteringError::AlreadyRegistered);
                 }
                 let from = self.plan(&guest.account).period;
-                let account = Account {
-                    email: Some(email),
-                    plan: FREE.into(),
-                    ..guest.account.clone()
-                };
-                self.move_usage(&mut tx, &account.id, from, self.plan(&account).period, now)
-                    .await?;
-                sqlx::query("DELETE FROM sessions WHERE account_id = $1")
-                    .bind(&account.id)
-                    .execute(&mut *tx)
-                    .await?;
+                let account = Account { email: Some(email), plan: FREE.into(), ..guest.account.clone() };
+                self.move_usage(&mut tx, &account.id, from, self.plan(&account).period, now).await?;
+                sqlx::query("DELETE FROM sessions WHERE account_id = $1").bind(&account.id).execute(&mut *tx).await?;
                 account
             }
             None => {
@@ -298,14 +257,12 @@ impl Metering {
                 account
             }
         };
-        sqlx::query(
-            "INSERT INTO password_credentials (account_id, hash, updated_at) VALUES ($1, $2, $3)",
-        )
-        .bind(&account.id)
-        .bind(&hash)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO password_credentials (account_id, hash, updated_at) VALUES ($1, $2, $3)")
+            .bind(&account.id)
+            .bind(&hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
         let session = self.open_session(&mut tx, &account).await?;
         tx.commit().await?;
         Ok(session)
@@ -316,14 +273,9 @@ impl Metering {
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS}, p.hash FROM accounts a JOIN password_credentials p ON p.account_id = a.id WHERE a.email = $1"
         );
-        let row = sqlx::query(&sql)
-            .bind(&email)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(&email).fetch_optional(&self.pool).await?;
         let stored = row.as_ref().map(|r| r.get::<String, _>(5));
-        if password.chars().count() > MAX_PASSWORD
-            || !verify_password(password.to_string(), stored).await?
-        {
+        if password.chars().count() > MAX_PASSWORD || !verify_password(password.to_string(), stored).await? {
             return Err(MeteringError::WrongPassword);
         }
         let account = Account::from_row(row.as_ref().expect("verified against a stored hash"));
@@ -336,10 +288,7 @@ impl Metering {
     /// Ends the session the caller used (an API key stays valid: revoke it instead).
     pub async fn logout(&self, caller: &Caller) -> Result<(), MeteringError> {
         if caller.kind == CredentialKind::Session {
-            sqlx::query("DELETE FROM sessions WHERE token_hash = $1")
-                .bind(&caller.token_hash)
-                .execute(&self.pool)
-                .await?;
+            sqlx::query("DELETE FROM sessions WHERE token_hash = $1").bind(&caller.token_hash).execute(&self.pool).await?;
         }
         Ok(())
     }
@@ -350,20 +299,14 @@ impl Metering {
         }
         let name = name.trim();
         if name.chars().count() > 100 {
-            return Err(MeteringError::Invalid(
-                "a key name is at most 100 characters".into(),
-            ));
+            return Err(MeteringError::Invalid("a key name is at most 100 characters".into()));
         }
         let key = new_secret(KEY_PREFIX);
         let made = NewKey {
             id: uuid::Uuid::new_v4().to_string(),
             prefix: key[..KEY_PREFIX.len() + 8].to_string(),
             key,
-            name: if name.is_empty() {
-                "default".into()
-            } else {
-                name.into()
-            },
+            name: if name.is_empty() { "default".into() } else { name.into() },
             created_at: self.now_ms(),
         };
         sqlx::query("INSERT INTO api_keys (id, account_id, key_hash, prefix, name, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
@@ -387,13 +330,7 @@ impl Metering {
         .await?;
         Ok(rows
             .iter()
-            .map(|r| KeyInfo {
-                id: r.get(0),
-                name: r.get(1),
-                prefix: r.get(2),
-                created_at: r.get(3),
-                revoked_at: r.get(4),
-            })
+            .map(|r| KeyInfo { id: r.get(0), name: r.get(1), prefix: r.get(2), created_at: r.get(3), revoked_at: r.get(4) })
             .collect())
     }
 
@@ -443,51 +380,28 @@ impl Metering {
 
     /// The account whose verified email is `email` (compared lower-cased); `None` when no
     /// account has it, or its holder has not verified it.
-    pub async fn account_by_verified_email(
-        &self,
-        email: &str,
-    ) -> Result<Option<Account>, MeteringError> {
+    pub async fn account_by_verified_email(&self, email: &str) -> Result<Option<Account>, MeteringError> {
         let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email = $1 AND a.email_verified_at IS NOT NULL");
-        let row = sqlx::query(&sql)
-            .bind(email.trim().to_lowercase())
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&sql).bind(email.trim().to_lowercase()).fetch_optional(&self.pool).await?;
         Ok(row.map(|r| Account::from_row(&r)))
     }
 
     /// An account by email or id.
     pub async fn find_account(&self, email_or_id: &str) -> Result<Account, MeteringError> {
         let needle = email_or_id.trim();
-        let sql =
-            format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email = $1 OR a.id = $2");
-        let row = sqlx::query(&sql)
-            .bind(needle.to_lowercase())
-            .bind(needle)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| Account::from_row(&r))
-            .ok_or_else(|| MeteringError::UnknownAccount(needle.into()))
+        let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts a WHERE a.email = $1 OR a.id = $2");
+        let row = sqlx::query(&sql).bind(needle.to_lowercase()).bind(needle).fetch_optional(&self.pool).await?;
+        row.map(|r| Account::from_row(&r)).ok_or_else(|| MeteringError::UnknownAccount(needle.into()))
     }
 
     /// Registered accounts first by email, then guests by age; at most `limit`.
-    pub async fn list_accounts(
-        &self,
-        include_guests: bool,
-        limit: usize,
-    ) -> Result<Vec<Account>, MeteringError> {
-        let filter = if include_guests {
-            ""
-        } else {
-            "WHERE a.email IS NOT NULL"
-        };
+    pub async fn list_accounts(&self, include_guests: bool, limit: usize) -> Result<Vec<Account>, MeteringError> {
+        let filter = if include_guests { "" } else { "WHERE a.email IS NOT NULL" };
         let sql = format!(
             "SELECT {ACCOUNT_COLUMNS} FROM accounts a {filter} \
              ORDER BY CASE WHEN a.email IS NULL THEN 1 ELSE 0 END, a.email, a.created_at LIMIT $1"
         );
-        let rows = sqlx::query(&sql)
-            .bind(limit as i64)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(&sql).bind(limit as i64).fetch_all(&self.pool).await?;
         Ok(rows.iter().map(Account::from_row).collect())
     }
 
@@ -495,24 +409,10 @@ impl Metering {
     pub async fn set_plan(&self, account: &Account, plan: &str) -> Result<Account, MeteringError> {
         self.check_plan(plan)?;
         let now = self.now_ms();
-        let moved = Account {
-            plan: plan.into(),
-            ..account.clone()
-        };
+        let moved = Account { plan: plan.into(), ..account.clone() };
         let mut tx = self.pool.begin().await?;
-        sqlx::query("UPDATE accounts SET plan = $1 WHERE id = $2")
-            .bind(plan)
-            .bind(&account.id)
-            .execute(&mut *tx)
-            .await?;
-        self.move_usage(
-            &mut tx,
-            &account.id,
-            self.plan(account).period,
-            self.plan(&moved).period,
-            now,
-        )
-        .await?;
+        sqlx::query("UPDATE accounts SET plan = $1 WHERE id = $2").bind(plan).bind(&account.id).execute(&mut *tx).await?;
+        self.move_usage(&mut tx, &account.id, self.plan(account).period, self.plan(&moved).period, now).await?;
         tx.commit().await?;
         Ok(moved)
     }
@@ -549,11 +449,7 @@ impl Metering {
         Ok(())
     }
 
-    async fn open_session(
-        &self,
-        tx: &mut Transaction<'static, Any>,
-        account: &Account,
-    ) -> Result<NewSession, MeteringError> {
+    async fn open_session(&self, tx: &mut Transaction<'static, Any>, account: &Account) -> Result<NewSession, MeteringError> {
         let token = new_secret(SESSION_PREFIX);
         let now = self.now_ms();
         let expires_at = now + i64::from(self.config.session_days) * 86_400_000;
@@ -564,18 +460,11 @@ impl Metering {
             .bind(expires_at)
             .execute(&mut **tx)
             .await?;
-        Ok(NewSession {
-            account: account.clone(),
-            token,
-            expires_at,
-        })
+        Ok(NewSession { account: account.clone(), token, expires_at })
     }
 }
 
-async fn insert_account(
-    tx: &mut Transaction<'static, Any>,
-    account: &Account,
-) -> Result<(), MeteringError> {
+async fn insert_account(tx: &mut Transaction<'static, Any>, account: &Account) -> Result<(), MeteringError> {
     sqlx::query("INSERT INTO accounts (id, email, plan, created_at, registered_at) VALUES ($1, $2, $3, $4, $5)")
         .bind(&account.id)
         .bind(&account.email)
@@ -602,20 +491,8 @@ mod tests {
 
     #[test]
     fn emails_are_normalised_and_checked() {
-        assert_eq!(
-            parse_email("  Coder@Example.COM ").unwrap(),
-            "coder@example.com"
-        );
-        for bad in [
-            "",
-            "coder",
-            "@example.com",
-            "coder@",
-            "coder@example",
-            "a b@example.com",
-            "a@b@c.com",
-            "coder@.com",
-        ] {
+        assert_eq!(parse_email("  Coder@Example.COM ").unwrap(), "coder@example.com");
+        for bad in ["", "coder", "@example.com", "coder@", "coder@example", "a b@example.com", "a@b@c.com", "coder@.com"] {
             assert!(parse_email(bad).is_err(), "{bad:?}");
         }
         assert!(check_password("short").is_err());

@@ -61,12 +61,7 @@ pub struct Metering {
 
 impl Metering {
     pub fn new(pool: AnyPool, plans: Plans, config: MeteringConfig, clock: Arc<dyn Clock>) -> Self {
-        Self {
-            pool,
-            plans,
-            config,
-            clock,
-        }
+        Self { pool, plans, config, clock }
     }
 
     pub fn plans(&self) -> &Plans {
@@ -94,20 +89,14 @@ impl Metering {
     pub fn check_plan(&self, name: &str) -> Result<(), MeteringError> {
         match self.plans.get(name) {
             Some(_) => Ok(()),
-            None => Err(MeteringError::UnknownPlan {
-                name: name.into(),
-                known: self.plans.names().join(", "),
-            }),
+            None => Err(MeteringError::UnknownPlan { name: name.into(), known: self.plans.names().join(", ") }),
         }
     }
 
     /// Deletes expired sessions and idempotency keys past their window.
     pub async fn housekeeping(&self) -> Result<(), MeteringError> {
         let now = self.now_ms();
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&self.pool)
-            .await?;
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1").bind(now).execute(&self.pool).await?;
         sqlx::query("DELETE FROM idempotency_keys WHERE created_at < $1")
             .bind(now - self.idempotency_window_ms())
             .execute(&self.pool)

@@ -78,9 +78,7 @@ impl<'de> Deserialize<'de> for Limit {
         match Raw::deserialize(d)? {
             Raw::Count(n) => Ok(Limit::Count(n)),
             Raw::Word(w) if w == "unlimited" => Ok(Limit::Unlimited),
-            Raw::Word(w) => Err(serde::de::Error::custom(format!(
-                "expected a number or \"unlimited\", got {w:?}"
-            ))),
+            Raw::Word(w) => Err(serde::de::Error::custom(format!("expected a number or \"unlimited\", got {w:?}"))),
         }
     }
 }
@@ -119,28 +117,12 @@ pub struct Plans(pub BTreeMap<String, PlanConfig>);
 
 impl Default for Plans {
     fn default() -> Self {
-        let plan = |q, v, period| PlanConfig {
-            questions: q,
-            code_views: v,
-            period,
-        };
+        let plan = |q, v, period| PlanConfig { questions: q, code_views: v, period };
         Plans(BTreeMap::from([
-            (
-                GUEST.to_string(),
-                plan(Limit::Count(1), Limit::Count(1), Period::Lifetime),
-            ),
-            (
-                FREE.to_string(),
-                plan(Limit::Count(5), Limit::Count(5), Period::Month),
-            ),
-            (
-                "pro".to_string(),
-                plan(Limit::Count(500), Limit::Count(2000), Period::Month),
-            ),
-            (
-                "admin".to_string(),
-                plan(Limit::Unlimited, Limit::Unlimited, Period::Month),
-            ),
+            (GUEST.to_string(), plan(Limit::Count(1), Limit::Count(1), Period::Lifetime)),
+            (FREE.to_string(), plan(Limit::Count(5), Limit::Count(5), Period::Month)),
+            ("pro".to_string(), plan(Limit::Count(500), Limit::Count(2000), Period::Month)),
+            ("admin".to_string(), plan(Limit::Unlimited, Limit::Unlimited, Period::Month)),
         ]))
     }
 }
@@ -182,14 +164,8 @@ pub fn resets_at(period: Period, now_ms: i64) -> Option<String> {
         Period::Lifetime => None,
         Period::Month => {
             let t = utc(now_ms);
-            let (y, m) = if t.month() == 12 {
-                (t.year() + 1, 1)
-            } else {
-                (t.year(), t.month() + 1)
-            };
-            Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
-                .single()
-                .map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+            let (y, m) = if t.month() == 12 { (t.year() + 1, 1) } else { (t.year(), t.month() + 1) };
+            Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().map(|d| d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
         }
     }
 }
@@ -203,23 +179,15 @@ mod tests {
     use super::*;
 
     fn ms(y: i32, m: u32, d: u32, h: u32) -> i64 {
-        Utc.with_ymd_and_hms(y, m, d, h, 0, 0)
-            .unwrap()
-            .timestamp_millis()
+        Utc.with_ymd_and_hms(y, m, d, h, 0, 0).unwrap().timestamp_millis()
     }
 
     #[test]
     fn months_roll_over_at_midnight_utc() {
         assert_eq!(period_key(Period::Month, ms(2026, 12, 31, 23)), "2026-12");
         assert_eq!(period_key(Period::Month, ms(2027, 1, 1, 0)), "2027-01");
-        assert_eq!(
-            resets_at(Period::Month, ms(2026, 12, 31, 23)).as_deref(),
-            Some("2027-01-01T00:00:00Z")
-        );
-        assert_eq!(
-            resets_at(Period::Month, ms(2027, 2, 3, 4)).as_deref(),
-            Some("2027-03-01T00:00:00Z")
-        );
+        assert_eq!(resets_at(Period::Month, ms(2026, 12, 31, 23)).as_deref(), Some("2027-01-01T00:00:00Z"));
+        assert_eq!(resets_at(Period::Month, ms(2027, 2, 3, 4)).as_deref(), Some("2027-03-01T00:00:00Z"));
         assert_eq!(period_key(Period::Lifetime, ms(2027, 2, 3, 4)), "lifetime");
         assert_eq!(resets_at(Period::Lifetime, 0), None);
     }
@@ -235,9 +203,7 @@ mod tests {
         assert_eq!(t.plans.get("free").unwrap().code_views, Limit::Unlimited);
         assert_eq!(t.plans.get("guest").unwrap().questions, Limit::Count(1));
         assert!(t.plans.get("team").is_some() && t.plans.get("admin").is_some());
-        let bad = toml::from_str::<T>(
-            "[plans.free]\nquestions = \"lots\"\ncode_views = 1\nperiod = \"month\"\n",
-        );
+        let bad = toml::from_str::<T>("[plans.free]\nquestions = \"lots\"\ncode_views = 1\nperiod = \"month\"\n");
         assert!(bad.is_err());
     }
 }

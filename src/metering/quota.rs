@@ -74,14 +74,8 @@ impl Exhausted {
                 )
             }
             Action::Upgrade => match &self.resets_at {
-                Some(at) => format!(
-                    "0 {noun} remaining on the {} plan until {at}. Upgrade for more.",
-                    self.plan
-                ),
-                None => format!(
-                    "0 {noun} remaining on the {} plan. Upgrade for more.",
-                    self.plan
-                ),
+                Some(at) => format!("0 {noun} remaining on the {} plan until {at}. Upgrade for more.", self.plan),
+                None => format!("0 {noun} remaining on the {} plan. Upgrade for more.", self.plan),
             },
         }
     }
@@ -155,34 +149,21 @@ impl Drop for Reservation {
                     }
                 });
             }
-            Err(_) => {
-                tracing::error!(reservation = %unit.id, "reservation dropped outside a runtime; left reserved")
-            }
+            Err(_) => tracing::error!(reservation = %unit.id, "reservation dropped outside a runtime; left reserved"),
         }
     }
 }
 
 impl Unit {
     async fn charge(&self) -> Result<bool, MeteringError> {
-        let settled = self
-            .settle_row("charge")
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
-            == 1;
+        let settled = self.settle_row("charge").execute(&self.pool).await?.rows_affected() == 1;
         self.settled.store(true, Ordering::Release);
         Ok(settled)
     }
 
     async fn refund(&self) -> Result<bool, MeteringError> {
         let mut tx = self.pool.begin().await?;
-        if self
-            .settle_row("refund")
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-            == 0
-        {
+        if self.settle_row("refund").execute(&mut *tx).await?.rows_affected() == 0 {
             self.settled.store(true, Ordering::Release);
             return Ok(false);
         }
@@ -192,20 +173,14 @@ impl Unit {
             .bind(&self.period)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE idempotency_keys SET refunded = 1 WHERE reservation_id = $1")
-            .bind(&self.id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query("UPDATE idempotency_keys SET refunded = 1 WHERE reservation_id = $1").bind(&self.id).execute(&mut *tx).await?;
         tx.commit().await?;
         self.settled.store(true, Ordering::Release);
         Ok(true)
     }
 
     /// The ledger row that settles this reservation, unless another already did.
-    fn settle_row(
-        &self,
-        kind: &'static str,
-    ) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
+    fn settle_row(&self, kind: &'static str) -> sqlx::query::Query<'_, sqlx::Any, sqlx::any::AnyArguments<'_>> {
         sqlx::query(
             "INSERT INTO usage_ledger (id, account_id, meter, period, kind, amount, settles, detail, at) \
              VALUES ($1, $2, $3, $4, $5, 1, $6, NULL, $7) ON CONFLICT (settles) DO NOTHING",
@@ -255,10 +230,7 @@ impl Metering {
             if claimed.rows_affected() == 0 {
                 tx.rollback().await?;
                 let remaining = self.balance(account, meter).await?.remaining;
-                return Ok(Ok(Reservation {
-                    unit: None,
-                    remaining,
-                }));
+                return Ok(Ok(Reservation { unit: None, remaining }));
             }
         }
         sqlx::query(
@@ -284,41 +256,18 @@ impl Metering {
         let Some(row) = counted else {
             tx.rollback().await?;
             let (action, offer) = match account.is_guest() {
-                true => (
-                    Action::Register,
-                    self.plans
-                        .get(super::FREE)
-                        .and_then(|p| match p.limit(meter) {
-                            Limit::Count(n) => Some(n),
-                            Limit::Unlimited => None,
-                        }),
-                ),
+                true => (Action::Register, self.plans.get(super::FREE).and_then(|p| match p.limit(meter) {
+                    Limit::Count(n) => Some(n),
+                    Limit::Unlimited => None,
+                })),
                 false => (Action::Upgrade, None),
             };
             let resets_at = resets_at(plan.period, now);
             metrics::counter!(crate::telemetry::QUOTA_DENIALS, "meter" => meter.as_str(), "plan" => account.plan.clone()).increment(1);
-            return Ok(Err(Exhausted {
-                meter,
-                plan: account.plan.clone(),
-                action,
-                resets_at,
-                limit,
-                offer,
-            }));
+            return Ok(Err(Exhausted { meter, plan: account.plan.clone(), action, resets_at, limit, offer }));
         };
         let (used, granted): (i64, i64) = (row.get(0), row.get(1));
-        self.ledger_row(
-            &mut tx,
-            &id,
-            &account.id,
-            meter,
-            &period,
-            "reserve",
-            1,
-            Some(detail),
-            now,
-        )
-        .await?;
+        self.ledger_row(&mut tx, &id, &account.id, meter, &period, "reserve", 1, Some(detail), now).await?;
         tx.commit().await?;
         let remaining = (limit >= 0).then(|| (limit + granted - used).max(0));
         let unit = Unit {
@@ -330,10 +279,7 @@ impl Metering {
             period,
             settled: AtomicBool::new(false),
         };
-        Ok(Ok(Reservation {
-            unit: Some(Arc::new(unit)),
-            remaining,
-        }))
+        Ok(Ok(Reservation { unit: Some(Arc::new(unit)), remaining }))
     }
 
     /// Where `meter` stands for `account` in the current period.
@@ -353,28 +299,13 @@ impl Metering {
             Limit::Count(_) => Some((limit.as_sql() + granted - used).max(0)),
             Limit::Unlimited => None,
         };
-        Ok(Balance {
-            meter,
-            limit,
-            used,
-            granted,
-            remaining,
-            period,
-            resets_at: resets_at(plan.period, now),
-        })
+        Ok(Balance { meter, limit, used, granted, remaining, period, resets_at: resets_at(plan.period, now) })
     }
 
     /// Gives `account` `amount` extra units of `meter` for the current period.
-    pub async fn grant(
-        &self,
-        account: &Account,
-        meter: Meter,
-        amount: i64,
-    ) -> Result<Balance, MeteringError> {
+    pub async fn grant(&self, account: &Account, meter: Meter, amount: i64) -> Result<Balance, MeteringError> {
         if amount <= 0 {
-            return Err(MeteringError::Invalid(
-                "a grant must be a positive number".into(),
-            ));
+            return Err(MeteringError::Invalid("a grant must be a positive number".into()));
         }
         let now = self.now_ms();
         let period = period_key(self.plan(account).period, now);
@@ -390,28 +321,13 @@ impl Metering {
         .execute(&mut *tx)
         .await?;
         let id = uuid::Uuid::new_v4().to_string();
-        self.ledger_row(
-            &mut tx,
-            &id,
-            &account.id,
-            meter,
-            &period,
-            "grant",
-            amount,
-            Some("granted by the operator"),
-            now,
-        )
-        .await?;
+        self.ledger_row(&mut tx, &id, &account.id, meter, &period, "grant", amount, Some("granted by the operator"), now).await?;
         tx.commit().await?;
         self.balance(account, meter).await
     }
 
     /// The account's ledger, newest last; at most `limit` rows (the newest).
-    pub async fn ledger(
-        &self,
-        account: &Account,
-        limit: usize,
-    ) -> Result<Vec<LedgerRow>, MeteringError> {
+    pub async fn ledger(&self, account: &Account, limit: usize) -> Result<Vec<LedgerRow>, MeteringError> {
         let rows = sqlx::query(
             "SELECT id, meter, period, kind, amount, settles, detail, at FROM usage_ledger \
              WHERE account_id = $1 ORDER BY at DESC, CASE kind WHEN 'reserve' THEN 0 ELSE 1 END DESC LIMIT $2",

@@ -26,34 +26,23 @@ impl<K: Hash + Eq + Clone> Keyed<K> {
             let burst = NonZeroU32::new(burst).unwrap_or(rate);
             DefaultKeyedRateLimiter::keyed(Quota::per_minute(rate).allow_burst(burst))
         });
-        Self {
-            limiter,
-            checks: AtomicU64::new(0),
-        }
+        Self { limiter, checks: AtomicU64::new(0) }
     }
 
     /// `per_hour` per key, all of them at once if they come together (none when 0).
     pub fn per_hour(per_hour: u32) -> Self {
-        let limiter = NonZeroU32::new(per_hour)
-            .map(|rate| DefaultKeyedRateLimiter::keyed(Quota::per_hour(rate)));
-        Self {
-            limiter,
-            checks: AtomicU64::new(0),
-        }
+        let limiter = NonZeroU32::new(per_hour).map(|rate| DefaultKeyedRateLimiter::keyed(Quota::per_hour(rate)));
+        Self { limiter, checks: AtomicU64::new(0) }
     }
 
     /// `Err(wait)` when `key` is over its rate.
     pub fn check(&self, key: &K) -> Result<(), Duration> {
-        let Some(limiter) = &self.limiter else {
-            return Ok(());
-        };
+        let Some(limiter) = &self.limiter else { return Ok(()) };
         // Forget keys that are back to a full bucket now and then, so memory stays bounded.
         if self.checks.fetch_add(1, Ordering::Relaxed) % 4096 == 4095 {
             limiter.retain_recent();
         }
-        limiter
-            .check_key(key)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        limiter.check_key(key).map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 }
 
@@ -95,28 +84,15 @@ mod tests {
 
     #[test]
     fn a_burst_passes_then_the_next_request_waits() {
-        let config = RateLimitConfig {
-            per_account_per_minute: 60,
-            per_account_burst: 3,
-            ..RateLimitConfig::default()
-        };
+        let config = RateLimitConfig { per_account_per_minute: 60, per_account_burst: 3, ..RateLimitConfig::default() };
         let limits = RateLimits::new(&config);
         for _ in 0..3 {
             assert!(limits.check_account("a").is_ok());
         }
         let wait = limits.check_account("a").unwrap_err();
-        assert!(
-            wait > Duration::ZERO && wait <= Duration::from_secs(1),
-            "{wait:?}"
-        );
-        assert!(
-            limits.check_account("b").is_ok(),
-            "accounts are limited separately"
-        );
-        let off = RateLimits::new(&RateLimitConfig {
-            per_account_per_minute: 0,
-            ..RateLimitConfig::default()
-        });
+        assert!(wait > Duration::ZERO && wait <= Duration::from_secs(1), "{wait:?}");
+        assert!(limits.check_account("b").is_ok(), "accounts are limited separately");
+        let off = RateLimits::new(&RateLimitConfig { per_account_per_minute: 0, ..RateLimitConfig::default() });
         assert!((0..1000).all(|_| off.check_account("a").is_ok()));
     }
 }

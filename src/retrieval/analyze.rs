@@ -27,11 +27,7 @@ pub fn code_candidates(query: &str) -> Vec<String> {
             found.push((f.start, form));
         }
     }
-    found.extend(
-        shape::modifiers_in_question(query)
-            .into_iter()
-            .map(|m| (m.start, m.code)),
-    );
+    found.extend(shape::modifiers_in_question(query).into_iter().map(|m| (m.start, m.code)));
     found.sort_by_key(|(pos, _)| *pos);
     let mut out: Vec<String> = vec![];
     for (_, code) in found {
@@ -46,20 +42,13 @@ pub fn code_candidates(query: &str) -> Vec<String> {
 /// ("ICD-10 code for", "CPT", "HCPCS codes"): once the search is filtered to that system, they
 /// match guideline passages about coding and titles with a "10" in them, not what is asked.
 pub fn searched_text(query: &str) -> String {
-    let core = |t: &str| {
-        t.chars()
-            .filter(char::is_ascii_alphanumeric)
-            .collect::<String>()
-            .to_ascii_lowercase()
-    };
+    let core = |t: &str| t.chars().filter(char::is_ascii_alphanumeric).collect::<String>().to_ascii_lowercase();
     let mut kept: Vec<&str> = vec![];
     let mut after_icd = false;
     for token in query.split_whitespace() {
         let w = core(token);
-        let names_system = matches!(
-            w.as_str(),
-            "icd" | "icd10" | "icd10cm" | "cpt" | "hcpcs" | "code" | "codes"
-        ) || (after_icd && matches!(w.as_str(), "10" | "9" | "cm" | "10cm"));
+        let names_system = matches!(w.as_str(), "icd" | "icd10" | "icd10cm" | "cpt" | "hcpcs" | "code" | "codes")
+            || (after_icd && matches!(w.as_str(), "10" | "9" | "cm" | "10cm"));
         after_icd = w.starts_with("icd") || (after_icd && names_system);
         if !names_system {
             kept.push(token);
@@ -84,13 +73,7 @@ pub fn analyze(query: &str, lexicon: &Lexicon) -> Analysis {
     };
     let expanded = with_expansions(query.trim().to_string());
     let expanded_unnamed = with_expansions(searched_text(query));
-    Analysis {
-        codes,
-        terms,
-        expansions,
-        expanded,
-        expanded_unnamed,
-    }
+    Analysis { codes, terms, expansions, expanded, expanded_unnamed }
 }
 
 #[cfg(test)]
@@ -99,9 +82,7 @@ mod tests {
 
     #[test]
     fn finds_codes_of_every_system() {
-        let c = code_candidates(
-            "Is J1885 billable with 99213-25 for E119 and S72.001A? What about 0591T",
-        );
+        let c = code_candidates("Is J1885 billable with 99213-25 for E119 and S72.001A? What about 0591T");
         for want in ["J1885", "99213", "25", "E11.9", "S72.001A", "0591T"] {
             assert!(c.contains(&want.to_string()), "{want} missing from {c:?}");
         }
@@ -112,16 +93,12 @@ mod tests {
 
     #[test]
     fn modifiers_need_context_or_capitals() {
-        assert!(code_candidates("a 25 year old with a cough")
-            .iter()
-            .all(|c| c != "25"));
+        assert!(code_candidates("a 25 year old with a cough").iter().all(|c| c != "25"));
         assert!(code_candidates("when is modifier 25 needed").contains(&"25".to_string()));
         assert!(code_candidates("modifiers 59 and XS").contains(&"59".to_string()));
         assert!(code_candidates("use XS or XU").contains(&"XU".to_string()));
         assert!(!code_candidates("it is ok to go").contains(&"OK".to_string()));
-        assert!(!code_candidates("PT evaluation after a CT scan")
-            .iter()
-            .any(|c| c == "PT" || c == "CT"));
+        assert!(!code_candidates("PT evaluation after a CT scan").iter().any(|c| c == "PT" || c == "CT"));
         assert!(code_candidates("is modifier PT needed").contains(&"PT".to_string()));
         // Clinical abbreviations that are also Level II modifiers (BP, UA, RR) are words.
         assert!(code_candidates("BP check, UA and HX of RR over 20").is_empty());
@@ -131,24 +108,15 @@ mod tests {
     #[test]
     fn the_searched_text_leaves_out_the_systems_names() {
         assert_eq!(searched_text("ICD-10 code for pneumonia"), "for pneumonia");
-        assert_eq!(
-            searched_text("icd 10 cm for a sprained ankle, left"),
-            "for a sprained ankle, left"
-        );
+        assert_eq!(searched_text("icd 10 cm for a sprained ankle, left"), "for a sprained ankle, left");
         assert_eq!(searched_text("CPT codes: knee scope"), "knee scope");
         assert_eq!(searched_text("HCPCS for a cane"), "for a cane");
         // A question of nothing else is searched as it is.
         assert_eq!(searched_text(" CPT codes "), "CPT codes");
         // Codes and other numbers stay.
-        assert_eq!(
-            searched_text("is 99213 a CPT code for 10 minutes"),
-            "is 99213 a for 10 minutes"
-        );
+        assert_eq!(searched_text("is 99213 a CPT code for 10 minutes"), "is 99213 a for 10 minutes");
         let a = analyze("ICD-10 for pneumonia", &Lexicon::default());
-        assert_eq!(
-            (a.expanded.as_str(), a.expanded_unnamed.as_str()),
-            ("ICD-10 for pneumonia", "for pneumonia")
-        );
+        assert_eq!((a.expanded.as_str(), a.expanded_unnamed.as_str()), ("ICD-10 for pneumonia", "for pneumonia"));
     }
 
     #[test]
@@ -159,8 +127,7 @@ mod tests {
     /// Text that is mostly code-like, salted with characters that Unicode case folding maps
     /// onto ASCII letters (ſ, the Kelvin sign), multi-byte letters and emoji.
     fn codeish() -> impl proptest::strategy::Strategy<Value = String> {
-        proptest::string::string_regex("[A-Za-z0-9 .\\-\\[\\]*ſ\u{212A}éß😀\n]{0,60}")
-            .expect("a valid strategy")
+        proptest::string::string_regex("[A-Za-z0-9 .\\-\\[\\]*ſ\u{212A}éß😀\n]{0,60}").expect("a valid strategy")
     }
 
     proptest::proptest! {

@@ -14,11 +14,7 @@ use super::spelling::Spelling;
 #[derive(Debug, thiserror::Error)]
 pub enum LexiconError {
     #[error("{}:{line}: {message}", file.display())]
-    Line {
-        file: PathBuf,
-        line: usize,
-        message: String,
-    },
+    Line { file: PathBuf, line: usize, message: String },
     #[error("{}: {message}", file.display())]
     File { file: PathBuf, message: String },
 }
@@ -37,6 +33,7 @@ pub struct Lexicon {
     by_stems: HashMap<String, Vec<String>>,
 }
 
+
 /// The vocabulary file in the lexicon's folder.
 pub const VOCABULARY_FILE: &str = "vocabulary.txt";
 
@@ -44,9 +41,7 @@ pub const VOCABULARY_FILE: &str = "vocabulary.txt";
 const COMPOUND_MIN: usize = 6;
 
 /// Words a phrase may hold that change nothing: "pit of my stomach", "ringing in the ears".
-const FILLERS: &[&str] = &[
-    "my", "the", "a", "an", "his", "her", "their", "your", "our", "its",
-];
+const FILLERS: &[&str] = &["my", "the", "a", "an", "his", "her", "their", "your", "our", "its"];
 
 /// Sides a term may span without holding them, as it spans fillers ("ringing in both ears" is
 /// "ringing in ears"); the rank-1 stage reads the side as a concept of its own.
@@ -66,19 +61,14 @@ impl Lexicon {
             return Ok(lexicon);
         }
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|e| LexiconError::File {
-                file: dir.into(),
-                message: e.to_string(),
-            })?
+            .map_err(|e| LexiconError::File { file: dir.into(), message: e.to_string() })?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| p.extension().is_some_and(|e| e == "tsv"))
             .collect();
         files.sort();
         for file in files {
-            let text = std::fs::read_to_string(&file).map_err(|e| LexiconError::File {
-                file: file.clone(),
-                message: e.to_string(),
-            })?;
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| LexiconError::File { file: file.clone(), message: e.to_string() })?;
             lexicon.add_text(&file, &text)?;
         }
         lexicon.spelling = Spelling::load(&dir.join(VOCABULARY_FILE))?;
@@ -91,14 +81,8 @@ impl Lexicon {
             if line.trim().is_empty() || line.trim_start().starts_with('#') {
                 continue;
             }
-            let err = |message: &str| LexiconError::Line {
-                file: file.into(),
-                line: i + 1,
-                message: message.into(),
-            };
-            let (term, expansion) = line
-                .split_once('\t')
-                .ok_or_else(|| err("expected `term<TAB>expansion`"))?;
+            let err = |message: &str| LexiconError::Line { file: file.into(), line: i + 1, message: message.into() };
+            let (term, expansion) = line.split_once('\t').ok_or_else(|| err("expected `term<TAB>expansion`"))?;
             let key = words(term).join(" ");
             if key.is_empty() || expansion.trim().is_empty() {
                 return Err(err("both the term and its expansion must be non-empty"));
@@ -107,25 +91,13 @@ impl Lexicon {
             self.term_words.extend(key.split(' ').map(str::to_string));
             // A term written with an article ("pit of the stomach") also matches a question
             // with another filler there ("pit of my stomach"), which matching skips.
-            let bare: Vec<&str> = key
-                .split(' ')
-                .enumerate()
-                .filter(|(j, w)| *j == 0 || !FILLERS.contains(w))
-                .map(|(_, w)| w)
-                .collect();
+            let bare: Vec<&str> = key.split(' ').enumerate().filter(|(j, w)| *j == 0 || !FILLERS.contains(w)).map(|(_, w)| w).collect();
             let bare = bare.join(" ");
-            let keys = if bare == key {
-                vec![key]
-            } else {
-                vec![key, bare]
-            };
+            let keys = if bare == key { vec![key] } else { vec![key, bare] };
             for key in keys {
                 let stems: Vec<String> = key.split(' ').map(stem).collect();
                 let lists = [Some(key), (stems.len() >= 2).then(|| stems.join(" "))];
-                for (map, key) in [&mut self.entries, &mut self.by_stems]
-                    .into_iter()
-                    .zip(lists)
-                {
+                for (map, key) in [&mut self.entries, &mut self.by_stems].into_iter().zip(lists) {
                     let Some(key) = key else { continue };
                     let list = map.entry(key).or_default();
                     if !list.iter().any(|e| e == expansion.trim()) {
@@ -170,15 +142,8 @@ impl Lexicon {
             true => None,
             false => self.spelling.correct(w),
         };
-        let words: Vec<String> = typed
-            .iter()
-            .map(|w| fix(w).map_or_else(|| w.clone(), str::to_string))
-            .collect();
-        let corrections = |from: usize, to: usize| {
-            (from..to)
-                .filter(|&j| words[j] != typed[j])
-                .map(|j| words[j].clone())
-        };
+        let words: Vec<String> = typed.iter().map(|w| fix(w).map_or_else(|| w.clone(), str::to_string)).collect();
+        let corrections = |from: usize, to: usize| (from..to).filter(|&j| words[j] != typed[j]).map(|j| words[j].clone());
         let stems: Vec<String> = words.iter().map(|w| stem(w)).collect();
         let mut out: Vec<Term> = vec![];
         let mut i = 0;
@@ -190,10 +155,7 @@ impl Lexicon {
                 let mut key_stems: Vec<&str> = vec![];
                 let mut ends: Vec<usize> = vec![];
                 for (j, w) in words.iter().enumerate().skip(i) {
-                    if skip
-                        && j > i
-                        && (FILLERS.contains(&w.as_str()) || INSIDE_SIDES.contains(&w.as_str()))
-                    {
+                    if skip && j > i && (FILLERS.contains(&w.as_str()) || INSIDE_SIDES.contains(&w.as_str())) {
                         continue;
                     }
                     if key.len() == self.longest {
@@ -208,46 +170,29 @@ impl Lexicon {
             // The longest match either way ("blood in my urine" over "blood"); a phrase as
             // written, or else in another inflection.
             let lookup = |key: &[&str], key_stems: &[&str]| {
-                self.entries
-                    .get(&key.join(" "))
-                    .or_else(|| match key.len() >= 2 {
-                        true => self.by_stems.get(&key_stems.join(" ")),
-                        false => None,
-                    })
+                self.entries.get(&key.join(" ")).or_else(|| match key.len() >= 2 {
+                    true => self.by_stems.get(&key_stems.join(" ")),
+                    false => None,
+                })
             };
             let found = [spans(false), spans(true)]
                 .into_iter()
                 .filter_map(|(key, key_stems, ends)| {
-                    (1..=key.len()).rev().find_map(|n| {
-                        lookup(&key[..n], &key_stems[..n]).map(|exp| (ends[n - 1], exp))
-                    })
+                    (1..=key.len()).rev().find_map(|n| lookup(&key[..n], &key_stems[..n]).map(|exp| (ends[n - 1], exp)))
                 })
                 .max_by_key(|(end, _)| *end);
             // Two words the records write as one ("wheel chair", "light weight", "tail bone").
-            let compound = words
-                .get(i + 1)
-                .map(|next| format!("{}{next}", words[i]))
-                .filter(|joined| {
-                    joined.len() >= COMPOUND_MIN
-                        && joined.bytes().all(|b| b.is_ascii_lowercase())
-                        && self.spelling.used(joined)
-                });
+            let compound = words.get(i + 1).map(|next| format!("{}{next}", words[i])).filter(|joined| {
+                joined.len() >= COMPOUND_MIN && joined.bytes().all(|b| b.is_ascii_lowercase()) && self.spelling.used(joined)
+            });
             // A longer term wins over the joined word; the joined word over a one-word term.
             let (end, expansions) = match (found, compound) {
-                (found, Some(joined)) if found.is_none_or(|(end, _)| end == i + 1) => {
-                    (i + 2, vec![joined])
-                }
-                (Some((end, exp)), _) => (
-                    end,
-                    corrections(i, end).chain(exp.iter().cloned()).collect(),
-                ),
+                (found, Some(joined)) if found.is_none_or(|(end, _)| end == i + 1) => (i + 2, vec![joined]),
+                (Some((end, exp)), _) => (end, corrections(i, end).chain(exp.iter().cloned()).collect()),
                 (None, _) => (i + 1, corrections(i, i + 1).collect::<Vec<_>>()),
             };
             if !expansions.is_empty() {
-                out.push(Term {
-                    words: typed[i..end].to_vec(),
-                    expansions,
-                });
+                out.push(Term { words: typed[i..end].to_vec(), expansions });
             }
             i = end;
         }
@@ -287,149 +232,68 @@ mod tests {
     #[test]
     fn expands_whole_words_longest_first() {
         let l = lexicon();
-        assert_eq!(
-            l.expand("pt with HTN and sugar diabetes"),
-            vec!["hypertension", "type 2 diabetes mellitus"]
-        );
-        assert_eq!(
-            l.expand("Lap Chole today"),
-            vec!["laparoscopic cholecystectomy"]
-        );
+        assert_eq!(l.expand("pt with HTN and sugar diabetes"), vec!["hypertension", "type 2 diabetes mellitus"]);
+        assert_eq!(l.expand("Lap Chole today"), vec!["laparoscopic cholecystectomy"]);
         assert!(l.expand("HTNx").is_empty(), "no partial words");
-        assert_eq!(
-            l.expand("had a lap chole"),
-            vec!["laparoscopic cholecystectomy"]
-        );
+        assert_eq!(l.expand("had a lap chole"), vec!["laparoscopic cholecystectomy"]);
     }
 
     #[test]
     fn a_phrase_matches_in_another_inflection_a_word_does_not() {
         let mut l = lexicon();
-        l.add_text(
-            Path::new("t.tsv"),
-            "radiologist only reads	professional component
+        l.add_text(Path::new("t.tsv"), "radiologist only reads	professional component
 aids	HIV disease
-",
-        )
-        .unwrap();
-        assert_eq!(
-            l.expand("the radiologist only read the film"),
-            vec!["professional component"]
-        );
-        assert_eq!(
-            l.expand("radiologists only reading"),
-            vec!["professional component"]
-        );
-        assert!(
-            l.expand("hearing aid").is_empty(),
-            "one word matches as written only"
-        );
+").unwrap();
+        assert_eq!(l.expand("the radiologist only read the film"), vec!["professional component"]);
+        assert_eq!(l.expand("radiologists only reading"), vec!["professional component"]);
+        assert!(l.expand("hearing aid").is_empty(), "one word matches as written only");
         assert_eq!(l.expand("lap choles"), vec!["laparoscopic cholecystectomy"]);
     }
 
     #[test]
     fn a_possessive_or_article_inside_a_term_is_skipped() {
         let mut l = lexicon();
-        l.add_text(
-            Path::new("t.tsv"),
-            "blood in urine\thematuria\na fib\tatrial fibrillation\n",
-        )
-        .unwrap();
+        l.add_text(Path::new("t.tsv"), "blood in urine\thematuria\na fib\tatrial fibrillation\n").unwrap();
         let terms = l.terms("blood in my urine, a fib");
-        assert_eq!(
-            terms[0].words,
-            vec!["blood", "in", "my", "urine"],
-            "the term holds the words it spans"
-        );
+        assert_eq!(terms[0].words, vec!["blood", "in", "my", "urine"], "the term holds the words it spans");
         assert_eq!(terms[0].expansions, vec!["hematuria"]);
-        assert_eq!(
-            terms[1].expansions,
-            vec!["atrial fibrillation"],
-            "a term's own article still matches"
-        );
-        l.add_text(Path::new("t.tsv"), "blood\themorrhage\n")
-            .unwrap();
-        assert_eq!(
-            l.expand("blood in my urine"),
-            vec!["hematuria"],
-            "the longest match either way"
-        );
-        l.add_text(Path::new("t.tsv"), "pit of the stomach\tepigastric pain\n")
-            .unwrap();
-        assert_eq!(
-            l.expand("pain in the pit of my stomach"),
-            vec!["epigastric pain"],
-            "another article than the term's"
-        );
+        assert_eq!(terms[1].expansions, vec!["atrial fibrillation"], "a term's own article still matches");
+        l.add_text(Path::new("t.tsv"), "blood\themorrhage\n").unwrap();
+        assert_eq!(l.expand("blood in my urine"), vec!["hematuria"], "the longest match either way");
+        l.add_text(Path::new("t.tsv"), "pit of the stomach\tepigastric pain\n").unwrap();
+        assert_eq!(l.expand("pain in the pit of my stomach"), vec!["epigastric pain"], "another article than the term's");
         assert_eq!(l.expand("pit of the stomach"), vec!["epigastric pain"]);
     }
 
     #[test]
     fn a_misspelled_word_expands_to_the_word_it_misspells() {
-        let l = lexicon().with_spelling(Spelling::from_counts([
-            ("diabetes".to_string(), 9),
-            ("thyroid".to_string(), 4),
-        ]));
+        let l = lexicon().with_spelling(Spelling::from_counts([("diabetes".to_string(), 9), ("thyroid".to_string(), 4)]));
         let terms = l.terms("underactive thyriod, diabetis");
-        assert_eq!(
-            terms[0],
-            Term {
-                words: vec!["thyriod".into()],
-                expansions: vec!["thyroid".into()]
-            }
-        );
-        assert_eq!(
-            terms[1].expansions,
-            vec!["diabetes", "diabetes mellitus"],
-            "with the corrected word's own expansions"
-        );
+        assert_eq!(terms[0], Term { words: vec!["thyriod".into()], expansions: vec!["thyroid".into()] });
+        assert_eq!(terms[1].expansions, vec!["diabetes", "diabetes mellitus"], "with the corrected word's own expansions");
         let mut l = l.with_spelling(Spelling::from_counts([("thyroid".to_string(), 4)]));
-        l.add_text(Path::new("t.tsv"), "underactive thyroid\thypothyroidism\n")
-            .unwrap();
+        l.add_text(Path::new("t.tsv"), "underactive thyroid\thypothyroidism\n").unwrap();
         let terms = l.terms("underactive thyriod");
-        assert_eq!(
-            terms[0].words,
-            vec!["underactive", "thyriod"],
-            "a term over the corrected words holds the typed ones"
-        );
+        assert_eq!(terms[0].words, vec!["underactive", "thyriod"], "a term over the corrected words holds the typed ones");
         assert_eq!(terms[0].expansions, vec!["thyroid", "hypothyroidism"]);
-        assert!(
-            l.terms("thyroid").is_empty(),
-            "a known word is no misspelling"
-        );
+        assert!(l.terms("thyroid").is_empty(), "a known word is no misspelling");
         let l2 = lexicon().with_spelling(Spelling::from_counts([("chose".to_string(), 3)]));
-        assert!(
-            l2.terms("chole").is_empty(),
-            "a word of a term ('lap chole') is known, never a misspelling of 'chose'"
-        );
+        assert!(l2.terms("chole").is_empty(), "a word of a term ('lap chole') is known, never a misspelling of 'chose'");
     }
 
     #[test]
     fn two_words_the_records_write_as_one_are_that_word() {
-        let l = lexicon().with_spelling(Spelling::from_counts(
-            [("wheelchair", 9), ("lightweight", 3), ("into", 0)].map(|(w, n)| (w.to_string(), n)),
-        ));
+        let l = lexicon().with_spelling(Spelling::from_counts([("wheelchair", 9), ("lightweight", 3), ("into", 0)].map(|(w, n)| (w.to_string(), n))));
         let terms = l.terms("light weight wheel chair for my mom");
-        assert_eq!(
-            terms[0],
-            Term {
-                words: vec!["light".into(), "weight".into()],
-                expansions: vec!["lightweight".into()]
-            }
-        );
+        assert_eq!(terms[0], Term { words: vec!["light".into(), "weight".into()], expansions: vec!["lightweight".into()] });
         assert_eq!(terms[1].expansions, vec!["wheelchair"]);
-        assert!(
-            l.terms("went in to the office").is_empty(),
-            "a word no record uses is not joined"
-        );
+        assert!(l.terms("went in to the office").is_empty(), "a word no record uses is not joined");
         assert!(l.terms("wheelchair").is_empty());
     }
 
     #[test]
     fn bad_lines_name_file_and_line() {
-        let err = Lexicon::default()
-            .add_text(Path::new("x.tsv"), "ok\tfine\nbroken line\n")
-            .unwrap_err();
+        let err = Lexicon::default().add_text(Path::new("x.tsv"), "ok\tfine\nbroken line\n").unwrap_err();
         assert_eq!(err.to_string(), "x.tsv:2: expected `term<TAB>expansion`");
     }
 }

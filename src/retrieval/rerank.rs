@@ -108,142 +108,25 @@ static STEMMER: LazyLock<Stemmer> = LazyLock::new(|| Stemmer::create(Algorithm::
 /// Words that say nothing about which code is meant: question words, filler, and the names
 /// of the code systems (which [`system_hint`] reads separately).
 const STOP: &[&str] = &[
-    "a",
-    "about",
-    "an",
-    "and",
-    "any",
-    "are",
-    "as",
-    "at",
-    "be",
-    "been",
-    "bill",
-    "billed",
-    "billing",
-    "by",
-    "can",
-    "code",
-    "codes",
-    "coding",
-    "could",
-    "cpt",
-    "dx",
-    "do",
-    "does",
-    "for",
-    "from",
-    "get",
-    "give",
-    "had",
-    "has",
-    "have",
-    "hcpcs",
-    "how",
-    "i",
-    "icd",
-    "icd10",
-    "icd10cm",
-    "cm",
-    "if",
-    "in",
-    "into",
-    "is",
-    "it",
-    "its",
-    "it's",
-    "me",
-    "my",
-    "need",
-    "of",
-    "on",
-    "or",
-    "our",
-    "please",
-    "pt",
-    "report",
-    "should",
-    "so",
-    "tell",
-    "that",
-    "the",
-    "their",
-    "them",
-    "there",
-    "these",
-    "this",
-    "those",
-    "to",
-    "use",
-    "used",
-    "using",
-    "was",
-    "we",
-    "what",
-    "whats",
-    "what's",
-    "when",
-    "where",
-    "which",
-    "who",
-    "why",
-    "will",
-    "would",
-    "you",
-    "your",
-    "i'm",
-    "im",
-    "am",
-    "he",
-    "she",
-    "his",
-    "her",
-    "patient",
-    "patients",
-    "s",
-    "correct",
-    "number",
-    "plus",
-    "modifier",
-    "modifiers",
-    "mod",
-    "mods",
+    "a", "about", "an", "and", "any", "are", "as", "at", "be", "been", "bill", "billed", "billing", "by", "can", "code",
+    "codes", "coding", "could", "cpt", "dx", "do", "does", "for", "from", "get", "give", "had", "has", "have", "hcpcs",
+    "how", "i", "icd", "icd10", "icd10cm", "cm", "if", "in", "into", "is", "it", "its", "it's", "me", "my", "need",
+    "of", "on", "or", "our", "please", "pt", "report", "should", "so", "tell", "that", "the", "their", "them", "there",
+    "these", "this", "those", "to", "use", "used", "using", "was", "we", "what", "whats", "what's", "when", "where",
+    "which", "who", "why", "will", "would", "you", "your", "i'm", "im", "am", "he", "she", "his", "her", "patient",
+    "patients", "s", "correct", "number", "plus", "modifier", "modifiers", "mod", "mods",
 ];
 
 /// Title words of the default choice: present in the code a coder picks when the question
 /// names no specifics, so a title holding them has asked for nothing extra.
-const DEFAULTS: &[&str] = &[
-    "unspecified",
-    "unsp",
-    "unspec",
-    "nos",
-    "other",
-    "oth",
-    "nec",
-    "elsewhere",
-    "classified",
-    "initial",
-    "encounter",
-    "not",
-    "uncomplicated",
-];
+const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "oth", "nec", "elsewhere", "classified", "initial", "encounter", "not", "uncomplicated"];
 
 /// What a code is when a question does not say: a visit is the office (outpatient) visit, a
 /// service the complete (global) one, and, by the ICD-10-CM conventions, a fracture closed and
 /// displaced and its healing routine. Their title words are never extra.
-const EVERYDAY: &[&str] = &[
-    "office",
-    "outpatient",
-    "outpt",
-    "complete",
-    "global",
-    "closed",
-    "displaced",
-    "routine",
-];
+const EVERYDAY: &[&str] = &["office", "outpatient", "outpt", "complete", "global", "closed", "displaced", "routine"];
 
-static EVERYDAY_STEMS: LazyLock<HashSet<String>> =
-    LazyLock::new(|| EVERYDAY.iter().map(|w| stem(w)).collect());
+static EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY.iter().map(|w| stem(w)).collect());
 
 /// Title words that make a code another kind of thing than what it names: the anesthesia for
 /// a procedure, the status after it, the vaccine against a disease, the screening for it, a
@@ -253,38 +136,22 @@ static EVERYDAY_STEMS: LazyLock<HashSet<String>> =
 /// Unasked, each costs [`KIND`] extra words, not one: "vasectomy" is the operation before its
 /// anesthesia or the status it leaves, "cane" the cane before its replacement handgrip.
 const KINDS: &[&str] = &[
-    "anesthesia",
-    "status",
-    "vaccine",
-    "screening",
-    "history",
-    "deleted",
-    "replacement",
-    "replace",
-    "repl",
-    "replcmnt",
-    "accessory",
-    "accessor",
-    "pathological",
-    "pathologic",
+    "anesthesia", "status", "vaccine", "screening", "history", "deleted", "replacement", "replace", "repl", "replcmnt", "accessory",
+    "accessor", "pathological", "pathologic",
 ];
 /// Extra words that one unasked kind word costs.
 pub const KIND: f32 = 2.0;
 
-static KIND_STEMS: LazyLock<HashSet<String>> =
-    LazyLock::new(|| KINDS.iter().map(|w| stem(w)).collect());
+static KIND_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| KINDS.iter().map(|w| stem(w)).collect());
 
 /// Quality data codes (HCPCS G8000–G9999, M1000–M1999) report a measure for a quality
 /// programme; they bill no service, and a question means one only when it says so.
 fn is_quality_code(code: &str) -> bool {
     let b = code.as_bytes();
-    b.len() == 5
-        && b[1..].iter().all(u8::is_ascii_digit)
-        && matches!((b[0], b[1]), (b'G', b'8' | b'9') | (b'M', b'1'))
+    b.len() == 5 && b[1..].iter().all(u8::is_ascii_digit) && matches!((b[0], b[1]), (b'G', b'8' | b'9') | (b'M', b'1'))
 }
 
-static DEFAULT_STEMS: LazyLock<HashSet<String>> =
-    LazyLock::new(|| DEFAULTS.iter().map(|w| stem(w)).collect());
+static DEFAULT_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| DEFAULTS.iter().map(|w| stem(w)).collect());
 
 /// The words of "other" among the defaults.
 fn is_other(stem: &str) -> bool {
@@ -300,22 +167,15 @@ const NOT: &str = "not";
 
 /// Words that open a negated phrase in a question.
 const NEGATIONS: &[&str] = &[
-    "no", "zero", "without", "not", "non", "denies", "negative", "never", "didn't", "didnt",
-    "doesn't", "doesnt", "don't", "dont", "wasn't", "wasnt", "isn't", "isnt", "hasn't", "hasnt",
-    "haven't", "havent", "hadn't", "hadnt",
+    "no", "zero", "without", "not", "non", "denies", "negative", "never", "didn't", "didnt", "doesn't", "doesnt", "don't", "dont",
+    "wasn't", "wasnt", "isn't", "isnt", "hasn't", "hasnt", "haven't", "havent", "hadn't", "hadnt",
 ];
 
 /// Units written right after a number in HCPCS descriptors ("15m", "10mg", "48h").
-const UNITS: &[&str] = &[
-    "m", "min", "mins", "h", "hr", "hrs", "mg", "mcg", "g", "gm", "kg", "ml", "cc", "l", "cm",
-    "mm", "u", "iu", "units",
-];
+const UNITS: &[&str] = &["m", "min", "mins", "h", "hr", "hrs", "mg", "mcg", "g", "gm", "kg", "ml", "cc", "l", "cm", "mm", "u", "iu", "units"];
 
 /// Units of a dose or a volume, after a number in a question.
-const DOSE_UNITS: &[&str] = &[
-    "mg", "mcg", "g", "gm", "gram", "grams", "ml", "cc", "l", "liter", "liters", "litre", "u",
-    "iu", "unit", "units", "meq",
-];
+const DOSE_UNITS: &[&str] = &["mg", "mcg", "g", "gm", "gram", "grams", "ml", "cc", "l", "liter", "liters", "litre", "u", "iu", "unit", "units", "meq"];
 
 /// Weight of a dose's number among the question's concepts (a word weighs 1).
 const DOSE: f32 = 0.3;
@@ -323,42 +183,15 @@ const DOSE: f32 = 0.3;
 /// How a drug is given. Beside a drug's name it is a detail ("keytruda infusion" is the
 /// pembrolizumab code, not any infusion); alone it is the question.
 const ROUTES: &[&str] = &[
-    "iv",
-    "im",
-    "intravenous",
-    "intramuscular",
-    "subq",
-    "subcut",
-    "subcutaneous",
-    "sq",
-    "inj",
-    "injection",
-    "injections",
-    "shot",
-    "shots",
-    "push",
-    "infusion",
-    "infusions",
-    "oral",
-    "po",
+    "iv", "im", "intravenous", "intramuscular", "subq", "subcut", "subcutaneous", "sq", "inj", "injection", "injections",
+    "shot", "shots", "push", "infusion", "infusions", "oral", "po",
 ];
 
 /// Weight of a route among the question's concepts.
 const ROUTE: f32 = 0.5;
 
 /// What a title says for a drug given by any route but the mouth, and for one by mouth.
-const PARENTERAL: &[&str] = &[
-    "injection",
-    "infusion",
-    "intravenous",
-    "intramuscular",
-    "subcutaneous",
-    "iv",
-    "im",
-    "shot",
-    "push",
-    "subq",
-];
+const PARENTERAL: &[&str] = &["injection", "infusion", "intravenous", "intramuscular", "subcutaneous", "iv", "im", "shot", "push", "subq"];
 const BY_MOUTH: &[&str] = &["oral"];
 
 /// How a question says a drug is given.
@@ -371,16 +204,7 @@ enum Route {
 /// The route a title's (stemmed) word names: HCPCS titles cut them short ("inj", "injectio",
 /// "infus").
 fn route_of(stem: &str) -> Option<Route> {
-    let parenteral = [
-        "inj",
-        "infus",
-        "intraven",
-        "intramuscular",
-        "subcutan",
-        "subq",
-    ]
-    .iter()
-    .any(|p| stem.starts_with(p));
+    let parenteral = ["inj", "infus", "intraven", "intramuscular", "subcutan", "subq"].iter().any(|p| stem.starts_with(p));
     if parenteral || matches!(stem, "iv" | "im") {
         Some(Route::Parenteral)
     } else if stem == "oral" {
@@ -393,43 +217,17 @@ fn route_of(stem: &str) -> Option<Route> {
 /// The salt a drug's name carries ("ondansetron hcl", "heparin sodium"): no qualifier a
 /// question names.
 const SALTS: &[&str] = &[
-    "hcl",
-    "hydrochloride",
-    "sodium",
-    "sulfate",
-    "acetate",
-    "phosphate",
-    "citrate",
-    "tartrate",
-    "mesylate",
-    "maleate",
-    "bromide",
-    "succinate",
-    "fumarate",
-    "besylate",
-    "tromethamine",
-    "hydrobromide",
-    "dihydrochloride",
-    "bitartrate",
+    "hcl", "hydrochloride", "sodium", "sulfate", "acetate", "phosphate", "citrate", "tartrate", "mesylate", "maleate",
+    "bromide", "succinate", "fumarate", "besylate", "tromethamine", "hydrobromide", "dihydrochloride", "bitartrate",
 ];
 
-static SALT_STEMS: LazyLock<HashSet<String>> =
-    LazyLock::new(|| SALTS.iter().map(|w| stem(w)).collect());
+static SALT_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| SALTS.iter().map(|w| stem(w)).collect());
 
 /// Comparisons written as symbols or words, read as one word each.
 const COMPARISONS: &[(&str, &str)] = &[
-    ("<=", " atmost "),
-    (">=", " atleast "),
-    ("≤", " atmost "),
-    ("≥", " atleast "),
-    ("<", " lessthan "),
-    (">", " morethan "),
-    ("less than", " lessthan "),
-    ("fewer than", " lessthan "),
-    ("more than", " morethan "),
-    ("greater than", " morethan "),
-    ("at least", " atleast "),
-    ("up to", " atmost "),
+    ("<=", " atmost "), (">=", " atleast "), ("≤", " atmost "), ("≥", " atleast "), ("<", " lessthan "),
+    (">", " morethan "), ("less than", " lessthan "), ("fewer than", " lessthan "), ("more than", " morethan "),
+    ("greater than", " morethan "), ("at least", " atleast "), ("up to", " atmost "),
 ];
 
 /// Words that end a negated phrase once it holds a word: "without foreign body of right
@@ -439,28 +237,10 @@ fn ends_negation(word: &str) -> bool {
 }
 
 const NUMBER_WORDS: &[(&str, &str)] = &[
-    ("one", "1"),
-    ("two", "2"),
-    ("three", "3"),
-    ("four", "4"),
-    ("five", "5"),
-    ("six", "6"),
-    ("seven", "7"),
-    ("eight", "8"),
-    ("nine", "9"),
-    ("ten", "10"),
-    ("eleven", "11"),
-    ("twelve", "12"),
-    ("fifteen", "15"),
-    ("twenty", "20"),
-    ("thirty", "30"),
-    ("forty", "40"),
-    ("fifty", "50"),
-    ("sixty", "60"),
-    ("ninety", "90"),
-    ("single", "1"),
-    ("once", "1"),
-    ("twice", "2"),
+    ("one", "1"), ("two", "2"), ("three", "3"), ("four", "4"), ("five", "5"), ("six", "6"), ("seven", "7"),
+    ("eight", "8"), ("nine", "9"), ("ten", "10"), ("eleven", "11"), ("twelve", "12"), ("fifteen", "15"),
+    ("twenty", "20"), ("thirty", "30"), ("forty", "40"), ("fifty", "50"), ("sixty", "60"), ("ninety", "90"),
+    ("single", "1"), ("once", "1"), ("twice", "2"),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -522,14 +302,7 @@ fn range_at(words: &[String], i: usize, n: f32) -> Option<(f32, f32)> {
         _ => at(i - 1),
     };
     // The comparison may follow the unit: "2.5 cm or less".
-    let after = [
-        at(i + 1),
-        if number(i + 1).is_none() && at(i + 1) != "," {
-            at(i + 2)
-        } else {
-            ""
-        },
-    ];
+    let after = [at(i + 1), if number(i + 1).is_none() && at(i + 1) != "," { at(i + 2) } else { "" }];
     if at(i + 1) == "to" {
         return number(i + 2).map(|m| (n, m));
     }
@@ -564,33 +337,10 @@ fn trimester(words: &[String], i: usize) -> Option<(f32, f32)> {
 /// one with contrast", "which one". A count is followed by what it counts ("one view"), or
 /// follows what it numbers ("level one").
 fn one_is_a_pronoun(before: &str, after: &str) -> bool {
-    const POINTING: &[&str] = &[
-        "the", "which", "that", "this", "each", "any", "every", "another", "a", "an", "no", "had",
-        "have", "has", "got", "get", "need", "needs", "want", "new", "next", "last", "same",
-        "other",
-    ];
-    const ENDING: &[&str] = &[
-        "", ",", "with", "without", "of", "for", "that", "which", "where", "last", "before",
-        "again", "instead", "too", "also",
-    ];
-    const NUMBERED: &[&str] = &[
-        "level",
-        "stage",
-        "grade",
-        "type",
-        "category",
-        "number",
-        "day",
-        "week",
-        "part",
-        "phase",
-        "step",
-        "tier",
-        "zone",
-        "class",
-        "size",
-        "trimester",
-    ];
+    const POINTING: &[&str] =
+        &["the", "which", "that", "this", "each", "any", "every", "another", "a", "an", "no", "had", "have", "has", "got", "get", "need", "needs", "want", "new", "next", "last", "same", "other"];
+    const ENDING: &[&str] = &["", ",", "with", "without", "of", "for", "that", "which", "where", "last", "before", "again", "instead", "too", "also"];
+    const NUMBERED: &[&str] = &["level", "stage", "grade", "type", "category", "number", "day", "week", "part", "phase", "step", "tier", "zone", "class", "size", "trimester"];
     POINTING.contains(&before) || (ENDING.contains(&after) && !NUMBERED.contains(&before))
 }
 
@@ -611,10 +361,7 @@ fn question_words(text: &str) -> Vec<String> {
 }
 
 fn read_words(text: &str, question: bool) -> Vec<String> {
-    let mut lower = text
-        .to_lowercase()
-        .replace("w/o", " without ")
-        .replace("w/", " with ");
+    let mut lower = text.to_lowercase().replace("w/o", " without ").replace("w/", " with ");
     // Comparisons as words, the same in a question and a title: "<50%" and "less than 50%".
     for (from, to) in COMPARISONS {
         if lower.contains(from) {
@@ -657,24 +404,12 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
         if words.last().is_some_and(|p| p == "icd") && matches!(w.as_str(), "10" | "9" | "cm") {
             continue;
         }
-        if question
-            && w == "one"
-            && one_is_a_pronoun(
-                at.checked_sub(1).map_or("", |p| out[p].as_str()),
-                out.get(at + 1).map_or("", String::as_str),
-            )
-        {
+        if question && w == "one" && one_is_a_pronoun(at.checked_sub(1).map_or("", |p| out[p].as_str()), out.get(at + 1).map_or("", String::as_str)) {
             continue;
         }
-        let w = NUMBER_WORDS
-            .iter()
-            .find(|(name, _)| *name == w)
-            .map(|(_, d)| d.to_string())
-            .unwrap_or(w);
+        let w = NUMBER_WORDS.iter().find(|(name, _)| *name == w).map(|(_, d)| d.to_string()).unwrap_or(w);
         // A number with its unit in one word: "15m", "48h", "10mg" (not "3b", "3rd").
-        let digits = w
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(w.len());
+        let digits = w.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(w.len());
         let w = if digits > 0 && digits < w.len() && UNITS.contains(&&w[digits..]) {
             words.push(w[..digits].to_string());
             match &w[digits..] {
@@ -690,9 +425,7 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
             "week" | "weeks" | "wk" | "wks" => Some(52.0),
             _ => None,
         };
-        if let Some(per_year) =
-            per_year.filter(|_| out.get(at + 1).is_some_and(|next| next == "old"))
-        {
+        if let Some(per_year) = per_year.filter(|_| out.get(at + 1).is_some_and(|next| next == "old")) {
             if scale_last(&mut words, |n| (n / per_year * 100.0).round() / 100.0) {
                 words.push("years".into());
                 continue;
@@ -717,33 +450,12 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
             continue;
         }
         // "2.5 cm or less", "20 or more": the same words as "up to" and "at least".
-        if words.last().is_some_and(|p| p == "or")
-            && matches!(
-                w.as_str(),
-                "less"
-                    | "fewer"
-                    | "more"
-                    | "greater"
-                    | "longer"
-                    | "older"
-                    | "over"
-                    | "younger"
-                    | "under"
-            )
-        {
-            *words.last_mut().expect("or") =
-                if matches!(w.as_str(), "more" | "greater" | "longer" | "older" | "over") {
-                    "atleast"
-                } else {
-                    "atmost"
-                }
-                .into();
+        if words.last().is_some_and(|p| p == "or") && matches!(w.as_str(), "less" | "fewer" | "more" | "greater" | "longer" | "older" | "over" | "younger" | "under") {
+            *words.last_mut().expect("or") = if matches!(w.as_str(), "more" | "greater" | "longer" | "older" | "over") { "atleast" } else { "atmost" }.into();
             continue;
         }
         // Volumes in millilitres: "1 liter" is the "1000 cc" of a title.
-        if matches!(w.as_str(), "l" | "liter" | "liters" | "litre" | "litres")
-            && scale_last(&mut words, |n| n * 1000.0)
-        {
+        if matches!(w.as_str(), "l" | "liter" | "liters" | "litre" | "litres") && scale_last(&mut words, |n| n * 1000.0) {
             words.push("ml".into());
             continue;
         }
@@ -755,9 +467,7 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
         };
         // "non-sterile", "non tobacco": one word, the opposite of "sterile", not a negation
         // of what follows.
-        if words.last().is_some_and(|p| p == "non")
-            && w.chars().next().is_some_and(char::is_alphabetic)
-        {
+        if words.last().is_some_and(|p| p == "non") && w.chars().next().is_some_and(char::is_alphabetic) {
             *words.last_mut().expect("non") = format!("non{w}");
             continue;
         }
@@ -769,14 +479,7 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
 /// Words that say what follows is not established ("chest pain, r/o MI", "possible
 /// pneumonia"): outpatient coding codes the signs and symptoms, not the uncertain diagnosis.
 /// ("Suspected" is not among them: titles name suspected conditions, T76, Z03.)
-const UNCERTAIN: &[&str] = &[
-    "possible",
-    "possibly",
-    "probable",
-    "probably",
-    "questionable",
-    "likely",
-];
+const UNCERTAIN: &[&str] = &["possible", "possibly", "probable", "probably", "questionable", "likely"];
 
 /// The question without what it says is uncertain, from the cue ("r/o", "rule out",
 /// [`UNCERTAIN`]) to the clause's end, unless nothing else is left.
@@ -823,9 +526,7 @@ fn unstated_at(words: Vec<String>) -> (Vec<String>, HashSet<usize>) {
         let next = words.get(i + 1).map(String::as_str);
         match (words[i].as_str(), next) {
             // Not "not specified as traumatic": that negates what follows.
-            ("not", Some("specified" | "documented" | "stated" | "known" | "given"))
-                if words.get(i + 2).is_none_or(|w| w != "as") =>
-            {
+            ("not", Some("specified" | "documented" | "stated" | "known" | "given")) if words.get(i + 2).is_none_or(|w| w != "as") => {
                 read.push(out.len());
                 out.push("unspecified".into());
                 i += 2;
@@ -854,9 +555,7 @@ fn unstated_at(words: Vec<String>) -> (Vec<String>, HashSet<usize>) {
 fn sides(mut words: Vec<String>) -> Vec<String> {
     for i in 0..words.len() {
         let next = words.get(i + 1).map(String::as_str).unwrap_or("");
-        let part = next.len() >= 3
-            && next.chars().all(char::is_alphabetic)
-            && !matches!(next, "spine" | "and" | "with");
+        let part = next.len() >= 3 && next.chars().all(char::is_alphabetic) && !matches!(next, "spine" | "and" | "with");
         let side = match words[i].as_str() {
             "r" if part => "right",
             "l" if part => "left",
@@ -926,11 +625,7 @@ fn cached_tokens(text: &str, slashes: bool) -> Rc<Vec<Tok>> {
     if let Some(hit) = TOKENS.with(|cache| cache.borrow()[which].get(text).cloned()) {
         return hit;
     }
-    let tokens = Rc::new(if slashes {
-        title_tokens(&slashes_as_or(text))
-    } else {
-        title_tokens(text)
-    });
+    let tokens = Rc::new(if slashes { title_tokens(&slashes_as_or(text)) } else { title_tokens(text) });
     TOKENS.with(|cache| {
         let cache = &mut cache.borrow_mut()[which];
         if cache.len() >= TOKENS_CACHE {
@@ -950,11 +645,7 @@ fn slashes_as_or(title: &str) -> std::borrow::Cow<'_, str> {
     let mut out = String::with_capacity(title.len() + 8);
     for (i, &c) in chars.iter().enumerate() {
         let between_words = || {
-            let word_before = chars[..i]
-                .iter()
-                .rev()
-                .take_while(|c| c.is_alphanumeric())
-                .count();
+            let word_before = chars[..i].iter().rev().take_while(|c| c.is_alphanumeric()).count();
             word_before >= 2 && chars.get(i + 1).is_some_and(|c| c.is_alphabetic())
         };
         if c == '/' && between_words() {
@@ -1005,15 +696,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok {
-                    stem: NOT.into(),
-                    scope,
-                    range: None,
-                    vague: false,
-                    unit: false,
-                    alt: None,
-                    written: NOT.into(),
-                });
+                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None, written: NOT.into() });
             }
             "with" => scope = Scope::With,
             "or" => {
@@ -1031,11 +714,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit())) => {}
             w => {
                 held += 1;
-                let range = w
-                    .parse::<f32>()
-                    .ok()
-                    .and_then(|n| range_at(&words, i, n))
-                    .or_else(|| trimester(&words, i));
+                let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n)).or_else(|| trimester(&words, i));
                 let stem = stem(w);
                 let vague = std::mem::take(&mut vague_next);
                 // "unspecified organism": the next word is what is left unspecified; a title
@@ -1045,19 +724,9 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 // "per" opens the billing unit, to the end of the clause.
                 per |= w == "per";
                 let unit = per || matches!(w, "each" | "ea");
-                let alt = alt_next
-                    .take()
-                    .filter(|_| last_at.is_some_and(|at| at + 2 == i));
+                let alt = alt_next.take().filter(|_| last_at.is_some_and(|at| at + 2 == i));
                 last_at = Some(i);
-                out.push(Tok {
-                    stem,
-                    scope,
-                    range,
-                    vague,
-                    unit,
-                    alt,
-                    written: w.into(),
-                })
+                out.push(Tok { stem, scope, range, vague, unit, alt, written: w.into() })
             }
         }
     }
@@ -1068,38 +737,22 @@ fn title_tokens(text: &str) -> Vec<Tok> {
 /// `rest`, opening with a comma, goes on with the members of a list ("…, B, and C") before
 /// any new "with" or "without" clause.
 fn lists_on(rest: &[String]) -> bool {
-    let clause = rest
-        .iter()
-        .position(|w| w == "with" || w == "without")
-        .unwrap_or(rest.len());
-    rest[..clause]
-        .windows(2)
-        .any(|p| p[0] == "," && (p[1] == "and" || p[1] == "or"))
+    let clause = rest.iter().position(|w| w == "with" || w == "without").unwrap_or(rest.len());
+    rest[..clause].windows(2).any(|p| p[0] == "," && (p[1] == "and" || p[1] == "or"))
 }
 
 /// Alternatives that leave nothing out ("one or both sides", "unilateral or bilateral",
 /// "single or multiple") qualify nothing: every case is one of them, so none is an extra.
 fn exhaustive_alternatives(toks: &mut [Tok]) {
     // One of each end: "single or multiple" leaves out nothing, "2 or more" leaves out one.
-    static ONE: LazyLock<[String; 4]> =
-        LazyLock::new(|| ["one", "1", "single", "unilateral"].map(stem));
-    static ALL: LazyLock<[String; 4]> =
-        LazyLock::new(|| ["both", "bilateral", "multiple", "more"].map(stem));
+    static ONE: LazyLock<[String; 4]> = LazyLock::new(|| ["one", "1", "single", "unilateral"].map(stem));
+    static ALL: LazyLock<[String; 4]> = LazyLock::new(|| ["both", "bilateral", "multiple", "more"].map(stem));
     static SIDE: LazyLock<[String; 2]> = LazyLock::new(|| ["side", "sides"].map(stem));
-    let has = |g: u16, ends: &[String]| {
-        toks.iter()
-            .any(|t| t.alt == Some(g) && ends.contains(&t.stem))
-    };
-    let mut groups: Vec<u16> = toks
-        .iter()
-        .filter_map(|t| t.alt)
-        .filter(|&g| has(g, &*ONE) && has(g, &*ALL))
-        .collect();
+    let has = |g: u16, ends: &[String]| toks.iter().any(|t| t.alt == Some(g) && ends.contains(&t.stem));
+    let mut groups: Vec<u16> = toks.iter().filter_map(|t| t.alt).filter(|&g| has(g, &*ONE) && has(g, &*ALL)).collect();
     groups.dedup();
     for g in groups {
-        let Some(last) = toks.iter().rposition(|t| t.alt == Some(g)) else {
-            continue;
-        };
+        let Some(last) = toks.iter().rposition(|t| t.alt == Some(g)) else { continue };
         for t in toks.iter_mut().filter(|t| t.alt == Some(g)) {
             t.vague = true;
         }
@@ -1168,9 +821,7 @@ impl Question {
         let mut from = 0;
         for term in terms {
             let n = term.words.len();
-            if let Some(at) = (from..words.len().saturating_sub(n - 1))
-                .find(|&i| words[i..i + n] == term.words[..])
-            {
+            if let Some(at) = (from..words.len().saturating_sub(n - 1)).find(|&i| words[i..i + n] == term.words[..]) {
                 by_start.push((at, term));
                 from = at + n;
             }
@@ -1189,42 +840,23 @@ impl Question {
             // A lexicon term that opens with a negation and names a finding of its own ("no
             // appetite": anorexia, "non emergency ambulance") is that finding; one whose
             // expansion is itself an absence ("no complications") is read as a negation.
-            let finding = |t: &Term| {
-                !t.expansions.iter().any(|e| {
-                    e.split_whitespace()
-                        .any(|x| NEGATIONS.contains(&x.to_lowercase().as_str()))
-                })
-            };
+            let finding = |t: &Term| !t.expansions.iter().any(|e| e.split_whitespace().any(|x| NEGATIONS.contains(&x.to_lowercase().as_str())));
             if NEGATIONS.contains(&w) && !by_start.iter().any(|(at, t)| *at == i && finding(t)) {
                 negating = 3;
                 i += 1;
                 continue;
             }
-            let (literal_words, expansions): (Vec<&str>, Vec<&str>) =
-                match by_start.iter().find(|(at, _)| *at == i) {
-                    Some((_, term)) => (
-                        term.words.iter().map(String::as_str).collect(),
-                        term.expansions.iter().map(String::as_str).collect(),
-                    ),
-                    None => (vec![w], vec![]),
-                };
+            let (literal_words, expansions): (Vec<&str>, Vec<&str>) = match by_start.iter().find(|(at, _)| *at == i) {
+                Some((_, term)) => (term.words.iter().map(String::as_str).collect(), term.expansions.iter().map(String::as_str).collect()),
+                None => (vec![w], vec![]),
+            };
             let n = literal_words.len();
             // A side inside a lay phrase ("ringing in both ears") is said of the whole phrase:
             // its own concept, "both" read as the titles' "bilateral".
-            let inside: Vec<&str> = literal_words
-                .iter()
-                .skip(1)
-                .filter(|w| INSIDE_SIDES.contains(w))
-                .copied()
-                .collect();
+            let inside: Vec<&str> = literal_words.iter().skip(1).filter(|w| INSIDE_SIDES.contains(w)).copied().collect();
             let literal_words: Vec<&str> = match inside.is_empty() {
                 true => literal_words,
-                false => literal_words
-                    .iter()
-                    .enumerate()
-                    .filter(|(j, w)| *j == 0 || !INSIDE_SIDES.contains(w))
-                    .map(|(_, w)| *w)
-                    .collect(),
+                false => literal_words.iter().enumerate().filter(|(j, w)| *j == 0 || !INSIDE_SIDES.contains(w)).map(|(_, w)| *w).collect(),
             };
             // A dose ("40mg", "1000 mcg", "1 liter") is the billing unit of a drug or
             // solution: it tells siblings apart but says less than the drug's name.
@@ -1234,16 +866,8 @@ impl Question {
                 i += 1;
                 continue;
             }
-            let dose = n == 1
-                && w.parse::<f32>().is_ok()
-                && words
-                    .get(i + 1)
-                    .is_some_and(|u| DOSE_UNITS.contains(&u.as_str()));
-            let route = (n == 1 && ROUTES.contains(&w)).then_some(if matches!(w, "oral" | "po") {
-                Route::Oral
-            } else {
-                Route::Parenteral
-            });
+            let dose = n == 1 && w.parse::<f32>().is_ok() && words.get(i + 1).is_some_and(|u| DOSE_UNITS.contains(&u.as_str()));
+            let route = (n == 1 && ROUTES.contains(&w)).then_some(if matches!(w, "oral" | "po") { Route::Oral } else { Route::Parenteral });
             q.route = route.or(q.route);
             // A route is any title's word for that route ("IV" is a title's "injection").
             let route_words: &[&str] = match route {
@@ -1251,10 +875,7 @@ impl Question {
                 Some(Route::Parenteral) => PARENTERAL,
                 None => &[],
             };
-            let expansions: Vec<&str> = expansions
-                .into_iter()
-                .chain(route_words.iter().copied())
-                .collect();
+            let expansions: Vec<&str> = expansions.into_iter().chain(route_words.iter().copied()).collect();
             let literal: Vec<String> = literal_words
                 .iter()
                 .filter(|w| !is_stop(w) && !NEGATIONS.contains(w))
@@ -1268,112 +889,43 @@ impl Question {
                     .iter()
                     .map(|e| {
                         let toks = title_tokens(e);
-                        absences.extend(
-                            toks.iter()
-                                .filter(|t| t.scope == Scope::Without)
-                                .map(|t| t.stem.clone()),
-                        );
+                        absences.extend(toks.iter().filter(|t| t.scope == Scope::Without).map(|t| t.stem.clone()));
                         toks.into_iter().map(|t| t.stem).collect()
                     })
                     .collect();
                 // What is unknown is not asked: a title that names it has named an extra.
                 let is_unknown = unknown.contains(&(i + n - 1));
-                for s in literal
-                    .iter()
-                    .filter(|_| !is_unknown)
-                    .chain(expansions.iter().flatten())
-                {
+                for s in literal.iter().filter(|_| !is_unknown).chain(expansions.iter().flatten()) {
                     q.asked.insert(s.clone());
                     if negating > 0 {
                         q.negated.insert(s.clone());
                     }
                 }
                 q.sequence.extend(literal.iter().cloned());
-                let weight = if dose {
-                    DOSE
-                } else if route.is_some() {
-                    ROUTE
-                } else {
-                    literal.len() as f32
-                };
-                q.concepts.push(Concept {
-                    literal,
-                    expansions,
-                    absences,
-                    weight,
-                    unknown: is_unknown,
-                });
+                let weight = if dose { DOSE } else if route.is_some() { ROUTE } else { literal.len() as f32 };
+                q.concepts.push(Concept { literal, expansions, absences, weight, unknown: is_unknown });
                 negating = negating.saturating_sub(1);
             }
             for side in inside {
                 let literal = vec![stem(side)];
-                let expansions = if side == "both" {
-                    vec![vec![stem("bilateral")]]
-                } else {
-                    vec![]
-                };
-                q.asked
-                    .extend(literal.iter().chain(expansions.iter().flatten()).cloned());
+                let expansions = if side == "both" { vec![vec![stem("bilateral")]] } else { vec![] };
+                q.asked.extend(literal.iter().chain(expansions.iter().flatten()).cloned());
                 q.sequence.extend(literal.iter().cloned());
-                q.concepts.push(Concept {
-                    literal,
-                    expansions,
-                    absences: vec![],
-                    weight: 1.0,
-                    unknown: false,
-                });
+                q.concepts.push(Concept { literal, expansions, absences: vec![], weight: 1.0, unknown: false });
             }
             i += n;
         }
-        q.numbers = q
-            .sequence
-            .iter()
-            .filter_map(|s| s.parse::<f32>().ok())
-            .collect();
-        q.specific = q
-            .sequence
-            .iter()
-            .any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
+        q.numbers = q.sequence.iter().filter_map(|s| s.parse::<f32>().ok()).collect();
+        q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
         q.system = system_hint(&words);
         q.letter = letter_hint(&words);
         if q.letter.is_some() {
-            q.system = Some(if q.letter == Some('Z') {
-                CodeSystem::Icd10Cm
-            } else {
-                CodeSystem::Hcpcs
-            });
+            q.system = Some(if q.letter == Some('Z') { CodeSystem::Icd10Cm } else { CodeSystem::Hcpcs });
         }
         q.rules = words.iter().any(|w| {
-            matches!(
-                w.as_str(),
-                "guideline"
-                    | "guidelines"
-                    | "rule"
-                    | "rules"
-                    | "policy"
-                    | "policies"
-                    | "requirement"
-                    | "requirements"
-                    | "convention"
-                    | "conventions"
-                    | "instructions"
-            )
+            matches!(w.as_str(), "guideline" | "guidelines" | "rule" | "rules" | "policy" | "policies" | "requirement" | "requirements" | "convention" | "conventions" | "instructions")
         });
-        q.quality = words.iter().any(|w| {
-            matches!(
-                w.as_str(),
-                "quality"
-                    | "measure"
-                    | "measures"
-                    | "mips"
-                    | "qdc"
-                    | "qdcs"
-                    | "pqrs"
-                    | "performance"
-                    | "numerator"
-                    | "denominator"
-            )
-        });
+        q.quality = words.iter().any(|w| matches!(w.as_str(), "quality" | "measure" | "measures" | "mips" | "qdc" | "qdcs" | "pqrs" | "performance" | "numerator" | "denominator"));
         q.medicare = words.iter().any(|w| w == "medicare");
         q.modifier_kind = modifier_kind(&words);
         // A question about a code that is gone ("the old observation codes", "what we used to
@@ -1390,8 +942,7 @@ impl Question {
 
     /// Words the question says by naming a code with this title: never extra.
     pub fn also_asked(&mut self, title: &str) {
-        self.asked
-            .extend(title_tokens(title).into_iter().map(|t| t.stem));
+        self.asked.extend(title_tokens(title).into_iter().map(|t| t.stem));
     }
 
     /// This question as a follow-up of `earlier` ("and for type 1?" after "type 2 diabetes, no
@@ -1407,23 +958,11 @@ impl Question {
         // wrist", "now stage 4", "and 2 more lesions").
         let names_side = self.sequence.iter().any(|s| is_side(s));
         let names_number = !self.numbers.is_empty();
-        let replaced =
-            |s: &String| (names_side && is_side(s)) || (names_number && s.parse::<f32>().is_ok());
-        self.concepts.extend(
-            earlier
-                .concepts
-                .into_iter()
-                .filter(|c| !c.literal.iter().all(|s| said.contains(s) || replaced(s))),
-        );
-        self.negated
-            .extend(earlier.negated.into_iter().filter(|s| !said.contains(s)));
-        self.asked
-            .extend(earlier.asked.into_iter().filter(|s| !replaced(s)));
-        let mut sequence: Vec<String> = earlier
-            .sequence
-            .into_iter()
-            .filter(|s| !replaced(s))
-            .collect();
+        let replaced = |s: &String| (names_side && is_side(s)) || (names_number && s.parse::<f32>().is_ok());
+        self.concepts.extend(earlier.concepts.into_iter().filter(|c| !c.literal.iter().all(|s| said.contains(s) || replaced(s))));
+        self.negated.extend(earlier.negated.into_iter().filter(|s| !said.contains(s)));
+        self.asked.extend(earlier.asked.into_iter().filter(|s| !replaced(s)));
+        let mut sequence: Vec<String> = earlier.sequence.into_iter().filter(|s| !replaced(s)).collect();
         sequence.append(&mut self.sequence);
         self.sequence = sequence;
         if !names_number {
@@ -1445,8 +984,7 @@ impl Question {
 
 /// A side of the body, as the question's stems name it.
 fn is_side(word: &str) -> bool {
-    static SIDES: LazyLock<[String; 4]> =
-        LazyLock::new(|| ["left", "right", "bilateral", "both"].map(stem));
+    static SIDES: LazyLock<[String; 4]> = LazyLock::new(|| ["left", "right", "bilateral", "both"].map(stem));
     SIDES.iter().any(|s| s == word)
 }
 
@@ -1455,23 +993,8 @@ fn is_side(word: &str) -> bool {
 /// "the lesions after the first").
 fn asks_for_add_on(words: &[String]) -> bool {
     (0..words.len()).any(|i| past_the_first_at(words, i))
-        || words
-            .windows(2)
-            .any(|w| matches!((w[0].as_str(), w[1].as_str()), ("add", "on")))
-        || words.iter().any(|w| {
-            matches!(
-                w.as_str(),
-                "add"
-                    | "addon"
-                    | "addons"
-                    | "additional"
-                    | "extra"
-                    | "2nd"
-                    | "second"
-                    | "3rd"
-                    | "third"
-            )
-        })
+        || words.windows(2).any(|w| matches!((w[0].as_str(), w[1].as_str()), ("add", "on")))
+        || words.iter().any(|w| matches!(w.as_str(), "add" | "addon" | "addons" | "additional" | "extra" | "2nd" | "second" | "3rd" | "third"))
 }
 
 /// The question without what "past the first 15" names: the part of the service the primary
@@ -1481,16 +1004,8 @@ fn past_the_first(mut words: Vec<String>) -> Vec<String> {
     let mut i = 0;
     while i + 2 < words.len() {
         if past_the_first_at(&words, i) {
-            let n = words
-                .get(i + 3)
-                .and_then(|w| w.parse::<f32>().ok())
-                .map_or(1, |_| 2);
-            let unit = words.get(i + 2 + n).is_some_and(|w| {
-                matches!(
-                    w.as_str(),
-                    "minutes" | "min" | "hour" | "hours" | "sq" | "cm"
-                )
-            });
+            let n = words.get(i + 3).and_then(|w| w.parse::<f32>().ok()).map_or(1, |_| 2);
+            let unit = words.get(i + 2 + n).is_some_and(|w| matches!(w.as_str(), "minutes" | "min" | "hour" | "hours" | "sq" | "cm"));
             words.drain(i + 2..i + 2 + n + usize::from(unit));
         }
         i += 1;
@@ -1501,9 +1016,7 @@ fn past_the_first(mut words: Vec<String>) -> Vec<String> {
 /// "Past the first" (or "after", "beyond", "over"; "1st") starts at word `i`.
 fn past_the_first_at(words: &[String], i: usize) -> bool {
     words.get(i..i + 3).is_some_and(|w| {
-        matches!(w[0].as_str(), "past" | "after" | "beyond" | "over")
-            && w[1] == "the"
-            && matches!(w[2].as_str(), "first" | "1st")
+        matches!(w[0].as_str(), "past" | "after" | "beyond" | "over") && w[1] == "the" && matches!(w[2].as_str(), "first" | "1st")
     })
 }
 
@@ -1511,48 +1024,24 @@ fn past_the_first_at(words: &[String], i: usize) -> bool {
 /// after the first ("2nd", "14th", "second").
 fn counts_beyond_the_first(t: &Tok) -> bool {
     let w = t.written.as_ref();
-    let ordinal = w.len() > 2
-        && w[..w.len() - 2].bytes().all(|b| b.is_ascii_digit())
-        && matches!(&w[w.len() - 2..], "nd" | "rd" | "th");
+    let ordinal = w.len() > 2 && w[..w.len() - 2].bytes().all(|b| b.is_ascii_digit()) && matches!(&w[w.len() - 2..], "nd" | "rd" | "th");
     ordinal
         || w.parse::<f32>().is_ok()
-        || matches!(
-            w,
-            "each" | "additional" | "addl" | "extra" | "second" | "third" | "subsequent"
-        )
+        || matches!(w, "each" | "additional" | "addl" | "extra" | "second" | "third" | "subsequent")
 }
 
 /// The question is about a code that no longer exists ("the old obs codes", "what we used to
 /// bill", "went away", "no longer valid").
 fn asks_about_deleted(words: &[String]) -> bool {
     let phrase = words.windows(2).any(|w| {
-        matches!(
-            (w[0].as_str(), w[1].as_str()),
-            ("used", "to")
-                | ("went", "away")
-                | ("no", "longer")
-                | ("got", "rid")
-                | ("not", "valid")
-        )
+        matches!((w[0].as_str(), w[1].as_str()), ("used", "to") | ("went", "away") | ("no", "longer") | ("got", "rid") | ("not", "valid"))
     });
     phrase
         || words.iter().any(|w| {
             matches!(
                 w.as_str(),
-                "old"
-                    | "former"
-                    | "formerly"
-                    | "retired"
-                    | "obsolete"
-                    | "discontinued"
-                    | "gone"
-                    | "removed"
-                    | "dropped"
-                    | "deleted"
-                    | "replaced"
-                    | "anymore"
-                    | "defunct"
-                    | "eliminated"
+                "old" | "former" | "formerly" | "retired" | "obsolete" | "discontinued" | "gone" | "removed" | "dropped" | "deleted"
+                    | "replaced" | "anymore" | "defunct" | "eliminated"
             )
         })
 }
@@ -1569,14 +1058,10 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
         let next = words.get(i + 1).map(String::as_str);
         match w.as_str() {
             "icd" | "icd10" | "icd10cm" => add(CodeSystem::Icd10Cm),
-            "diagnosis" | "dx" if matches!(next, Some("code" | "codes")) => {
-                add(CodeSystem::Icd10Cm)
-            }
+            "diagnosis" | "dx" if matches!(next, Some("code" | "codes")) => add(CodeSystem::Icd10Cm),
             "cpt" => add(CodeSystem::Cpt),
             "hcpcs" => add(CodeSystem::Hcpcs),
-            "modifier" | "modifiers" | "mod" | "mods" | "append" | "appended" => {
-                add(CodeSystem::Modifier)
-            }
+            "modifier" | "modifiers" | "mod" | "mods" | "append" | "appended" => add(CodeSystem::Modifier),
             _ => {}
         }
     }
@@ -1605,15 +1090,13 @@ fn modifier_kind(words: &[String]) -> Option<bool> {
 /// "J code", "G-code", "Q codes": the HCPCS letter the question names ('Z' for the ICD-10-CM
 /// Z codes). Letters that name several things (E codes, V codes) are not read.
 fn letter_hint(words: &[String]) -> Option<char> {
-    words
-        .windows(2)
-        .find_map(|w| match (w[0].as_str(), w[1].as_str()) {
-            (l, "code" | "codes") if l.len() == 1 => {
-                let c = l.chars().next()?.to_ascii_uppercase();
-                "ABCGJKLQZ".contains(c).then_some(c)
-            }
-            _ => None,
-        })
+    words.windows(2).find_map(|w| match (w[0].as_str(), w[1].as_str()) {
+        (l, "code" | "codes") if l.len() == 1 => {
+            let c = l.chars().next()?.to_ascii_uppercase();
+            "ABCGJKLQZ".contains(c).then_some(c)
+        }
+        _ => None,
+    })
 }
 
 /// A candidate as the rank-1 stage sees it.
@@ -1655,27 +1138,16 @@ struct Field {
 
 /// How well `c` answers `q`, before the prior.
 fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
-    let others: Vec<Rc<Vec<Tok>>> = c
-        .names
-        .iter()
-        .filter(|n| n.as_str() != c.title)
-        .map(|n| cached_tokens(n, false))
-        .collect();
+    let others: Vec<Rc<Vec<Tok>>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| cached_tokens(n, false)).collect();
     // ICD-10-CM's words in parentheses are nonessential: a name says the same without them
     // ("Seizure(s) (convulsive) NOS" is where a bare "seizure" goes).
-    let (essential_title, essential_names): (Option<Rc<Vec<Tok>>>, Vec<Rc<Vec<Tok>>>) =
-        match c.system {
-            CodeSystem::Icd10Cm => (
-                essential(c.title).map(|t| cached_tokens(&t, false)),
-                c.names
-                    .iter()
-                    .filter(|n| n.as_str() != c.title)
-                    .filter_map(|n| essential(n))
-                    .map(|n| cached_tokens(&n, false))
-                    .collect(),
-            ),
-            _ => (None, vec![]),
-        };
+    let (essential_title, essential_names): (Option<Rc<Vec<Tok>>>, Vec<Rc<Vec<Tok>>>) = match c.system {
+        CodeSystem::Icd10Cm => (
+            essential(c.title).map(|t| cached_tokens(&t, false)),
+            c.names.iter().filter(|n| n.as_str() != c.title).filter_map(|n| essential(n)).map(|n| cached_tokens(&n, false)).collect(),
+        ),
+        _ => (None, vec![]),
+    };
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
     let guideline = c.system == CodeSystem::Guideline;
@@ -1686,73 +1158,26 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // are what the classification assumes, not extras.
     let says_nos = |name: &[Tok]| name.iter().any(|t| t.stem == "nos");
     let default_for_question = others.iter().chain(&essential_names).any(|name| {
-        name.len() > 1
-            && says_nos(name)
-            && name
-                .iter()
-                .filter(|t| t.stem != "nos")
-                .all(|t| q.asked.contains(&t.stem))
+        name.len() > 1 && says_nos(name) && name.iter().filter(|t| t.stem != "nos").all(|t| q.asked.contains(&t.stem))
     });
     // Our CPT titles are plain-language summaries, wordier than the official titles of the
     // other systems: each of their extra words says less.
-    let extra = if c.system == CodeSystem::Cpt {
-        SUMMARY_EXTRA
-    } else {
-        1.0
-    };
+    let extra = if c.system == CodeSystem::Cpt { SUMMARY_EXTRA } else { 1.0 };
     // An add-on asked for: the count it adds is what was asked.
     let asked_add_on = q.add_on && c.add_on;
-    let mut r = fit(
-        q,
-        title,
-        &others,
-        abbreviated,
-        guideline || default_for_question,
-        field,
-        extra,
-        asked_add_on,
-    );
+    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     // An HCPCS description is its short descriptor spelled out ("Whfo w/o joints pre ots":
     // "wrist-hand-finger orthosis without joints prefabricated off-the-shelf"), the same
     // name in full words.
-    for name in others
-        .iter()
-        .chain(&essential_names)
-        .filter(|n| n.len() <= title.len() || abbreviated)
-    {
+    for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
-        let weight = if says_nos(name) || abbreviated {
-            1.0
-        } else {
-            OTHER_NAME
-        };
-        r = r.max(
-            weight
-                * fit(
-                    q,
-                    name,
-                    &[],
-                    abbreviated,
-                    guideline,
-                    field,
-                    extra,
-                    asked_add_on,
-                ),
-        );
+        let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
+        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field, extra, asked_add_on));
     }
     if let Some(t) = &essential_title {
-        r = r.max(fit(
-            q,
-            t,
-            &others,
-            abbreviated,
-            guideline || default_for_question,
-            field,
-            extra,
-            asked_add_on,
-        ));
+        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -1778,11 +1203,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // A drug asked by one route, a code for the other ("zofran IV" is not the oral tablet); a
     // diagnosis's "oral" is a site, not a route.
     if let (Some(asked), CodeSystem::Hcpcs | CodeSystem::Cpt) = (q.route, c.system) {
-        let mut routes = title
-            .iter()
-            .chain(others.iter().flat_map(|n| n.iter()))
-            .filter_map(|t| route_of(&t.stem))
-            .peekable();
+        let mut routes = title.iter().chain(others.iter().flat_map(|n| n.iter())).filter_map(|t| route_of(&t.stem)).peekable();
         if routes.peek().is_some() && routes.all(|r| r != asked) {
             r -= CONTRADICTION;
         }
@@ -1822,39 +1243,18 @@ fn essential(name: &str) -> Option<String> {
 
 /// `title` names `stem`, and only as an absence ("without heart failure").
 fn only_absent(stem: &str, title: &[Tok]) -> bool {
-    let mut scopes = title
-        .iter()
-        .filter(|t| t.stem == stem)
-        .map(|t| t.scope)
-        .peekable();
+    let mut scopes = title.iter().filter(|t| t.stem == stem).map(|t| t.scope).peekable();
     scopes.peek().is_some() && scopes.all(Scope::absent)
 }
 
 /// How much `title` (1) or else one of `others` ([`OTHER_NAME`]) holds the question's `stem`:
 /// the same word, or a number in a range the title names. What the question says is
 /// `unknown` is held only where a name leaves it unspecified.
-fn holds(
-    stem: &str,
-    unknown: bool,
-    title: &[Tok],
-    others: &[Rc<Vec<Tok>>],
-    abbreviated: bool,
-) -> f32 {
-    let in_range = |toks: &[Tok]| {
-        stem.parse::<f32>()
-            .is_ok_and(|n| toks.iter().any(|t| t.covers(n)))
-    };
-    if title
-        .iter()
-        .any(|t| same(stem, t, abbreviated) && (t.vague || !unknown))
-        || in_range(title)
-    {
+fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
+    let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
+    if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) || in_range(title) {
         1.0
-    } else if others
-        .iter()
-        .flat_map(|n| n.iter())
-        .any(|t| same(stem, t, false) && (t.vague || !unknown))
-    {
+    } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, t, false) && (t.vague || !unknown)) {
         OTHER_NAME
     } else {
         0.0
@@ -1868,36 +1268,17 @@ fn holds(
 /// as a share of [`EXTRA`]; `add_on`: the title is an add-on's that the question asks for, whose
 /// count ("2nd–14th lesion, each") was asked.
 #[allow(clippy::too_many_arguments)]
-fn fit(
-    q: &Question,
-    title: &[Tok],
-    others: &[Rc<Vec<Tok>>],
-    abbreviated: bool,
-    no_extras: bool,
-    field: &Field,
-    extra: f32,
-    add_on: bool,
-) -> f32 {
+fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field, extra: f32, add_on: bool) -> f32 {
     let holds = |stem: &str, unknown: bool| holds(stem, unknown, title, others, abbreviated);
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;
     for (k, concept) in q.concepts.iter().enumerate() {
-        let share = |stems: &[String]| {
-            stems.iter().map(|s| holds(s, concept.unknown)).sum::<f32>() / stems.len().max(1) as f32
-        };
+        let share = |stems: &[String]| stems.iter().map(|s| holds(s, concept.unknown)).sum::<f32>() / stems.len().max(1) as f32;
         let literal = share(&concept.literal);
-        let expanded = concept
-            .expansions
-            .iter()
-            .map(|e| share(e))
-            .fold(0.0f32, f32::max);
+        let expanded = concept.expansions.iter().map(|e| share(e)).fold(0.0f32, f32::max);
         let n = concept.weight;
-        let discount = if field.unrivalled.get(k).copied().unwrap_or(false) {
-            1.0
-        } else {
-            EXPANSION
-        };
+        let discount = if field.unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
         if field.held.get(k).copied().unwrap_or(true) {
             score += n * literal.max(discount * expanded);
             weight += n;
@@ -1909,24 +1290,14 @@ fn fit(
         if concept.literal.iter().all(|s| q.negated.contains(s)) {
             let with = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
             let named_in_full = |e: &Vec<String>| {
-                let mut words = e
-                    .iter()
-                    .filter(|s| !is_stop(s) && !is_default(s))
-                    .peekable();
+                let mut words = e.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
                 words.peek().is_some() && words.all(|s| title.iter().any(|t| t.stem == *s))
             };
             let says_absence = title.iter().any(|t| t.scope.absent());
-            if concept.expansions.iter().flatten().any(with)
-                || (!says_absence && concept.expansions.iter().any(named_in_full))
-            {
+            if concept.expansions.iter().flatten().any(with) || (!says_absence && concept.expansions.iter().any(named_in_full)) {
                 contradiction = true;
             }
-        } else if concept
-            .expansions
-            .iter()
-            .flatten()
-            .any(|s| !is_default(s) && !concept.absences.contains(s) && only_absent(s, title))
-        {
+        } else if concept.expansions.iter().flatten().any(|s| !is_default(s) && !concept.absences.contains(s) && only_absent(s, title)) {
             // What a term asks for ("HTN w/ CHF": heart failure), named only after "without".
             contradiction = true;
         }
@@ -1951,27 +1322,18 @@ fn fit(
     let mut extras: HashSet<&str> = HashSet::new();
     if !no_extras {
         let is_asked = |t: &Tok| {
-            let held = if abbreviated {
-                q.asked.iter().any(|s| same(s, t, true))
-            } else {
-                q.asked.contains(&t.stem)
-            };
+            let held = if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
             held || (t.stem == NOT && !q.negated.is_empty())
         };
         // Alternatives: one of them asked frees the rest; none asked, they cost one word.
-        let alt_asked: HashSet<u16> = title
-            .iter()
-            .filter(|t| is_asked(t))
-            .filter_map(|t| t.alt)
-            .collect();
+        let alt_asked: HashSet<u16> = title.iter().filter(|t| is_asked(t)).filter_map(|t| t.alt).collect();
         for t in title {
             let asked = is_asked(t) || t.alt.is_some_and(|g| alt_asked.contains(&g));
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
             // A drug's dose in an HCPCS title ("10 mg", "per 10 u") is its billing unit, not a
             // qualifier a question names.
-            let dose = abbreviated
-                && (t.unit || t.stem.parse::<f32>().is_ok() || UNITS.contains(&t.stem.as_str()));
+            let dose = abbreviated && (t.unit || t.stem.parse::<f32>().is_ok() || UNITS.contains(&t.stem.as_str()));
             let free = t.scope == Scope::Without
                 || t.vague
                 || dose
@@ -1991,16 +1353,8 @@ fn fit(
     }
     // "Other" is a choice of its own: a question that names no specifics means the
     // unspecified code, so the words of "other" cost a part of an extra word.
-    let says_other = !no_extras
-        && !q.specific
-        && title
-            .iter()
-            .any(|t| is_other(&t.stem) && t.scope == Scope::Plain);
-    let extra_words = extras
-        .iter()
-        .map(|s| if KIND_STEMS.contains(*s) { KIND } else { 1.0 })
-        .sum::<f32>()
-        + if says_other { OTHER } else { 0.0 };
+    let says_other = !no_extras && !q.specific && title.iter().any(|t| is_other(&t.stem) && t.scope == Scope::Plain);
+    let extra_words = extras.iter().map(|s| if KIND_STEMS.contains(*s) { KIND } else { 1.0 }).sum::<f32>() + if says_other { OTHER } else { 0.0 };
     let order = if q.sequence.len() >= 2 {
         let pairs = q.sequence.windows(2).filter(|p| p[0] != p[1]);
         let (mut held, mut all) = (0, 0);
@@ -2008,11 +1362,7 @@ fn fit(
             all += 1;
             // Next to each other, or one word apart, in the question's order.
             let follows = title.iter().enumerate().any(|(a, ta)| {
-                same(&p[0], ta, abbreviated)
-                    && title[a + 1..]
-                        .iter()
-                        .take(2)
-                        .any(|tb| same(&p[1], tb, abbreviated))
+                same(&p[0], ta, abbreviated) && title[a + 1..].iter().take(2).any(|tb| same(&p[1], tb, abbreviated))
             });
             if follows {
                 held += 1;
@@ -2028,11 +1378,7 @@ fn fit(
     };
     // Extra words tell apart siblings that answer the question; a title that holds none of it
     // is no sibling, and its length says nothing (the fused rank decides).
-    let scale = if coverage > 0.0 {
-        coverage.max(0.2)
-    } else {
-        0.0
-    };
+    let scale = if coverage > 0.0 { coverage.max(0.2) } else { 0.0 };
     let mut r = coverage + ORDER * order - EXTRA * extra * extra_words * scale;
     if contradiction {
         r -= CONTRADICTION;
@@ -2050,15 +1396,7 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
     // name no title holds ("keytruda") is its generic name and nothing else.
     // Our CPT and modifier titles list alternatives with slashes ("scalp/neck/trunk/limbs");
     // HCPCS descriptors also join mixtures with them ("dextrose/normal saline").
-    let titles: Vec<Rc<Vec<Tok>>> = candidates
-        .iter()
-        .map(|c| {
-            cached_tokens(
-                c.title,
-                matches!(c.system, CodeSystem::Cpt | CodeSystem::Modifier),
-            )
-        })
-        .collect();
+    let titles: Vec<Rc<Vec<Tok>>> = candidates.iter().map(|c| cached_tokens(c.title, matches!(c.system, CodeSystem::Cpt | CodeSystem::Modifier))).collect();
     let unrivalled: Vec<bool> = q
         .concepts
         .iter()
@@ -2066,42 +1404,19 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
             !concept.expansions.is_empty()
                 && !titles.iter().zip(candidates).any(|(title, c)| {
                     let abbreviated = c.system == CodeSystem::Hcpcs;
-                    concept
-                        .literal
-                        .iter()
-                        .all(|s| title.iter().any(|t| same(s, t, abbreviated)))
+                    concept.literal.iter().all(|s| title.iter().any(|t| same(s, t, abbreviated)))
                 })
         })
         .collect();
-    let names: Vec<Vec<Rc<Vec<Tok>>>> = candidates
-        .iter()
-        .map(|c| c.names.iter().map(|n| cached_tokens(n, false)).collect())
-        .collect();
+    let names: Vec<Vec<Rc<Vec<Tok>>>> = candidates.iter().map(|c| c.names.iter().map(|n| cached_tokens(n, false)).collect()).collect();
     let held: Vec<bool> = q
         .concepts
         .iter()
         .map(|concept| {
-            let stems = || {
-                concept
-                    .literal
-                    .iter()
-                    .chain(concept.expansions.iter().flatten())
-            };
-            titles
-                .iter()
-                .zip(&names)
-                .zip(candidates)
-                .any(|((title, names), c)| {
-                    stems().any(|s| {
-                        holds(
-                            s,
-                            concept.unknown,
-                            title,
-                            names,
-                            c.system == CodeSystem::Hcpcs,
-                        ) > 0.0
-                    })
-                })
+            let stems = || concept.literal.iter().chain(concept.expansions.iter().flatten());
+            titles.iter().zip(&names).zip(candidates).any(|((title, names), c)| {
+                stems().any(|s| holds(s, concept.unknown, title, names, c.system == CodeSystem::Hcpcs) > 0.0)
+            })
         })
         .collect();
     let field = Field { unrivalled, held };
@@ -2111,41 +1426,22 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
     let rank: Vec<usize> = candidates
         .iter()
         .enumerate()
-        .map(|(i, c)| {
-            candidates
-                .iter()
-                .position(|o| o.system == c.system && o.title == c.title && o.names == c.names)
-                .unwrap_or(i)
-        })
+        .map(|(i, c)| candidates.iter().position(|o| o.system == c.system && o.title == c.title && o.names == c.names).unwrap_or(i))
         .collect();
     let mut scored: Vec<(usize, f32)> = candidates
         .iter()
         .zip(&titles)
         .enumerate()
-        .map(|(i, (c, title))| {
-            (
-                i,
-                relevance(q, c, title, &field) + PRIOR * (1.0 - rank[i] as f32 / depth).max(0.0),
-            )
-        })
+        .map(|(i, (c, title))| (i, relevance(q, c, title, &field) + PRIOR * (1.0 - rank[i] as f32 / depth).max(0.0)))
         .collect();
     // A passage about codes ranks below the codes it is about when the question asks for a
     // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it).
     if !q.rules {
-        let score_of = |code: &str| {
-            candidates
-                .iter()
-                .position(|c| c.code == Some(code))
-                .map(|j| scored[j].1)
-        };
+        let score_of = |code: &str| candidates.iter().position(|c| c.code == Some(code)).map(|j| scored[j].1);
         let caps: Vec<Option<f32>> = candidates
             .iter()
             .map(|c| match c.system {
-                CodeSystem::Guideline => c
-                    .codes
-                    .iter()
-                    .filter_map(|code| score_of(code))
-                    .reduce(f32::max),
+                CodeSystem::Guideline => c.codes.iter().filter_map(|code| score_of(code)).reduce(f32::max),
                 _ => None,
             })
             .collect();
@@ -2156,10 +1452,7 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
         }
     }
     scored.sort_by(|a, b| {
-        b.1.total_cmp(&a.1)
-            .then(rank[a.0].cmp(&rank[b.0]))
-            .then_with(|| candidates[a.0].code.cmp(&candidates[b.0].code))
-            .then(a.0.cmp(&b.0))
+        b.1.total_cmp(&a.1).then(rank[a.0].cmp(&rank[b.0])).then_with(|| candidates[a.0].code.cmp(&candidates[b.0].code)).then(a.0.cmp(&b.0))
     });
     scored
 }
@@ -2189,160 +1482,57 @@ mod tests {
     }
 
     fn ordered(q: &Question, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
-        let cands: Vec<Candidate> = titles
-            .iter()
-            .map(|(s, code, title)| Candidate {
-                system: *s,
-                code: Some(code),
-                title,
-                names: &[],
-                codes: &[],
-                add_on: false,
-            })
-            .collect();
-        rerank(q, &cands)
-            .into_iter()
-            .map(|(i, _)| titles[i].1.to_string())
-            .collect()
+        let cands: Vec<Candidate> =
+            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false }).collect();
+        rerank(q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
     }
 
     use CodeSystem::*;
 
     fn order_after(earlier: &str, query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let l = lexicon();
-        ordered(
-            &Question::new(query, &l.terms(query))
-                .continuing(Question::new(earlier, &l.terms(earlier))),
-            titles,
-        )
+        ordered(&Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier))), titles)
     }
 
     #[test]
     fn a_follow_up_does_not_inherit_the_code_system_named_before() {
-        let titles = [
-            (
-                Icd10Cm,
-                "M17.11",
-                "Unilateral primary osteoarthritis, right knee",
-            ),
-            (Cpt, "71046", "Chest X-ray, 2 views"),
-        ];
-        assert_eq!(
-            order_after(
-                "right knee osteoarthritis icd 10",
-                "chest xray two views",
-                &titles
-            )[0],
-            "71046"
-        );
+        let titles = [(Icd10Cm, "M17.11", "Unilateral primary osteoarthritis, right knee"), (Cpt, "71046", "Chest X-ray, 2 views")];
+        assert_eq!(order_after("right knee osteoarthritis icd 10", "chest xray two views", &titles)[0], "71046");
     }
 
     #[test]
     fn a_question_for_an_add_on_prefers_add_on_codes() {
         let l = lexicon();
-        let titles = [
-            (Cpt, "17000", "AK destruction, first lesion", false),
-            (Cpt, "17003", "AK destruction, 2nd–14th lesion, each", true),
-        ];
+        let titles = [(Cpt, "17000", "AK destruction, first lesion", false), (Cpt, "17003", "AK destruction, 2nd–14th lesion, each", true)];
         let first = |query: &str| {
-            let cands: Vec<Candidate> = titles
-                .iter()
-                .map(|(s, code, title, add_on)| Candidate {
-                    system: *s,
-                    code: Some(code),
-                    title,
-                    names: &[],
-                    codes: &[],
-                    add_on: *add_on,
-                })
-                .collect();
+            let cands: Vec<Candidate> =
+                titles.iter().map(|(s, code, title, add_on)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: *add_on }).collect();
             titles[rerank(&Question::new(query, &l.terms(query)), &cands)[0].0].1
         };
         assert_eq!(first("froze 6 AKs, what do I add for the rest"), "17003");
-        assert_eq!(
-            first("AK destruction, the lesions after the first"),
-            "17003"
-        );
+        assert_eq!(first("AK destruction, the lesions after the first"), "17003");
         assert_eq!(first("AK destruction, first lesion"), "17000");
-        assert!(
-            asks_for_add_on(&words("second hour of the infusion"))
-                && asks_for_add_on(&words("any add-on?"))
-        );
+        assert!(asks_for_add_on(&words("second hour of the infusion")) && asks_for_add_on(&words("any add-on?")));
         assert!(!asks_for_add_on(&words("first hour of the infusion")));
     }
 
     #[test]
     fn a_question_about_a_code_that_is_gone_asks_for_the_deleted_one() {
-        let titles = [
-            (Cpt, "99238", "Hospital discharge day, 30 minutes or less"),
-            (Cpt, "99217", "Observation discharge day, deleted 2023"),
-        ];
-        assert_eq!(
-            order("what was the old observation discharge day code", &titles)[0],
-            "99217"
-        );
-        assert_eq!(
-            order("observation discharge day code we used to bill", &titles)[0],
-            "99217"
-        );
+        let titles = [(Cpt, "99238", "Hospital discharge day, 30 minutes or less"), (Cpt, "99217", "Observation discharge day, deleted 2023")];
+        assert_eq!(order("what was the old observation discharge day code", &titles)[0], "99217");
+        assert_eq!(order("observation discharge day code we used to bill", &titles)[0], "99217");
         assert!(!asks_about_deleted(&words("observation discharge day")));
     }
 
     #[test]
     fn a_follow_up_says_what_changes() {
-        let diabetes = [
-            (
-                Icd10Cm,
-                "E11.9",
-                "Type 2 diabetes mellitus without complications",
-            ),
-            (
-                Icd10Cm,
-                "E10.9",
-                "Type 1 diabetes mellitus without complications",
-            ),
-        ];
-        assert_eq!(
-            order_after(
-                "type 2 diabetes, no complications",
-                "and for type 1?",
-                &diabetes
-            )[0],
-            "E10.9"
-        );
-        let ct = [
-            (Cpt, "74176", "CT abdomen and pelvis without contrast"),
-            (Cpt, "74177", "CT abdomen and pelvis with contrast"),
-        ];
-        assert_eq!(
-            order_after(
-                "CT abdomen and pelvis without contrast",
-                "what's the one with contrast?",
-                &ct
-            )[0],
-            "74177"
-        );
+        let diabetes = [(Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications"), (Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications")];
+        assert_eq!(order_after("type 2 diabetes, no complications", "and for type 1?", &diabetes)[0], "E10.9");
+        let ct = [(Cpt, "74176", "CT abdomen and pelvis without contrast"), (Cpt, "74177", "CT abdomen and pelvis with contrast")];
+        assert_eq!(order_after("CT abdomen and pelvis without contrast", "what's the one with contrast?", &ct)[0], "74177");
         // What the follow-up does not restate still holds.
-        let diabetes = [
-            (
-                Icd10Cm,
-                "E10.8",
-                "Type 1 diabetes mellitus with unspecified complications",
-            ),
-            (
-                Icd10Cm,
-                "E10.9",
-                "Type 1 diabetes mellitus without complications",
-            ),
-        ];
-        assert_eq!(
-            order_after(
-                "type 2 diabetes, no complications",
-                "and for type 1?",
-                &diabetes
-            )[0],
-            "E10.9"
-        );
+        let diabetes = [(Icd10Cm, "E10.8", "Type 1 diabetes mellitus with unspecified complications"), (Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications")];
+        assert_eq!(order_after("type 2 diabetes, no complications", "and for type 1?", &diabetes)[0], "E10.9");
     }
 
     #[test]
@@ -2356,77 +1546,40 @@ mod tests {
         assert_eq!(order("vasectomy", &titles)[0], "55250");
         assert_eq!(order("vasectomy status", &titles)[0], "Z98.52");
         assert_eq!(order("anesthesia for vasectomy", &titles)[0], "00921");
-        let knee = [
-            (Cpt, "01402", "Total knee arthroplasty anesthesia"),
-            (Cpt, "27447", "Total knee arthroplasty, cemented"),
-        ];
+        let knee = [(Cpt, "01402", "Total knee arthroplasty anesthesia"), (Cpt, "27447", "Total knee arthroplasty, cemented")];
         assert_eq!(order("total knee arthroplasty", &knee)[0], "27447");
-        let biopsy = [
-            (Cpt, "55700", "Prostate needle biopsy, deleted 2026"),
-            (Cpt, "55707", "Prostate needle biopsy, transrectal"),
-        ];
+        let biopsy = [(Cpt, "55700", "Prostate needle biopsy, deleted 2026"), (Cpt, "55707", "Prostate needle biopsy, transrectal")];
         assert_eq!(order("prostate needle biopsy", &biopsy)[0], "55707");
-        assert_eq!(
-            order("prostate needle biopsy code deleted in 2026", &biopsy)[0],
-            "55700"
-        );
+        assert_eq!(order("prostate needle biopsy code deleted in 2026", &biopsy)[0], "55700");
         // A replacement part is not the item; a fracture is traumatic unless it says otherwise.
-        let cane = [
-            (Hcpcs, "A4637", "Repl tip cane/crutch/walker"),
-            (Hcpcs, "E0100", "Cane adjust/fixed with tip"),
-        ];
+        let cane = [(Hcpcs, "A4637", "Repl tip cane/crutch/walker"), (Hcpcs, "E0100", "Cane adjust/fixed with tip")];
         assert_eq!(order("cane", &cane)[0], "E0100");
         assert_eq!(order("replacement cane tip", &cane)[0], "A4637");
         let ulna = [
             (Icd10Cm, "M84.431A", "Pathological fracture, right ulna, initial encounter for fracture"),
             (Icd10Cm, "S52.201A", "Unspecified fracture of shaft of right ulna, initial encounter for closed fracture"),
         ];
-        assert_eq!(
-            order("fracture of the right ulna, initial encounter", &ulna)[0],
-            "S52.201A"
-        );
-        assert_eq!(
-            order(
-                "pathological fracture of the right ulna, initial encounter",
-                &ulna
-            )[0],
-            "M84.431A"
-        );
+        assert_eq!(order("fracture of the right ulna, initial encounter", &ulna)[0], "S52.201A");
+        assert_eq!(order("pathological fracture of the right ulna, initial encounter", &ulna)[0], "M84.431A");
     }
 
     #[test]
     fn a_side_inside_a_lay_phrase_is_still_the_side() {
         let mut l = Lexicon::default();
-        l.add_text(
-            std::path::Path::new("t.tsv"),
-            "ringing in ears\ttinnitus\nclot in leg\tthrombosis of vein of lower extremity\n",
-        )
-        .unwrap();
+        l.add_text(std::path::Path::new("t.tsv"), "ringing in ears\ttinnitus\nclot in leg\tthrombosis of vein of lower extremity\n").unwrap();
         let tinnitus = [
             (Icd10Cm, "H93.11", "Tinnitus, right ear"),
             (Icd10Cm, "H93.19", "Tinnitus, unspecified ear"),
             (Icd10Cm, "H93.13", "Tinnitus, bilateral"),
         ];
         let query = "ringing in both ears";
-        assert_eq!(
-            l.terms(query)[0].expansions,
-            vec!["tinnitus"],
-            "the term spans the side"
-        );
+        assert_eq!(l.terms(query)[0].expansions, vec!["tinnitus"], "the term spans the side");
         assert_eq!(order_with(&l, query, &tinnitus)[0], "H93.13");
         let query = "ringing in right ears";
         assert_eq!(order_with(&l, query, &tinnitus)[0], "H93.11");
         let clots = [
-            (
-                Icd10Cm,
-                "I82.401",
-                "Acute embolism and thrombosis of unspecified deep veins of right lower extremity",
-            ),
-            (
-                Icd10Cm,
-                "I82.402",
-                "Acute embolism and thrombosis of unspecified deep veins of left lower extremity",
-            ),
+            (Icd10Cm, "I82.401", "Acute embolism and thrombosis of unspecified deep veins of right lower extremity"),
+            (Icd10Cm, "I82.402", "Acute embolism and thrombosis of unspecified deep veins of left lower extremity"),
         ];
         let query = "clot in left leg";
         assert_eq!(order_with(&l, query, &clots)[0], "I82.402");
@@ -2434,21 +1587,13 @@ mod tests {
 
     #[test]
     fn a_title_that_opens_with_zero_says_an_absence() {
-        let waste = [
-            (Modifier, "JZ", "Zero drug wasted"),
-            (Modifier, "JW", "Drug amount discarded, drug wasted"),
-        ];
-        assert_eq!(
-            order("drug wasted from a single dose vial", &waste)[0],
-            "JW"
-        );
+        let waste = [(Modifier, "JZ", "Zero drug wasted"), (Modifier, "JW", "Drug amount discarded, drug wasted")];
+        assert_eq!(order("drug wasted from a single dose vial", &waste)[0], "JW");
         assert_eq!(order("no drug wasted", &waste)[0], "JZ");
         assert_eq!(order("zero drug wasted", &waste)[0], "JZ");
         // Later in a title "zero" is a name ("beta zero").
         let toks = title_tokens("Sickle-cell thalassemia beta zero without crisis");
-        assert!(toks
-            .iter()
-            .any(|t| t.stem == "zero" && t.scope == Scope::Plain));
+        assert!(toks.iter().any(|t| t.stem == "zero" && t.scope == Scope::Plain));
     }
 
     #[test]
@@ -2457,47 +1602,19 @@ mod tests {
         let find = |w: &str| toks.iter().find(|t| &*t.written == w).unwrap().clone();
         assert!(same(&stem("methylprednisolone"), &find("methylpred"), true));
         assert!(same(&stem("sodium"), &find("sod"), true));
-        assert!(
-            !same(&stem("pacemaker"), &find("pacing"), true),
-            "'pacing' is a whole word, not the start of 'pacemaker'"
-        );
-        assert!(
-            !same(&stem("sodium"), &find("sod"), false),
-            "truncations count in HCPCS titles only"
-        );
+        assert!(!same(&stem("pacemaker"), &find("pacing"), true), "'pacing' is a whole word, not the start of 'pacemaker'");
+        assert!(!same(&stem("sodium"), &find("sod"), false), "truncations count in HCPCS titles only");
     }
 
     #[test]
     fn a_lexicon_term_that_opens_with_a_negation_is_a_finding() {
         let mut l = Lexicon::default();
-        l.add_text(
-            std::path::Path::new("t.tsv"),
-            "no appetite\tloss of appetite\nno complications\twithout complications\n",
-        )
-        .unwrap();
-        let titles = [
-            (
-                Icd10Cm,
-                "R63.8",
-                "Other symptoms concerning food and fluid intake",
-            ),
-            (Icd10Cm, "R63.0", "Anorexia, loss of appetite"),
-        ];
+        l.add_text(std::path::Path::new("t.tsv"), "no appetite\tloss of appetite\nno complications\twithout complications\n").unwrap();
+        let titles = [(Icd10Cm, "R63.8", "Other symptoms concerning food and fluid intake"), (Icd10Cm, "R63.0", "Anorexia, loss of appetite")];
         let query = "no appetite";
         assert_eq!(order_with(&l, query, &titles)[0], "R63.0");
         // An expansion that is itself an absence still reads as a negation.
-        let diabetes = [
-            (
-                Icd10Cm,
-                "E11.8",
-                "Type 2 diabetes mellitus with unspecified complications",
-            ),
-            (
-                Icd10Cm,
-                "E11.9",
-                "Type 2 diabetes mellitus without complications",
-            ),
-        ];
+        let diabetes = [(Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")];
         let query = "type 2 diabetes no complications";
         assert_eq!(order_with(&l, query, &diabetes)[0], "E11.9");
     }
@@ -2528,22 +1645,12 @@ mod tests {
         assert_eq!(vague("Vasectomy, one or both sides"), 3);
         assert_eq!(vague("Excision of lesion, single or multiple"), 2);
         assert_eq!(vague("Biopsy of lesion, medial or lateral"), 0);
-        assert_eq!(
-            vague("Excision of lesion, 2 or more"),
-            0,
-            "two or more leaves one out"
-        );
+        assert_eq!(vague("Excision of lesion, 2 or more"), 0, "two or more leaves one out");
     }
 
     #[test]
     fn the_users_words_outweigh_an_expansion() {
-        let got = order(
-            "crutch pad",
-            &[
-                (Icd10Cm, "I73.9", "Peripheral vascular disease, unspecified"),
-                (Hcpcs, "A4635", "Underarm pad, crutch, replacement"),
-            ],
-        );
+        let got = order("crutch pad", &[(Icd10Cm, "I73.9", "Peripheral vascular disease, unspecified"), (Hcpcs, "A4635", "Underarm pad, crutch, replacement")]);
         assert_eq!(got[0], "A4635");
     }
 
@@ -2551,69 +1658,29 @@ mod tests {
     fn no_specifics_lands_on_the_default() {
         let got = order(
             "cough",
-            &[
-                (
-                    Icd10Cm,
-                    "A37.90",
-                    "Whooping cough, unspecified species without pneumonia",
-                ),
-                (Icd10Cm, "R05.9", "Cough, unspecified"),
-            ],
+            &[(Icd10Cm, "A37.90", "Whooping cough, unspecified species without pneumonia"), (Icd10Cm, "R05.9", "Cough, unspecified")],
         );
         assert_eq!(got[0], "R05.9");
         let got = order(
             "sugar diabetes",
-            &[
-                (
-                    Icd10Cm,
-                    "E10.9",
-                    "Type 1 diabetes mellitus without complications",
-                ),
-                (
-                    Icd10Cm,
-                    "E11.9",
-                    "Type 2 diabetes mellitus without complications",
-                ),
-            ],
+            &[(Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")],
         );
         assert_eq!(got[0], "E11.9");
         let got = order(
             "knee pain",
-            &[
-                (Icd10Cm, "M25.561", "Pain in right knee"),
-                (Icd10Cm, "M25.569", "Pain in unspecified knee"),
-            ],
+            &[(Icd10Cm, "M25.561", "Pain in right knee"), (Icd10Cm, "M25.569", "Pain in unspecified knee")],
         );
         assert_eq!(got[0], "M25.569");
     }
 
     #[test]
     fn what_a_title_leaves_unspecified_is_not_an_extra() {
-        let got = order(
-            "urinary tract infection",
-            &[
-                (Icd10Cm, "P39.3", "Neonatal urinary tract infection"),
-                (
-                    Icd10Cm,
-                    "N39.0",
-                    "Urinary tract infection, site not specified",
-                ),
-            ],
-        );
+        let got = order("urinary tract infection", &[(Icd10Cm, "P39.3", "Neonatal urinary tract infection"), (Icd10Cm, "N39.0", "Urinary tract infection, site not specified")]);
         assert_eq!(got[0], "N39.0");
-        let got = order(
-            "pneumonia",
-            &[
-                (Icd10Cm, "J12.9", "Viral pneumonia, unspecified"),
-                (Icd10Cm, "J18.9", "Pneumonia, unspecified organism"),
-            ],
-        );
+        let got = order("pneumonia", &[(Icd10Cm, "J12.9", "Viral pneumonia, unspecified"), (Icd10Cm, "J18.9", "Pneumonia, unspecified organism")]);
         assert_eq!(got[0], "J18.9");
         // A title that opens with "Unspecified" names its subject next.
-        let vague: Vec<bool> = title_tokens("Unspecified contact dermatitis, unspecified cause")
-            .iter()
-            .map(|t| t.vague)
-            .collect();
+        let vague: Vec<bool> = title_tokens("Unspecified contact dermatitis, unspecified cause").iter().map(|t| t.vague).collect();
         assert_eq!(vague, [false, false, false, false, true]);
     }
 
@@ -2621,54 +1688,24 @@ mod tests {
     fn negation_reads_without() {
         let got = order(
             "type 2 diabetes, no complications",
-            &[
-                (
-                    Icd10Cm,
-                    "E11.8",
-                    "Type 2 diabetes mellitus with unspecified complications",
-                ),
-                (
-                    Icd10Cm,
-                    "E11.9",
-                    "Type 2 diabetes mellitus without complications",
-                ),
-            ],
+            &[(Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")],
         );
         assert_eq!(got[0], "E11.9");
         // A negated lay word negates its expansion ("didn't black out": no loss of consciousness).
         let mut l = Lexicon::default();
-        l.add_text(
-            std::path::Path::new("t.tsv"),
-            "black out\tloss of consciousness\n",
-        )
-        .unwrap();
+        l.add_text(std::path::Path::new("t.tsv"), "black out\tloss of consciousness\n").unwrap();
         let query = "concussion, didn't black out";
         let q = Question::new(query, &l.terms(query));
         let concussion = [
-            (
-                Icd10Cm,
-                "S06.0XAA",
-                "Concussion with loss of consciousness status unknown",
-            ),
-            (
-                Icd10Cm,
-                "S06.0X0A",
-                "Concussion without loss of consciousness",
-            ),
+            (Icd10Cm, "S06.0XAA", "Concussion with loss of consciousness status unknown"),
+            (Icd10Cm, "S06.0X0A", "Concussion without loss of consciousness"),
         ];
         assert_eq!(ordered(&q, &concussion)[0], "S06.0X0A");
         // A title that names all of a negated term's expansion contradicts it; one that names a
         // part of it (the pharyngitis) does not.
         let mut l = Lexicon::default();
-        l.add_text(
-            std::path::Path::new("t.tsv"),
-            "sore throat\tpharyngitis\nstrep\tstreptococcal pharyngitis\n",
-        )
-        .unwrap();
-        let throat = [
-            (Icd10Cm, "J02.0", "Streptococcal pharyngitis"),
-            (Icd10Cm, "J02.9", "Acute pharyngitis, unspecified"),
-        ];
+        l.add_text(std::path::Path::new("t.tsv"), "sore throat\tpharyngitis\nstrep\tstreptococcal pharyngitis\n").unwrap();
+        let throat = [(Icd10Cm, "J02.0", "Streptococcal pharyngitis"), (Icd10Cm, "J02.9", "Acute pharyngitis, unspecified")];
         assert_eq!(order_with(&l, "sore throat not strep", &throat)[0], "J02.9");
         assert_eq!(order_with(&l, "sore throat, strep", &throat)[0], "J02.0");
         // An absence that lists its members covers the whole list; a comma before a new
@@ -2677,46 +1714,23 @@ mod tests {
             (Icd10Cm, "F03.911", "Unspecified dementia, unspecified severity, with agitation"),
             (Icd10Cm, "F03.90", "Unspecified dementia, unspecified severity, without behavioral disturbance, psychotic disturbance, mood disturbance, and anxiety"),
         ];
-        assert_eq!(
-            order("dementia, no behavioral disturbance", &dementia)[0],
-            "F03.90"
-        );
+        assert_eq!(order("dementia, no behavioral disturbance", &dementia)[0], "F03.90");
         // What an abbreviation asks for is contradicted by a title that names it only after
         // "without"; without the contradiction both siblings hold "hypertensive heart failure".
         let mut l = Lexicon::default();
-        l.add_text(
-            std::path::Path::new("t.tsv"),
-            "HTN\thypertension\nCHF\tcongestive heart failure\n",
-        )
-        .unwrap();
+        l.add_text(std::path::Path::new("t.tsv"), "HTN\thypertension\nCHF\tcongestive heart failure\n").unwrap();
         let hypertensive = [
-            (
-                Icd10Cm,
-                "I11.9",
-                "Hypertensive heart disease without heart failure",
-            ),
-            (
-                Icd10Cm,
-                "I11.0",
-                "Hypertensive heart disease with heart failure",
-            ),
+            (Icd10Cm, "I11.9", "Hypertensive heart disease without heart failure"),
+            (Icd10Cm, "I11.0", "Hypertensive heart disease with heart failure"),
         ];
         assert_eq!(order_with(&l, "HTN w/ CHF", &hypertensive)[0], "I11.0");
-        let scopes: Vec<Scope> =
-            title_tokens("Calculus of gallbladder without cholecystitis, with obstruction")
-                .into_iter()
-                .map(|t| t.scope)
-                .collect();
+        let scopes: Vec<Scope> = title_tokens("Calculus of gallbladder without cholecystitis, with obstruction").into_iter().map(|t| t.scope).collect();
         assert_eq!(scopes[2..], [Scope::Without, Scope::With]);
     }
 
     #[test]
     fn codes_with_the_same_name_come_in_code_order_whatever_the_fused_rank() {
-        let a = [
-            (Hcpcs, "J7040", "Normal saline solution infus"),
-            (Hcpcs, "J7030", "Normal saline solution infus"),
-            (Hcpcs, "J7042", "5% dextrose/normal saline"),
-        ];
+        let a = [(Hcpcs, "J7040", "Normal saline solution infus"), (Hcpcs, "J7030", "Normal saline solution infus"), (Hcpcs, "J7042", "5% dextrose/normal saline")];
         assert_eq!(order("normal saline", &a)[..2], ["J7030", "J7040"]);
         let b = [a[1], a[0], a[2]];
         assert_eq!(order("normal saline", &b)[..2], ["J7030", "J7040"]);
@@ -2726,231 +1740,72 @@ mod tests {
     fn phrase_order_separates_twins() {
         let a = "Other atherosclerosis of unspecified type of bypass graft(s) of the extremities, left leg";
         let b = "Unspecified atherosclerosis of other type of bypass graft(s) of the extremities, left leg";
-        assert_eq!(
-            order(a, &[(Icd10Cm, "I70.702", b), (Icd10Cm, "I70.392", a)])[0],
-            "I70.392"
-        );
-        assert_eq!(
-            order(b, &[(Icd10Cm, "I70.392", a), (Icd10Cm, "I70.702", b)])[0],
-            "I70.702"
-        );
+        assert_eq!(order(a, &[(Icd10Cm, "I70.702", b), (Icd10Cm, "I70.392", a)])[0], "I70.392");
+        assert_eq!(order(b, &[(Icd10Cm, "I70.392", a), (Icd10Cm, "I70.702", b)])[0], "I70.702");
     }
 
     #[test]
     fn a_titles_own_negation_is_an_absence() {
         let with = "Puncture wound with foreign body of right little finger without damage to nail";
-        let without =
-            "Puncture wound without foreign body of right little finger without damage to nail";
-        assert_eq!(
-            order(
-                with,
-                &[(Icd10Cm, "S61.236", without), (Icd10Cm, "S61.246", with)]
-            )[0],
-            "S61.246"
-        );
-        assert_eq!(
-            order(
-                without,
-                &[(Icd10Cm, "S61.246", with), (Icd10Cm, "S61.236", without)]
-            )[0],
-            "S61.236"
-        );
+        let without = "Puncture wound without foreign body of right little finger without damage to nail";
+        assert_eq!(order(with, &[(Icd10Cm, "S61.236", without), (Icd10Cm, "S61.246", with)])[0], "S61.246");
+        assert_eq!(order(without, &[(Icd10Cm, "S61.246", with), (Icd10Cm, "S61.236", without)])[0], "S61.236");
         // The absence ends at the site: the finger is asked for, not negated.
-        let scopes: Vec<(String, Scope)> = title_tokens(without)
-            .into_iter()
-            .map(|t| (t.stem, t.scope))
-            .collect();
-        assert_eq!(
-            scopes[2..5],
-            [
-                ("foreign".into(), Scope::Without),
-                ("bodi".into(), Scope::Without),
-                ("right".into(), Scope::Plain)
-            ]
-        );
-        let scopes: Vec<Scope> = title_tokens("Other exposure to controlled fire, not in building")
-            .into_iter()
-            .map(|t| t.scope)
-            .collect();
-        assert_eq!(
-            scopes.last(),
-            Some(&Scope::Not),
-            "a preposition right after the negation stays in it"
-        );
+        let scopes: Vec<(String, Scope)> = title_tokens(without).into_iter().map(|t| (t.stem, t.scope)).collect();
+        assert_eq!(scopes[2..5], [("foreign".into(), Scope::Without), ("bodi".into(), Scope::Without), ("right".into(), Scope::Plain)]);
+        let scopes: Vec<Scope> = title_tokens("Other exposure to controlled fire, not in building").into_iter().map(|t| t.scope).collect();
+        assert_eq!(scopes.last(), Some(&Scope::Not), "a preposition right after the negation stays in it");
         let got = order(
             "Prolymphocytic leukemia of B-cell type not having achieved remission",
-            &[
-                (
-                    Icd10Cm,
-                    "C91.32",
-                    "Prolymphocytic leukemia of B-cell type, in relapse",
-                ),
-                (
-                    Icd10Cm,
-                    "C91.30",
-                    "Prolymphocytic leukemia of B-cell type not having achieved remission",
-                ),
-            ],
+            &[(Icd10Cm, "C91.32", "Prolymphocytic leukemia of B-cell type, in relapse"), (Icd10Cm, "C91.30", "Prolymphocytic leukemia of B-cell type not having achieved remission")],
         );
         assert_eq!(got[0], "C91.30");
         let got = order(
             "corrosion of multiple fingers, not including thumb",
-            &[
-                (
-                    Icd10Cm,
-                    "T23.549",
-                    "Corrosion of multiple fingers, including thumb",
-                ),
-                (
-                    Icd10Cm,
-                    "T23.539",
-                    "Corrosion of multiple fingers, not including thumb",
-                ),
-            ],
+            &[(Icd10Cm, "T23.549", "Corrosion of multiple fingers, including thumb"), (Icd10Cm, "T23.539", "Corrosion of multiple fingers, not including thumb")],
         );
         assert_eq!(got[0], "T23.539");
     }
 
     #[test]
     fn prefixes_and_comparisons_are_words() {
-        let got = order(
-            "Non-sterile gauze<=16 sq in",
-            &[
-                (Hcpcs, "A6402", "Sterile gauze <= 16 sq in"),
-                (Hcpcs, "A6216", "Non-sterile gauze<=16 sq in"),
-            ],
-        );
+        let got = order("Non-sterile gauze<=16 sq in", &[(Hcpcs, "A6402", "Sterile gauze <= 16 sq in"), (Hcpcs, "A6216", "Non-sterile gauze<=16 sq in")]);
         assert_eq!(got[0], "A6216");
-        let got = order(
-            "sterile gauze up to 16 sq in",
-            &[
-                (Hcpcs, "A6216", "Non-sterile gauze<=16 sq in"),
-                (Hcpcs, "A6402", "Sterile gauze <= 16 sq in"),
-            ],
-        );
+        let got = order("sterile gauze up to 16 sq in", &[(Hcpcs, "A6216", "Non-sterile gauze<=16 sq in"), (Hcpcs, "A6402", "Sterile gauze <= 16 sq in")]);
         assert_eq!(got[0], "A6402");
-        let got = order(
-            "less than 50% of encounters",
-            &[
-                (Hcpcs, "M1007", ">=50% total pt outpt ra enct"),
-                (Hcpcs, "M1008", "<50% total pt outpt ra encts"),
-            ],
-        );
+        let got = order("less than 50% of encounters", &[(Hcpcs, "M1007", ">=50% total pt outpt ra enct"), (Hcpcs, "M1008", "<50% total pt outpt ra encts")]);
         assert_eq!(got[0], "M1008");
-        assert_eq!(
-            words("non-sterile, >= 2"),
-            ["nonsterile", ",", "atleast", "2"]
-        );
+        assert_eq!(words("non-sterile, >= 2"), ["nonsterile", ",", "atleast", "2"]);
     }
 
     #[test]
     fn numbers_fall_in_the_ranges_titles_name() {
-        let physicals = [
-            (Cpt, "99395", "Physical, established patient, age 18–39"),
-            (Cpt, "99397", "Physical, established patient, age 65+"),
-            (Cpt, "99396", "Physical, established patient, age 40–64"),
-        ];
-        assert_eq!(
-            order(
-                "annual physical, 45 year old established patient",
-                &physicals
-            )[0],
-            "99396"
-        );
-        assert_eq!(
-            order("physical for a 70 year old, established", &physicals)[0],
-            "99397"
-        );
-        let repairs = [
-            (Cpt, "12002", "Simple wound repair, 2.6 to 7.5 cm"),
-            (Cpt, "12001", "Simple wound repair, 2.5 cm or less"),
-        ];
+        let physicals = [(Cpt, "99395", "Physical, established patient, age 18–39"), (Cpt, "99397", "Physical, established patient, age 65+"), (Cpt, "99396", "Physical, established patient, age 40–64")];
+        assert_eq!(order("annual physical, 45 year old established patient", &physicals)[0], "99396");
+        assert_eq!(order("physical for a 70 year old, established", &physicals)[0], "99397");
+        let repairs = [(Cpt, "12002", "Simple wound repair, 2.6 to 7.5 cm"), (Cpt, "12001", "Simple wound repair, 2.5 cm or less")];
         assert_eq!(order("simple repair of a 2 cm cut", &repairs)[0], "12001");
         assert_eq!(order("simple repair of a 4 cm cut", &repairs)[0], "12002");
-        let monitors = [
-            (Cpt, "93241", "ECG monitor, 3 to 7 days"),
-            (Cpt, "93224", "Holter, up to 48 h"),
-        ];
+        let monitors = [(Cpt, "93241", "ECG monitor, 3 to 7 days"), (Cpt, "93224", "Holter, up to 48 h")];
         assert_eq!(order("heart monitor for two days", &monitors)[0], "93224");
-        assert_eq!(
-            order(
-                "obesity counseling 15 minutes",
-                &[
-                    (Hcpcs, "G0310", "Immunize counsel 5-15 min"),
-                    (Hcpcs, "G0447", "Behavior counsel obesity 15m")
-                ]
-            )[0],
-            "G0447"
-        );
-        assert_eq!(
-            words("48h, 2 days, 10mg, 3b"),
-            ["2880", "minutes", ",", "2880", "minutes", ",", "10", "mg", ",", "3b"]
-        );
+        assert_eq!(order("obesity counseling 15 minutes", &[(Hcpcs, "G0310", "Immunize counsel 5-15 min"), (Hcpcs, "G0447", "Behavior counsel obesity 15m")])[0], "G0447");
+        assert_eq!(words("48h, 2 days, 10mg, 3b"), ["2880", "minutes", ",", "2880", "minutes", ",", "10", "mg", ",", "3b"]);
         // Ages: months old in years, "under age 12", "age 12 or older".
-        let well = [
-            (Cpt, "99392", "Well visit, established patient, age 1–4"),
-            (
-                Cpt,
-                "99391",
-                "Well visit, established patient, under 1 year",
-            ),
-        ];
-        assert_eq!(
-            order("well baby visit 2 months old, established", &well)[0],
-            "99391"
-        );
-        assert_eq!(
-            order("well child visit, 3 year old, established", &well)[0],
-            "99392"
-        );
-        let tonsils = [
-            (Cpt, "42821", "Tonsils and adenoids out, age 12 or older"),
-            (Cpt, "42820", "Tonsils and adenoids out, under age 12"),
-        ];
-        assert_eq!(
-            order("tonsils and adenoids out, 6 year old", &tonsils)[0],
-            "42820"
-        );
-        assert_eq!(
-            order("tonsils and adenoids out, 30 year old", &tonsils)[0],
-            "42821"
-        );
+        let well = [(Cpt, "99392", "Well visit, established patient, age 1–4"), (Cpt, "99391", "Well visit, established patient, under 1 year")];
+        assert_eq!(order("well baby visit 2 months old, established", &well)[0], "99391");
+        assert_eq!(order("well child visit, 3 year old, established", &well)[0], "99392");
+        let tonsils = [(Cpt, "42821", "Tonsils and adenoids out, age 12 or older"), (Cpt, "42820", "Tonsils and adenoids out, under age 12")];
+        assert_eq!(order("tonsils and adenoids out, 6 year old", &tonsils)[0], "42820");
+        assert_eq!(order("tonsils and adenoids out, 30 year old", &tonsils)[0], "42821");
         // Weeks of gestation fall in the trimester that spans them.
         let prenatal = [
-            (
-                Icd10Cm,
-                "Z34.00",
-                "Encounter for supervision of normal first pregnancy, unspecified trimester",
-            ),
-            (
-                Icd10Cm,
-                "Z34.03",
-                "Encounter for supervision of normal first pregnancy, third trimester",
-            ),
-            (
-                Icd10Cm,
-                "Z34.01",
-                "Encounter for supervision of normal first pregnancy, first trimester",
-            ),
+            (Icd10Cm, "Z34.00", "Encounter for supervision of normal first pregnancy, unspecified trimester"),
+            (Icd10Cm, "Z34.03", "Encounter for supervision of normal first pregnancy, third trimester"),
+            (Icd10Cm, "Z34.01", "Encounter for supervision of normal first pregnancy, first trimester"),
         ];
-        assert_eq!(
-            order(
-                "prenatal visit, normal first pregnancy, 10 weeks",
-                &prenatal
-            )[0],
-            "Z34.01"
-        );
-        assert_eq!(
-            order(
-                "prenatal visit, normal first pregnancy, 31 weeks",
-                &prenatal
-            )[0],
-            "Z34.03"
-        );
-        assert_eq!(
-            order("prenatal visit, normal first pregnancy", &prenatal)[0],
-            "Z34.00"
-        );
+        assert_eq!(order("prenatal visit, normal first pregnancy, 10 weeks", &prenatal)[0], "Z34.01");
+        assert_eq!(order("prenatal visit, normal first pregnancy, 31 weeks", &prenatal)[0], "Z34.03");
+        assert_eq!(order("prenatal visit, normal first pregnancy", &prenatal)[0], "Z34.00");
     }
 
     #[test]
@@ -2959,203 +1814,77 @@ mod tests {
         let q = Question::new(query, &lexicon().terms(query));
         let names = ["power wheelchair group 2 standard seat".to_string()];
         let score = |title: &str, names: &[String]| {
-            rerank(
-                &q,
-                &[Candidate {
-                    system: Hcpcs,
-                    code: Some("K0001"),
-                    title,
-                    names,
-                    codes: &[],
-                    add_on: false,
-                }],
-            )[0]
-            .1
+            rerank(&q, &[Candidate { system: Hcpcs, code: Some("K0001"), title, names, codes: &[], add_on: false }])[0].1
         };
         // The abbreviations of the short descriptor cost nothing once its description says them.
-        assert!(
-            (score("Pwc grp 2 std seat", &names)
-                - score("power wheelchair group 2 standard seat", &[]))
-            .abs()
-                < 1e-6
-        );
+        assert!((score("Pwc grp 2 std seat", &names) - score("power wheelchair group 2 standard seat", &[])).abs() < 1e-6);
         assert!(score("Pwc grp 2 std seat", &names) > score("Pwc grp 2 std seat", &[]));
     }
 
     #[test]
     fn titles_that_answer_nothing_keep_the_fused_order() {
-        let got = order(
-            "toradol",
-            &[
-                (
-                    Icd10Cm,
-                    "E16.2",
-                    "Hypoglycemia, unspecified, with a long title",
-                ),
-                (Hcpcs, "J1885", "Ketorolac tromethamine inj"),
-            ],
-        );
-        assert_eq!(
-            got,
-            ["E16.2", "J1885"],
-            "no title holds the word: fewer words are no better answer"
-        );
+        let got = order("toradol", &[(Icd10Cm, "E16.2", "Hypoglycemia, unspecified, with a long title"), (Hcpcs, "J1885", "Ketorolac tromethamine inj")]);
+        assert_eq!(got, ["E16.2", "J1885"], "no title holds the word: fewer words are no better answer");
     }
 
     #[test]
     fn what_the_question_does_not_know_is_unspecified() {
-        let anemia = [
-            (Icd10Cm, "D59.13", "Mixed type autoimmune hemolytic anemia"),
-            (Icd10Cm, "D64.9", "Anemia, unspecified"),
-        ];
+        let anemia = [(Icd10Cm, "D59.13", "Mixed type autoimmune hemolytic anemia"), (Icd10Cm, "D64.9", "Anemia, unspecified")];
         assert_eq!(order("pt anemic, type not specified", &anemia)[0], "D64.9");
         // What the question does not know is held only by a title that leaves it unspecified:
         // "severity not documented" is not "severe".
         let dementia = [
-            (
-                Icd10Cm,
-                "F03.C0",
-                "Unspecified dementia, severe, without behavioral disturbance",
-            ),
-            (
-                Icd10Cm,
-                "F03.90",
-                "Unspecified dementia, unspecified severity, without behavioral disturbance",
-            ),
+            (Icd10Cm, "F03.C0", "Unspecified dementia, severe, without behavioral disturbance"),
+            (Icd10Cm, "F03.90", "Unspecified dementia, unspecified severity, without behavioral disturbance"),
         ];
-        assert_eq!(
-            order("dementia, severity not documented", &dementia)[0],
-            "F03.90"
-        );
+        assert_eq!(order("dementia, severity not documented", &dementia)[0], "F03.90");
         assert_eq!(order("severe dementia", &dementia)[0], "F03.C0");
         let (read, unknown) = unstated_at(words("severity not documented, cause unknown"));
-        assert_eq!(
-            read,
-            ["severity", "unspecified", ",", "cause", "unspecified"]
-        );
+        assert_eq!(read, ["severity", "unspecified", ",", "cause", "unspecified"]);
         assert_eq!(unknown, HashSet::from([0, 3]));
-        assert_eq!(
-            unstated_at(words("tear not specified as traumatic")).0,
-            ["tear", "not", "specified", "as", "traumatic"]
-        );
+        assert_eq!(unstated_at(words("tear not specified as traumatic")).0, ["tear", "not", "specified", "as", "traumatic"]);
     }
 
     #[test]
     fn r_and_l_are_sides() {
-        let cuff = [
-            (
-                Icd10Cm,
-                "M75.100",
-                "Unspecified rotator cuff tear of unspecified shoulder",
-            ),
-            (
-                Icd10Cm,
-                "M75.101",
-                "Unspecified rotator cuff tear of right shoulder",
-            ),
-        ];
+        let cuff = [(Icd10Cm, "M75.100", "Unspecified rotator cuff tear of unspecified shoulder"), (Icd10Cm, "M75.101", "Unspecified rotator cuff tear of right shoulder")];
         assert_eq!(order("rotator cuff tear R shoulder", &cuff)[0], "M75.101");
-        assert_eq!(
-            sides(words("L spine x-ray, r/o fracture, L hand")),
-            ["l", "spine", "x", "ray", ",", "r", "o", "fracture", ",", "left", "hand"]
-        );
+        assert_eq!(sides(words("L spine x-ray, r/o fracture, L hand")), ["l", "spine", "x", "ray", ",", "r", "o", "fracture", ",", "left", "hand"]);
     }
 
     #[test]
     fn alternatives_restrict_nothing() {
-        assert_eq!(
-            slashes_as_or("Simple repair, scalp/neck, w/o graft, n/adj"),
-            "Simple repair, scalp or neck, w/o graft, n/adj"
-        );
-        let repairs = [
-            (Cpt, "12011", "Simple wound repair, face, 2.5 cm or less"),
-            (
-                Cpt,
-                "12001",
-                "Simple wound repair, scalp/neck/trunk/limbs, 2.5 cm or less",
-            ),
-        ];
-        let cands: Vec<Candidate> = repairs
-            .iter()
-            .map(|(s, code, title)| Candidate {
-                system: *s,
-                code: Some(code),
-                title,
-                names: &[],
-                codes: &[],
-                add_on: false,
-            })
-            .collect();
+        assert_eq!(slashes_as_or("Simple repair, scalp/neck, w/o graft, n/adj"), "Simple repair, scalp or neck, w/o graft, n/adj");
+        let repairs = [(Cpt, "12011", "Simple wound repair, face, 2.5 cm or less"), (Cpt, "12001", "Simple wound repair, scalp/neck/trunk/limbs, 2.5 cm or less")];
+        let cands: Vec<Candidate> = repairs.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false }).collect();
         let top = |query: &str| repairs[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(top("simple wound repair of the trunk, 2 cm"), "12001");
         // One of a title's alternatives asked frees the others; "and" asks for both.
-        let scopes = [
-            (Cpt, "29880", "Knee scope, medial and lateral meniscectomy"),
-            (Cpt, "29881", "Knee scope, medial or lateral meniscectomy"),
-        ];
-        assert_eq!(
-            order("knee scope with medial meniscectomy", &scopes)[0],
-            "29881"
-        );
-        assert_eq!(
-            order("knee scope, medial and lateral meniscectomy", &scopes)[0],
-            "29880"
-        );
+        let scopes = [(Cpt, "29880", "Knee scope, medial and lateral meniscectomy"), (Cpt, "29881", "Knee scope, medial or lateral meniscectomy")];
+        assert_eq!(order("knee scope with medial meniscectomy", &scopes)[0], "29881");
+        assert_eq!(order("knee scope, medial and lateral meniscectomy", &scopes)[0], "29880");
         // With no component named, the complete service.
-        let ekg = [
-            (Cpt, "93010", "EKG, 12-lead, reading only"),
-            (Cpt, "93000", "EKG, 12-lead, complete"),
-        ];
+        let ekg = [(Cpt, "93010", "EKG, 12-lead, reading only"), (Cpt, "93000", "EKG, 12-lead, complete")];
         assert_eq!(order("12 lead EKG", &ekg)[0], "93000");
         assert_eq!(order("12 lead EKG, reading only", &ekg)[0], "93010");
     }
 
     #[test]
     fn a_route_is_the_titles_word_for_it() {
-        let benadryl = [
-            (Hcpcs, "Q0163", "Diphenhydramine hcl 50mg"),
-            (Hcpcs, "J1200", "Diphenhydramine hcl injectio"),
-        ];
+        let benadryl = [(Hcpcs, "Q0163", "Diphenhydramine hcl 50mg"), (Hcpcs, "J1200", "Diphenhydramine hcl injectio")];
         assert_eq!(order("diphenhydramine 50 mg IV", &benadryl)[0], "J1200");
-        assert_eq!(
-            order(
-                "diphenhydramine 50 mg oral",
-                &[
-                    (Hcpcs, "J1200", "Diphenhydramine hcl injectio"),
-                    (Hcpcs, "Q0163", "Diphenhydramine hcl, oral, 50mg")
-                ]
-            )[0],
-            "Q0163"
-        );
+        assert_eq!(order("diphenhydramine 50 mg oral", &[(Hcpcs, "J1200", "Diphenhydramine hcl injectio"), (Hcpcs, "Q0163", "Diphenhydramine hcl, oral, 50mg")])[0], "Q0163");
         // A code for the other route contradicts the question, in its title or its other names.
         let oral = ["Ondansetron hydrochloride 4 mg, oral".to_string()];
         let cands = [
-            Candidate {
-                system: Hcpcs,
-                code: Some("S0119"),
-                title: "Ondansetron 4 mg",
-                names: &oral,
-                codes: &[],
-                add_on: false,
-            },
-            Candidate {
-                system: Hcpcs,
-                code: Some("J2405"),
-                title: "Ondansetron hcl injection",
-                names: &[],
-                codes: &[],
-                add_on: false,
-            },
+            Candidate { system: Hcpcs, code: Some("S0119"), title: "Ondansetron 4 mg", names: &oral, codes: &[], add_on: false },
+            Candidate { system: Hcpcs, code: Some("J2405"), title: "Ondansetron hcl injection", names: &[], codes: &[], add_on: false },
         ];
         let top = |query: &str| cands[rerank(&Question::new(query, &[]), &cands)[0].0].code;
         assert_eq!(top("ondansetron IV 4mg"), Some("J2405"));
         assert_eq!(top("ondansetron 4 mg by mouth, oral"), Some("S0119"));
         // With no route named, a drug's salt and its injection are no extra words.
-        let naloxone = [
-            (Hcpcs, "J2313", "Inj, naloxone (zimhi) 0.01mg"),
-            (Hcpcs, "J2312", "Inj naloxone hcl nos, 0.01mg"),
-            (Hcpcs, "G2216", "Home supply naloxone kit"),
-        ];
+        let naloxone = [(Hcpcs, "J2313", "Inj, naloxone (zimhi) 0.01mg"), (Hcpcs, "J2312", "Inj naloxone hcl nos, 0.01mg"), (Hcpcs, "G2216", "Home supply naloxone kit")];
         assert_eq!(order("naloxone", &naloxone)[0], "J2312");
         // A litre is the 1000 ml of a title.
         assert_eq!(words("1 liter, 500 cc"), ["1000", "ml", ",", "500", "ml"]);
@@ -3170,62 +1899,24 @@ mod tests {
             Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[], codes: &[], add_on: false },
             Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[], add_on: false },
         ];
-        assert_eq!(
-            rerank(&q, &cands)[0].0,
-            1,
-            "J11.1's inclusion term is the plain word"
-        );
+        assert_eq!(rerank(&q, &cands)[0].0, 1, "J11.1's inclusion term is the plain word");
         // "X NOS" says where the bare word goes: it beats a sibling that names X with more.
         let q = Question::new("eczema", &[]);
         let nos = ["Eczema NOS".to_string()];
         let cands = [
-            Candidate {
-                system: Icd10Cm,
-                code: Some("L20.82"),
-                title: "Flexural eczema",
-                names: &[],
-                codes: &[],
-                add_on: false,
-            },
-            Candidate {
-                system: Icd10Cm,
-                code: Some("L30.9"),
-                title: "Dermatitis, unspecified",
-                names: &nos,
-                codes: &[],
-                add_on: false,
-            },
+            Candidate { system: Icd10Cm, code: Some("L20.82"), title: "Flexural eczema", names: &[], codes: &[], add_on: false },
+            Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[], add_on: false },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
         // Words in parentheses are nonessential: "Seizure(s) (convulsive) NOS" is "Seizure NOS".
         let q = Question::new("had a seizure", &[]);
-        let nos = [
-            "Fit NOS".to_string(),
-            "Seizure(s) (convulsive) NOS".to_string(),
-        ];
+        let nos = ["Fit NOS".to_string(), "Seizure(s) (convulsive) NOS".to_string()];
         let cands = [
-            Candidate {
-                system: Icd10Cm,
-                code: Some("G40.89"),
-                title: "Other seizures",
-                names: &[],
-                codes: &[],
-                add_on: false,
-            },
-            Candidate {
-                system: Icd10Cm,
-                code: Some("R56.9"),
-                title: "Unspecified convulsions",
-                names: &nos,
-                codes: &[],
-                add_on: false,
-            },
+            Candidate { system: Icd10Cm, code: Some("G40.89"), title: "Other seizures", names: &[], codes: &[], add_on: false },
+            Candidate { system: Icd10Cm, code: Some("R56.9"), title: "Unspecified convulsions", names: &nos, codes: &[], add_on: false },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
-        assert_eq!(
-            essential("Seizure(s) (convulsive) NOS").as_deref(),
-            Some("Seizure NOS")
-        );
+        assert_eq!(essential("Seizure(s) (convulsive) NOS").as_deref(), Some("Seizure NOS"));
         assert_eq!(essential("(only) (words)"), None);
         assert_eq!(essential("Fit NOS"), None);
     }
@@ -3234,19 +1925,9 @@ mod tests {
     fn what_is_to_be_ruled_out_is_not_asked() {
         let w = |q: &str| without_rule_outs(words(q));
         assert_eq!(w("chest pain r/o MI"), ["chest", "pain"]);
-        assert_eq!(
-            w("cough, rule out pneumonia, with fever"),
-            ["cough", ",", ",", "with", "fever"]
-        );
-        assert_eq!(
-            w("possible strep"),
-            ["possible", "strep"],
-            "nothing else to code: kept"
-        );
-        let titles = [
-            (Icd10Cm, "I21.9", "Acute myocardial infarction, unspecified"),
-            (Icd10Cm, "R07.9", "Chest pain, unspecified"),
-        ];
+        assert_eq!(w("cough, rule out pneumonia, with fever"), ["cough", ",", ",", "with", "fever"]);
+        assert_eq!(w("possible strep"), ["possible", "strep"], "nothing else to code: kept");
+        let titles = [(Icd10Cm, "I21.9", "Acute myocardial infarction, unspecified"), (Icd10Cm, "R07.9", "Chest pain, unspecified")];
         assert_eq!(order("chest pain r/o MI", &titles)[0], "R07.9");
     }
 
@@ -3255,160 +1936,66 @@ mod tests {
         let l = lexicon();
         let about = ["G0438".to_string(), "G0439".to_string()];
         let cands = [
-            Candidate {
-                system: Guideline,
-                code: None,
-                title: "Medicare annual wellness visit (G0438, G0439)",
-                names: &[],
-                codes: &about,
-                add_on: false,
-            },
-            Candidate {
-                system: Hcpcs,
-                code: Some("G0438"),
-                title: "Ppps, initial visit",
-                names: &[],
-                codes: &[],
-                add_on: false,
-            },
+            Candidate { system: Guideline, code: None, title: "Medicare annual wellness visit (G0438, G0439)", names: &[], codes: &about, add_on: false },
+            Candidate { system: Hcpcs, code: Some("G0438"), title: "Ppps, initial visit", names: &[], codes: &[], add_on: false },
         ];
         let top = |query: &str| rerank(&Question::new(query, &l.terms(query)), &cands)[0].0;
-        assert_eq!(
-            top("Medicare annual wellness visit, initial"),
-            1,
-            "the code asked for"
-        );
-        assert_eq!(
-            top("guidelines for the Medicare annual wellness visit"),
-            0,
-            "the rules asked for"
-        );
+        assert_eq!(top("Medicare annual wellness visit, initial"), 1, "the code asked for");
+        assert_eq!(top("guidelines for the Medicare annual wellness visit"), 0, "the rules asked for");
     }
 
     #[test]
     fn counts_and_the_named_system() {
-        let got = order(
-            "chest x-ray two views",
-            &[
-                (Cpt, "71045", "Chest X-ray, 1 view"),
-                (Cpt, "71046", "Chest X-ray, 2 views"),
-            ],
-        );
+        let got = order("chest x-ray two views", &[(Cpt, "71045", "Chest X-ray, 1 view"), (Cpt, "71046", "Chest X-ray, 2 views")]);
         assert_eq!(got[0], "71046");
         let got = order(
             "Medicare G code for the prolonged office visit",
-            &[
-                (Cpt, "99205", "Office visit, new patient, high MDM"),
-                (Cpt, "99417", "Prolonged office visit, each 15 minutes"),
-                (Hcpcs, "G2212", "Prolong outpt/office vis"),
-            ],
+            &[(Cpt, "99205", "Office visit, new patient, high MDM"), (Cpt, "99417", "Prolonged office visit, each 15 minutes"), (Hcpcs, "G2212", "Prolong outpt/office vis")],
         );
         assert_eq!(got[0], "G2212");
-        let got = order(
-            "which modifier for the left side",
-            &[
-                (Icd10Cm, "M25.562", "Pain in left knee"),
-                (Modifier, "LT", "Left side"),
-            ],
-        );
+        let got = order("which modifier for the left side", &[(Icd10Cm, "M25.562", "Pain in left knee"), (Modifier, "LT", "Left side")]);
         assert_eq!(got[0], "LT");
     }
 
     #[test]
     fn everyday_codes_for_everyday_words() {
         // A visit with no setting named is the office visit.
-        let visits = [
-            (
-                Cpt,
-                "99348",
-                "Home visit, established patient, low MDM or 30+ min",
-            ),
-            (
-                Cpt,
-                "99213",
-                "Office visit, established patient, low MDM or 20+ min",
-            ),
-        ];
+        let visits = [(Cpt, "99348", "Home visit, established patient, low MDM or 30+ min"), (Cpt, "99213", "Office visit, established patient, low MDM or 20+ min")];
         assert_eq!(order("est pt visit, low MDM", &visits)[0], "99213");
         assert_eq!(order("home visit est pt low MDM", &visits)[0], "99348");
         // A quality data code reports a measure; it answers only a question about measures.
-        let vaccine = [
-            (Hcpcs, "G8864", "Pneumococcal vaccine admin"),
-            (Hcpcs, "G0009", "Admin pneumococcal vaccine"),
-        ];
+        let vaccine = [(Hcpcs, "G8864", "Pneumococcal vaccine admin"), (Hcpcs, "G0009", "Admin pneumococcal vaccine")];
         assert_eq!(order("pneumococcal vaccine admin", &vaccine)[0], "G0009");
-        assert_eq!(
-            order("quality measure: pneumococcal vaccine admin", &vaccine)[0],
-            "G8864"
-        );
+        assert_eq!(order("quality measure: pneumococcal vaccine admin", &vaccine)[0], "G8864");
         // Medicare's own code for a service, when the question names Medicare.
-        let psa = [
-            (Cpt, "84153", "PSA, total"),
-            (Hcpcs, "G0103", "Psa screening"),
-        ];
+        let psa = [(Cpt, "84153", "PSA, total"), (Hcpcs, "G0103", "Psa screening")];
         assert_eq!(order("PSA", &psa)[0], "84153");
         assert_eq!(order("medicare PSA", &psa)[0], "G0103");
         // An expansion's own absence: "everything normal" is without abnormal findings.
-        let exams = [
-            (
-                Icd10Cm,
-                "Z00.01",
-                "Encounter for general adult medical examination with abnormal findings",
-            ),
-            (
-                Icd10Cm,
-                "Z00.00",
-                "Encounter for general adult medical examination without abnormal findings",
-            ),
-        ];
+        let exams = [(Icd10Cm, "Z00.01", "Encounter for general adult medical examination with abnormal findings"), (Icd10Cm, "Z00.00", "Encounter for general adult medical examination without abnormal findings")];
         let mut l = lexicon();
-        l.add_text(
-            std::path::Path::new("t.tsv"),
-            "everything normal\twithout abnormal findings\n",
-        )
-        .unwrap();
+        l.add_text(std::path::Path::new("t.tsv"), "everything normal\twithout abnormal findings\n").unwrap();
         let q = "adult physical, everything normal";
         assert_eq!(ordered(&Question::new(q, &l.terms(q)), &exams)[0], "Z00.00");
         // What a supply is billed by is no qualifier.
-        let lancets = [
-            (Icd10Cm, "B66.2", "Dicroceliasis lancet"),
-            (Hcpcs, "A4259", "Lancets per box"),
-        ];
+        let lancets = [(Icd10Cm, "B66.2", "Dicroceliasis lancet"), (Hcpcs, "A4259", "Lancets per box")];
         assert_eq!(order("lancets", &lancets)[0], "A4259");
-        assert!(
-            is_quality_code("G9548")
-                && is_quality_code("M1218")
-                && !is_quality_code("G0438")
-                && !is_quality_code("M0201")
-                && !is_quality_code("G95é")
-        );
+        assert!(is_quality_code("G9548") && is_quality_code("M1218") && !is_quality_code("G0438") && !is_quality_code("M0201") && !is_quality_code("G95é"));
         // "Uncomplicated" is the default's word.
-        let asthma = [
-            (Icd10Cm, "J45.998", "Other asthma"),
-            (Icd10Cm, "J45.909", "Unspecified asthma, uncomplicated"),
-        ];
+        let asthma = [(Icd10Cm, "J45.998", "Other asthma"), (Icd10Cm, "J45.909", "Unspecified asthma, uncomplicated")];
         assert_eq!(order("asthma", &asthma)[0], "J45.909");
     }
 
     #[test]
     fn a_dose_says_less_than_the_drug() {
-        let drugs = [
-            (Hcpcs, "J2470", "Inj pantoprazole sodium 40mg"),
-            (Hcpcs, "J1650", "Inj enoxaparin sodium"),
-        ];
+        let drugs = [(Hcpcs, "J2470", "Inj pantoprazole sodium 40mg"), (Hcpcs, "J1650", "Inj enoxaparin sodium")];
         assert_eq!(order("lovenox 40mg", &drugs)[0], "J1650");
         assert_eq!(order("lovenox 40 mg", &drugs)[0], "J1650");
         // A brand name no title holds is its generic name in full; the route is a detail.
-        let infusions = [
-            (Hcpcs, "J7070", "D5w infusion"),
-            (Hcpcs, "J9271", "Inj pembrolizumab 1 mg"),
-        ];
+        let infusions = [(Hcpcs, "J7070", "D5w infusion"), (Hcpcs, "J9271", "Inj pembrolizumab 1 mg")];
         assert_eq!(order("keytruda infusion", &infusions)[0], "J9271");
         // Between doses of one drug, the dose still decides.
-        let doses = [
-            (Hcpcs, "J7050", "Normal saline solution infus 250 cc"),
-            (Hcpcs, "J7030", "Normal saline solution infus 1000 cc"),
-        ];
+        let doses = [(Hcpcs, "J7050", "Normal saline solution infus 250 cc"), (Hcpcs, "J7030", "Normal saline solution infus 1000 cc")];
         assert_eq!(order("normal saline 1000 cc", &doses)[0], "J7030");
     }
 
@@ -3420,158 +2007,50 @@ mod tests {
         assert_eq!(system_hint(&w("CPT or HCPCS for a walker")), None);
         assert_eq!(system_hint(&w("video visit, CPT modifier")), Some(Modifier));
         assert_eq!(modifier_kind(&w("video visit, CPT modifier")), Some(true));
-        assert_eq!(
-            modifier_kind(&w("HCPCS modifiers for a video visit")),
-            Some(false)
-        );
+        assert_eq!(modifier_kind(&w("HCPCS modifiers for a video visit")), Some(false));
         assert_eq!(modifier_kind(&w("CPT code for a video visit")), None);
-        let got = order(
-            "phone visit, audio only, CPT modifier",
-            &[
-                (Modifier, "FQ", "Audio-only telehealth"),
-                (Modifier, "93", "Audio-only telehealth"),
-            ],
-        );
+        let got = order("phone visit, audio only, CPT modifier", &[(Modifier, "FQ", "Audio-only telehealth"), (Modifier, "93", "Audio-only telehealth")]);
         assert_eq!(got[0], "93");
         assert_eq!(letter_hint(&w("J-code for ketorolac")), Some('J'));
         assert_eq!(letter_hint(&w("e codes")), None);
-        assert_eq!(
-            words("one hour of psychotherapy"),
-            ["60", "minutes", "of", "psychotherapy"]
-        );
-        assert_eq!(
-            words("DM w/o complications"),
-            ["dm", "without", "complications"]
-        );
+        assert_eq!(words("one hour of psychotherapy"), ["60", "minutes", "of", "psychotherapy"]);
+        assert_eq!(words("DM w/o complications"), ["dm", "without", "complications"]);
     }
 
     #[test]
     fn a_follow_up_side_or_number_replaces_the_earlier_one() {
         let l = lexicon();
-        let after = |earlier: &str, query: &str| {
-            Question::new(query, &l.terms(query))
-                .continuing(Question::new(earlier, &l.terms(earlier)))
-        };
+        let after = |earlier: &str, query: &str| Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier)));
         let q = after("right knee osteoarthritis", "oops, it's the left knee");
-        assert!(
-            !q.asked.contains(&stem("right"))
-                && q.asked.contains(&stem("left"))
-                && q.asked.contains(&stem("osteoarthritis"))
-        );
+        assert!(!q.asked.contains(&stem("right")) && q.asked.contains(&stem("left")) && q.asked.contains(&stem("osteoarthritis")));
         assert!(!q.concepts.iter().any(|c| c.literal == [stem("right")]));
         let q = after("pressure ulcer stage 3", "now stage 4");
         assert_eq!(q.numbers, [4.0]);
         assert!(!q.sequence.contains(&"3".to_string()) && !q.asked.contains("3"));
-        let q = after(
-            "pressure ulcer stage 3, right heel",
-            "and the stage is unknown?",
-        );
+        let q = after("pressure ulcer stage 3, right heel", "and the stage is unknown?");
         assert_eq!(q.numbers, [3.0]);
         assert!(q.asked.contains(&stem("right")));
-        let knees = [
-            (
-                Icd10Cm,
-                "M17.11",
-                "Unilateral primary osteoarthritis, right knee",
-            ),
-            (
-                Icd10Cm,
-                "M17.12",
-                "Unilateral primary osteoarthritis, left knee",
-            ),
-        ];
-        assert_eq!(
-            order_after(
-                "right knee osteoarthritis",
-                "oops, it's the left knee",
-                &knees
-            )[0],
-            "M17.12"
-        );
-        let ulcers = [
-            (
-                Icd10Cm,
-                "L89.153",
-                "Pressure ulcer of sacral region, stage 3",
-            ),
-            (
-                Icd10Cm,
-                "L89.154",
-                "Pressure ulcer of sacral region, stage 4",
-            ),
-        ];
-        assert_eq!(
-            order_after(
-                "pressure ulcer of sacral region stage 3",
-                "it got worse, now stage 4",
-                &ulcers
-            )[0],
-            "L89.154"
-        );
+        let knees = [(Icd10Cm, "M17.11", "Unilateral primary osteoarthritis, right knee"), (Icd10Cm, "M17.12", "Unilateral primary osteoarthritis, left knee")];
+        assert_eq!(order_after("right knee osteoarthritis", "oops, it's the left knee", &knees)[0], "M17.12");
+        let ulcers = [(Icd10Cm, "L89.153", "Pressure ulcer of sacral region, stage 3"), (Icd10Cm, "L89.154", "Pressure ulcer of sacral region, stage 4")];
+        assert_eq!(order_after("pressure ulcer of sacral region stage 3", "it got worse, now stage 4", &ulcers)[0], "L89.154");
         // Without a side or number of its own, the earlier one holds.
-        assert_eq!(
-            order_after(
-                "right knee osteoarthritis",
-                "and for a follow-up visit?",
-                &knees
-            )[0],
-            "M17.11"
-        );
+        assert_eq!(order_after("right knee osteoarthritis", "and for a follow-up visit?", &knees)[0], "M17.11");
         // "The one with complications" is not type 1.
-        let diabetes = [
-            (
-                Icd10Cm,
-                "E10.8",
-                "Type 1 diabetes mellitus with unspecified complications",
-            ),
-            (
-                Icd10Cm,
-                "E11.8",
-                "Type 2 diabetes mellitus with unspecified complications",
-            ),
-        ];
-        assert_eq!(
-            order_after(
-                "type 2 diabetes without complications",
-                "the one with complications?",
-                &diabetes
-            )[0],
-            "E11.8"
-        );
+        let diabetes = [(Icd10Cm, "E10.8", "Type 1 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications")];
+        assert_eq!(order_after("type 2 diabetes without complications", "the one with complications?", &diabetes)[0], "E11.8");
     }
 
     #[test]
     fn one_that_points_to_a_thing_is_no_count() {
-        assert_eq!(
-            question_words("AWV, she had one last year"),
-            ["awv", ",", "she", "had", "last", "year"]
-        );
-        assert_eq!(
-            question_words("the one with contrast"),
-            ["the", "with", "contrast"]
-        );
+        assert_eq!(question_words("AWV, she had one last year"), ["awv", ",", "she", "had", "last", "year"]);
+        assert_eq!(question_words("the one with contrast"), ["the", "with", "contrast"]);
         assert_eq!(question_words("which one?"), ["which", ","]);
-        assert_eq!(
-            question_words("one view, level one, synvisc one knee"),
-            ["1", "view", ",", "level", "1", ",", "synvisc", "1", "knee"]
-        );
+        assert_eq!(question_words("one view, level one, synvisc one knee"), ["1", "view", ",", "level", "1", ",", "synvisc", "1", "knee"]);
         // In a title it is a count or a name.
-        assert_eq!(
-            words("Hyaluronan, synvisc-one"),
-            ["hyaluronan", ",", "synvisc", "1"]
-        );
+        assert_eq!(words("Hyaluronan, synvisc-one"), ["hyaluronan", ",", "synvisc", "1"]);
         // A well visit for an infant under one year is not what "had one last year" asks for.
-        let visits = [
-            (
-                Cpt,
-                "99391",
-                "Well visit, established patient, under 1 year",
-            ),
-            (Hcpcs, "G0439", "Annual wellness visit, subsequent"),
-        ];
-        assert_eq!(
-            order("annual wellness visit, had one last year", &visits)[0],
-            "G0439"
-        );
+        let visits = [(Cpt, "99391", "Well visit, established patient, under 1 year"), (Hcpcs, "G0439", "Annual wellness visit, subsequent")];
+        assert_eq!(order("annual wellness visit, had one last year", &visits)[0], "G0439");
     }
 }

@@ -112,19 +112,11 @@ const SNIPPET_CHARS: usize = 240;
 /// character (encounter), side or level of an ICD-10-CM code, the next CPT or HCPCS codes of
 /// a family ("with contrast" after 74176).
 fn neighbours(code: &str) -> Vec<String> {
-    let Some(last) = code
-        .chars()
-        .last()
-        .filter(|c| c.is_ascii_alphanumeric() && code.is_ascii() && code.len() >= 5)
-    else {
+    let Some(last) = code.chars().last().filter(|c| c.is_ascii_alphanumeric() && code.is_ascii() && code.len() >= 5) else {
         return vec![];
     };
     let stem = &code[..code.len() - 1];
-    ('0'..='9')
-        .chain('A'..='Z')
-        .filter(|&c| c != last)
-        .map(|c| format!("{stem}{c}"))
-        .collect()
+    ('0'..='9').chain('A'..='Z').filter(|&c| c != last).map(|c| format!("{stem}{c}")).collect()
 }
 
 /// The codes `hits` point to (primaries, replacements), up to [`LINKS_PER_CODE`] each, none of
@@ -134,12 +126,7 @@ fn links_of(hits: &[StoreHit], known: &[String]) -> Vec<String> {
     let mut pointed: Vec<String> = vec![];
     for hit in hits {
         let own = hit.payload.code.as_deref();
-        let mut links: Vec<&String> = hit
-            .payload
-            .codes
-            .iter()
-            .filter(|c| Some(c.as_str()) != own && !known.contains(c))
-            .collect();
+        let mut links: Vec<&String> = hit.payload.codes.iter().filter(|c| Some(c.as_str()) != own && !known.contains(c)).collect();
         links.sort_by_key(|c| hit.payload.text.find(c.as_str()).unwrap_or(usize::MAX));
         for code in links.into_iter().take(LINKS_PER_CODE) {
             if !pointed.contains(code) {
@@ -169,61 +156,32 @@ fn is_add_on(payload: &ChunkPayload) -> bool {
 /// with 99291"; not "is 99292 an add-on").
 fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
     let lower = query.to_lowercase();
-    let words: Vec<&str> = lower
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let replacement = words
-        .iter()
-        .any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor"));
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    let replacement = words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor"));
     let primary = words.iter().any(|w| matches!(*w, "primary" | "primaries"));
     let mut answers: Vec<String> = vec![];
     for h in exact {
         let own = h.payload.code.as_deref();
         let deleted = h.payload.text.contains(DELETED_LINE);
         if (replacement && deleted) || (primary && is_add_on(&h.payload)) {
-            answers.extend(
-                h.payload
-                    .codes
-                    .iter()
-                    .filter(|c| Some(c.as_str()) != own)
-                    .cloned(),
-            );
+            answers.extend(h.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned());
         }
     }
     // "Is 90472 an add-on?" (or, in a follow-up, "is it an add-on?") asks about the code;
     // "what add-on goes with 37252" for its add-ons, though 37252 is an add-on of other codes.
-    let names: Vec<String> = exact
-        .iter()
-        .filter_map(|h| h.payload.code.as_deref())
-        .map(str::to_lowercase)
-        .chain(["it", "this", "that"].map(String::from))
-        .collect();
+    let names: Vec<String> = exact.iter().filter_map(|h| h.payload.code.as_deref()).map(str::to_lowercase).chain(["it", "this", "that"].map(String::from)).collect();
     let about_the_code = names.iter().any(|name| {
         lower.match_indices(name.as_str()).any(|(at, _)| {
-            let word_start = lower[..at]
-                .chars()
-                .next_back()
-                .is_none_or(|c| !c.is_alphanumeric());
+            let word_start = lower[..at].chars().next_back().is_none_or(|c| !c.is_alphanumeric());
             let after = lower[at + name.len()..].trim_start();
-            word_start
-                && ["an add", "a add", "add"]
-                    .iter()
-                    .any(|p| after.starts_with(p))
+            word_start && ["an add", "a add", "add"].iter().any(|p| after.starts_with(p))
         })
     });
     if asks_for_add_ons(query) && !about_the_code {
-        let named: Vec<&str> = exact
-            .iter()
-            .filter_map(|h| h.payload.code.as_deref())
-            .collect();
+        let named: Vec<&str> = exact.iter().filter_map(|h| h.payload.code.as_deref()).collect();
         let add_on_of_named = |h: &&StoreHit| {
             let own = h.payload.code.as_deref();
-            is_add_on(&h.payload)
-                && h.payload
-                    .codes
-                    .iter()
-                    .any(|c| Some(c.as_str()) != own && named.contains(&c.as_str()))
+            is_add_on(&h.payload) && h.payload.codes.iter().any(|c| Some(c.as_str()) != own && named.contains(&c.as_str()))
         };
         let add_ons = exact.iter().chain(linked).filter(add_on_of_named);
         answers.extend(add_ons.filter_map(|h| h.payload.code.clone()));
@@ -240,27 +198,14 @@ fn asks_for_add_ons(query: &str) -> bool {
 /// The add-ons among `hits` (points linking to the `named` codes), up to [`LINKS_PER_CODE`] per
 /// named code, those with the fewest primaries first (99292 belongs to 99291 alone; G2211 to
 /// every office visit), then in code order.
-fn add_ons_of(
-    mut hits: Vec<StoreHit>,
-    named: &[String],
-    system: Option<CodeSystem>,
-) -> Vec<StoreHit> {
+fn add_ons_of(mut hits: Vec<StoreHit>, named: &[String], system: Option<CodeSystem>) -> Vec<StoreHit> {
     hits.retain(|h| is_add_on(&h.payload) && system.is_none_or(|s| h.payload.system == s));
-    hits.sort_by(|a, b| {
-        a.payload
-            .codes
-            .len()
-            .cmp(&b.payload.codes.len())
-            .then_with(|| a.payload.code.cmp(&b.payload.code))
-    });
+    hits.sort_by(|a, b| a.payload.codes.len().cmp(&b.payload.codes.len()).then_with(|| a.payload.code.cmp(&b.payload.code)));
     let mut kept: Vec<StoreHit> = vec![];
     for code in named {
         let mine: Vec<StoreHit> = hits
             .iter()
-            .filter(|h| {
-                h.payload.codes.contains(code)
-                    && !kept.iter().any(|k| k.payload.key == h.payload.key)
-            })
+            .filter(|h| h.payload.codes.contains(code) && !kept.iter().any(|k| k.payload.key == h.payload.key))
             .take(LINKS_PER_CODE)
             .cloned()
             .collect();
@@ -317,13 +262,7 @@ impl Retriever {
         config: SearchConfig,
     ) -> Self {
         // The BM25 average length only weights documents; queries encode the same whatever it is.
-        Self {
-            store,
-            embedder,
-            bm25: Arc::new(Bm25Encoder::new(1.0)),
-            lexicon,
-            config,
-        }
+        Self { store, embedder, bm25: Arc::new(Bm25Encoder::new(1.0)), lexicon, config }
     }
 
     pub fn lexicon(&self) -> &Lexicon {
@@ -337,26 +276,17 @@ impl Retriever {
             return Err(RetrievalError::EmptyQuery);
         }
         if chars > self.config.max_query_chars {
-            return Err(RetrievalError::QueryTooLong {
-                got: chars,
-                max: self.config.max_query_chars,
-            });
+            return Err(RetrievalError::QueryTooLong { got: chars, max: self.config.max_query_chars });
         }
         let limit = request.limit.unwrap_or(self.config.default_limit);
         if limit == 0 || limit > self.config.max_limit {
-            return Err(RetrievalError::BadLimit {
-                max: self.config.max_limit,
-            });
+            return Err(RetrievalError::BadLimit { max: self.config.max_limit });
         }
         Ok(limit)
     }
 
     /// The records of `codes`, with no store call when there are none.
-    async fn lookup(
-        &self,
-        codes: &[String],
-        system: Option<CodeSystem>,
-    ) -> Result<Vec<StoreHit>, StoreError> {
+    async fn lookup(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError> {
         match codes.is_empty() {
             true => Ok(vec![]),
             false => self.store.lookup_codes(codes, system).await,
@@ -376,13 +306,7 @@ impl Retriever {
         let (pinned, subjects) = match &request.context {
             Some(_) if analyze::code_candidates(&request.query).is_empty() => {
                 let mut about = analysis.codes.clone();
-                about.extend(
-                    request
-                        .subjects
-                        .iter()
-                        .filter(|c| !analysis.codes.contains(c))
-                        .cloned(),
-                );
+                about.extend(request.subjects.iter().filter(|c| !analysis.codes.contains(c)).cloned());
                 match request.pin_subjects {
                     true => (about, vec![]),
                     false => (vec![], about),
@@ -404,8 +328,7 @@ impl Retriever {
             _ => vec![],
         };
         let asked_systems = systems.clone();
-        let of_asked_system =
-            |h: &StoreHit| asked_systems.is_empty() || asked_systems.contains(&h.payload.system);
+        let of_asked_system = |h: &StoreHit| asked_systems.is_empty() || asked_systems.contains(&h.payload.system);
         let searched = match systems.is_empty() {
             true => &analysis.expanded,
             false => &analysis.expanded_unnamed,
@@ -421,19 +344,14 @@ impl Retriever {
         let mut exact = exact?;
         // "It" is the earlier answer's codes, but a question for another code system is not
         // answered by them, nor by what they point to.
-        let other_system =
-            request.pin_subjects && request.context.is_some() && !asked_systems.is_empty();
+        let other_system = request.pin_subjects && request.context.is_some() && !asked_systems.is_empty();
         if other_system {
             exact.retain(of_asked_system);
         }
         // Keep the order in which the query named the codes.
         exact.sort_by_key(|h| {
             let code = h.payload.code.clone().unwrap_or_default();
-            analysis
-                .codes
-                .iter()
-                .position(|c| *c == code)
-                .unwrap_or(usize::MAX)
+            analysis.codes.iter().position(|c| *c == code).unwrap_or(usize::MAX)
         });
         // The codes the named codes point to (an add-on's primaries, a deleted code's
         // replacements) come right after them: "what replaced 75946" asks for 37253.
@@ -460,11 +378,7 @@ impl Retriever {
             }
         };
         // The linked codes and a follow-up's subjects are looked up while the hybrid search runs.
-        let mut family: Vec<String> = subjects
-            .iter()
-            .cloned()
-            .chain(subjects.iter().flat_map(|c| neighbours(c)))
-            .collect();
+        let mut family: Vec<String> = subjects.iter().cloned().chain(subjects.iter().flat_map(|c| neighbours(c))).collect();
         let (found, linked, family_hits, add_ons) = tokio::join!(
             self.store.search(&query),
             self.lookup(&pointed, request.system),
@@ -475,27 +389,13 @@ impl Retriever {
         linked.extend(add_ons_of(add_ons?, &pinned, request.system));
         let mut family_hits = family_hits?;
         // What the subjects point to ("and the replacement?"), looked up once they are known.
-        let subject_hits: Vec<StoreHit> = family_hits
-            .iter()
-            .filter(|h| {
-                h.payload
-                    .code
-                    .as_ref()
-                    .is_some_and(|c| subjects.contains(c))
-            })
-            .cloned()
-            .collect();
+        let subject_hits: Vec<StoreHit> = family_hits.iter().filter(|h| h.payload.code.as_ref().is_some_and(|c| subjects.contains(c))).cloned().collect();
         let subject_links = links_of(&subject_hits, &family);
         family_hits.extend(self.lookup(&subject_links, request.system).await?);
         family.splice(subjects.len()..subjects.len(), subject_links);
         // The subjects first, then what they point to, then their neighbours in code order,
         // then what the search found.
-        family_hits.sort_by_key(|h| {
-            family
-                .iter()
-                .position(|c| Some(c.as_str()) == h.payload.code.as_deref())
-                .unwrap_or(usize::MAX)
-        });
+        family_hits.sort_by_key(|h| family.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
         family_hits.dedup_by(|a, b| a.payload.key == b.payload.key);
         found.retain(|h| !family_hits.iter().any(|x| x.payload.key == h.payload.key));
         // Naming a code says its title: a neighbour's words that the subject shares (its side,
@@ -513,21 +413,11 @@ impl Retriever {
             linked.retain(of_asked_system);
         }
         // What the named codes point to in the order they point to it, then their add-ons.
-        linked.sort_by_key(|h| {
-            pointed
-                .iter()
-                .position(|c| Some(c.as_str()) == h.payload.code.as_deref())
-                .unwrap_or(usize::MAX)
-        });
+        linked.sort_by_key(|h| pointed.iter().position(|c| Some(c.as_str()) == h.payload.code.as_deref()).unwrap_or(usize::MAX));
         let mut seen = std::collections::HashSet::new();
         linked.retain(|h| seen.insert(h.payload.key.clone()));
         let named = exact.len() + linked.len();
-        found.retain(|h| {
-            !exact
-                .iter()
-                .chain(&linked)
-                .any(|x| x.payload.key == h.payload.key)
-        });
+        found.retain(|h| !exact.iter().chain(&linked).any(|x| x.payload.key == h.payload.key));
         found.truncate(RERANK_DEPTH.max(limit));
         if rerank_on {
             let candidates: Vec<Candidate> = found
@@ -551,15 +441,10 @@ impl Retriever {
             // A question about the rules is answered by the passage, then by the codes it is
             // about, best first ("TCM rules, high complexity, seen 5 days after discharge": the
             // TCM passage, then 99496), before other passages.
-            if question.rules
-                && found
-                    .first()
-                    .is_some_and(|h| h.payload.system == CodeSystem::Guideline)
-            {
+            if question.rules && found.first().is_some_and(|h| h.payload.system == CodeSystem::Guideline) {
                 let about = found[0].payload.codes.clone();
-                let (theirs, rest): (Vec<StoreHit>, Vec<StoreHit>) = found
-                    .drain(1..)
-                    .partition(|h| h.payload.code.as_ref().is_some_and(|c| about.contains(c)));
+                let (theirs, rest): (Vec<StoreHit>, Vec<StoreHit>) =
+                    found.drain(1..).partition(|h| h.payload.code.as_ref().is_some_and(|c| about.contains(c)));
                 found.extend(theirs);
                 found.extend(rest);
             }
@@ -567,38 +452,18 @@ impl Retriever {
         // Ranked on headers; the passages of the hits kept come in one more lookup.
         found.truncate(limit.saturating_sub(named));
         let keys: Vec<String> = found.iter().map(|h| h.payload.key.clone()).collect();
-        let mut full: HashMap<String, ChunkPayload> = self
-            .store
-            .payloads(&keys)
-            .await?
-            .into_iter()
-            .map(|p| (p.key.clone(), p))
-            .collect();
-        let found = found.into_iter().filter_map(|h| {
-            full.remove(&h.payload.key)
-                .map(|payload| StoreHit { payload, ..h })
-        });
+        let mut full: HashMap<String, ChunkPayload> =
+            self.store.payloads(&keys).await?.into_iter().map(|p| (p.key.clone(), p)).collect();
+        let found = found.into_iter().filter_map(|h| full.remove(&h.payload.key).map(|payload| StoreHit { payload, ..h }));
         // What the question asks of a named code may be what it points to: a deleted code's
         // replacement ("what do I use now instead of 99218"), an add-on's primary ("the primary
         // for 11103"), or its add-ons ("the add-on to go with 96365"). Those come first, named
         // or linked.
         let answers = asked_links(&request.query, &exact, &linked);
-        let mut named_hits: Vec<(MatchKind, StoreHit)> = exact
-            .into_iter()
-            .map(|h| (MatchKind::Exact, h))
-            .chain(linked.into_iter().map(|h| (MatchKind::Linked, h)))
-            .collect();
-        named_hits.sort_by_key(|(_, h)| {
-            h.payload
-                .code
-                .as_ref()
-                .and_then(|c| answers.iter().position(|a| a == c))
-                .unwrap_or(usize::MAX)
-        });
-        let mut hits: Vec<SearchHit> = named_hits
-            .into_iter()
-            .map(|(kind, h)| SearchHit::from_store(h, kind))
-            .collect();
+        let mut named_hits: Vec<(MatchKind, StoreHit)> =
+            exact.into_iter().map(|h| (MatchKind::Exact, h)).chain(linked.into_iter().map(|h| (MatchKind::Linked, h))).collect();
+        named_hits.sort_by_key(|(_, h)| h.payload.code.as_ref().and_then(|c| answers.iter().position(|a| a == c)).unwrap_or(usize::MAX));
+        let mut hits: Vec<SearchHit> = named_hits.into_iter().map(|(kind, h)| SearchHit::from_store(h, kind)).collect();
         hits.truncate(limit);
         hits.extend(found.map(|h| SearchHit::from_store(h, MatchKind::Search)));
         Ok(hits)
@@ -617,10 +482,6 @@ mod tests {
         assert!(!n.contains(&"S72.001A".to_string()));
         assert!(neighbours("74176").contains(&"74177".to_string()));
         // Modifiers and odd text have none.
-        assert!(
-            neighbours("25").is_empty()
-                && neighbours("é1234").is_empty()
-                && neighbours("").is_empty()
-        );
+        assert!(neighbours("25").is_empty() && neighbours("é1234").is_empty() && neighbours("").is_empty());
     }
 }

@@ -25,22 +25,15 @@ pub struct Spelling {
 
 /// The lower-cased words of `text` worth knowing: runs of ASCII letters of four or more.
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_ascii_alphabetic())
-        .filter(|w| w.len() >= 4)
-        .map(str::to_ascii_lowercase)
+    text.split(|c: char| !c.is_ascii_alphabetic()).filter(|w| w.len() >= 4).map(str::to_ascii_lowercase)
 }
 
 /// The vocabulary of `records` (counted) and of `known` words (count 0 where no record has
 /// them), as the file holds it.
-pub fn vocabulary<'a>(
-    records: &[CodeRecord],
-    known: impl IntoIterator<Item = &'a str>,
-) -> BTreeMap<String, u32> {
+pub fn vocabulary<'a>(records: &[CodeRecord], known: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, u32> {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for r in records {
-        let texts = std::iter::once(&r.title)
-            .chain(r.description.as_ref())
-            .chain(&r.synonyms);
+        let texts = std::iter::once(&r.title).chain(r.description.as_ref()).chain(&r.synonyms);
         for w in texts.flat_map(|t| words(t)) {
             *counts.entry(w).or_default() += 1;
         }
@@ -66,23 +59,14 @@ impl Spelling {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(e) => {
-                return Err(LexiconError::File {
-                    file: path.into(),
-                    message: e.to_string(),
-                })
-            }
+            Err(e) => return Err(LexiconError::File { file: path.into(), message: e.to_string() }),
         };
         let mut counts = HashMap::new();
         for (i, line) in text.lines().enumerate() {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
             }
-            let err = || LexiconError::Line {
-                file: path.into(),
-                line: i + 1,
-                message: "expected `word<TAB>count`".into(),
-            };
+            let err = || LexiconError::Line { file: path.into(), line: i + 1, message: "expected `word<TAB>count`".into() };
             let (w, n) = line.split_once('\t').ok_or_else(err)?;
             counts.insert(w.to_string(), n.trim().parse::<u32>().map_err(|_| err())?);
         }
@@ -90,9 +74,7 @@ impl Spelling {
     }
 
     pub fn from_counts(counts: impl IntoIterator<Item = (String, u32)>) -> Self {
-        Self {
-            counts: counts.into_iter().collect(),
-        }
+        Self { counts: counts.into_iter().collect() }
     }
 
     /// Some code record uses `word`.
@@ -107,17 +89,11 @@ impl Spelling {
     /// The title word `word` misspells, when it is unknown and one edit from one; a plural
     /// ("alzhiemers") is corrected as its singular ("alzheimer"), which titles hold.
     pub fn correct(&self, word: &str) -> Option<&str> {
-        if self.counts.is_empty()
-            || word.len() < MIN_LEN
-            || !word.bytes().all(|b| b.is_ascii_lowercase())
-            || self.knows(word)
-        {
+        if self.counts.is_empty() || word.len() < MIN_LEN || !word.bytes().all(|b| b.is_ascii_lowercase()) || self.knows(word) {
             return None;
         }
         self.one_edit(word).or_else(|| {
-            let singular = word
-                .strip_suffix('s')
-                .filter(|w| w.len() >= MIN_LEN && !self.knows(w))?;
+            let singular = word.strip_suffix('s').filter(|w| w.len() >= MIN_LEN && !self.knows(w))?;
             self.one_edit(singular)
         })
     }
@@ -126,9 +102,7 @@ impl Spelling {
         let b = word.as_bytes();
         let mut best: Option<(&str, u32)> = None;
         let mut consider = |cand: Vec<u8>| {
-            let Ok(cand) = String::from_utf8(cand) else {
-                return;
-            };
+            let Ok(cand) = String::from_utf8(cand) else { return };
             if let Some((w, &n)) = self.counts.get_key_value(&cand) {
                 if n > 0 && best.is_none_or(|(bw, bn)| n > bn || (n == bn && w.as_str() < bw)) {
                     best = Some((w.as_str(), n));
@@ -165,16 +139,8 @@ mod tests {
 
     fn spelling() -> Spelling {
         Spelling::from_counts(
-            [
-                ("thyroid", 40),
-                ("seizure", 12),
-                ("kidney", 30),
-                ("warts", 3),
-                ("wants", 0),
-                ("lipoma", 2),
-                ("diploma", 0),
-            ]
-            .map(|(w, n)| (w.to_string(), n)),
+            [("thyroid", 40), ("seizure", 12), ("kidney", 30), ("warts", 3), ("wants", 0), ("lipoma", 2), ("diploma", 0)]
+                .map(|(w, n)| (w.to_string(), n)),
         )
     }
 
@@ -185,30 +151,18 @@ mod tests {
         assert_eq!(s.correct("siezure"), Some("seizure"));
         assert_eq!(s.correct("kidny"), Some("kidney"), "a letter dropped");
         assert_eq!(s.correct("kidnney"), Some("kidney"), "a letter added");
-        assert_eq!(
-            s.correct("siezures"),
-            Some("seizure"),
-            "a plural as its singular"
-        );
+        assert_eq!(s.correct("siezures"), Some("seizure"), "a plural as its singular");
         assert_eq!(s.correct("thyriods"), Some("thyroid"));
     }
 
     #[test]
     fn known_words_and_short_words_stay() {
         let s = spelling();
-        assert_eq!(
-            s.correct("wants"),
-            None,
-            "an English word is no misspelling of warts"
-        );
+        assert_eq!(s.correct("wants"), None, "an English word is no misspelling of warts");
         assert_eq!(s.correct("lipoma"), None);
         assert_eq!(s.correct("wart"), None, "too short to tell");
         assert_eq!(s.correct("zzzzzzz"), None);
-        assert_eq!(
-            s.correct("qarts"),
-            None,
-            "the first letter stays: \"qarts\" is no misspelling of warts"
-        );
+        assert_eq!(s.correct("qarts"), None, "the first letter stays: \"qarts\" is no misspelling of warts");
         assert_eq!(Spelling::default().correct("thyriod"), None);
     }
 

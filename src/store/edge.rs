@@ -9,17 +9,16 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use qdrant_edge::{
-    Condition, CreateIndex, EdgeConfig, EdgeShard, EdgeSparseVectorParamsBuilder,
-    EdgeVectorParamsBuilder, FieldCondition, FieldIndexOperations, Filter, Fusion, JsonPath, Match,
-    Modifier, NamedQuery, Payload, PayloadFieldSchema, PayloadSchemaType, PointId,
-    PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum, QueryRequest,
-    ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, VectorInternal, Vectors,
+    Condition, CreateIndex, EdgeConfig, EdgeShard, EdgeSparseVectorParamsBuilder, EdgeVectorParamsBuilder,
+    FieldCondition, FieldIndexOperations, Filter, Fusion, JsonPath, Match, Modifier, NamedQuery, Payload,
+    PayloadFieldSchema, PayloadSchemaType, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch,
+    QueryEnum, QueryRequest, ScoringQuery, ScrollRequest, SparseVector, UpdateOperation, VectorInternal, Vectors,
     WithPayloadInterface, WithVector,
 };
 
 use super::{
-    overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta,
-    VectorQuery, VectorStore, DENSE, HEADER_FIELDS, INDEXED_FIELDS, SPARSE,
+    overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta, VectorQuery,
+    VectorStore, DENSE, HEADER_FIELDS, INDEXED_FIELDS, SPARSE,
 };
 use crate::codes::CodeSystem;
 
@@ -54,10 +53,7 @@ impl EdgeStore {
                 .map_err(|e| StoreError::Backend(format!("{}: {e}", meta_path.display())))?;
             let shard = EdgeShard::load(dir, None).map_err(|e| {
                 if e.to_string().contains("WouldBlock") {
-                    StoreError::Backend(format!(
-                        "{} is in use by another codecite process",
-                        dir.display()
-                    ))
+                    StoreError::Backend(format!("{} is in use by another codecite process", dir.display()))
                 } else {
                     StoreError::Backend(format!("{}: {e}", dir.display()))
                 }
@@ -65,10 +61,7 @@ impl EdgeStore {
             // A shard built before a field was indexed gets the index now (the links, "codes",
             // since 2026-12-03): filtering on an unindexed field reads every payload.
             let schema = shard.info().payload_schema;
-            let missing: Vec<&str> = INDEXED_FIELDS
-                .into_iter()
-                .filter(|f| !schema.keys().any(|k| k.to_string() == *f))
-                .collect();
+            let missing: Vec<&str> = INDEXED_FIELDS.into_iter().filter(|f| !schema.keys().any(|k| k.to_string() == *f)).collect();
             for field in &missing {
                 index(&shard, field)?;
             }
@@ -82,11 +75,7 @@ impl EdgeStore {
     }
 
     fn shard(&self) -> Result<Arc<EdgeShard>, StoreError> {
-        self.shard
-            .read()
-            .expect("lock")
-            .clone()
-            .ok_or(StoreError::NotInitialized)
+        self.shard.read().expect("lock").clone().ok_or(StoreError::NotInitialized)
     }
 
     /// Runs a write and its flush under the writer lock on a blocking thread.
@@ -108,16 +97,12 @@ impl EdgeStore {
         f: impl FnOnce(&EdgeShard) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let shard = self.shard()?;
-        tokio::task::spawn_blocking(move || f(&shard))
-            .await
-            .map_err(backend)?
+        tokio::task::spawn_blocking(move || f(&shard)).await.map_err(backend)?
     }
 }
 
 fn path(field: &str) -> JsonPath {
-    field
-        .parse()
-        .expect("static field names are valid JSON paths")
+    field.parse().expect("static field names are valid JSON paths")
 }
 
 fn index(shard: &EdgeShard, field: &str) -> Result<(), StoreError> {
@@ -138,18 +123,13 @@ fn system_filter(systems: &[CodeSystem]) -> Option<Filter> {
 }
 
 fn payload_of(payload: Option<Payload>) -> Result<ChunkPayload, StoreError> {
-    let map = payload
-        .ok_or_else(|| StoreError::Payload("point without payload".into()))?
-        .0;
+    let map = payload.ok_or_else(|| StoreError::Payload("point without payload".into()))?.0;
     serde_json::from_value(serde_json::Value::Object(map.into_iter().collect()))
         .map_err(|e| StoreError::Payload(e.to_string()))
 }
 
 fn sparse(v: &crate::embed::SparseVec) -> VectorInternal {
-    VectorInternal::Sparse(SparseVector {
-        indices: v.indices.clone(),
-        values: v.values.clone(),
-    })
+    VectorInternal::Sparse(SparseVector { indices: v.indices.clone(), values: v.values.clone() })
 }
 
 #[async_trait::async_trait]
@@ -176,16 +156,8 @@ impl VectorStore for EdgeStore {
             std::fs::create_dir_all(&dir).map_err(backend)?;
             let config = EdgeConfig::builder()
                 .on_disk_payload(false)
-                .vector(
-                    DENSE,
-                    EdgeVectorParamsBuilder::new(dim, qdrant_edge::Distance::Cosine).build(),
-                )
-                .sparse_vector(
-                    SPARSE,
-                    EdgeSparseVectorParamsBuilder::new()
-                        .modifier(Modifier::Idf)
-                        .build(),
-                )
+                .vector(DENSE, EdgeVectorParamsBuilder::new(dim, qdrant_edge::Distance::Cosine).build())
+                .sparse_vector(SPARSE, EdgeSparseVectorParamsBuilder::new().modifier(Modifier::Idf).build())
                 .build();
             let shard = EdgeShard::new(&dir, config).map_err(backend)?;
             for field in INDEXED_FIELDS {
@@ -212,10 +184,7 @@ impl VectorStore for EdgeStore {
                     offset,
                     limit: Some(10_000),
                     filter: None,
-                    with_payload: Some(WithPayloadInterface::Fields(vec![
-                        path("key"),
-                        path("hash"),
-                    ])),
+                    with_payload: Some(WithPayloadInterface::Fields(vec![path("key"), path("hash")])),
                     with_vector: WithVector::Bool(false),
                     order_by: None,
                 };
@@ -241,19 +210,14 @@ impl VectorStore for EdgeStore {
         for p in points {
             let vectors = Vectors::new_named([
                 (DENSE.to_string(), qdrant_edge::Vector::new_dense(p.dense)),
-                (
-                    SPARSE.to_string(),
-                    qdrant_edge::Vector::from(sparse(&p.sparse)),
-                ),
+                (SPARSE.to_string(), qdrant_edge::Vector::from(sparse(&p.sparse))),
             ]);
             let payload = serde_json::to_value(&p.payload).expect("payload serializes");
-            structs.push(
-                PointStruct::new(PointId::Uuid(point_id(&p.payload.key)), vectors, payload).into(),
-            );
+            structs.push(PointStruct::new(PointId::Uuid(point_id(&p.payload.key)), vectors, payload).into());
         }
-        self.write(UpdateOperation::PointOperation(
-            PointOperations::UpsertPoints(PointInsertOperations::PointsList(structs)),
-        ))
+        self.write(UpdateOperation::PointOperation(PointOperations::UpsertPoints(PointInsertOperations::PointsList(
+            structs,
+        ))))
         .await
     }
 
@@ -262,10 +226,7 @@ impl VectorStore for EdgeStore {
             return Ok(());
         }
         let ids = keys.iter().map(|k| PointId::Uuid(point_id(k))).collect();
-        self.write(UpdateOperation::PointOperation(
-            PointOperations::DeletePoints { ids },
-        ))
-        .await
+        self.write(UpdateOperation::PointOperation(PointOperations::DeletePoints { ids })).await
     }
 
     async fn optimize(&self) -> Result<(), StoreError> {
@@ -282,14 +243,8 @@ impl VectorStore for EdgeStore {
     }
 
     async fn search(&self, query: &VectorQuery) -> Result<Vec<StoreHit>, StoreError> {
-        let dense = query
-            .dense
-            .clone()
-            .map(|v| NamedQuery::new(VectorInternal::Dense(v), DENSE));
-        let sparse = query
-            .sparse
-            .as_ref()
-            .map(|v| NamedQuery::new(sparse(v), SPARSE));
+        let dense = query.dense.clone().map(|v| NamedQuery::new(VectorInternal::Dense(v), DENSE));
+        let sparse = query.sparse.as_ref().map(|v| NamedQuery::new(sparse(v), SPARSE));
         let nearest = |q: NamedQuery<VectorInternal>| ScoringQuery::Vector(QueryEnum::Nearest(q));
         let limit = overfetch(query.limit);
         // The filter goes into each prefetch as well as the fusion, so that each list the fusion
@@ -306,13 +261,7 @@ impl VectorStore for EdgeStore {
                     filter: filter.clone(),
                     score_threshold: None,
                 };
-                (
-                    vec![prefetch(d), prefetch(s)],
-                    ScoringQuery::Fusion(Fusion::Rrf {
-                        k: query.rrf_k.max(1),
-                        weights: None,
-                    }),
-                )
+                (vec![prefetch(d), prefetch(s)], ScoringQuery::Fusion(Fusion::Rrf { k: query.rrf_k.max(1), weights: None }))
             }
             (Some(one), None) | (None, Some(one)) => (vec![], nearest(one)),
             (None, None) => return Ok(vec![]),
@@ -337,12 +286,7 @@ impl VectorStore for EdgeStore {
             let points = shard.query(request).map_err(backend)?;
             let mut hits = points
                 .into_iter()
-                .map(|p| {
-                    Ok(StoreHit {
-                        score: p.score,
-                        payload: payload_of(p.payload)?,
-                    })
-                })
+                .map(|p| Ok(StoreHit { score: p.score, payload: payload_of(p.payload)? }))
                 .collect::<Result<Vec<_>, StoreError>>()?;
             rank_hits(&mut hits);
             hits.truncate(final_limit);
@@ -353,46 +297,23 @@ impl VectorStore for EdgeStore {
 
     async fn payloads(&self, keys: &[String]) -> Result<Vec<ChunkPayload>, StoreError> {
         let filter = Filter::new_must(keyword("key", Match::from(keys.to_vec())));
-        Ok(self
-            .scroll(filter, keys.len())
-            .await?
-            .into_iter()
-            .map(|h| h.payload)
-            .collect())
+        Ok(self.scroll(filter, keys.len()).await?.into_iter().map(|h| h.payload).collect())
     }
 
-    async fn lookup_codes(
-        &self,
-        codes: &[String],
-        system: Option<CodeSystem>,
-    ) -> Result<Vec<StoreHit>, StoreError> {
+    async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError> {
         let mut must = vec![keyword("code", Match::from(codes.to_vec()))];
         if let Some(s) = system {
             must.push(keyword("system", Match::from(s.as_str().to_string())));
         }
-        self.scroll(
-            Filter {
-                must: Some(must),
-                ..Default::default()
-            },
-            codes.len() * 2,
-        )
-        .await
+        self.scroll(Filter { must: Some(must), ..Default::default() }, codes.len() * 2).await
     }
 
-    async fn linking_to(
-        &self,
-        codes: &[String],
-        limit: usize,
-    ) -> Result<Vec<StoreHit>, StoreError> {
+    async fn linking_to(&self, codes: &[String], limit: usize) -> Result<Vec<StoreHit>, StoreError> {
         let filter = Filter {
             must: Some(vec![keyword("codes", Match::from(codes.to_vec()))]),
             must_not: Some(vec![
                 keyword("code", Match::from(codes.to_vec())),
-                keyword(
-                    "system",
-                    Match::from(CodeSystem::Guideline.as_str().to_string()),
-                ),
+                keyword("system", Match::from(CodeSystem::Guideline.as_str().to_string())),
             ]),
             ..Default::default()
         };
@@ -423,15 +344,7 @@ impl EdgeStore {
                 order_by: None,
             };
             let (records, _) = shard.scroll(request).map_err(backend)?;
-            records
-                .into_iter()
-                .map(|r| {
-                    Ok(StoreHit {
-                        score: 1.0,
-                        payload: payload_of(r.payload)?,
-                    })
-                })
-                .collect()
+            records.into_iter().map(|r| Ok(StoreHit { score: 1.0, payload: payload_of(r.payload)? })).collect()
         })
         .await
     }

@@ -36,17 +36,9 @@ pub enum StoreError {
     #[error("the vector store is unavailable: {0}")]
     Unavailable(String),
     #[error("the vector store at {location} was built by embedder {found} but this configuration uses {expected}; re-ingest with `codecite ingest --reset`")]
-    EmbedderMismatch {
-        location: String,
-        found: String,
-        expected: String,
-    },
+    EmbedderMismatch { location: String, found: String, expected: String },
     #[error("the vector store at {location} has layout {found}, this build expects {expected}; re-ingest with `codecite ingest --reset`")]
-    LayoutMismatch {
-        location: String,
-        found: u32,
-        expected: u32,
-    },
+    LayoutMismatch { location: String, found: u32, expected: u32 },
     #[error("the vector store has not been created yet; run `codecite ingest`")]
     NotInitialized,
     #[error("stored payload is unreadable: {0}")]
@@ -148,10 +140,7 @@ pub struct StoreHit {
 
 /// UUID of a chunk key, the same in both backends.
 pub fn point_id(key: &str) -> uuid::Uuid {
-    uuid::Uuid::new_v5(
-        &uuid::Uuid::NAMESPACE_URL,
-        format!("codecite:{key}").as_bytes(),
-    )
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, format!("codecite:{key}").as_bytes())
 }
 
 /// Highest score first; equal scores ordered by code then key, so that rankings are
@@ -161,13 +150,7 @@ pub fn rank_hits(hits: &mut [StoreHit]) {
         b.score
             .partial_cmp(&a.score)
             .unwrap_or(Ordering::Equal)
-            .then_with(|| {
-                a.payload
-                    .code
-                    .as_deref()
-                    .unwrap_or("~")
-                    .cmp(b.payload.code.as_deref().unwrap_or("~"))
-            })
+            .then_with(|| a.payload.code.as_deref().unwrap_or("~").cmp(b.payload.code.as_deref().unwrap_or("~")))
             .then_with(|| a.payload.key.cmp(&b.payload.key))
     });
 }
@@ -201,15 +184,10 @@ pub trait VectorStore: Send + Sync {
     /// The full payloads of the points with these keys (any order; unknown keys left out).
     async fn payloads(&self, keys: &[String]) -> Result<Vec<ChunkPayload>, StoreError>;
     /// Points whose `code` is one of `codes` (exact lookup, no scoring).
-    async fn lookup_codes(
-        &self,
-        codes: &[String],
-        system: Option<CodeSystem>,
-    ) -> Result<Vec<StoreHit>, StoreError>;
+    async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError>;
     /// Up to `limit` code points (no guideline passages) that link to one of `codes` without
     /// being one: the add-ons that name them as primaries, the deleted codes they replaced.
-    async fn linking_to(&self, codes: &[String], limit: usize)
-        -> Result<Vec<StoreHit>, StoreError>;
+    async fn linking_to(&self, codes: &[String], limit: usize) -> Result<Vec<StoreHit>, StoreError>;
     async fn count(&self) -> Result<usize, StoreError>;
 }
 
@@ -246,36 +224,14 @@ mod tests {
         ];
         rank_hits(&mut hits);
         let keys: Vec<_> = hits.iter().map(|h| h.payload.key.as_str()).collect();
-        assert_eq!(
-            keys,
-            [
-                "code:CPT:99215",
-                "code:CPT:99213",
-                "code:CPT:99214",
-                "note:a",
-                "note:b"
-            ]
-        );
+        assert_eq!(keys, ["code:CPT:99215", "code:CPT:99213", "code:CPT:99214", "note:a", "note:b"]);
     }
 
     #[test]
     fn meta_check_names_both_embedders() {
-        let meta = StoreMeta {
-            embedder: "static/a/256".into(),
-            dim: 256,
-            bm25_avg_len: 10.0,
-            layout: LAYOUT_VERSION,
-        };
+        let meta = StoreMeta { embedder: "static/a/256".into(), dim: 256, bm25_avg_len: 10.0, layout: LAYOUT_VERSION };
         assert!(meta.check("x", "static/a/256", 256).is_ok());
-        let err = meta
-            .check("data/qdrant", "openai/m/1536", 1536)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("static/a/256")
-                && err.contains("openai/m/1536")
-                && err.contains("--reset"),
-            "{err}"
-        );
+        let err = meta.check("data/qdrant", "openai/m/1536", 1536).unwrap_err().to_string();
+        assert!(err.contains("static/a/256") && err.contains("openai/m/1536") && err.contains("--reset"), "{err}");
     }
 }

@@ -5,18 +5,17 @@
 use std::collections::HashMap;
 
 use qdrant_client::qdrant::{
-    Condition, CountPointsBuilder, CreateCollectionBuilder, CreateFieldIndexCollectionBuilder,
-    DeletePointsBuilder, Distance, FieldType, Filter, Modifier, NamedVectors,
-    PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, PrefetchQueryBuilder, Query,
-    QueryPointsBuilder, RrfBuilder, ScrollPointsBuilder, SparseVectorParamsBuilder,
-    SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector, VectorInput, VectorParamsBuilder,
-    VectorsConfigBuilder,
+    Condition, CountPointsBuilder, CreateCollectionBuilder,
+    CreateFieldIndexCollectionBuilder, DeletePointsBuilder, Distance, FieldType, Filter, Modifier, NamedVectors,
+    PayloadIncludeSelector, PointId, PointStruct, PointsIdsList, PrefetchQueryBuilder, Query, QueryPointsBuilder,
+    RrfBuilder, ScrollPointsBuilder, SparseVectorParamsBuilder, SparseVectorsConfigBuilder, UpsertPointsBuilder, Vector,
+    VectorInput, VectorParamsBuilder, VectorsConfigBuilder,
 };
 use qdrant_client::{Payload, Qdrant, QdrantError};
 
 use super::{
-    overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta,
-    VectorQuery, VectorStore, DENSE, HEADER_FIELDS, INDEXED_FIELDS, SPARSE,
+    overfetch, point_id, rank_hits, ChunkPayload, ChunkPoint, StoreError, StoreHit, StoreMeta, VectorQuery,
+    VectorStore, DENSE, HEADER_FIELDS, INDEXED_FIELDS, SPARSE,
 };
 use crate::codes::CodeSystem;
 use crate::config::QdrantConfig;
@@ -29,12 +28,7 @@ pub struct ServerStore {
 }
 
 /// What a Qdrant node says when the replicas a request needs are on peers it cannot reach.
-const PEERS_DOWN: [&str; 4] = [
-    "currently unavailable",
-    "No active replica",
-    "Connection refused",
-    "transport error",
-];
+const PEERS_DOWN: [&str; 4] = ["currently unavailable", "No active replica", "Connection refused", "transport error"];
 
 /// A server that cannot be reached, or a cluster that cannot serve the request right now (a
 /// shard with no live replica, a lost leader), is `Unavailable`; anything else is `Backend`.
@@ -42,22 +36,15 @@ fn backend(e: QdrantError) -> StoreError {
     use tonic::Code;
     match &e {
         QdrantError::ResponseError { status }
-            if matches!(
-                status.code(),
-                Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled
-            ) =>
+            if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded | Code::Cancelled) =>
         {
             StoreError::Unavailable(e.to_string())
         }
         // A node passes on what its peers' shards could not serve as an internal error.
-        QdrantError::ResponseError { status }
-            if PEERS_DOWN.iter().any(|m| status.message().contains(m)) =>
-        {
+        QdrantError::ResponseError { status } if PEERS_DOWN.iter().any(|m| status.message().contains(m)) => {
             StoreError::Unavailable(e.to_string())
         }
-        QdrantError::ResourceExhaustedError { .. } | QdrantError::Io(_) => {
-            StoreError::Unavailable(e.to_string())
-        }
+        QdrantError::ResourceExhaustedError { .. } | QdrantError::Io(_) => StoreError::Unavailable(e.to_string()),
         _ => StoreError::Backend(e.to_string()),
     }
 }
@@ -76,21 +63,13 @@ impl ServerStore {
             builder = builder.api_key(key.to_string());
         }
         let client = builder.build().map_err(backend)?;
-        Ok(Self {
-            client,
-            url: url.to_string(),
-            collection: collection.to_string(),
-            layout: layout.clone(),
-        })
+        Ok(Self { client, url: url.to_string(), collection: collection.to_string(), layout: layout.clone() })
     }
 
     /// A keyword index on a payload field, waited for.
     async fn index(&self, field: &str) -> Result<(), StoreError> {
         self.client
-            .create_field_index(
-                CreateFieldIndexCollectionBuilder::new(&self.collection, field, FieldType::Keyword)
-                    .wait(true),
-            )
+            .create_field_index(CreateFieldIndexCollectionBuilder::new(&self.collection, field, FieldType::Keyword).wait(true))
             .await
             .map_err(backend)?;
         Ok(())
@@ -102,15 +81,9 @@ impl ServerStore {
     }
 }
 
-fn payload_of(
-    payload: HashMap<String, qdrant_client::qdrant::Value>,
-) -> Result<ChunkPayload, StoreError> {
-    let map: serde_json::Map<String, serde_json::Value> = payload
-        .into_iter()
-        .map(|(k, v)| (k, v.into_json()))
-        .collect();
-    serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|e| StoreError::Payload(e.to_string()))
+fn payload_of(payload: HashMap<String, qdrant_client::qdrant::Value>) -> Result<ChunkPayload, StoreError> {
+    let map: serde_json::Map<String, serde_json::Value> = payload.into_iter().map(|(k, v)| (k, v.into_json())).collect();
+    serde_json::from_value(serde_json::Value::Object(map)).map_err(|e| StoreError::Payload(e.to_string()))
 }
 
 #[async_trait::async_trait]
@@ -120,32 +93,17 @@ impl VectorStore for ServerStore {
     }
 
     async fn meta(&self) -> Result<Option<StoreMeta>, StoreError> {
-        if !self
-            .client
-            .collection_exists(&self.collection)
-            .await
-            .map_err(backend)?
-        {
+        if !self.client.collection_exists(&self.collection).await.map_err(backend)? {
             return Ok(None);
         }
-        let info = self
-            .client
-            .collection_info(&self.collection)
-            .await
-            .map_err(backend)?
-            .result;
+        let info = self.client.collection_info(&self.collection).await.map_err(backend)?.result;
         // A collection created before a field was indexed gets the index now (the links,
         // "codes", since 2026-12-03), as an Edge shard does on open.
         let schema = info.as_ref().map(|r| &r.payload_schema);
-        for field in INDEXED_FIELDS
-            .into_iter()
-            .filter(|f| schema.is_some_and(|s| !s.contains_key(*f)))
-        {
+        for field in INDEXED_FIELDS.into_iter().filter(|f| schema.is_some_and(|s| !s.contains_key(*f))) {
             self.index(field).await?;
         }
-        let value = info
-            .and_then(|r| r.config)
-            .and_then(|c| c.metadata.get(META_KEY).cloned());
+        let value = info.and_then(|r| r.config).and_then(|c| c.metadata.get(META_KEY).cloned());
         match value {
             None => Ok(None),
             Some(v) => serde_json::from_value(v.into_json())
@@ -155,31 +113,15 @@ impl VectorStore for ServerStore {
     }
 
     async fn create(&self, meta: &StoreMeta) -> Result<(), StoreError> {
-        if self
-            .client
-            .collection_exists(&self.collection)
-            .await
-            .map_err(backend)?
-        {
-            self.client
-                .delete_collection(&self.collection)
-                .await
-                .map_err(backend)?;
+        if self.client.collection_exists(&self.collection).await.map_err(backend)? {
+            self.client.delete_collection(&self.collection).await.map_err(backend)?;
         }
         let mut vectors = VectorsConfigBuilder::default();
-        vectors.add_named_vector_params(
-            DENSE,
-            VectorParamsBuilder::new(meta.dim as u64, Distance::Cosine),
-        );
+        vectors.add_named_vector_params(DENSE, VectorParamsBuilder::new(meta.dim as u64, Distance::Cosine));
         let mut sparse = SparseVectorsConfigBuilder::default();
-        sparse.add_named_vector_params(
-            SPARSE,
-            SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
-        );
-        let metadata: HashMap<String, serde_json::Value> = HashMap::from([(
-            META_KEY.to_string(),
-            serde_json::to_value(meta).expect("meta serializes"),
-        )]);
+        sparse.add_named_vector_params(SPARSE, SparseVectorParamsBuilder::default().modifier(Modifier::Idf));
+        let metadata: HashMap<String, serde_json::Value> =
+            HashMap::from([(META_KEY.to_string(), serde_json::to_value(meta).expect("meta serializes"))]);
         self.client
             .create_collection(
                 CreateCollectionBuilder::new(&self.collection)
@@ -204,21 +146,13 @@ impl VectorStore for ServerStore {
         loop {
             let mut request = ScrollPointsBuilder::new(&self.collection)
                 .limit(10_000)
-                .with_payload(PayloadIncludeSelector::new(vec![
-                    "key".to_string(),
-                    "hash".to_string(),
-                ]));
+                .with_payload(PayloadIncludeSelector::new(vec!["key".to_string(), "hash".to_string()]));
             if let Some(o) = offset.take() {
                 request = request.offset(o);
             }
             let response = self.client.scroll(request).await.map_err(backend)?;
             for point in response.result {
-                let get = |k: &str| {
-                    point
-                        .payload
-                        .get(k)
-                        .and_then(|v| v.as_str().map(|s| s.to_string()))
-                };
+                let get = |k: &str| point.payload.get(k).and_then(|v| v.as_str().map(|s| s.to_string()));
                 if let (Some(key), Some(hash)) = (get("key"), get("hash")) {
                     out.insert(key, hash);
                 }
@@ -235,18 +169,10 @@ impl VectorStore for ServerStore {
         for p in points {
             let vectors = NamedVectors::default()
                 .add_vector(DENSE, Vector::new_dense(p.dense))
-                .add_vector(
-                    SPARSE,
-                    Vector::new_sparse(p.sparse.indices, p.sparse.values),
-                );
-            let payload =
-                Payload::try_from(serde_json::to_value(&p.payload).expect("payload serializes"))
-                    .map_err(|e| StoreError::Payload(e.to_string()))?;
-            structs.push(PointStruct::new(
-                point_id(&p.payload.key).to_string(),
-                vectors,
-                payload,
-            ));
+                .add_vector(SPARSE, Vector::new_sparse(p.sparse.indices, p.sparse.values));
+            let payload = Payload::try_from(serde_json::to_value(&p.payload).expect("payload serializes"))
+                .map_err(|e| StoreError::Payload(e.to_string()))?;
+            structs.push(PointStruct::new(point_id(&p.payload.key).to_string(), vectors, payload));
         }
         self.client
             .upsert_points(UpsertPointsBuilder::new(&self.collection, structs).wait(true))
@@ -259,16 +185,9 @@ impl VectorStore for ServerStore {
         if keys.is_empty() {
             return Ok(());
         }
-        let ids: Vec<PointId> = keys
-            .iter()
-            .map(|k| PointId::from(point_id(k).to_string()))
-            .collect();
+        let ids: Vec<PointId> = keys.iter().map(|k| PointId::from(point_id(k).to_string())).collect();
         self.client
-            .delete_points(
-                DeletePointsBuilder::new(&self.collection)
-                    .points(PointsIdsList { ids })
-                    .wait(true),
-            )
+            .delete_points(DeletePointsBuilder::new(&self.collection).points(PointsIdsList { ids }).wait(true))
             .await
             .map_err(backend)?;
         Ok(())
@@ -280,22 +199,12 @@ impl VectorStore for ServerStore {
         use qdrant_client::qdrant::CollectionStatus;
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(600);
         loop {
-            let info = self
-                .client
-                .collection_info(&self.collection)
-                .await
-                .map_err(backend)?;
-            let status = info
-                .result
-                .map(|r| r.status())
-                .unwrap_or(CollectionStatus::UnknownCollectionStatus);
+            let info = self.client.collection_info(&self.collection).await.map_err(backend)?;
+            let status = info.result.map(|r| r.status()).unwrap_or(CollectionStatus::UnknownCollectionStatus);
             match status {
                 CollectionStatus::Green | CollectionStatus::Grey => return Ok(()),
                 CollectionStatus::Red => {
-                    return Err(StoreError::Backend(format!(
-                        "collection {} is red (an optimization failed)",
-                        self.collection
-                    )))
+                    return Err(StoreError::Backend(format!("collection {} is red (an optimization failed)", self.collection)))
                 }
                 _ if std::time::Instant::now() > deadline => {
                     tracing::warn!(collection = %self.collection, "indexing still running after 600 s; not waiting longer");
@@ -309,18 +218,10 @@ impl VectorStore for ServerStore {
     async fn search(&self, query: &VectorQuery) -> Result<Vec<StoreHit>, StoreError> {
         let limit = overfetch(query.limit);
         let dense = query.dense.clone().map(VectorInput::new_dense);
-        let sparse = query
-            .sparse
-            .as_ref()
-            .map(|s| VectorInput::new_sparse(s.indices.clone(), s.values.clone()));
+        let sparse = query.sparse.as_ref().map(|s| VectorInput::new_sparse(s.indices.clone(), s.values.clone()));
         let mut request = QueryPointsBuilder::new(&self.collection).limit(limit as u64);
         request = if query.headers_only {
-            request.with_payload(PayloadIncludeSelector::new(
-                HEADER_FIELDS
-                    .iter()
-                    .map(|f| f.to_string())
-                    .collect::<Vec<_>>(),
-            ))
+            request.with_payload(PayloadIncludeSelector::new(HEADER_FIELDS.iter().map(|f| f.to_string()).collect::<Vec<_>>()))
         } else {
             request.with_payload(true)
         };
@@ -330,10 +231,7 @@ impl VectorStore for ServerStore {
                 let prefetch_limit = query.prefetch.max(limit) as u64;
                 // Each prefetch is filtered too, as on Edge (see `EdgeStore::search`).
                 let prefetch = |q: Query, using: &str| {
-                    let p = PrefetchQueryBuilder::default()
-                        .query(q)
-                        .using(using)
-                        .limit(prefetch_limit);
+                    let p = PrefetchQueryBuilder::default().query(q).using(using).limit(prefetch_limit);
                     match &filter {
                         Some(f) => p.filter(f.clone()),
                         None => p,
@@ -342,9 +240,7 @@ impl VectorStore for ServerStore {
                 request
                     .add_prefetch(prefetch(Query::new_nearest(d), DENSE))
                     .add_prefetch(prefetch(Query::new_nearest(s), SPARSE))
-                    .query(Query::new_rrf(
-                        RrfBuilder::with_k(query.rrf_k.max(1) as u32),
-                    ))
+                    .query(Query::new_rrf(RrfBuilder::with_k(query.rrf_k.max(1) as u32)))
             }
             (Some(d), None) => request.query(Query::new_nearest(d)).using(DENSE),
             (None, Some(s)) => request.query(Query::new_nearest(s)).using(SPARSE),
@@ -357,12 +253,7 @@ impl VectorStore for ServerStore {
         let mut hits = response
             .result
             .into_iter()
-            .map(|p| {
-                Ok(StoreHit {
-                    score: p.score,
-                    payload: payload_of(p.payload)?,
-                })
-            })
+            .map(|p| Ok(StoreHit { score: p.score, payload: payload_of(p.payload)? }))
             .collect::<Result<Vec<_>, StoreError>>()?;
         rank_hits(&mut hits);
         hits.truncate(query.limit);
@@ -371,19 +262,10 @@ impl VectorStore for ServerStore {
 
     async fn payloads(&self, keys: &[String]) -> Result<Vec<ChunkPayload>, StoreError> {
         let filter = Filter::must([Condition::matches("key", keys.to_vec())]);
-        Ok(self
-            .scroll(filter, keys.len())
-            .await?
-            .into_iter()
-            .map(|h| h.payload)
-            .collect())
+        Ok(self.scroll(filter, keys.len()).await?.into_iter().map(|h| h.payload).collect())
     }
 
-    async fn lookup_codes(
-        &self,
-        codes: &[String],
-        system: Option<CodeSystem>,
-    ) -> Result<Vec<StoreHit>, StoreError> {
+    async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError> {
         let mut must = vec![Condition::matches("code", codes.to_vec())];
         if let Some(s) = system {
             must.push(Condition::matches("system", s.as_str().to_string()));
@@ -391,11 +273,7 @@ impl VectorStore for ServerStore {
         self.scroll(Filter::must(must), codes.len() * 2).await
     }
 
-    async fn linking_to(
-        &self,
-        codes: &[String],
-        limit: usize,
-    ) -> Result<Vec<StoreHit>, StoreError> {
+    async fn linking_to(&self, codes: &[String], limit: usize) -> Result<Vec<StoreHit>, StoreError> {
         let filter = Filter {
             must: vec![Condition::matches("codes", codes.to_vec())],
             must_not: vec![
@@ -408,19 +286,11 @@ impl VectorStore for ServerStore {
     }
 
     async fn count(&self) -> Result<usize, StoreError> {
-        if !self
-            .client
-            .collection_exists(&self.collection)
-            .await
-            .map_err(backend)?
-        {
+        if !self.client.collection_exists(&self.collection).await.map_err(backend)? {
             return Ok(0);
         }
-        let response = self
-            .client
-            .count(CountPointsBuilder::new(&self.collection).exact(true))
-            .await
-            .map_err(backend)?;
+        let response =
+            self.client.count(CountPointsBuilder::new(&self.collection).exact(true)).await.map_err(backend)?;
         Ok(response.result.map(|r| r.count as usize).unwrap_or(0))
     }
 }
@@ -431,20 +301,8 @@ impl ServerStore {
         if limit == 0 {
             return Ok(vec![]);
         }
-        let request = ScrollPointsBuilder::new(&self.collection)
-            .filter(filter)
-            .limit(limit as u32)
-            .with_payload(true);
+        let request = ScrollPointsBuilder::new(&self.collection).filter(filter).limit(limit as u32).with_payload(true);
         let response = self.client.scroll(request).await.map_err(backend)?;
-        response
-            .result
-            .into_iter()
-            .map(|p| {
-                Ok(StoreHit {
-                    score: 1.0,
-                    payload: payload_of(p.payload)?,
-                })
-            })
-            .collect()
+        response.result.into_iter().map(|p| Ok(StoreHit { score: 1.0, payload: payload_of(p.payload)? })).collect()
     }
 }

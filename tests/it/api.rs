@@ -9,10 +9,7 @@ use crate::helpers::{codes_of, urlencode, TestApp};
 async fn health_then_readiness_after_ingest() {
     let app = TestApp::unprepared().await;
     let (status, body) = app.get("/healthz").await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (StatusCode::OK, Some("ok"))
-    );
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ok")));
     let (status, body) = app.get("/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "not_ready");
@@ -28,14 +25,9 @@ async fn health_then_readiness_after_ingest() {
 #[tokio::test]
 async fn description_finds_its_code_in_the_top_three() {
     let app = TestApp::spawn().await;
-    let codes = app
-        .search_codes("type 2 diabetes without complications")
-        .await;
+    let codes = app.search_codes("type 2 diabetes without complications").await;
     let pos = codes.iter().position(|c| c == "E11.9");
-    assert!(
-        pos.is_some_and(|p| p < 3),
-        "E11.9 not in the top 3: {codes:?}"
-    );
+    assert!(pos.is_some_and(|p| p < 3), "E11.9 not in the top 3: {codes:?}");
 }
 
 #[tokio::test]
@@ -50,24 +42,10 @@ async fn named_codes_rank_first_in_any_spelling() {
     for field in ["codes", "title", "snippet", "score", "source"] {
         assert!(!first[field].is_null(), "hit lacks {field}: {first}");
     }
-    assert_eq!(
-        app.search_codes("e119").await[0],
-        "E11.9",
-        "ICD-10-CM without the dot"
-    );
-    assert_eq!(
-        app.search_codes("s72.001a").await[0],
-        "S72.001A",
-        "lower case with the dot"
-    );
-    let codes = app
-        .search_codes("can 99213 be billed with modifier 25 and 20610")
-        .await;
-    assert_eq!(
-        &codes[..3],
-        ["99213", "25", "20610"],
-        "named codes keep the order of the question"
-    );
+    assert_eq!(app.search_codes("e119").await[0], "E11.9", "ICD-10-CM without the dot");
+    assert_eq!(app.search_codes("s72.001a").await[0], "S72.001A", "lower case with the dot");
+    let codes = app.search_codes("can 99213 be billed with modifier 25 and 20610").await;
+    assert_eq!(&codes[..3], ["99213", "25", "20610"], "named codes keep the order of the question");
 }
 
 #[tokio::test]
@@ -77,81 +55,33 @@ async fn a_named_codes_links_come_right_after_it() {
     assert_eq!(status, StatusCode::OK);
     // The question asks for the replacement: it comes first, then the code named.
     let hits = body["hits"].as_array().unwrap();
-    assert_eq!(
-        (hits[0]["code"].as_str(), hits[0]["match"].as_str()),
-        (Some("37253"), Some("linked")),
-        "the replacement: {body}"
-    );
-    assert_eq!(
-        (hits[1]["code"].as_str(), hits[1]["match"].as_str()),
-        (Some("75946"), Some("exact"))
-    );
+    assert_eq!((hits[0]["code"].as_str(), hits[0]["match"].as_str()), (Some("37253"), Some("linked")), "the replacement: {body}");
+    assert_eq!((hits[1]["code"].as_str(), hits[1]["match"].as_str()), (Some("75946"), Some("exact")));
     // Asked about the deleted code itself, it comes first and its replacement next.
     let (_, body) = app.get("/api/search?q=when+was+75946+deleted").await;
-    let codes: Vec<&str> = body["hits"].as_array().unwrap()[..2]
-        .iter()
-        .map(|h| h["code"].as_str().unwrap_or("-"))
-        .collect();
+    let codes: Vec<&str> = body["hits"].as_array().unwrap()[..2].iter().map(|h| h["code"].as_str().unwrap_or("-")).collect();
     assert_eq!(codes, ["75946", "37253"], "{body}");
     // An add-on's primary, asked for, comes first.
     let codes = app.search_codes("whats the primary code for 99292").await;
     assert_eq!(codes[..2], ["99291", "99292"], "{codes:?}");
     // The fixture holds 90471 of 90472's three primaries; the others have no record to show.
     let (_, body) = app.get("/api/search?q=is+90472+an+add-on+code").await;
-    let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..3]
-        .iter()
-        .map(|h| {
-            (
-                h["code"].as_str().unwrap_or("-"),
-                h["match"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        kinds[..2],
-        [("90472", "exact"), ("90471", "linked")],
-        "an add-on's primary: {body}"
-    );
+    let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..3].iter().map(|h| (h["code"].as_str().unwrap_or("-"), h["match"].as_str().unwrap())).collect();
+    assert_eq!(kinds[..2], [("90472", "exact"), ("90471", "linked")], "an add-on's primary: {body}");
     assert_eq!(kinds[2].1, "search");
     // A question for add-ons gets the named code's add-ons, which point to it, first (37252 is
     // an add-on itself, and the primary of 37253); without the word, the code's passage and the
     // search's hits follow it.
     let (_, body) = app.get("/api/search?q=what+add-on+goes+with+37252").await;
-    let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..2]
-        .iter()
-        .map(|h| {
-            (
-                h["code"].as_str().unwrap_or("-"),
-                h["match"].as_str().unwrap(),
-            )
-        })
-        .collect();
-    assert_eq!(
-        kinds,
-        [("37253", "linked"), ("37252", "exact")],
-        "a primary's add-on: {body}"
-    );
+    let kinds: Vec<(&str, &str)> = body["hits"].as_array().unwrap()[..2].iter().map(|h| (h["code"].as_str().unwrap_or("-"), h["match"].as_str().unwrap())).collect();
+    assert_eq!(kinds, [("37253", "linked"), ("37252", "exact")], "a primary's add-on: {body}");
     let (_, body) = app.get("/api/search?q=is+37252+an+add-on").await;
-    assert_eq!(
-        body["hits"][0]["code"], "37252",
-        "asked about the code itself: {body}"
-    );
+    assert_eq!(body["hits"][0]["code"], "37252", "asked about the code itself: {body}");
     let (_, body) = app.get("/api/search?q=how+is+37252+documented").await;
-    assert!(
-        body["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .all(|h| h["match"] != "linked"),
-        "no add-on unasked: {body}"
-    );
+    assert!(body["hits"].as_array().unwrap().iter().all(|h| h["match"] != "linked"), "no add-on unasked: {body}");
     // A code the question names itself is not repeated as a link.
     let codes = app.search_codes("75946 and 37253").await;
-    assert_eq!(
-        codes.iter().filter(|c| *c == "37253").count(),
-        1,
-        "{codes:?}"
-    );
+    assert_eq!(codes.iter().filter(|c| *c == "37253").count(), 1, "{codes:?}");
     // The limit holds with links.
     let (_, body) = app.get("/api/search?q=is+90472+an+add-on&limit=2").await;
     assert_eq!(body["hits"].as_array().unwrap().len(), 2);
@@ -160,9 +90,7 @@ async fn a_named_codes_links_come_right_after_it() {
 #[tokio::test]
 async fn a_rules_question_gets_the_passage_then_the_codes_it_is_about() {
     let app = TestApp::spawn().await;
-    let codes = app
-        .search_codes("what are the rules for billing the visit when the doctor also injected the knee joint that day")
-        .await;
+    let codes = app.search_codes("what are the rules for billing the visit when the doctor also injected the knee joint that day").await;
     // The modifier 25 passage, then its codes (the knee injection, the visit levels, 25), before
     // any other passage.
     assert_eq!(codes[0], "-", "{codes:?}");
@@ -174,18 +102,11 @@ async fn a_rules_question_gets_the_passage_then_the_codes_it_is_about() {
 async fn system_filter_applies_to_every_hit() {
     let app = TestApp::spawn().await;
     for system in ["HCPCS", "ICD10CM", "CPT", "GUIDELINE"] {
-        let (status, body) = app
-            .get(&format!(
-                "/api/search?q=diabetes+injection+visit&limit=20&system={system}"
-            ))
-            .await;
+        let (status, body) = app.get(&format!("/api/search?q=diabetes+injection+visit&limit=20&system={system}")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         let hits = body["hits"].as_array().unwrap();
         assert!(!hits.is_empty(), "no {system} hits");
-        assert!(
-            hits.iter().all(|h| h["system"] == system),
-            "{system}: {body}"
-        );
+        assert!(hits.iter().all(|h| h["system"] == system), "{system}: {body}");
     }
     // A code named in the query but outside the filter is not returned.
     let (_, body) = app.get("/api/search?q=J1885&system=ICD10CM").await;
@@ -202,21 +123,13 @@ async fn lexicon_expands_abbreviations_and_lay_words() {
     let bare = bare.restart().await;
     assert!(bare.services().retriever.lexicon().is_empty());
 
-    let rank =
-        |codes: &[String], code: &str| codes.iter().position(|c| c == code).unwrap_or(usize::MAX);
+    let rank = |codes: &[String], code: &str| codes.iter().position(|c| c == code).unwrap_or(usize::MAX);
     // (Not "lap chole": the fused ranking finds the cholecystectomy without any lexicon.)
     for (query, code) in [("toradol", "J1885"), ("HTN", "I10")] {
         let with = app.search_codes(query).await;
         let without = bare.search_codes(query).await;
-        assert_eq!(
-            rank(&with, code),
-            0,
-            "{query}: {code} should rank first with the lexicon: {with:?}"
-        );
-        assert!(
-            rank(&without, code) > 0,
-            "{query}: the lexicon made no difference: {without:?}"
-        );
+        assert_eq!(rank(&with, code), 0, "{query}: {code} should rank first with the lexicon: {with:?}");
+        assert!(rank(&without, code) > 0, "{query}: the lexicon made no difference: {without:?}");
     }
 }
 
@@ -228,16 +141,8 @@ async fn rankings_are_stable_across_calls() {
         let (_, a) = app.get(&uri).await;
         let (_, b) = app.get(&uri).await;
         assert_eq!(a, b, "{q}");
-        let scores: Vec<f64> = a["hits"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|h| h["score"].as_f64().unwrap())
-            .collect();
-        assert!(
-            scores.windows(2).all(|w| w[0] >= w[1]) || a["hits"][0]["match"] == "exact",
-            "{q}: {scores:?}"
-        );
+        let scores: Vec<f64> = a["hits"].as_array().unwrap().iter().map(|h| h["score"].as_f64().unwrap()).collect();
+        assert!(scores.windows(2).all(|w| w[0] >= w[1]) || a["hits"][0]["match"] == "exact", "{q}: {scores:?}");
     }
 }
 
@@ -245,14 +150,9 @@ async fn rankings_are_stable_across_calls() {
 async fn search_modes_each_return_results() {
     let app = TestApp::spawn().await;
     for mode in ["hybrid", "dense", "bm25"] {
-        let (status, body) = app
-            .get(&format!("/api/search?q=heart+failure&mode={mode}"))
-            .await;
+        let (status, body) = app.get(&format!("/api/search?q=heart+failure&mode={mode}")).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert!(
-            codes_of(&body).contains(&"I50.9".to_string()),
-            "{mode}: {body}"
-        );
+        assert!(codes_of(&body).contains(&"I50.9".to_string()), "{mode}: {body}");
     }
     let (status, body) = app.get("/api/search?q=x&mode=magic").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -267,43 +167,22 @@ async fn bad_input_gets_a_json_4xx() {
         ("/api/search", StatusCode::BAD_REQUEST, "empty"),
         ("/api/search?q=", StatusCode::BAD_REQUEST, "empty"),
         ("/api/search?q=+++", StatusCode::BAD_REQUEST, "empty"),
-        (
-            &format!("/api/search?q={long}") as &str,
-            StatusCode::BAD_REQUEST,
-            "2001 characters",
-        ),
+        (&format!("/api/search?q={long}") as &str, StatusCode::BAD_REQUEST, "2001 characters"),
         ("/api/search?q=x&limit=0", StatusCode::BAD_REQUEST, "limit"),
-        (
-            "/api/search?q=x&limit=500",
-            StatusCode::BAD_REQUEST,
-            "limit",
-        ),
-        (
-            "/api/search?q=x&limit=ten",
-            StatusCode::BAD_REQUEST,
-            "not a number",
-        ),
+        ("/api/search?q=x&limit=500", StatusCode::BAD_REQUEST, "limit"),
+        ("/api/search?q=x&limit=ten", StatusCode::BAD_REQUEST, "not a number"),
         ("/api/search?q=x&system=CDT", StatusCode::BAD_REQUEST, "CDT"),
         ("/api/codes/Z99999999", StatusCode::NOT_FOUND, "no code"),
         ("/api/codes/99999", StatusCode::NOT_FOUND, "no code"),
         ("/api/codes/D0120", StatusCode::NOT_FOUND, "no code"),
-        (
-            "/api/codes/%3Cscript%3E",
-            StatusCode::BAD_REQUEST,
-            "not shaped like a code",
-        ),
+        ("/api/codes/%3Cscript%3E", StatusCode::BAD_REQUEST, "not shaped like a code"),
         ("/no/such/route", StatusCode::NOT_FOUND, "no such route"),
     ];
     for (uri, status, needle) in cases {
         let (got, body) = app.get(uri).await;
         assert_eq!(got, status, "{uri}: {body}");
-        let message = body["error"]["message"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{uri}: no error message in {body}"));
-        assert!(
-            message.contains(needle),
-            "{uri}: {message:?} lacks {needle:?}"
-        );
+        let message = body["error"]["message"].as_str().unwrap_or_else(|| panic!("{uri}: no error message in {body}"));
+        assert!(message.contains(needle), "{uri}: {message:?} lacks {needle:?}");
     }
     let exactly = "a".repeat(2000);
     let (status, _) = app.get(&format!("/api/search?q={exactly}")).await;
@@ -330,9 +209,5 @@ async fn code_records_carry_their_relationships() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["code"], "E11.9");
     assert_eq!(body["system"], "ICD10CM");
-    assert!(body["notes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|n| n.as_str().unwrap().starts_with("Excludes1")));
+    assert!(body["notes"].as_array().unwrap().iter().any(|n| n.as_str().unwrap().starts_with("Excludes1")));
 }

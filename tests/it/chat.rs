@@ -21,18 +21,10 @@ impl Answer {
         self.events.iter().map(|e| e.name.as_str()).collect()
     }
     fn text(&self) -> String {
-        self.events
-            .iter()
-            .filter(|e| e.name == "delta")
-            .map(|e| e.data["text"].as_str().unwrap())
-            .collect()
+        self.events.iter().filter(|e| e.name == "delta").map(|e| e.data["text"].as_str().unwrap()).collect()
     }
     fn all(&self, name: &str) -> Vec<&Value> {
-        self.events
-            .iter()
-            .filter(|e| e.name == name)
-            .map(|e| &e.data)
-            .collect()
+        self.events.iter().filter(|e| e.name == name).map(|e| &e.data).collect()
     }
     fn one(&self, name: &str) -> &Value {
         let all = self.all(name);
@@ -41,31 +33,19 @@ impl Answer {
     }
     /// The conversation this answer belongs to, for the next turn.
     fn conversation(&self) -> String {
-        self.one("meta")["conversation_id"]
-            .as_str()
-            .unwrap()
-            .to_string()
+        self.one("meta")["conversation_id"].as_str().unwrap().to_string()
     }
     fn citation(&self, code: &str) -> &Value {
-        self.all("citation")
-            .into_iter()
-            .find(|c| c["code"] == code)
-            .unwrap_or_else(|| panic!("no citation of {code}: {:?}", self.all("citation")))
+        self.all("citation").into_iter().find(|c| c["code"] == code).unwrap_or_else(|| panic!("no citation of {code}: {:?}", self.all("citation")))
     }
     /// meta first, sources second, exactly one terminal event, last.
     fn assert_well_formed(&self) {
         let names = self.names();
         assert_eq!(names.first(), Some(&"meta"), "{names:?}");
         assert_eq!(names.get(1), Some(&"sources"), "{names:?}");
-        let terminals = names
-            .iter()
-            .filter(|n| **n == "done" || **n == "error")
-            .count();
+        let terminals = names.iter().filter(|n| **n == "done" || **n == "error").count();
         assert_eq!(terminals, 1, "{names:?}");
-        assert!(
-            matches!(*names.last().unwrap(), "done" | "error"),
-            "{names:?}"
-        );
+        assert!(matches!(*names.last().unwrap(), "done" | "error"), "{names:?}");
     }
 }
 
@@ -77,9 +57,7 @@ async fn ask(app: &TestApp, body: Value) -> Answer {
     assert_eq!(headers["cache-control"], "no-cache");
     assert_eq!(headers["x-accel-buffering"], "no");
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let answer = Answer {
-        events: parse_sse(&String::from_utf8_lossy(&bytes)),
-    };
+    let answer = Answer { events: parse_sse(&String::from_utf8_lossy(&bytes)) };
     answer.assert_well_formed();
     answer
 }
@@ -90,11 +68,7 @@ async fn ask_q(app: &TestApp, question: &str) -> Answer {
 
 /// The next turn of `conversation`.
 async fn ask_in(app: &TestApp, conversation: &str, question: &str) -> Answer {
-    ask(
-        app,
-        json!({ "question": question, "conversation_id": conversation }),
-    )
-    .await
+    ask(app, json!({ "question": question, "conversation_id": conversation })).await
 }
 
 async fn with_llm(script: Script, adjust: impl FnOnce(&mut Config)) -> (TestApp, FakeLlm) {
@@ -111,33 +85,15 @@ async fn with_llm(script: Script, adjust: impl FnOnce(&mut Config)) -> (TestApp,
 
 #[tokio::test]
 async fn an_llm_answer_streams_with_verified_citations() {
-    let (app, llm) = with_llm(
-        Script::text(&[
-            "J1885 is ketorolac ",
-            "[1]; give it with ",
-            "96372 or 99213.",
-        ]),
-        |_| {},
-    )
-    .await;
+    let (app, llm) = with_llm(Script::text(&["J1885 is ketorolac ", "[1]; give it with ", "96372 or 99213."]), |_| {}).await;
     let a = ask_q(&app, "What is HCPCS J1885?").await;
-    assert_eq!(
-        a.text(),
-        "J1885 is ketorolac [1]; give it with 96372 or 99213."
-    );
+    assert_eq!(a.text(), "J1885 is ketorolac [1]; give it with 96372 or 99213.");
     let sources = a.one("sources").as_array().unwrap();
     assert_eq!(sources[0]["code"], "J1885");
     assert_eq!(sources[0]["n"], 1);
     assert_eq!(sources[0]["url"], "/codes/J1885");
     let j = a.citation("J1885");
-    assert_eq!(
-        (
-            j["verified"].as_bool(),
-            j["source_n"].as_u64(),
-            j["system"].as_str()
-        ),
-        (Some(true), Some(1), Some("HCPCS"))
-    );
+    assert_eq!((j["verified"].as_bool(), j["source_n"].as_u64(), j["system"].as_str()), (Some(true), Some(1), Some("HCPCS")));
     assert_eq!(a.citation("96372")["verified"], true);
     let done = a.one("done");
     assert_eq!(done["cited_codes"], json!(["J1885", "96372", "99213"]));
@@ -156,41 +112,15 @@ async fn an_llm_answer_streams_with_verified_citations() {
     let system = request["messages"][0]["content"].as_str().unwrap();
     assert!(system.contains("Never invent"), "{system}");
     let user = request["messages"][1]["content"].as_str().unwrap();
-    assert!(
-        user.contains("<source n=\"1\" system=\"HCPCS\" code=\"J1885\">"),
-        "{user}"
-    );
-    assert!(
-        user.trim_end().ends_with("Question: What is HCPCS J1885?"),
-        "{user}"
-    );
+    assert!(user.contains("<source n=\"1\" system=\"HCPCS\" code=\"J1885\">"), "{user}");
+    assert!(user.trim_end().ends_with("Question: What is HCPCS J1885?"), "{user}");
 }
 
 #[tokio::test]
 async fn codes_and_markers_split_across_chunks_are_handled() {
-    let (app, _llm) = with_llm(
-        Script::text(&[
-            "For this use E1",
-            "1.",
-            "9 [",
-            "1] and modifier ",
-            "2",
-            "5 with 9921",
-            "3.",
-        ]),
-        |_| {},
-    )
-    .await;
-    let a = ask_q(
-        &app,
-        "type 2 diabetes without complications at a visit with a procedure",
-    )
-    .await;
-    let cites: Vec<&str> = a
-        .all("citation")
-        .iter()
-        .map(|c| c["code"].as_str().unwrap())
-        .collect();
+    let (app, _llm) = with_llm(Script::text(&["For this use E1", "1.", "9 [", "1] and modifier ", "2", "5 with 9921", "3."]), |_| {}).await;
+    let a = ask_q(&app, "type 2 diabetes without complications at a visit with a procedure").await;
+    let cites: Vec<&str> = a.all("citation").iter().map(|c| c["code"].as_str().unwrap()).collect();
     assert_eq!(cites, ["E11.9", "25", "99213"]);
     assert_eq!(a.citation("E11.9")["source_n"], 1);
     assert!(a.all("citation").iter().all(|c| c["verified"] == true));
@@ -198,11 +128,7 @@ async fn codes_and_markers_split_across_chunks_are_handled() {
 
 #[tokio::test]
 async fn a_code_that_does_not_exist_is_flagged() {
-    let (app, _llm) = with_llm(
-        Script::text(&["Bill 99999 ", "and J9999 and E11.99 alongside J1885."]),
-        |_| {},
-    )
-    .await;
+    let (app, _llm) = with_llm(Script::text(&["Bill 99999 ", "and J9999 and E11.99 alongside J1885."]), |_| {}).await;
     let a = ask_q(&app, "What is J1885?").await;
     for fake in ["99999", "J9999", "E11.99"] {
         let c = a.citation(fake);
@@ -210,67 +136,40 @@ async fn a_code_that_does_not_exist_is_flagged() {
         assert!(c["source_n"].is_null());
     }
     assert_eq!(a.citation("J1885")["verified"], true);
-    assert_eq!(
-        a.one("done")["unverified_codes"],
-        json!(["99999", "J9999", "E11.99"])
-    );
+    assert_eq!(a.one("done")["unverified_codes"], json!(["99999", "J9999", "E11.99"]));
 }
 
 #[tokio::test]
 async fn a_mid_stream_failure_ends_with_one_error() {
     // The pause lets the first chunks reach us before the connection breaks.
-    let steps = vec![
-        Step::Text("J1885 is "),
-        Step::Text("ketorolac"),
-        Step::Wait(Duration::from_millis(200)),
-        Step::Fail,
-    ];
-    let script = Script {
-        failures_first: vec![],
-        steps,
-        finish: false,
-    };
+    let steps = vec![Step::Text("J1885 is "), Step::Text("ketorolac"), Step::Wait(Duration::from_millis(200)), Step::Fail];
+    let script = Script { failures_first: vec![], steps, finish: false };
     let (app, llm) = with_llm(script, |_| {}).await;
     let a = ask_q(&app, "What is J1885?").await;
     assert_eq!(a.text(), "J1885 is ketorolac");
     let error = a.one("error");
     assert_eq!(error["retryable"], true, "{error}");
     assert!(a.all("done").is_empty());
-    assert_eq!(
-        llm.calls(),
-        1,
-        "content was delivered, so nothing is retried"
-    );
+    assert_eq!(llm.calls(), 1, "content was delivered, so nothing is retried");
 }
 
 #[tokio::test]
 async fn a_stall_past_the_timeout_becomes_an_error_event() {
     let script = Script {
         failures_first: vec![],
-        steps: vec![
-            Step::Text("J1885 is "),
-            Step::Wait(Duration::from_secs(30)),
-            Step::Text("late"),
-        ],
+        steps: vec![Step::Text("J1885 is "), Step::Wait(Duration::from_secs(30)), Step::Text("late")],
         finish: true,
     };
     let (app, _llm) = with_llm(script, |c| c.llm.stall_secs = 0.3).await;
     let a = ask_q(&app, "What is J1885?").await;
     let error = a.one("error");
-    assert_eq!(
-        (error["code"].as_str(), error["retryable"].as_bool()),
-        (Some("llm_stalled"), Some(true))
-    );
+    assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some("llm_stalled"), Some(true)));
     assert!(!a.text().contains("late"));
 }
 
 #[tokio::test]
 async fn no_first_token_in_time_is_retried_then_reported() {
-    let script = Script {
-        failures_first: vec![],
-        steps: vec![Step::Wait(Duration::from_secs(30)), Step::Text("late")],
-        finish: true,
-    };
+    let script = Script { failures_first: vec![], steps: vec![Step::Wait(Duration::from_secs(30)), Step::Text("late")], finish: true };
     let (app, llm) = with_llm(script, |c| {
         c.llm.timeout_secs = 0.3;
         c.llm.retries = 1;
@@ -278,20 +177,14 @@ async fn no_first_token_in_time_is_retried_then_reported() {
     .await;
     let a = ask_q(&app, "What is J1885?").await;
     let error = a.one("error");
-    assert_eq!(
-        (error["code"].as_str(), error["retryable"].as_bool()),
-        (Some("llm_timeout"), Some(true))
-    );
+    assert_eq!((error["code"].as_str(), error["retryable"].as_bool()), (Some("llm_timeout"), Some(true)));
     assert_eq!(llm.calls(), 2, "one retry");
     assert!(a.all("delta").is_empty());
 }
 
 #[tokio::test]
 async fn transient_failures_before_the_first_token_are_retried() {
-    let script = Script {
-        failures_first: vec![503, 429],
-        ..Script::text(&["J1885 is ketorolac [1]."])
-    };
+    let script = Script { failures_first: vec![503, 429], ..Script::text(&["J1885 is ketorolac [1]."]) };
     let (app, llm) = with_llm(script, |c| c.llm.retries = 2).await;
     let a = ask_q(&app, "What is J1885?").await;
     assert_eq!(a.text(), "J1885 is ketorolac [1].");
@@ -299,19 +192,13 @@ async fn transient_failures_before_the_first_token_are_retried() {
     assert_eq!(llm.calls(), 3);
 
     // A client error is not retried.
-    let script = Script {
-        failures_first: vec![400],
-        ..Script::text(&["unused"])
-    };
+    let script = Script { failures_first: vec![400], ..Script::text(&["unused"]) };
     let (app, llm) = with_llm(script, |c| c.llm.retries = 2).await;
     let a = ask_q(&app, "What is J1885?").await;
     assert_eq!(a.one("error")["retryable"], false);
     assert_eq!(a.one("error")["code"], "llm_error");
     let message = a.one("error")["message"].as_str().unwrap();
-    assert!(
-        !message.contains("scripted") && !message.contains("400"),
-        "the provider's words stay in the log: {message}"
-    );
+    assert!(!message.contains("scripted") && !message.contains("400"), "the provider's words stay in the log: {message}");
     assert_eq!(llm.calls(), 1);
 }
 
@@ -319,20 +206,11 @@ async fn transient_failures_before_the_first_token_are_retried() {
 async fn a_client_that_disconnects_cancels_the_upstream_call() {
     let script = Script {
         failures_first: vec![],
-        steps: vec![
-            Step::Text("J1885 "),
-            Step::Wait(Duration::from_secs(30)),
-            Step::Text("never sent"),
-        ],
+        steps: vec![Step::Text("J1885 "), Step::Wait(Duration::from_secs(30)), Step::Text("never sent")],
         finish: true,
     };
     let (app, llm) = with_llm(script, |_| {}).await;
-    let response = app
-        .post_json(
-            "/api/chat",
-            &json!({"question": "What is J1885?"}).to_string(),
-        )
-        .await;
+    let response = app.post_json("/api/chat", &json!({"question": "What is J1885?"}).to_string()).await;
     let mut body = response.into_body();
     let mut seen = String::new();
     read_until(&mut body, &mut seen, "event: delta").await;
@@ -358,20 +236,13 @@ async fn bad_requests_are_refused_before_any_stream() {
         ("{\"question\": 5}", "question"),
         ("{\"question\": \"  \"}", "empty"),
         (&*json!({"question": long}).to_string(), "2001 characters"),
-        (
-            &*json!({"question": "hi", "conversation_id": "nope"}).to_string(),
-            "no conversation",
-        ),
+        (&*json!({"question": "hi", "conversation_id": "nope"}).to_string(), "no conversation"),
     ];
     for (body, needle) in cases {
         let response = app.post_json("/api/chat", body).await;
         let status = response.status();
         assert!(status.is_client_error(), "{body}: {status}");
-        assert_eq!(
-            response.headers()["content-type"],
-            "application/json",
-            "{body}"
-        );
+        assert_eq!(response.headers()["content-type"], "application/json", "{body}");
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let json: Value = serde_json::from_slice(&bytes).unwrap();
         let message = json["error"]["message"].as_str().unwrap();
@@ -385,69 +256,34 @@ async fn extractive_answers_for_the_main_question_kinds() {
 
     // Code lookup.
     let a = ask_q(&app, "What is HCPCS J1885?").await;
-    assert!(
-        a.text()
-            .contains("**J1885** (HCPCS Level II): Ketorolac tromethamine injection [1]"),
-        "{}",
-        a.text()
-    );
+    assert!(a.text().contains("**J1885** (HCPCS Level II): Ketorolac tromethamine injection [1]"), "{}", a.text());
     assert_eq!(a.one("done")["usage"]["generator"], "extractive");
     assert_eq!(a.one("done")["cited_codes"], json!(["J1885"]));
 
     // Description to code.
-    let a = ask_q(
-        &app,
-        "Which code for type 2 diabetes without complications?",
-    )
-    .await;
-    assert!(
-        a.text().starts_with("The best match is **E11.9**"),
-        "{}",
-        a.text()
-    );
+    let a = ask_q(&app, "Which code for type 2 diabetes without complications?").await;
+    assert!(a.text().starts_with("The best match is **E11.9**"), "{}", a.text());
     assert_eq!(a.citation("E11.9")["source_n"], 1);
 
     // Add-on and primary.
     let a = ask_q(&app, "Is 37253 an add-on code?").await;
-    assert!(
-        a.text()
-            .contains("add-on code: report it only together with its primary code 37252"),
-        "{}",
-        a.text()
-    );
-    assert!(
-        a.text().contains("It replaced the deleted code 75946"),
-        "{}",
-        a.text()
-    );
+    assert!(a.text().contains("add-on code: report it only together with its primary code 37252"), "{}", a.text());
+    assert!(a.text().contains("It replaced the deleted code 75946"), "{}", a.text());
     assert_eq!(a.citation("37252")["verified"], true);
 
     // Deleted and replaced.
     let a = ask_q(&app, "What replaced 75946?").await;
-    assert!(
-        a.text()
-            .contains("deleted in 2016; for current dates of service use 37253 instead"),
-        "{}",
-        a.text()
-    );
+    assert!(a.text().contains("deleted in 2016; for current dates of service use 37253 instead"), "{}", a.text());
 
     // Modifier, with the guideline note about it.
     let a = ask_q(&app, "When do I need modifier 25?").await;
     assert!(a.text().starts_with("Modifier **25**"), "{}", a.text());
-    assert!(
-        a.text().contains("From our guideline note “Modifier 25"),
-        "{}",
-        a.text()
-    );
+    assert!(a.text().contains("From our guideline note “Modifier 25"), "{}", a.text());
     assert_eq!(a.citation("25")["system"], "MODIFIER");
 
     // Nothing found, and a made-up code.
     let a = ask_q(&app, "What is the weather in Paris tomorrow?").await;
-    assert!(
-        a.text().starts_with("I could not find anything"),
-        "{}",
-        a.text()
-    );
+    assert!(a.text().starts_with("I could not find anything"), "{}", a.text());
     assert_eq!(a.one("done")["cited_codes"], json!([]));
     let a = ask_q(&app, "Can I bill 99999 today?").await;
     assert!(a.text().contains("There is no code 99999"), "{}", a.text());
@@ -455,11 +291,7 @@ async fn extractive_answers_for_the_main_question_kinds() {
 
     // A category is a real code, but not a billable one.
     let a = ask_q(&app, "Can I use S72.0 for a hip fracture?").await;
-    assert!(
-        a.text().contains("**S72.0** is an ICD-10-CM category"),
-        "{}",
-        a.text()
-    );
+    assert!(a.text().contains("**S72.0** is an ICD-10-CM category"), "{}", a.text());
     assert_eq!(a.citation("S72.0")["verified"], true);
 }
 
@@ -470,19 +302,9 @@ async fn follow_ups_continue_the_conversation() {
     let conversation = first.conversation();
     let second = ask_in(&app, &conversation, "Is it an add-on code?").await;
     assert_eq!(second.one("meta")["conversation_id"], conversation.as_str());
-    assert_eq!(
-        second.one("sources")[0]["code"],
-        "37253",
-        "the follow-up is about the code before"
-    );
+    assert_eq!(second.one("sources")[0]["code"], "37253", "the follow-up is about the code before");
     assert!(second.text().contains("add-on code"), "{}", second.text());
-    let turns = app
-        .services()
-        .chat
-        .conversations()
-        .recent(&conversation, 10)
-        .await
-        .unwrap();
+    let turns = app.services().chat.conversations().recent(&conversation, 10).await.unwrap();
     assert_eq!(turns.len(), 2);
     assert_eq!(turns[0].question, "What is 37253?");
     assert!(turns[1].cited_codes.contains(&"37253".to_string()));
@@ -490,20 +312,10 @@ async fn follow_ups_continue_the_conversation() {
     let first = ask_q(&app, "What is 99291?").await;
     let conversation = first.conversation();
     let second = ask_in(&app, &conversation, "Is it an add-on code?").await;
-    assert_eq!(
-        second.one("sources")[0]["code"],
-        "99291",
-        "{}",
-        second.one("sources")
-    );
+    assert_eq!(second.one("sources")[0]["code"], "99291", "{}", second.one("sources"));
     // Asked for its add-on, the add-on comes first.
     let third = ask_in(&app, &conversation, "and what add-on goes with it?").await;
-    assert_eq!(
-        third.one("sources")[0]["code"],
-        "99292",
-        "{}",
-        third.one("sources")
-    );
+    assert_eq!(third.one("sources")[0]["code"], "99292", "{}", third.one("sources"));
 }
 
 #[tokio::test]
@@ -515,24 +327,12 @@ async fn a_follow_up_chooses_among_the_codes_before_and_their_neighbours() {
     // No code of its own, no "it": the code before is not pinned first; its seventh-character
     // neighbour that says what the follow-up asks is.
     let second = ask_in(&app, &conversation, "what about the subsequent encounter?").await;
-    assert_eq!(
-        second.one("sources")[0]["code"],
-        "S72.001D",
-        "{}",
-        second.one("sources")
-    );
+    assert_eq!(second.one("sources")[0]["code"], "S72.001D", "{}", second.one("sources"));
     // What the earlier code points to is a candidate too: a deleted code's replacement.
     let first = ask_q(&app, "tell me about 75946").await;
     let conversation = first.conversation();
     let second = ask_in(&app, &conversation, "and the replacement code?").await;
-    let codes: Vec<&str> = second
-        .one("sources")
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|h| h["code"].as_str())
-        .take(3)
-        .collect();
+    let codes: Vec<&str> = second.one("sources").as_array().unwrap().iter().filter_map(|h| h["code"].as_str()).take(3).collect();
     assert!(codes.contains(&"37253"), "{codes:?}");
 }
 
@@ -542,35 +342,15 @@ async fn a_follow_up_without_it_or_codes_is_read_with_the_question_before() {
     let first = ask_q(&app, "broken hip S72.001A").await;
     let conversation = first.conversation();
     // Long, with no "it" and no code: still about the hip fracture before.
-    let second = ask_in(
-        &app,
-        &conversation,
-        "she came back for the subsequent encounter, healing as expected so far",
-    )
-    .await;
-    assert_eq!(
-        second.one("sources")[0]["code"],
-        "S72.001D",
-        "{}",
-        second.one("sources")
-    );
+    let second = ask_in(&app, &conversation, "she came back for the subsequent encounter, healing as expected so far").await;
+    assert_eq!(second.one("sources")[0]["code"], "S72.001D", "{}", second.one("sources"));
     // A question that moved on keeps its own topic, whatever code system the one before named.
     let first = ask_q(&app, "ICD-10 code for osteoarthritis of the right knee").await;
     let conversation = first.conversation();
     let second = ask_in(&app, &conversation, "urinary tract infection").await;
-    assert_eq!(
-        second.one("sources")[0]["code"],
-        "N39.0",
-        "{}",
-        second.one("sources")
-    );
+    assert_eq!(second.one("sources")[0]["code"], "N39.0", "{}", second.one("sources"));
     let second = ask_in(&app, &conversation, "critical care, first 30 to 74 minutes").await;
-    assert_eq!(
-        second.one("sources")[0]["code"],
-        "99291",
-        "{}",
-        second.one("sources")
-    );
+    assert_eq!(second.one("sources")[0]["code"], "99291", "{}", second.one("sources"));
 }
 
 #[tokio::test]
@@ -579,18 +359,8 @@ async fn it_in_a_question_for_a_modifier_is_not_the_answer() {
     let first = ask_q(&app, "what is 20610").await;
     let conversation = first.conversation();
     // "It" is 20610, but the question asks for a modifier: 20610 is not pinned first.
-    let second = ask_in(
-        &app,
-        &conversation,
-        "which modifier do I append to it for the left side?",
-    )
-    .await;
-    assert_eq!(
-        second.one("sources")[0]["code"],
-        "LT",
-        "{}",
-        second.one("sources")
-    );
+    let second = ask_in(&app, &conversation, "which modifier do I append to it for the left side?").await;
+    assert_eq!(second.one("sources")[0]["code"], "LT", "{}", second.one("sources"));
 }
 
 #[tokio::test]
@@ -602,21 +372,14 @@ async fn the_llm_sees_the_conversation_so_far() {
     let requests = llm.state.requests.lock().unwrap();
     let user = requests[1]["messages"][1]["content"].as_str().unwrap();
     assert!(user.starts_with("Earlier in this conversation"), "{user}");
-    assert!(
-        user.contains("<history>\n<turn>\nQ: What is J1885?\nA: J1885 [1].\n</turn>\n</history>"),
-        "{user}"
-    );
+    assert!(user.contains("<history>\n<turn>\nQ: What is J1885?\nA: J1885 [1].\n</turn>\n</history>"), "{user}");
 }
 
 #[tokio::test]
 async fn heartbeats_keep_a_quiet_stream_open() {
     let script = Script {
         failures_first: vec![],
-        steps: vec![
-            Step::Text("J1885 "),
-            Step::Wait(Duration::from_millis(2500)),
-            Step::Text("is ketorolac [1]."),
-        ],
+        steps: vec![Step::Text("J1885 "), Step::Wait(Duration::from_millis(2500)), Step::Text("is ketorolac [1].")],
         finish: true,
     };
     let (app, _llm) = with_llm(script, |c| {
@@ -624,21 +387,11 @@ async fn heartbeats_keep_a_quiet_stream_open() {
         c.llm.stall_secs = 10.0;
     })
     .await;
-    let response = app
-        .post_json(
-            "/api/chat",
-            &json!({"question": "What is J1885?"}).to_string(),
-        )
-        .await;
+    let response = app.post_json("/api/chat", &json!({"question": "What is J1885?"}).to_string()).await;
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let text = String::from_utf8_lossy(&bytes);
-    assert!(
-        text.contains("\n: heartbeat\n") || text.starts_with(": heartbeat\n"),
-        "{text}"
-    );
-    let answer = Answer {
-        events: parse_sse(&text),
-    };
+    assert!(text.contains("\n: heartbeat\n") || text.starts_with(": heartbeat\n"), "{text}");
+    let answer = Answer { events: parse_sse(&text) };
     answer.assert_well_formed();
     assert_eq!(answer.text(), "J1885 is ketorolac [1].");
 }
@@ -662,24 +415,14 @@ async fn two_procedure_codes_are_answered_from_the_ncci_table() {
     // The LLM gets the same finding as reference data.
     let (app, llm) = with_llm(Script::text(&["Yes, with modifier 59."]), |_| {}).await;
     ask_q(&app, "43239 and 43235 together?").await;
-    let user = llm.state.requests.lock().unwrap()[0]["messages"][1]["content"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let user = llm.state.requests.lock().unwrap()[0]["messages"][1]["content"].as_str().unwrap().to_string();
     assert!(user.contains("- NCCI procedure-to-procedure edit, hospital outpatient (I/OCE) table, I/OCE v27.1: 43239 is the column 1 code and 43235 the column 2 code."), "{user}");
-    assert!(
-        user.contains("no modifier can allow the pair (modifier indicator 0)"),
-        "{user}"
-    );
+    assert!(user.contains("no modifier can allow the pair (modifier indicator 0)"), "{user}");
 }
 
 #[tokio::test]
 async fn real_code_numbers_without_a_summary_still_verify() {
-    let (app, _llm) = with_llm(
-        Script::text(&["Report 36556 for the line; 99999 is not a code."]),
-        |_| {},
-    )
-    .await;
+    let (app, _llm) = with_llm(Script::text(&["Report 36556 for the line; 99999 is not a code."]), |_| {}).await;
     let a = ask_q(&app, "central line insertion code?").await;
     assert_eq!(a.citation("36556")["verified"], true);
     assert_eq!(a.citation("36556")["system"], "CPT");
@@ -690,27 +433,14 @@ async fn real_code_numbers_without_a_summary_still_verify() {
 async fn a_date_of_service_question_is_answered_from_the_validity_table() {
     let app = TestApp::spawn().await;
     let a = ask_q(&app, "could 99201 be billed in 2022?").await;
-    assert!(
-        a.text()
-            .contains("For dates of service in 2022: no. 99201 stopped being valid on 2020-12-31"),
-        "{}",
-        a.text()
-    );
+    assert!(a.text().contains("For dates of service in 2022: no. 99201 stopped being valid on 2020-12-31"), "{}", a.text());
     let a = ask_q(&app, "was 99201 still ok for a 2020 visit?").await;
-    assert!(
-        a.text().contains("For dates of service in 2020: yes"),
-        "{}",
-        a.text()
-    );
+    assert!(a.text().contains("For dates of service in 2020: yes"), "{}", a.text());
 }
 
 #[tokio::test]
 async fn a_category_or_a_deleted_code_is_cited_as_not_billable() {
-    let (app, _llm) = with_llm(
-        Script::text(&["Code E11.6 or E11.9 here; 99201 was used before 2021."]),
-        |_| {},
-    )
-    .await;
+    let (app, _llm) = with_llm(Script::text(&["Code E11.6 or E11.9 here; 99201 was used before 2021."]), |_| {}).await;
     let a = ask_q(&app, "type 2 diabetes with complications").await;
     let category = a.citation("E11.6");
     assert_eq!(category["verified"], true, "a category is a real code");
@@ -719,9 +449,5 @@ async fn a_category_or_a_deleted_code_is_cited_as_not_billable() {
     assert_eq!(a.citation("E11.9")["billable"], true);
     assert!(a.citation("E11.9").get("billable_codes").is_none());
     assert_eq!(a.citation("99201")["verified"], true);
-    assert_eq!(
-        a.citation("99201")["billable"],
-        false,
-        "deleted at the end of 2020"
-    );
+    assert_eq!(a.citation("99201")["billable"], false, "deleted at the end of 2020");
 }

@@ -35,11 +35,7 @@ pub struct Script {
 
 impl Script {
     pub fn text(pieces: &[&'static str]) -> Self {
-        Self {
-            failures_first: vec![],
-            steps: pieces.iter().map(|p| Step::Text(p)).collect(),
-            finish: true,
-        }
+        Self { failures_first: vec![], steps: pieces.iter().map(|p| Step::Text(p)).collect(), finish: true }
     }
 }
 
@@ -90,68 +86,49 @@ async fn completions(State(state): State<Arc<FakeState>>, Json(body): Json<Value
     let script = state.script.lock().unwrap().clone().expect("a script");
     if let Some(status) = script.failures_first.get(call) {
         let status = StatusCode::from_u16(*status).unwrap();
-        return (
-            status,
-            Json(json!({"error": {"message": "scripted failure", "type": "server_error"}})),
-        )
-            .into_response();
+        return (status, Json(json!({"error": {"message": "scripted failure", "type": "server_error"}}))).into_response();
     }
-    let guard = DropGuard {
-        state: state.clone(),
-        finished: false,
-    };
-    let stream = futures::stream::unfold(
-        (script, 0usize, guard),
-        |(script, i, mut guard)| async move {
-            if i < script.steps.len() {
-                let item: Result<Bytes, std::io::Error> = match &script.steps[i] {
-                    Step::Text(t) => Ok(chunk(Some(t), None)),
-                    Step::Wait(d) => {
-                        tokio::time::sleep(*d).await;
-                        Ok(Bytes::new())
-                    }
-                    Step::Fail => {
-                        guard.finished = true;
-                        Err(std::io::Error::other("scripted connection failure"))
-                    }
-                };
-                return Some((item, (script, i + 1, guard)));
-            }
-            if i == script.steps.len() && script.finish {
-                let usage =
-                    json!({"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333});
-                let mut bytes = chunk(None, Some(usage)).to_vec();
-                bytes.extend_from_slice(b"data: [DONE]\n\n");
-                guard.finished = true;
-                return Some((Ok(Bytes::from(bytes)), (script, i + 1, guard)));
-            }
+    let guard = DropGuard { state: state.clone(), finished: false };
+    let stream = futures::stream::unfold((script, 0usize, guard), |(script, i, mut guard)| async move {
+        if i < script.steps.len() {
+            let item: Result<Bytes, std::io::Error> = match &script.steps[i] {
+                Step::Text(t) => Ok(chunk(Some(t), None)),
+                Step::Wait(d) => {
+                    tokio::time::sleep(*d).await;
+                    Ok(Bytes::new())
+                }
+                Step::Fail => {
+                    guard.finished = true;
+                    Err(std::io::Error::other("scripted connection failure"))
+                }
+            };
+            return Some((item, (script, i + 1, guard)));
+        }
+        if i == script.steps.len() && script.finish {
+            let usage = json!({"prompt_tokens": 321, "completion_tokens": 12, "total_tokens": 333});
+            let mut bytes = chunk(None, Some(usage)).to_vec();
+            bytes.extend_from_slice(b"data: [DONE]\n\n");
             guard.finished = true;
-            std::hint::black_box(&guard);
-            None
-        },
-    );
+            return Some((Ok(Bytes::from(bytes)), (script, i + 1, guard)));
+        }
+        guard.finished = true;
+        std::hint::black_box(&guard);
+        None
+    });
     let body = Body::from_stream(stream);
-    Response::builder()
-        .header("content-type", "text/event-stream")
-        .body(body)
-        .unwrap()
+    Response::builder().header("content-type", "text/event-stream").body(body).unwrap()
 }
 
 impl FakeLlm {
     pub async fn start(script: Script) -> Self {
         let state = Arc::new(FakeState::default());
         *state.script.lock().unwrap() = Some(script);
-        let app = Router::new()
-            .route("/v1/chat/completions", post(completions))
-            .with_state(state.clone());
+        let app = Router::new().route("/v1/chat/completions", post(completions)).with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         let _: Option<Infallible> = None;
-        Self {
-            base_url: format!("http://{addr}/v1"),
-            state,
-        }
+        Self { base_url: format!("http://{addr}/v1"), state }
     }
 
     pub fn calls(&self) -> usize {

@@ -18,12 +18,7 @@ async fn a_client_that_reads_slowly_gets_the_whole_answer() {
     let llm = FakeLlm::start(Script::text(&pieces)).await;
     let base = llm.base_url.clone();
     let app = TestApp::spawn_with(move |c| c.llm.base_url = Some(base)).await;
-    let response = app
-        .post_json(
-            "/api/chat",
-            &json!({ "question": "What is E11.9?" }).to_string(),
-        )
-        .await;
+    let response = app.post_json("/api/chat", &json!({ "question": "What is E11.9?" }).to_string()).await;
     let mut body = response.into_body();
     let mut text = String::new();
     while let Some(frame) = body.frame().await {
@@ -52,20 +47,11 @@ async fn a_question_waits_out_another_sqlite_writer() {
         tokio::time::sleep(Duration::from_millis(700)).await;
         other.execute("COMMIT").await.unwrap();
     });
-    let response = app
-        .post_json(
-            "/api/chat",
-            &json!({ "question": "What is E11.9?" }).to_string(),
-        )
-        .await;
+    let response = app.post_json("/api/chat", &json!({ "question": "What is E11.9?" }).to_string()).await;
     assert_eq!(response.status(), StatusCode::OK);
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let events = parse_sse(&String::from_utf8_lossy(&bytes));
-    assert_eq!(
-        events.last().map(|e| e.name.as_str()),
-        Some("done"),
-        "{events:?}"
-    );
+    assert_eq!(events.last().map(|e| e.name.as_str()), Some("done"), "{events:?}");
     release.await.unwrap();
 }
 
@@ -74,10 +60,7 @@ async fn a_question_waits_out_another_sqlite_writer() {
 #[tokio::test]
 #[ignore]
 async fn postgres_restarted_under_a_running_app() {
-    let Some(restart) = std::env::var("CODECITE_TEST_PG_RESTART")
-        .ok()
-        .filter(|s| !s.is_empty())
-    else {
+    let Some(restart) = std::env::var("CODECITE_TEST_PG_RESTART").ok().filter(|s| !s.is_empty()) else {
         panic!("set CODECITE_TEST_PG_RESTART (and CODECITE_TEST_PG_URL) to run this test");
     };
     let llm = FakeLlm::start(Script::text(&["E11.9 is type 2 diabetes [1]."])).await;
@@ -85,18 +68,10 @@ async fn postgres_restarted_under_a_running_app() {
     let app = TestApp::spawn_with(move |c| c.llm.base_url = Some(base)).await;
     let body = json!({ "question": "What is E11.9?" }).to_string();
     let ask = || app.post_json("/api/chat", &body);
-    let done = |bytes: &[u8]| {
-        parse_sse(&String::from_utf8_lossy(bytes))
-            .last()
-            .map(|e| e.name.clone())
-    };
+    let done = |bytes: &[u8]| parse_sse(&String::from_utf8_lossy(bytes)).last().map(|e| e.name.clone());
     let first = ask().await.into_body().collect().await.unwrap().to_bytes();
     assert_eq!(done(&first).as_deref(), Some("done"));
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(&restart)
-        .status()
-        .expect("the restart command runs");
+    let status = std::process::Command::new("sh").arg("-c").arg(&restart).status().expect("the restart command runs");
     assert!(status.success(), "{restart}");
     // The pool checks a connection before lending it, so the app carries on.
     let again = ask().await;
@@ -116,10 +91,7 @@ async fn an_ingest_killed_midway_completes_on_the_next_start() {
             .args(["ingest"])
             .env("CODECITE_DATA_DIR", &config.data_dir)
             .env("CODECITE_CORPUS_DIR", &config.corpus_dir)
-            .env(
-                "CODECITE_DATABASE_URL",
-                config.database_url.as_deref().unwrap(),
-            )
+            .env("CODECITE_DATABASE_URL", config.database_url.as_deref().unwrap())
             .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::piped())
@@ -133,11 +105,7 @@ async fn an_ingest_killed_midway_completes_on_the_next_start() {
             }
             None => {
                 let out = child.wait_with_output().unwrap();
-                assert!(
-                    out.status.success(),
-                    "{}",
-                    String::from_utf8_lossy(&out.stderr)
-                );
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             }
         }
     };

@@ -9,8 +9,8 @@ use axum::http::{Request, StatusCode};
 use axum::Router;
 use codecite::app::{prepare, AppState, Services};
 use codecite::config::{default_static_model_dir, Config, RateLimitConfig};
-use codecite::embed::{Embedder, StaticEmbedder};
 use codecite::metering::{Clock, SystemClock};
+use codecite::embed::{Embedder, StaticEmbedder};
 use http_body_util::BodyExt;
 use serde_json::Value;
 use tower::ServiceExt;
@@ -19,11 +19,7 @@ use tower::ServiceExt;
 pub fn embedder() -> Arc<dyn Embedder> {
     static EMBEDDER: OnceLock<Arc<dyn Embedder>> = OnceLock::new();
     EMBEDDER
-        .get_or_init(|| {
-            Arc::new(
-                StaticEmbedder::load(&default_static_model_dir()).expect("the bundled model loads"),
-            )
-        })
+        .get_or_init(|| Arc::new(StaticEmbedder::load(&default_static_model_dir()).expect("the bundled model loads")))
         .clone()
 }
 
@@ -47,19 +43,12 @@ pub fn copy_dir(from: &Path, to: &Path) {
 /// A database URL for one test: a new PostgreSQL database when `CODECITE_TEST_PG_URL`
 /// names a server, else a SQLite file in `dir`.
 pub async fn test_database(dir: &Path) -> String {
-    match std::env::var("CODECITE_TEST_PG_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
-    {
+    match std::env::var("CODECITE_TEST_PG_URL").ok().filter(|s| !s.is_empty()) {
         Some(admin) => {
             use sqlx::{Connection, Executor};
             let name = format!("codecite_test_{}", uuid::Uuid::new_v4().simple());
-            let mut conn = sqlx::PgConnection::connect(&admin)
-                .await
-                .expect("connect to the test PostgreSQL");
-            conn.execute(format!("CREATE DATABASE {name}").as_str())
-                .await
-                .expect("create test database");
+            let mut conn = sqlx::PgConnection::connect(&admin).await.expect("connect to the test PostgreSQL");
+            conn.execute(format!("CREATE DATABASE {name}").as_str()).await.expect("create test database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
             format!("{base}/{name}")
         }
@@ -77,8 +66,7 @@ pub async fn test_config(dir: &Path) -> Config {
     Config {
         data_dir: dir.join("data"),
         corpus_dir: dir.join("corpus"),
-        qdrant_url: on_server
-            .then(|| std::env::var("CODECITE_TEST_QDRANT_URL").expect("CODECITE_TEST_QDRANT_URL")),
+        qdrant_url: on_server.then(|| std::env::var("CODECITE_TEST_QDRANT_URL").expect("CODECITE_TEST_QDRANT_URL")),
         collection: format!("codecite_test_{}", uuid::Uuid::new_v4().simple()),
         database_url: Some(test_database(dir).await),
         // Tests fire hundreds of requests from one process; the rate-limit test turns them on.
@@ -106,9 +94,7 @@ impl TestApp {
     /// A ready app over a private copy of the fixture corpus.
     pub async fn spawn() -> Self {
         let app = Self::unprepared().await;
-        prepare(&app.state, false)
-            .await
-            .expect("the fixture corpus ingests");
+        prepare(&app.state, false).await.expect("the fixture corpus ingests");
         app
     }
 
@@ -120,9 +106,7 @@ impl TestApp {
     /// A ready app whose config `adjust` changed first (an LLM URL, timeouts, …).
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
         let app = Self::unprepared_with(adjust).await;
-        prepare(&app.state, false)
-            .await
-            .expect("the fixture corpus ingests");
+        prepare(&app.state, false).await.expect("the fixture corpus ingests");
         app
     }
 
@@ -139,53 +123,26 @@ impl TestApp {
 
     /// An app whose metering reads `clock`.
     pub async fn with_clock(dir: tempfile::TempDir, config: Config, clock: Arc<dyn Clock>) -> Self {
-        let services = Arc::new(
-            Services::open_with_clock(&config, embedder(), clock)
-                .await
-                .expect("services open"),
-        );
+        let services = Arc::new(Services::open_with_clock(&config, embedder(), clock).await.expect("services open"));
         let email = format!("operator-{}@codecite.test", uuid::Uuid::new_v4().simple());
-        let admin = services
-            .metering
-            .create_account(&email, "admin")
-            .await
-            .expect("admin account");
-        let key = services
-            .metering
-            .create_key(&admin, "tests")
-            .await
-            .expect("admin key")
-            .key;
+        let admin = services.metering.create_account(&email, "admin").await.expect("admin account");
+        let key = services.metering.create_key(&admin, "tests").await.expect("admin key").key;
         let state = AppState::new(services);
         let router = codecite::http::router(state.clone());
-        Self {
-            router,
-            state,
-            config,
-            dir,
-            key,
-        }
+        Self { router, state, config, dir, key }
     }
 
     /// Reopens the same data dir and corpus, as a restart would.
     pub async fn restart(self) -> Self {
         let (config, dir) = self.close();
         let app = Self::with_config(dir, config).await;
-        prepare(&app.state, false)
-            .await
-            .expect("reopened store is ready");
+        prepare(&app.state, false).await.expect("reopened store is ready");
         app
     }
 
     /// Closes the stores, keeping the data dir (and its temporary directory) for reuse.
     pub fn close(self) -> (Config, tempfile::TempDir) {
-        let TestApp {
-            router,
-            state,
-            config,
-            dir,
-            ..
-        } = self;
+        let TestApp { router, state, config, dir, .. } = self;
         drop(router);
         drop(state);
         (config, dir)
@@ -213,8 +170,7 @@ impl TestApp {
 
     /// `POST` of a JSON body with the admin key.
     pub async fn post_json(&self, uri: &str, body: &str) -> axum::response::Response {
-        self.send("POST", uri, Some(&self.key), Some(body), &[])
-            .await
+        self.send("POST", uri, Some(&self.key), Some(body), &[]).await
     }
 
     /// Any request through the router: a bearer `token`, a JSON `body`, more `headers`.
@@ -236,14 +192,8 @@ impl TestApp {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let body = body
-            .map(|b| Body::from(b.to_string()))
-            .unwrap_or_else(Body::empty);
-        self.router
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap()
+        let body = body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty);
+        self.router.clone().oneshot(request.body(body).unwrap()).await.unwrap()
     }
 
     /// Codes of the hits of `/api/search`, in order.
@@ -256,18 +206,12 @@ impl TestApp {
 }
 
 /// A response's status, headers and JSON body (panics on a body that is not JSON).
-pub async fn json_of(
-    response: axum::response::Response,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
+pub async fn json_of(response: axum::response::Response) -> (StatusCode, axum::http::HeaderMap, Value) {
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
-        panic!(
-            "answered {status} with non-JSON {:?}",
-            String::from_utf8_lossy(&bytes)
-        )
-    });
+    let json = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("answered {status} with non-JSON {:?}", String::from_utf8_lossy(&bytes)));
     (status, headers, json)
 }
 
@@ -291,10 +235,7 @@ pub fn parse_sse(text: &str) -> Vec<Ev> {
             }
         }
         if let Some(name) = name {
-            out.push(Ev {
-                name,
-                data: serde_json::from_str(&data).unwrap_or(Value::Null),
-            });
+            out.push(Ev { name, data: serde_json::from_str(&data).unwrap_or(Value::Null) });
         }
     }
     out
@@ -313,9 +254,7 @@ pub fn urlencode(s: &str) -> String {
     let mut out = String::new();
     for b in s.bytes() {
         match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                out.push(b as char)
-            }
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => out.push(b as char),
             b' ' => out.push('+'),
             _ => out.push_str(&format!("%{b:02X}")),
         }
@@ -326,10 +265,7 @@ pub fn urlencode(s: &str) -> String {
 /// The Python with the `openai` and `aiosmtpd` packages (`scripts/python-env.sh` makes it;
 /// `scripts/test.sh` sets `CODECITE_TEST_PYTHON`), or `None`: the caller says it skipped.
 pub fn python(test: &str) -> Option<PathBuf> {
-    match std::env::var("CODECITE_TEST_PYTHON")
-        .ok()
-        .filter(|p| !p.is_empty())
-    {
+    match std::env::var("CODECITE_TEST_PYTHON").ok().filter(|p| !p.is_empty()) {
         Some(p) => Some(PathBuf::from(p)),
         None => {
             eprintln!("SKIPPED: {test} needs CODECITE_TEST_PYTHON (a Python with openai and aiosmtpd: scripts/python-env.sh makes one; scripts/test.sh sets it)");
@@ -340,9 +276,7 @@ pub fn python(test: &str) -> Option<PathBuf> {
 
 /// A script of `tests/python/`.
 pub fn python_script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python").join(name)
 }
 
 impl TestApp {
@@ -351,10 +285,7 @@ impl TestApp {
     pub async fn serve(&self) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let app = self
-            .router
-            .clone()
-            .into_make_service_with_connect_info::<std::net::SocketAddr>();
+        let app = self.router.clone().into_make_service_with_connect_info::<std::net::SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         format!("http://{addr}")
     }

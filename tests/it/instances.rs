@@ -23,20 +23,12 @@ impl Drop for Instance {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn codecite(config: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_codecite"));
-    command
-        .arg("--config")
-        .arg(config)
-        .env_remove("DATABASE_URL")
-        .env_remove("QDRANT_URL");
+    command.arg("--config").arg(config).env_remove("DATABASE_URL").env_remove("QDRANT_URL");
     command
 }
 
@@ -86,22 +78,15 @@ async fn ask(client: &reqwest::Client, url: &str, key: &str, question: &str) -> 
             assert_eq!(body["error"]["code"], "quota_exhausted", "{body}");
             None
         }
-        other => panic!(
-            "{url}: {other} {}",
-            response.text().await.unwrap_or_default()
-        ),
+        other => panic!("{url}: {other} {}", response.text().await.unwrap_or_default()),
     }
 }
 
 #[tokio::test]
 async fn two_instances_share_one_quota_and_one_index() {
     let (Some(_), Some(qdrant)) = (
-        std::env::var("CODECITE_TEST_PG_URL")
-            .ok()
-            .filter(|v| !v.is_empty()),
-        std::env::var("CODECITE_TEST_QDRANT_URL")
-            .ok()
-            .filter(|v| !v.is_empty()),
+        std::env::var("CODECITE_TEST_PG_URL").ok().filter(|v| !v.is_empty()),
+        std::env::var("CODECITE_TEST_QDRANT_URL").ok().filter(|v| !v.is_empty()),
     ) else {
         eprintln!("SKIPPED: two instances need CODECITE_TEST_PG_URL and CODECITE_TEST_QDRANT_URL");
         return;
@@ -138,66 +123,26 @@ period = "month"
     let a = serve(&config, &dir.path().join("a")).await;
     let b = serve(&config, &dir.path().join("b")).await;
     let output = codecite(&config)
-        .args([
-            "account",
-            "create",
-            "--email",
-            "five@codecite.test",
-            "--plan",
-            "five",
-        ])
+        .args(["account", "create", "--email", "five@codecite.test", "--plan", "five"])
         .output()
         .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let key = String::from_utf8(output.stdout)
-        .unwrap()
-        .lines()
-        .last()
-        .unwrap()
-        .trim()
-        .to_string();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let key = String::from_utf8(output.stdout).unwrap().lines().last().unwrap().trim().to_string();
 
     // 200 questions at once, alternating between the instances, against a quota of 5.
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(0)
-        .build()
-        .unwrap();
+    let client = reqwest::Client::builder().pool_max_idle_per_host(0).build().unwrap();
     let asks = (0..200).map(|i| {
         let (client, key) = (client.clone(), key.clone());
-        let url = if i % 2 == 0 {
-            a.url.clone()
-        } else {
-            b.url.clone()
-        };
+        let url = if i % 2 == 0 { a.url.clone() } else { b.url.clone() };
         tokio::spawn(async move { ask(&client, &url, &key, "What is J1885?").await })
     });
-    let outcomes: Vec<Option<bool>> = futures::future::join_all(asks)
-        .await
-        .into_iter()
-        .map(Result::unwrap)
-        .collect();
+    let outcomes: Vec<Option<bool>> = futures::future::join_all(asks).await.into_iter().map(Result::unwrap).collect();
     let answered = outcomes.iter().filter(|o| **o == Some(true)).count();
     let broken = outcomes.iter().filter(|o| **o == Some(false)).count();
-    assert_eq!(
-        (answered, broken),
-        (5, 0),
-        "exactly the quota is answered, the rest refused"
-    );
+    assert_eq!((answered, broken), (5, 0), "exactly the quota is answered, the rest refused");
     // Both instances read the same ledger: five used, none left, on either side.
     for url in [&a.url, &b.url] {
-        let me: Value = client
-            .get(format!("{url}/api/me"))
-            .bearer_auth(&key)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let me: Value = client.get(format!("{url}/api/me")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
         assert_eq!(me["meters"]["questions"]["used"], 5, "{me}");
     }
 
@@ -208,24 +153,11 @@ period = "month"
     let changed = text.replacen("\"title\": \"", "\"title\": \"Zanzibarite ", 1);
     assert_ne!(changed, text);
     std::fs::write(&records, changed).unwrap();
-    let mut ingest = codecite(&config)
-        .args(["ingest", "--data-dir"])
-        .arg(dir.path().join("a"))
-        .spawn()
-        .unwrap();
+    let mut ingest = codecite(&config).args(["ingest", "--data-dir"]).arg(dir.path().join("a")).spawn().unwrap();
     let mut searches = 0;
     let status = loop {
-        let r = client
-            .get(format!("{}/api/search?q=ketorolac%20injection", b.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            r.status(),
-            200,
-            "b answers while a ingests: {}",
-            r.text().await.unwrap_or_default()
-        );
+        let r = client.get(format!("{}/api/search?q=ketorolac%20injection", b.url)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "b answers while a ingests: {}", r.text().await.unwrap_or_default());
         searches += 1;
         if let Some(status) = ingest.try_wait().unwrap() {
             break status;
@@ -233,19 +165,9 @@ period = "month"
     };
     assert!(status.success(), "ingest from the first instance's side");
     assert!(searches > 0);
-    let r: Value = client
-        .get(format!("{}/api/search?q=zanzibarite", b.url))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let r: Value = client.get(format!("{}/api/search?q=zanzibarite", b.url)).send().await.unwrap().json().await.unwrap();
     assert!(
-        r["hits"][0]["title"]
-            .as_str()
-            .unwrap_or("")
-            .starts_with("Zanzibarite"),
+        r["hits"][0]["title"].as_str().unwrap_or("").starts_with("Zanzibarite"),
         "the second instance serves what the first ingested: {r}"
     );
 }

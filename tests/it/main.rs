@@ -6,12 +6,12 @@ mod helpers;
 
 mod api;
 mod chat;
-mod email;
-mod embed_api;
-mod embed_onnx;
-mod eval;
 mod fake_llm;
 mod faults;
+mod embed_api;
+mod email;
+mod embed_onnx;
+mod eval;
 mod ingest;
 mod instances;
 mod loaders;

@@ -26,13 +26,9 @@ struct Llm {
 static SHARED: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn shared_llm() -> Option<Llm> {
-    let base_url = std::env::var("CODECITE_TEST_LLM_BASE_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
+    let base_url = std::env::var("CODECITE_TEST_LLM_BASE_URL").ok().filter(|u| !u.is_empty());
     let Some(base_url) = base_url else {
-        eprintln!(
-            "SKIPPED: needs CODECITE_TEST_LLM_BASE_URL (llama.cpp's server from scripts/llm.sh)"
-        );
+        eprintln!("SKIPPED: needs CODECITE_TEST_LLM_BASE_URL (llama.cpp's server from scripts/llm.sh)");
         return None;
     };
     let model = std::env::var("CODECITE_TEST_LLM_MODEL").unwrap_or_else(|_| "smollm2-135m".into());
@@ -76,77 +72,32 @@ async fn a_real_model_streams_answers_whose_codes_are_checked() {
     ];
     let (mut verified, mut unverified) = (0, 0);
     for question in questions {
-        let response = app
-            .post_json("/api/chat", &json!({ "question": question }).to_string())
-            .await;
+        let response = app.post_json("/api/chat", &json!({ "question": question }).to_string()).await;
         assert_eq!(response.status(), 200);
         let events = events_of(response).await;
         let names = names(&events);
         assert_eq!(names[..2], ["meta", "sources"], "{names:?}");
-        assert_eq!(
-            names.last(),
-            Some(&"done"),
-            "{names:?} {:?}",
-            events.last().unwrap().data
-        );
-        assert!(
-            names.iter().filter(|n| **n == "delta").count() >= 2,
-            "streamed in pieces: {names:?}"
-        );
+        assert_eq!(names.last(), Some(&"done"), "{names:?} {:?}", events.last().unwrap().data);
+        assert!(names.iter().filter(|n| **n == "delta").count() >= 2, "streamed in pieces: {names:?}");
         let done = &events.last().unwrap().data;
         assert_eq!(done["usage"]["generator"], "openai", "{done}");
-        let text: String = events
-            .iter()
-            .filter(|e| e.name == "delta")
-            .map(|e| e.data["text"].as_str().unwrap())
-            .collect();
+        let text: String = events.iter().filter(|e| e.name == "delta").map(|e| e.data["text"].as_str().unwrap()).collect();
         assert!(!text.trim().is_empty());
         // Every citation's verdict is the code tables' own, and the done event lists the
         // codes that failed it.
-        let flagged: Vec<&str> = done["unverified_codes"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|c| c.as_str().unwrap())
-            .collect();
-        for citation in events
-            .iter()
-            .filter(|e| e.name == "citation")
-            .map(|e| &e.data)
-        {
+        let flagged: Vec<&str> =
+            done["unverified_codes"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+        for citation in events.iter().filter(|e| e.name == "citation").map(|e| &e.data) {
             let code = citation["code"].as_str().unwrap();
-            let known = app
-                .services()
-                .codes
-                .get(&lookup_forms(code))
-                .await
-                .unwrap()
-                .is_some()
-                || app
-                    .services()
-                    .codes
-                    .icd_category(code)
-                    .await
-                    .unwrap()
-                    .is_some();
-            assert_eq!(
-                citation["verified"].as_bool(),
-                Some(known),
-                "{code} in {text:?}"
-            );
+            let known = app.services().codes.get(&lookup_forms(code)).await.unwrap().is_some()
+                || app.services().codes.icd_category(code).await.unwrap().is_some();
+            assert_eq!(citation["verified"].as_bool(), Some(known), "{code} in {text:?}");
             assert_eq!(flagged.contains(&code), !known, "{code}: {flagged:?}");
-            if known {
-                verified += 1
-            } else {
-                unverified += 1
-            }
+            if known { verified += 1 } else { unverified += 1 }
         }
     }
     eprintln!("real model: {verified} verified and {unverified} unverified citations");
-    assert!(
-        verified > 0,
-        "the model's answers cite codes from the sources"
-    );
+    assert!(verified > 0, "the model's answers cite codes from the sources");
 }
 
 /// A loopback TCP relay that counts the connections its caller has open.
@@ -157,17 +108,8 @@ struct Relay {
 
 impl Relay {
     async fn to(upstream: &str) -> Self {
-        let addr = upstream
-            .trim_start_matches("http://")
-            .split('/')
-            .next()
-            .unwrap()
-            .to_string();
-        let path = upstream
-            .trim_start_matches("http://")
-            .split_once('/')
-            .map(|(_, p)| p)
-            .unwrap_or("");
+        let addr = upstream.trim_start_matches("http://").split('/').next().unwrap().to_string();
+        let path = upstream.trim_start_matches("http://").split_once('/').map(|(_, p)| p).unwrap_or("");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/{path}", listener.local_addr().unwrap());
         let open = Arc::new(AtomicUsize::new(0));
@@ -212,23 +154,13 @@ async fn a_client_that_disconnects_closes_the_real_upstream_request() {
     let _turn = SHARED.lock().await;
     let relay = Relay::to(&llm.base_url).await;
     let app = app_on(&relay.url, &llm.model).await;
-    let question =
-        "Explain in detail every rule for coding diabetes in ICD-10-CM, with many examples.";
-    let response = app
-        .post_json("/api/chat", &json!({ "question": question }).to_string())
-        .await;
+    let question = "Explain in detail every rule for coding diabetes in ICD-10-CM, with many examples.";
+    let response = app.post_json("/api/chat", &json!({ "question": question }).to_string()).await;
     let mut body = response.into_body();
     let mut seen = String::new();
     read_until(&mut body, &mut seen, "event: delta").await;
-    assert!(
-        !seen.contains("event: done"),
-        "the answer ended before the client could leave"
-    );
-    assert_eq!(
-        relay.open.load(Ordering::SeqCst),
-        1,
-        "the answer streams over one open request"
-    );
+    assert!(!seen.contains("event: done"), "the answer ended before the client could leave");
+    assert_eq!(relay.open.load(Ordering::SeqCst), 1, "the answer streams over one open request");
     drop(body);
     for _ in 0..100 {
         if relay.open.load(Ordering::SeqCst) == 0 {
@@ -248,37 +180,18 @@ struct OwnLlm {
 
 impl OwnLlm {
     fn start(dir: &Path) -> Option<Self> {
-        std::env::var("CODECITE_TEST_LLM_BASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())?;
+        std::env::var("CODECITE_TEST_LLM_BASE_URL").ok().filter(|u| !u.is_empty())?;
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/llm.sh");
-        let output = std::process::Command::new(&script)
-            .args(["start", dir.to_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "llm.sh start: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let output = std::process::Command::new(&script).args(["start", dir.to_str().unwrap()]).output().unwrap();
+        assert!(output.status.success(), "llm.sh start: {}", String::from_utf8_lossy(&output.stderr));
         let env = String::from_utf8(output.stdout).unwrap();
-        let (base_url, model) = (
-            env_value(&env, "CODECITE_LLM_BASE_URL"),
-            env_value(&env, "CODECITE_LLM_MODEL"),
-        );
-        Some(Self {
-            dir: dir.to_path_buf(),
-            base_url,
-            model,
-        })
+        let (base_url, model) = (env_value(&env, "CODECITE_LLM_BASE_URL"), env_value(&env, "CODECITE_LLM_MODEL"));
+        Some(Self { dir: dir.to_path_buf(), base_url, model })
     }
 
     fn kill(&self) {
         let pid = std::fs::read_to_string(self.dir.join("pid")).unwrap();
-        let status = std::process::Command::new("kill")
-            .args(["-9", pid.trim()])
-            .status()
-            .unwrap();
+        let status = std::process::Command::new("kill").args(["-9", pid.trim()]).status().unwrap();
         assert!(status.success());
     }
 }
@@ -286,9 +199,7 @@ impl OwnLlm {
 impl Drop for OwnLlm {
     fn drop(&mut self) {
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/llm.sh");
-        let _ = std::process::Command::new(script)
-            .args(["stop", self.dir.to_str().unwrap()])
-            .status();
+        let _ = std::process::Command::new(script).args(["stop", self.dir.to_str().unwrap()]).status();
     }
 }
 
@@ -300,11 +211,8 @@ async fn the_model_server_killed_mid_answer_ends_the_stream_with_one_error() {
         return;
     };
     let app = app_on(&llm.base_url, &llm.model).await;
-    let question =
-        "Explain in detail every rule for coding diabetes in ICD-10-CM, with many examples.";
-    let response = app
-        .post_json("/api/chat", &json!({ "question": question }).to_string())
-        .await;
+    let question = "Explain in detail every rule for coding diabetes in ICD-10-CM, with many examples.";
+    let response = app.post_json("/api/chat", &json!({ "question": question }).to_string()).await;
     let mut body = response.into_body();
     let mut seen = String::new();
     read_until(&mut body, &mut seen, "event: delta").await;
@@ -316,16 +224,9 @@ async fn the_model_server_killed_mid_answer_ends_the_stream_with_one_error() {
     }
     let events = parse_sse(&seen);
     let names = names(&events);
-    let terminals: Vec<&Ev> = events
-        .iter()
-        .filter(|e| e.name == "done" || e.name == "error")
-        .collect();
+    let terminals: Vec<&Ev> = events.iter().filter(|e| e.name == "done" || e.name == "error").collect();
     assert_eq!(terminals.len(), 1, "{names:?}");
     assert_eq!(terminals[0].name, "error", "{names:?}");
-    assert_eq!(
-        terminals[0].data["code"], "llm_stream_failed",
-        "{}",
-        terminals[0].data
-    );
+    assert_eq!(terminals[0].data["code"], "llm_stream_failed", "{}", terminals[0].data);
     assert_eq!(names.last(), Some(&"error"));
 }

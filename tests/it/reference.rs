@@ -11,10 +11,7 @@ async fn stats_count_what_is_loaded() {
     let app = TestApp::spawn().await;
     let (status, body) = app.get("/api/stats").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        body["codes"],
-        json!({"CPT": 26, "HCPCS": 12, "ICD10CM": 30, "MODIFIER": 8})
-    );
+    assert_eq!(body["codes"], json!({"CPT": 26, "HCPCS": 12, "ICD10CM": 30, "MODIFIER": 8}));
     assert_eq!(body["guidelines"], 2);
     assert_eq!(body["ncci_pairs"], 6);
     assert_eq!(body["valid_code_numbers"], 16);
@@ -34,11 +31,7 @@ async fn ncci_pairs_answer_in_either_order() {
     assert_eq!(body["modifier_allowed"], false);
     let (status, body) = app.get("/api/ncci?c1=99213&c2=47562").await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    for bad in [
-        "/api/ncci?c1=99213",
-        "/api/ncci?c1=99213&c2=E11.9",
-        "/api/ncci?c1=x&c2=y",
-    ] {
+    for bad in ["/api/ncci?c1=99213", "/api/ncci?c1=99213&c2=E11.9", "/api/ncci?c1=x&c2=y"] {
         let (status, body) = app.get(bad).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{bad}: {body}");
     }
@@ -60,35 +53,21 @@ async fn code_pages_know_validity_and_cms_add_on_edits() {
     // A real code number with no summary of ours.
     let (status, body) = app.get("/api/codes/36556").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        (body["system"].as_str(), body["title"].is_null()),
-        (Some("CPT"), true)
-    );
+    assert_eq!((body["system"].as_str(), body["title"].is_null()), (Some("CPT"), true));
     assert_eq!(body["validity"]["valid_from"], "2019-07-01");
 }
 
 #[tokio::test]
 async fn reference_tables_are_rewritten_only_when_their_file_changes() {
     let app = TestApp::spawn().await;
-    let again = app
-        .services()
-        .ingest(&IngestOptions::default())
-        .await
-        .unwrap();
+    let again = app.services().ingest(&IngestOptions::default()).await.unwrap();
     assert_eq!(again.reference_rows, 0, "{again}");
     let path = app.corpus().join("raw/addon-primary-ioce-v27.1.tsv");
     let mut text = std::fs::read_to_string(&path).unwrap();
     text.push_str("17003\t17000\t1\t2019-07-01\t\n");
     std::fs::write(&path, text).unwrap();
-    let changed = app
-        .services()
-        .ingest(&IngestOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        changed.reference_rows, 5,
-        "only the add-on table is rewritten: {changed}"
-    );
+    let changed = app.services().ingest(&IngestOptions::default()).await.unwrap();
+    assert_eq!(changed.reference_rows, 5, "only the add-on table is rewritten: {changed}");
 }
 
 #[tokio::test]
@@ -105,36 +84,14 @@ async fn a_repeated_reference_row_keeps_the_first_and_any_text_loads() {
     // Characters that PostgreSQL's COPY text format escapes.
     text.push_str("0X\\1\tCPT\t2019-07-01\t\t\n");
     std::fs::write(&validity, text).unwrap();
-    let summary = app
-        .services()
-        .ingest(&IngestOptions::default())
-        .await
-        .unwrap();
+    let summary = app.services().ingest(&IngestOptions::default()).await.unwrap();
     assert_eq!(summary.reference_rows, 6 + 17, "{summary}");
     let (_, body) = app.get("/api/codes/99292").await;
-    assert_eq!(
-        body["cms_primary_codes"],
-        json!(["99291", "99468"]),
-        "{body}"
-    );
-    let odd = app
-        .services()
-        .codes
-        .validity("0X\\1")
-        .await
-        .unwrap()
-        .expect("the row was loaded");
+    assert_eq!(body["cms_primary_codes"], json!(["99291", "99468"]), "{body}");
+    let odd = app.services().codes.validity("0X\\1").await.unwrap().expect("the row was loaded");
     assert_eq!(odd.valid_from, "2019-07-01");
-    let again = app
-        .services()
-        .ingest(&IngestOptions::default())
-        .await
-        .unwrap();
-    assert_eq!(
-        (again.reference_rows, again.codes_written, again.added),
-        (0, 0, 0),
-        "{again}"
-    );
+    let again = app.services().ingest(&IngestOptions::default()).await.unwrap();
+    assert_eq!((again.reference_rows, again.codes_written, again.added), (0, 0, 0), "{again}");
 }
 
 #[tokio::test]
@@ -146,25 +103,10 @@ async fn a_bad_reference_line_stops_the_ingest_before_any_write() {
     std::fs::write(&path, &text).unwrap();
     // Change a record as well: it must not be written either.
     let cpt = app.corpus().join("codes/cpt.jsonl");
-    std::fs::write(
-        &cpt,
-        std::fs::read_to_string(&cpt)
-            .unwrap()
-            .replace("Laparoscopic cholecystectomy\"", "Changed\""),
-    )
-    .unwrap();
-    let err = format!(
-        "{:#}",
-        app.services()
-            .ingest(&IngestOptions::default())
-            .await
-            .unwrap_err()
-    );
+    std::fs::write(&cpt, std::fs::read_to_string(&cpt).unwrap().replace("Laparoscopic cholecystectomy\"", "Changed\"")).unwrap();
+    let err = format!("{:#}", app.services().ingest(&IngestOptions::default()).await.unwrap_err());
     let line = text.lines().count();
-    assert!(
-        err.contains(&format!("code-validity-ioce-v27.1.tsv:{line}")) && err.contains("YYYY-MM-DD"),
-        "{err}"
-    );
+    assert!(err.contains(&format!("code-validity-ioce-v27.1.tsv:{line}")) && err.contains("YYYY-MM-DD"), "{err}");
     let (_, body) = app.get("/api/codes/47562").await;
     assert_eq!(body["title"], "Laparoscopic cholecystectomy");
 }
@@ -173,12 +115,7 @@ async fn a_bad_reference_line_stops_the_ingest_before_any_write() {
 async fn many_codes_at_once_read_the_same_as_one_by_one() {
     let app = TestApp::spawn().await;
     let codes = app.services().codes.clone();
-    let wanted: Vec<String> = [
-        "99213", "99417", "75946", "37253", "E11.9", "J1885", "NOPE1",
-    ]
-    .iter()
-    .map(|c| c.to_string())
-    .collect();
+    let wanted: Vec<String> = ["99213", "99417", "75946", "37253", "E11.9", "J1885", "NOPE1"].iter().map(|c| c.to_string()).collect();
     let many = codes.get_many(&wanted).await.unwrap();
     assert_eq!(many.len(), 6, "the unknown code is left out");
     for code in &wanted {

@@ -19,17 +19,11 @@ async fn a_folding_character_after_a_code_shape_is_answered() {
     let (status, body) = app.get("/api/search?q=A1%C5%BF").await;
     assert_eq!(status, StatusCode::OK, "{body}");
     for question in ["what is A1ſ", "E1\u{212A}.9 or ſ11.9?", "99213ſ and J1885"] {
-        let response = app
-            .post_json("/api/chat", &json!({ "question": question }).to_string())
-            .await;
+        let response = app.post_json("/api/chat", &json!({ "question": question }).to_string()).await;
         assert_eq!(response.status(), StatusCode::OK, "{question}");
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         let events = parse_sse(&String::from_utf8_lossy(&bytes));
-        assert_eq!(
-            events.last().map(|e| e.name.as_str()),
-            Some("done"),
-            "{question}: {events:?}"
-        );
+        assert_eq!(events.last().map(|e| e.name.as_str()), Some("done"), "{question}: {events:?}");
     }
     let (status, _) = app.get("/api/codes/A1%C5%BF").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -69,31 +63,17 @@ async fn an_answer_that_panics_still_ends_with_one_error() {
             config.chat.clone(),
             &config.llm,
         ));
-        let mut rx = chat
-            .start(ChatRequest::new("What is E11.9?"), None)
-            .await
-            .unwrap();
+        let mut rx = chat.start(ChatRequest::new("What is E11.9?"), None).await.unwrap();
         let mut names = vec![];
         while let Some(event) = rx.recv().await {
             names.push(event.name());
             if let ChatEvent::Error(e) = &event {
                 assert_eq!(e.code, "internal");
-                assert!(
-                    !e.message.contains("bug"),
-                    "panic text stays in the log: {}",
-                    e.message
-                );
+                assert!(!e.message.contains("bug"), "panic text stays in the log: {}", e.message);
             }
         }
         assert_eq!(names.last(), Some(&"error"), "{names:?}");
-        assert_eq!(
-            names
-                .iter()
-                .filter(|n| **n == "error" || **n == "done")
-                .count(),
-            1,
-            "{names:?}"
-        );
+        assert_eq!(names.iter().filter(|n| **n == "error" || **n == "done").count(), 1, "{names:?}");
         assert_eq!(names.contains(&"delta"), after_first_piece, "{names:?}");
     }
 }
@@ -109,14 +89,7 @@ async fn a_body_past_the_limit_is_a_413() {
 
 #[tokio::test]
 async fn answers_past_the_concurrency_limit_are_shed_before_any_quota_is_spent() {
-    let script = Script {
-        failures_first: vec![],
-        steps: vec![
-            Step::Text("E11.9 "),
-            Step::Wait(std::time::Duration::from_secs(30)),
-        ],
-        finish: true,
-    };
+    let script = Script { failures_first: vec![], steps: vec![Step::Text("E11.9 "), Step::Wait(std::time::Duration::from_secs(30))], finish: true };
     let llm = FakeLlm::start(script).await;
     let base = llm.base_url.clone();
     let app = TestApp::spawn_with(move |c| {
@@ -126,54 +99,32 @@ async fn answers_past_the_concurrency_limit_are_shed_before_any_quota_is_spent()
     })
     .await;
     let metering = &app.services().metering;
-    let account = metering
-        .create_account("busy@example.com", "free")
-        .await
-        .unwrap();
+    let account = metering.create_account("busy@example.com", "free").await.unwrap();
     let key = metering.create_key(&account, "k").await.unwrap().key;
     let body = json!({ "question": "What is E11.9?" }).to_string();
-    let first = app
-        .send("POST", "/api/chat", Some(&key), Some(&body), &[])
-        .await;
+    let first = app.send("POST", "/api/chat", Some(&key), Some(&body), &[]).await;
     let mut stream = first.into_body();
     let mut seen = String::new();
     read_until(&mut stream, &mut seen, "event: delta").await;
-    let (status, headers, error) = json_of(
-        app.send("POST", "/api/chat", Some(&key), Some(&body), &[])
-            .await,
-    )
-    .await;
+    let (status, headers, error) = json_of(app.send("POST", "/api/chat", Some(&key), Some(&body), &[]).await).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(error["error"]["code"], "overloaded");
     assert_eq!(headers["retry-after"], "1");
-    let used = metering
-        .balance(&account, codecite::metering::Meter::Questions)
-        .await
-        .unwrap()
-        .used;
+    let used = metering.balance(&account, codecite::metering::Meter::Questions).await.unwrap().used;
     assert_eq!(used, 1, "only the streaming answer counts");
     drop(stream);
 }
 
 #[tokio::test]
 async fn an_answer_past_its_size_cap_ends_with_an_error() {
-    let llm = FakeLlm::start(Script::text(&[
-        "E11.9 is type 2 diabetes ",
-        "mellitus without complications [1].",
-    ]))
-    .await;
+    let llm = FakeLlm::start(Script::text(&["E11.9 is type 2 diabetes ", "mellitus without complications [1]."])).await;
     let base = llm.base_url.clone();
     let app = TestApp::spawn_with(move |c| {
         c.llm.base_url = Some(base);
         c.chat.max_answer_chars = 30;
     })
     .await;
-    let response = app
-        .post_json(
-            "/api/chat",
-            &json!({ "question": "What is E11.9?" }).to_string(),
-        )
-        .await;
+    let response = app.post_json("/api/chat", &json!({ "question": "What is E11.9?" }).to_string()).await;
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let events = parse_sse(&String::from_utf8_lossy(&bytes));
     let last = events.last().unwrap();
@@ -183,12 +134,7 @@ async fn an_answer_past_its_size_cap_ends_with_an_error() {
 }
 
 /// A request whose body never finishes arriving: in flight until dropped.
-fn endless_chat(
-    app: &TestApp,
-) -> (
-    tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>,
-    tokio::task::JoinHandle<StatusCode>,
-) {
+fn endless_chat(app: &TestApp) -> (tokio::sync::mpsc::Sender<Result<axum::body::Bytes, std::io::Error>>, tokio::task::JoinHandle<StatusCode>) {
     use tower::ServiceExt;
     let (tx, rx) = tokio::sync::mpsc::channel(1);
     let body = axum::body::Body::from_stream(tokio_stream::wrappers::ReceiverStream::new(rx));
@@ -200,10 +146,7 @@ fn endless_chat(
         .body(body)
         .unwrap();
     let router = app.router.clone();
-    (
-        tx,
-        tokio::spawn(async move { router.oneshot(request).await.unwrap().status() }),
-    )
+    (tx, tokio::spawn(async move { router.oneshot(request).await.unwrap().status() }))
 }
 
 #[tokio::test]
@@ -220,8 +163,7 @@ async fn requests_past_the_in_flight_limit_are_shed_and_slow_ones_time_out() {
     // Wait until the slow request holds the only slot.
     let mut shed = None;
     for _ in 0..100 {
-        let (status, headers, body) =
-            json_of(app.send("GET", "/api/stats", None, None, &[]).await).await;
+        let (status, headers, body) = json_of(app.send("GET", "/api/stats", None, None, &[]).await).await;
         if status == StatusCode::SERVICE_UNAVAILABLE {
             shed = Some((headers, body));
             break;
@@ -242,45 +184,17 @@ async fn requests_past_the_in_flight_limit_are_shed_and_slow_ones_time_out() {
 async fn every_response_has_a_request_id_and_metrics_scrape() {
     let app = TestApp::spawn().await;
     let response = app.send("GET", "/api/stats", None, None, &[]).await;
-    let id = response.headers()["x-request-id"]
-        .to_str()
-        .unwrap()
-        .to_string();
+    let id = response.headers()["x-request-id"].to_str().unwrap().to_string();
     assert_eq!(id.len(), 36, "a UUID: {id}");
-    let response = app
-        .send(
-            "GET",
-            "/healthz",
-            None,
-            None,
-            &[("x-request-id", "from-the-proxy")],
-        )
-        .await;
+    let response = app.send("GET", "/healthz", None, None, &[("x-request-id", "from-the-proxy")]).await;
     assert_eq!(response.headers()["x-request-id"], "from-the-proxy");
 
-    let answer = app
-        .post_json(
-            "/api/chat",
-            &json!({ "question": "What is E11.9?" }).to_string(),
-        )
-        .await;
+    let answer = app.post_json("/api/chat", &json!({ "question": "What is E11.9?" }).to_string()).await;
     answer.into_body().collect().await.unwrap();
     let response = app.send("GET", "/metrics", None, None, &[]).await;
     assert_eq!(response.status(), StatusCode::OK);
-    assert!(response.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain"));
-    let text = String::from_utf8(
-        response
-            .into_body()
-            .collect()
-            .await
-            .unwrap()
-            .to_bytes()
-            .to_vec(),
-    )
-    .unwrap();
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain"));
+    let text = String::from_utf8(response.into_body().collect().await.unwrap().to_bytes().to_vec()).unwrap();
     for needle in [
         "codecite_http_requests_total{route=\"/api/chat\",method=\"POST\",status=\"200\"}",
         "codecite_http_request_duration_seconds_bucket{route=\"/api/stats\"",
@@ -305,30 +219,19 @@ async fn the_openapi_description_covers_exactly_the_json_routes() {
         .lines()
         .filter_map(|l| l.trim().strip_prefix(".route(\""))
         .filter_map(|r| r.split('"').next())
-        .filter(|p| {
-            p.starts_with("/api/")
-                || p.starts_with("/v1/")
-                || ["/healthz", "/readyz", "/metrics"].contains(p)
-        })
+        .filter(|p| p.starts_with("/api/") || p.starts_with("/v1/") || ["/healthz", "/readyz", "/metrics"].contains(p))
         .map(str::to_string)
         .collect();
     assert_eq!(documented, registered);
     // Every documented operation reaches a handler, not the fallback.
     for (path, operations) in paths {
-        let uri = path
-            .replace("{code}", "E11.9")
-            .replace("{id}", "no-such-id");
+        let uri = path.replace("{code}", "E11.9").replace("{id}", "no-such-id");
         for method in operations.as_object().unwrap().keys() {
-            let response = app
-                .send(&method.to_uppercase(), &uri, Some(&app.key), None, &[])
-                .await;
+            let response = app.send(&method.to_uppercase(), &uri, Some(&app.key), None, &[]).await;
             let status = response.status();
             let bytes = response.into_body().collect().await.unwrap().to_bytes();
             let text = String::from_utf8_lossy(&bytes);
-            assert!(
-                !(status == StatusCode::NOT_FOUND && text.contains("no such route")),
-                "{method} {path}: {status} {text}"
-            );
+            assert!(!(status == StatusCode::NOT_FOUND && text.contains("no such route")), "{method} {path}: {status} {text}");
             assert_ne!(status, StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         }
     }

@@ -18,9 +18,7 @@ use http_body_util::BodyExt;
 use crate::helpers::{embedder, env_value, parse_sse, test_config, TestApp};
 
 fn single_node() -> Option<String> {
-    let url = std::env::var("CODECITE_TEST_QDRANT_URL")
-        .ok()
-        .filter(|u| !u.is_empty());
+    let url = std::env::var("CODECITE_TEST_QDRANT_URL").ok().filter(|u| !u.is_empty());
     if url.is_none() {
         eprintln!("SKIPPED: needs CODECITE_TEST_QDRANT_URL (a Qdrant 1.18 server; scripts/test.sh starts one when the binary is built)");
     }
@@ -44,22 +42,9 @@ fn fixture_questions() -> Vec<String> {
     let mut questions: Vec<String> = text
         .lines()
         .filter(|l| !l.trim().is_empty())
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["question"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["question"].as_str().unwrap().to_string())
         .collect();
-    questions.extend(
-        [
-            "fracture of the wrist",
-            "modifier for a distinct procedure",
-            "J1885",
-            "office visit",
-        ]
-        .map(String::from),
-    );
+    questions.extend(["fracture of the wrist", "modifier for a distinct procedure", "J1885", "office visit"].map(String::from));
     questions
 }
 
@@ -86,33 +71,15 @@ async fn server_backend_ingests_and_searches() {
     let config = server_config(dir.path(), &url).await;
     let services = Arc::new(Services::open_with(&config, embedder()).await.unwrap());
     let state = AppState::new(services.clone());
-    let summary = prepare(&state, false)
-        .await
-        .unwrap()
-        .expect("an empty collection is ingested");
+    let summary = prepare(&state, false).await.unwrap().expect("an empty collection is ingested");
     assert_eq!(summary.added, summary.chunks);
     let again = services.ingest(&Default::default()).await.unwrap();
     assert_eq!(again.unchanged, summary.chunks);
-    let request = SearchRequest {
-        query: "type 2 diabetes without complications".into(),
-        limit: Some(5),
-        ..Default::default()
-    };
+    let request = SearchRequest { query: "type 2 diabetes without complications".into(), limit: Some(5), ..Default::default() };
     let hits = services.retriever.search(&request).await.unwrap();
-    assert!(hits
-        .iter()
-        .take(3)
-        .any(|h| h.code.as_deref() == Some("E11.9")));
-    let request = SearchRequest {
-        query: "J1885".into(),
-        ..Default::default()
-    };
-    assert_eq!(
-        services.retriever.search(&request).await.unwrap()[0]
-            .code
-            .as_deref(),
-        Some("J1885")
-    );
+    assert!(hits.iter().take(3).any(|h| h.code.as_deref() == Some("E11.9")));
+    let request = SearchRequest { query: "J1885".into(), ..Default::default() };
+    assert_eq!(services.retriever.search(&request).await.unwrap()[0].code.as_deref(), Some("J1885"));
 }
 
 /// One layout, one query: the server ranks every question as Qdrant Edge does. Compared on
@@ -129,36 +96,17 @@ async fn server_ranks_as_edge_does() {
     let server_dir = tempfile::tempdir().unwrap();
     let mut server_config = server_config(server_dir.path(), &url).await;
     server_config.search.rerank = false;
-    let server = Arc::new(
-        Services::open_with(&server_config, embedder())
-            .await
-            .unwrap(),
-    );
-    prepare(&AppState::new(server.clone()), false)
-        .await
-        .unwrap();
-    assert_eq!(
-        edge.store.count().await.unwrap(),
-        server.store.count().await.unwrap()
-    );
+    let server = Arc::new(Services::open_with(&server_config, embedder()).await.unwrap());
+    prepare(&AppState::new(server.clone()), false).await.unwrap();
+    assert_eq!(edge.store.count().await.unwrap(), server.store.count().await.unwrap());
 
     let k = edge_config.search.rrf_k as f32;
     let search = |services: Arc<Services>, query: String, mode: &'static str, limit: usize| async move {
-        let request = SearchRequest {
-            query,
-            limit: Some(limit),
-            mode: mode.parse().unwrap(),
-            ..Default::default()
-        };
+        let request = SearchRequest { query, limit: Some(limit), mode: mode.parse().unwrap(), ..Default::default() };
         let hits = services.retriever.search(&request).await.unwrap();
         // A code the question names is listed first and left out of the searched list.
         let names_codes = hits.iter().any(|h| h.match_kind == MatchKind::Exact);
-        (
-            names_codes,
-            hits.into_iter()
-                .filter(|h| h.match_kind == MatchKind::Search)
-                .collect::<Vec<_>>(),
-        )
+        (names_codes, hits.into_iter().filter(|h| h.match_kind == MatchKind::Search).collect::<Vec<_>>())
     };
     for question in fixture_questions() {
         // Each mode alone ranks identically, ties aside.
@@ -172,14 +120,8 @@ async fn server_ranks_as_edge_does() {
             // The last group may be cut at the limit differently; all before it must agree.
             let whole = a.len().min(b.len()).saturating_sub(1);
             for (i, ((sa, ia), (sb, ib))) in a.iter().zip(&b).take(whole).enumerate() {
-                assert_eq!(
-                    ia, ib,
-                    "{mode} {question:?}: group {i} differs (edge {sa}, server {sb})"
-                );
-                assert!(
-                    (sa - sb).abs() < 1e-3,
-                    "{mode} {question:?}: scores {sa} vs {sb}"
-                );
+                assert_eq!(ia, ib, "{mode} {question:?}: group {i} differs (edge {sa}, server {sb})");
+                assert!((sa - sb).abs() < 1e-3, "{mode} {question:?}: scores {sa} vs {sb}");
             }
             ranks.push(rank_spans(&a));
         }
@@ -194,11 +136,7 @@ async fn server_ranks_as_edge_does() {
                 let (mut low, mut high) = (0.0, 0.0);
                 for spans in &ranks {
                     let (first, last) = spans.get(&hit.id).copied().unwrap_or((50, 99));
-                    low += if last >= 50 {
-                        0.0
-                    } else {
-                        1.0 / (k + last as f32)
-                    };
+                    low += if last >= 50 { 0.0 } else { 1.0 / (k + last as f32) };
                     high += 1.0 / (k + first as f32);
                 }
                 assert!(
@@ -234,24 +172,14 @@ struct Cluster {
 
 impl Cluster {
     fn from_env() -> Option<Self> {
-        let Some(dir) = std::env::var("CODECITE_TEST_QDRANT_CLUSTER")
-            .ok()
-            .filter(|d| !d.is_empty())
-        else {
+        let Some(dir) = std::env::var("CODECITE_TEST_QDRANT_CLUSTER").ok().filter(|d| !d.is_empty()) else {
             eprintln!("SKIPPED: needs CODECITE_TEST_QDRANT_CLUSTER (a 3-node Qdrant cluster from scripts/qdrant.sh)");
             return None;
         };
         let dir = PathBuf::from(dir);
         let env = std::fs::read_to_string(dir.join("env")).expect("the cluster's env file");
-        let http = env_value(&env, "QDRANT_HTTP_URLS")
-            .split_whitespace()
-            .map(String::from)
-            .collect();
-        Some(Self {
-            grpc: env_value(&env, "QDRANT_URL"),
-            http,
-            dir,
-        })
+        let http = env_value(&env, "QDRANT_HTTP_URLS").split_whitespace().map(String::from).collect();
+        Some(Self { grpc: env_value(&env, "QDRANT_URL"), http, dir })
     }
 
     fn node(&self, verb: &str, n: usize) {
@@ -274,24 +202,14 @@ impl Cluster {
     async fn wait_consistent(&self, collection: &str) -> Vec<u64> {
         let deadline = std::time::Instant::now() + Duration::from_secs(120);
         loop {
-            let mut per_shard: std::collections::BTreeMap<u64, Vec<(String, u64)>> =
-                Default::default();
+            let mut per_shard: std::collections::BTreeMap<u64, Vec<(String, u64)>> = Default::default();
             for n in 1..=self.http.len() {
-                let info = self
-                    .rest(n, &format!("/collections/{collection}/cluster"))
-                    .await;
-                for shard in info["result"]["local_shards"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                {
-                    per_shard
-                        .entry(shard["shard_id"].as_u64().unwrap())
-                        .or_default()
-                        .push((
-                            shard["state"].as_str().unwrap_or("?").to_string(),
-                            shard["points_count"].as_u64().unwrap_or(0),
-                        ));
+                let info = self.rest(n, &format!("/collections/{collection}/cluster")).await;
+                for shard in info["result"]["local_shards"].as_array().into_iter().flatten() {
+                    per_shard.entry(shard["shard_id"].as_u64().unwrap()).or_default().push((
+                        shard["state"].as_str().unwrap_or("?").to_string(),
+                        shard["points_count"].as_u64().unwrap_or(0),
+                    ));
                 }
             }
             let settled = per_shard.len() == 3
@@ -303,10 +221,7 @@ impl Cluster {
             if settled {
                 return per_shard.values().map(|r| r[0].1).collect();
             }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the replicas did not converge: {per_shard:?}"
-            );
+            assert!(std::time::Instant::now() < deadline, "the replicas did not converge: {per_shard:?}");
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
     }
@@ -314,9 +229,7 @@ impl Cluster {
 
 #[tokio::test]
 async fn cluster_serves_through_a_node_failure_and_catches_up() {
-    let Some(cluster) = Cluster::from_env() else {
-        return;
-    };
+    let Some(cluster) = Cluster::from_env() else { return };
     let app = TestApp::unprepared_with(|config| {
         config.qdrant_url = Some(cluster.grpc.clone());
         config.collection = format!("codecite_test_{}", uuid::Uuid::new_v4().simple());
@@ -330,50 +243,27 @@ async fn cluster_serves_through_a_node_failure_and_catches_up() {
     assert_eq!(summary.added, summary.chunks);
 
     // The layout the configuration asked for.
-    let params = cluster.rest(1, &format!("/collections/{collection}")).await["result"]["config"]
-        ["params"]
-        .clone();
+    let params = cluster.rest(1, &format!("/collections/{collection}")).await["result"]["config"]["params"].clone();
     assert_eq!(params["shard_number"], 3, "{params}");
     assert_eq!(params["replication_factor"], 2, "{params}");
     assert_eq!(params["write_consistency_factor"], 1, "{params}");
     let per_shard = cluster.wait_consistent(&collection).await;
-    assert_eq!(
-        per_shard.iter().sum::<u64>() as usize,
-        summary.chunks,
-        "{per_shard:?}"
-    );
-    assert!(
-        per_shard.iter().all(|n| *n > 0),
-        "every shard holds points: {per_shard:?}"
-    );
+    assert_eq!(per_shard.iter().sum::<u64>() as usize, summary.chunks, "{per_shard:?}");
+    assert!(per_shard.iter().all(|n| *n > 0), "every shard holds points: {per_shard:?}");
 
-    let before = app
-        .search_codes("type 2 diabetes without complications")
-        .await;
+    let before = app.search_codes("type 2 diabetes without complications").await;
     assert!(before.iter().take(3).any(|c| c == "E11.9"), "{before:?}");
 
     // One node down: every shard still has a live replica; search, readiness and ingest go on.
     cluster.node("stop-node", 3);
     let (status, body) = app.get("/readyz").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(
-        app.search_codes("type 2 diabetes without complications")
-            .await,
-        before
-    );
+    assert_eq!(app.search_codes("type 2 diabetes without complications").await, before);
     let again = app.services().ingest(&Default::default()).await.unwrap();
-    assert_eq!(
-        (again.unchanged, again.added),
-        (summary.chunks, 0),
-        "re-ingest is idempotent"
-    );
+    assert_eq!((again.unchanged, again.added), (summary.chunks, 0), "re-ingest is idempotent");
     // A write while the node is down: one chunk removed, then put back by an ingest.
     let key = "code:ICD10CM:E11.9";
-    app.services()
-        .store
-        .delete(&[key.to_string()])
-        .await
-        .unwrap();
+    app.services().store.delete(&[key.to_string()]).await.unwrap();
     let refill = app.services().ingest(&Default::default()).await.unwrap();
     assert_eq!(refill.added, 1, "the deleted chunk is written again");
 
@@ -382,47 +272,24 @@ async fn cluster_serves_through_a_node_failure_and_catches_up() {
     let (status, body) = app.get("/readyz").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "store_unavailable", "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no live replica"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("no live replica"), "{body}");
     let (status, body) = app.get("/api/search?q=diabetes").await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert_eq!(body["error"]["code"], "search_unavailable", "{body}");
-    let response = app
-        .post_json("/api/chat", r#"{"question":"code for type 2 diabetes"}"#)
-        .await;
+    let response = app.post_json("/api/chat", r#"{"question":"code for type 2 diabetes"}"#).await;
     assert_eq!(response.status(), StatusCode::OK);
     let bytes = response.into_body().collect().await.unwrap().to_bytes();
     let events = parse_sse(&String::from_utf8_lossy(&bytes));
     let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
     assert_eq!(names, ["meta", "error"], "one terminal event, the error");
-    assert_eq!(
-        events[1].data["code"], "search_unavailable",
-        "{:?}",
-        events[1].data
-    );
+    assert_eq!(events[1].data["code"], "search_unavailable", "{:?}", events[1].data);
 
     // Back up: the restarted replicas catch up with the writes they missed.
     cluster.node("start-node", 2);
     cluster.node("start-node", 3);
     let per_shard = cluster.wait_consistent(&collection).await;
-    assert_eq!(
-        per_shard.iter().sum::<u64>() as usize,
-        summary.chunks,
-        "{per_shard:?}"
-    );
-    assert_eq!(
-        app.search_codes("type 2 diabetes without complications")
-            .await,
-        before
-    );
+    assert_eq!(per_shard.iter().sum::<u64>() as usize, summary.chunks, "{per_shard:?}");
+    assert_eq!(app.search_codes("type 2 diabetes without complications").await, before);
     let last = app.services().ingest(&Default::default()).await.unwrap();
-    assert_eq!(
-        (last.unchanged, last.added, last.changed, last.deleted),
-        (summary.chunks, 0, 0, 0)
-    );
+    assert_eq!((last.unchanged, last.added, last.changed, last.deleted), (summary.chunks, 0, 0, 0));
 }
