@@ -954,20 +954,19 @@ impl Question {
             concept.weight *= 2.0;
         }
         let said = self.asked.clone();
-        // A side or a number the follow-up names replaces the earlier one ("oops, it's the left
-        // wrist", "now stage 4", "and 2 more lesions").
+        // A side the follow-up names replaces the earlier one ("oops, it's the left wrist"), and
+        // so does a number next to the same word ("now stage 4" after "stage 3"; not the "2" of
+        // "type 2 diabetes").
         let names_side = self.sequence.iter().any(|s| is_side(s));
-        let names_number = !self.numbers.is_empty();
-        let replaced = |s: &String| (names_side && is_side(s)) || (names_number && s.parse::<f32>().is_ok());
+        let old_numbers = numbers_said_again(&earlier.sequence, &self.sequence);
+        let replaced = |s: &String| (names_side && is_side(s)) || old_numbers.contains(s);
         self.concepts.extend(earlier.concepts.into_iter().filter(|c| !c.literal.iter().all(|s| said.contains(s) || replaced(s))));
         self.negated.extend(earlier.negated.into_iter().filter(|s| !said.contains(s)));
         self.asked.extend(earlier.asked.into_iter().filter(|s| !replaced(s)));
         let mut sequence: Vec<String> = earlier.sequence.into_iter().filter(|s| !replaced(s)).collect();
         sequence.append(&mut self.sequence);
         self.sequence = sequence;
-        if !names_number {
-            self.numbers.extend(earlier.numbers);
-        }
+        self.numbers.extend(earlier.numbers.into_iter().filter(|n| !old_numbers.iter().any(|s| s.parse::<f32>().ok() == Some(*n))));
         self.specific |= earlier.specific;
         // The code system the earlier question named is not carried over: it narrowed that
         // question, and a follow-up that says nothing of it may have moved on ("chest x-ray, two
@@ -980,6 +979,17 @@ impl Question {
         self.add_on |= earlier.add_on;
         self
     }
+}
+
+/// The numbers of `earlier` next to a word that is next to a number in `later` too ("stage 3",
+/// then "stage 4"; "2 views", then "3 views").
+fn numbers_said_again(earlier: &[String], later: &[String]) -> HashSet<String> {
+    let is_number = |s: &String| s.parse::<f32>().is_ok();
+    let beside = |seq: &[String], i: usize| -> Vec<String> {
+        [i.checked_sub(1), Some(i + 1)].into_iter().flatten().filter_map(|j| seq.get(j)).filter(|w| !is_number(w)).cloned().collect()
+    };
+    let marks: HashSet<String> = (0..later.len()).filter(|&i| is_number(&later[i])).flat_map(|i| beside(later, i)).collect();
+    (0..earlier.len()).filter(|&i| is_number(&earlier[i]) && beside(earlier, i).iter().any(|w| marks.contains(w))).map(|i| earlier[i].clone()).collect()
 }
 
 /// A side of the body, as the question's stems name it.
@@ -2030,6 +2040,9 @@ mod tests {
         let q = after("pressure ulcer stage 3, right heel", "and the stage is unknown?");
         assert_eq!(q.numbers, [3.0]);
         assert!(q.asked.contains(&stem("right")));
+        // A number next to another word is another number.
+        let q = after("type 2 diabetes with chronic kidney disease", "and it's stage 3?");
+        assert!(q.numbers.contains(&2.0) && q.numbers.contains(&3.0) && q.asked.contains("2"));
         let knees = [(Icd10Cm, "M17.11", "Unilateral primary osteoarthritis, right knee"), (Icd10Cm, "M17.12", "Unilateral primary osteoarthritis, left knee")];
         assert_eq!(order_after("right knee osteoarthritis", "oops, it's the left knee", &knees)[0], "M17.12");
         let ulcers = [(Icd10Cm, "L89.153", "Pressure ulcer of sacral region, stage 3"), (Icd10Cm, "L89.154", "Pressure ulcer of sacral region, stage 4")];
