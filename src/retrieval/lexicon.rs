@@ -33,7 +33,6 @@ pub struct Lexicon {
     by_stems: HashMap<String, Vec<String>>,
 }
 
-
 /// The vocabulary file in the lexicon's folder.
 pub const VOCABULARY_FILE: &str = "vocabulary.txt";
 

@@ -966,7 +966,7 @@ impl Question {
         let mut sequence: Vec<String> = earlier.sequence.into_iter().filter(|s| !replaced(s)).collect();
         sequence.append(&mut self.sequence);
         self.sequence = sequence;
-        self.numbers.extend(earlier.numbers.into_iter().filter(|n| !old_numbers.iter().any(|s| s.parse::<f32>().ok() == Some(*n))));
+        self.numbers = self.sequence.iter().filter_map(|s| s.parse::<f32>().ok()).collect();
         self.specific |= earlier.specific;
         // The code system the earlier question named is not carried over: it narrowed that
         // question, and a follow-up that says nothing of it may have moved on ("chest x-ray, two
@@ -992,9 +992,9 @@ fn numbers_said_again(earlier: &[String], later: &[String]) -> HashSet<String> {
     (0..earlier.len()).filter(|&i| is_number(&earlier[i]) && beside(earlier, i).iter().any(|w| marks.contains(w))).map(|i| earlier[i].clone()).collect()
 }
 
-/// A side of the body, as the question's stems name it.
+/// A side of the body ([`INSIDE_SIDES`]), as the question's stems name it.
 fn is_side(word: &str) -> bool {
-    static SIDES: LazyLock<[String; 4]> = LazyLock::new(|| ["left", "right", "bilateral", "both"].map(stem));
+    static SIDES: LazyLock<Vec<String>> = LazyLock::new(|| INSIDE_SIDES.iter().map(|w| stem(w)).collect());
     SIDES.iter().any(|s| s == word)
 }
 
@@ -1499,9 +1499,14 @@ mod tests {
 
     use CodeSystem::*;
 
-    fn order_after(earlier: &str, query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
+    /// `query` as the follow-up of `earlier`.
+    fn follow_up(earlier: &str, query: &str) -> Question {
         let l = lexicon();
-        ordered(&Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier))), titles)
+        Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier)))
+    }
+
+    fn order_after(earlier: &str, query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
+        ordered(&follow_up(earlier, query), titles)
     }
 
     #[test]
@@ -2029,19 +2034,17 @@ mod tests {
 
     #[test]
     fn a_follow_up_side_or_number_replaces_the_earlier_one() {
-        let l = lexicon();
-        let after = |earlier: &str, query: &str| Question::new(query, &l.terms(query)).continuing(Question::new(earlier, &l.terms(earlier)));
-        let q = after("right knee osteoarthritis", "oops, it's the left knee");
+        let q = follow_up("right knee osteoarthritis", "oops, it's the left knee");
         assert!(!q.asked.contains(&stem("right")) && q.asked.contains(&stem("left")) && q.asked.contains(&stem("osteoarthritis")));
         assert!(!q.concepts.iter().any(|c| c.literal == [stem("right")]));
-        let q = after("pressure ulcer stage 3", "now stage 4");
+        let q = follow_up("pressure ulcer stage 3", "now stage 4");
         assert_eq!(q.numbers, [4.0]);
         assert!(!q.sequence.contains(&"3".to_string()) && !q.asked.contains("3"));
-        let q = after("pressure ulcer stage 3, right heel", "and the stage is unknown?");
+        let q = follow_up("pressure ulcer stage 3, right heel", "and the stage is unknown?");
         assert_eq!(q.numbers, [3.0]);
         assert!(q.asked.contains(&stem("right")));
         // A number next to another word is another number.
-        let q = after("type 2 diabetes with chronic kidney disease", "and it's stage 3?");
+        let q = follow_up("type 2 diabetes with chronic kidney disease", "and it's stage 3?");
         assert!(q.numbers.contains(&2.0) && q.numbers.contains(&3.0) && q.asked.contains("2"));
         let knees = [(Icd10Cm, "M17.11", "Unilateral primary osteoarthritis, right knee"), (Icd10Cm, "M17.12", "Unilateral primary osteoarthritis, left knee")];
         assert_eq!(order_after("right knee osteoarthritis", "oops, it's the left knee", &knees)[0], "M17.12");
