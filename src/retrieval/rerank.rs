@@ -672,6 +672,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     let mut groups = 0u16;
     let mut last_at: Option<usize> = None;
     let words = words(text);
+    let letters = letter_names(text);
     for (i, w) in words.iter().enumerate() {
         // "site not specified", "status unknown": the word before is what is left unspecified.
         if (w == "specified" && i >= 2 && words[i - 1] == "not") || w == "unknown" {
@@ -711,7 +712,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 }
             }
             w if scope.absent() && held > 0 && ends_negation(w) => scope = Scope::Plain,
-            w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit())) => {}
+            w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit()) && !letters.iter().any(|l| l == w)) => {}
             w => {
                 held += 1;
                 let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n)).or_else(|| trimester(&words, i));
@@ -731,6 +732,28 @@ fn title_tokens(text: &str) -> Vec<Tok> {
         }
     }
     exhaustive_alternatives(&mut out);
+    out
+}
+
+/// The single letters `text` writes as capitals after its first word, lower-cased: the letter
+/// that names a variant of the word before ("Vitamin D", "hepatitis B", "large B-cell",
+/// "E. coli"), which a question names too ("vit d deficiency"). HCPCS short descriptors cut
+/// words to a letter ("w/c", "pch drain/barr lk flng/f"): a letter before or after a slash or
+/// an ampersand is no name. Nor is "x", the times sign of "cough x 1 week" and "2 x 2 gauze"
+/// and the "X" of "X-ray".
+fn letter_names(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out: Vec<String> = vec![];
+    for (i, &c) in chars.iter().enumerate() {
+        let joined = |j: Option<&char>| j.is_some_and(|d| d.is_alphanumeric() || matches!(d, '/' | '&' | '\''));
+        let before = i.checked_sub(1).and_then(|j| chars.get(j));
+        if c.is_ascii_uppercase() && i > 0 && !joined(before) && !joined(chars.get(i + 1)) {
+            let letter = c.to_ascii_lowercase().to_string();
+            if !is_stop(&letter) && letter != "x" && !out.contains(&letter) {
+                out.push(letter);
+            }
+        }
+    }
     out
 }
 
@@ -1498,6 +1521,24 @@ mod tests {
     }
 
     use CodeSystem::*;
+
+    #[test]
+    fn a_letter_that_names_a_variant_is_a_word_of_its_own() {
+        let titles = [
+            (Icd10Cm, "B18.2", "Chronic viral hepatitis C"),
+            (Icd10Cm, "B18.1", "Chronic viral hepatitis B without delta-agent"),
+            (Icd10Cm, "E56.1", "Deficiency of vitamin K"),
+            (Icd10Cm, "E56.0", "Deficiency of vitamin E"),
+            (Icd10Cm, "E56.9", "Vitamin deficiency, unspecified"),
+        ];
+        assert_eq!(order("chronic hepatitis b", &titles)[0], "B18.1");
+        assert_eq!(order("vitamin k deficiency", &titles)[0], "E56.1");
+        assert_eq!(order("vitamin deficiency", &titles)[0], "E56.9", "a title's letter not asked is extra");
+        // A short descriptor's cut words are no letters: "w/c" is a wheelchair.
+        assert!(letter_names("W/c lateral thigh/knee sup, Hosp bed w/m, R&l hrt").is_empty());
+        assert_eq!(letter_names("Large B-cell lymphoma; E. coli"), vec!["b", "e"]);
+        assert!(letter_names("Chest X-ray, 2 views").is_empty(), "x is the times sign of questions");
+    }
 
     /// `query` as the follow-up of `earlier`.
     fn follow_up(earlier: &str, query: &str) -> Question {
