@@ -94,6 +94,10 @@ pub struct CodeRecord {
     /// Other names for exactly this code (ICD-10-CM inclusion terms at the code's own level).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub synonyms: Vec<String>,
+    /// The everyday names people use for this code ("soft foam neck collar" for L0120), written
+    /// by the codecite team in `corpus/names/*.tsv` and read with the corpus, not from a code file.
+    #[serde(skip)]
+    pub everyday: Vec<String>,
     /// An add-on code is reported only together with a primary procedure.
     #[serde(default, skip_serializing_if = "is_false")]
     pub addon: bool,
@@ -188,6 +192,7 @@ impl CodeRecord {
             title: title.into(),
             description: None,
             synonyms: vec![],
+            everyday: vec![],
             addon: false,
             primary_codes: vec![],
             deleted_year: None,

@@ -78,6 +78,9 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
     if let Some(d) = r.description.as_deref().filter(|d| *d != r.title) {
         lines.push(d.to_string());
     }
+    if !r.everyday.is_empty() {
+        lines.push(format!("Also called: {}.", r.everyday.join("; ")));
+    }
     if r.addon {
         if r.primary_codes.is_empty() {
             lines.push(format!("{ADDON_LINE}, never alone."));
@@ -116,6 +119,7 @@ fn code_chunk_counted(r: &CodeRecord, note_tokens: &(dyn Fn(&str) -> usize + Syn
 
     // Dense: the code's own names. Sparse: those, the code, and the parent's new words.
     let mut names: Vec<String> = r.description.iter().filter(|d| **d != r.title).cloned().collect();
+    names.extend(r.everyday.iter().cloned());
     names.extend(r.synonyms.iter().take(6).cloned());
     let dense_text = std::iter::once(&r.title).chain(&names).cloned().collect::<Vec<_>>().join("; ");
     let mut sparse_text = format!("{} {}", r.code, dense_text);
@@ -301,6 +305,12 @@ mod tests {
         assert!(c.sparse_text.starts_with("E11.9 Type 2 diabetes mellitus without complications"));
         assert!(c.sparse_text.ends_with(" other specified"), "only the parent's new words: {}", c.sparse_text);
         assert!(!c.sparse_text.contains("type 1"), "{}", c.sparse_text);
+        // Everyday names are names too, before the inclusion terms, and the reader sees them.
+        r.everyday = vec!["sugar diabetes, no problems".into()];
+        let c = code_chunk(&r);
+        assert_eq!(c.payload.names, vec!["sugar diabetes, no problems", "adult-onset diabetes"]);
+        assert!(c.dense_text.contains("; sugar diabetes, no problems; adult-onset"), "{}", c.dense_text);
+        assert!(c.payload.text.contains("Also called: sugar diabetes, no problems."), "{}", c.payload.text);
     }
 
     #[test]

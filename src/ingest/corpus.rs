@@ -60,6 +60,7 @@ pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
             corpus.records.push(record);
         }
     }
+    read_everyday_names(&dir.join("names"), &mut corpus.records)?;
     let guidelines = dir.join("guidelines");
     for file in files_with_ext(&guidelines, "md")? {
         let id = file.strip_prefix(&guidelines).unwrap_or(&file).to_string_lossy().replace('\\', "/");
@@ -69,6 +70,38 @@ pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
         corpus.notes.push(parse_note(&file, id, &read(&file)?)?);
     }
     Ok(corpus)
+}
+
+/// Most everyday names one code may have.
+pub const EVERYDAY_NAMES: usize = 3;
+
+/// Reads `names/*.tsv` (`CODE<TAB>name; name`, `#` comments) into the records' everyday names.
+/// A code no record has, a code named twice, or more than [`EVERYDAY_NAMES`] names is an error
+/// naming the file and line.
+fn read_everyday_names(dir: &Path, records: &mut [CodeRecord]) -> Result<(), CorpusError> {
+    let index: HashMap<String, usize> = records.iter().enumerate().map(|(i, r)| (r.code.clone(), i)).collect();
+    let mut seen: HashMap<usize, (PathBuf, usize)> = HashMap::new();
+    for file in files_with_ext(dir, "tsv")? {
+        let text = read(&file)?;
+        for (i, line) in text.lines().enumerate() {
+            let n = i + 1;
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let (code, names) = line.split_once('\t').ok_or_else(|| at(&file, n, "expected `CODE<TAB>name; name`"))?;
+            let names: Vec<String> = names.split(';').map(|s| s.trim().to_string()).collect();
+            if names.iter().any(|s| s.is_empty() || s.contains('\t')) || names.len() > EVERYDAY_NAMES {
+                return Err(at(&file, n, format!("expected one to {EVERYDAY_NAMES} names separated by \"; \"")));
+            }
+            let &k = index.get(code.trim()).ok_or_else(|| at(&file, n, format!("no code record has the code {code:?}")))?;
+            if let Some((f, l)) = seen.get(&k) {
+                return Err(at(&file, n, format!("code {code} is already named at {}:{l}", f.display())));
+            }
+            seen.insert(k, (file.clone(), n));
+            records[k].everyday = names;
+        }
+    }
+    Ok(())
 }
 
 /// Layers operator-loaded records (`overlay/codes/*.jsonl`) over the corpus: a record for a
@@ -230,6 +263,34 @@ mod tests {
 
         write(dir.path(), "codes/a.jsonl", "{not json\n");
         assert!(load_corpus(dir.path()).unwrap_err().to_string().contains("a.jsonl:1"));
+    }
+
+    #[test]
+    fn everyday_names_join_their_records_and_bad_lines_name_the_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = "{\"system\":\"HCPCS\",\"code\":\"L0120\",\"title\":\"Cerv flex n/adj foam pre ots\",\"source\":\"s\"}\n";
+        write(dir.path(), "codes/h.jsonl", record);
+        write(dir.path(), "names/h.tsv", "# comment\n\nL0120\tsoft foam neck collar; foam cervical collar\n");
+        let corpus = load_corpus(dir.path()).unwrap();
+        assert_eq!(corpus.records[0].everyday, vec!["soft foam neck collar", "foam cervical collar"]);
+        // The names survive an operator's record for the same code.
+        let overlay = tempfile::tempdir().unwrap();
+        write(overlay.path(), "codes/o.jsonl", &record.replace("Cerv flex n/adj foam pre ots", "Licensed title"));
+        let mut corpus = corpus;
+        apply_overlay(&mut corpus, overlay.path()).unwrap();
+        assert_eq!((corpus.records[0].title.as_str(), corpus.records[0].everyday.len()), ("Licensed title", 2));
+
+        for (text, line, says) in [
+            ("L0120\tcollar\nL0120\tagain\n", "h.tsv:2", "already named"),
+            ("L0121\tcollar\n", "h.tsv:1", "no code record"),
+            ("L0120 collar\n", "h.tsv:1", "expected"),
+            ("L0120\ta; b; c; d\n", "h.tsv:1", "one to 3 names"),
+            ("L0120\ta;; b\n", "h.tsv:1", "one to 3 names"),
+        ] {
+            write(dir.path(), "names/h.tsv", text);
+            let err = load_corpus(dir.path()).unwrap_err().to_string();
+            assert!(err.contains(line) && err.contains(says), "{text:?}: {err}");
+        }
     }
 
     #[test]

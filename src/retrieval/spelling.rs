@@ -33,7 +33,7 @@ fn words(text: &str) -> impl Iterator<Item = String> + '_ {
 pub fn vocabulary<'a>(records: &[CodeRecord], known: impl IntoIterator<Item = &'a str>) -> BTreeMap<String, u32> {
     let mut counts: BTreeMap<String, u32> = BTreeMap::new();
     for r in records {
-        let texts = std::iter::once(&r.title).chain(r.description.as_ref()).chain(&r.synonyms);
+        let texts = std::iter::once(&r.title).chain(r.description.as_ref()).chain(&r.synonyms).chain(&r.everyday);
         for w in texts.flat_map(|t| words(t)) {
             *counts.entry(w).or_default() += 1;
         }
