@@ -285,7 +285,23 @@ impl Tok {
     fn covers(&self, n: f32) -> bool {
         self.range.is_some_and(|(low, high)| low <= n && n <= high)
     }
+
+    /// How well the range holds `n`: fully when it is bounded both ways ("40–64"); an
+    /// open range ("40+ min", "2.5 cm or less") the less, the farther its bound lies from `n`,
+    /// so that of "10+ min" and "40+ min" a question's 42 minutes is the second.
+    fn fit_of(&self, n: f32) -> Option<f32> {
+        let (low, high) = self.range.filter(|_| self.covers(n))?;
+        let slack = match (low > 0.0, high.is_finite()) {
+            (_, false) if n > 0.0 => (n - low) / n,
+            (false, true) if high > 0.0 => (high - n) / high,
+            _ => 0.0,
+        };
+        Some(1.0 - LOOSE_RANGE * slack)
+    }
 }
+
+/// What an open range loses at most for a bound far from the question's number.
+const LOOSE_RANGE: f32 = 0.1;
 
 /// Words that put a number's range below it ("up to 48 h") or above it ("65+").
 const AT_MOST: &[&str] = &["atmost", "lessthan", "under", "below"];
@@ -1284,9 +1300,12 @@ fn only_absent(stem: &str, title: &[Tok]) -> bool {
 /// the same word, or a number in a range the title names. What the question says is
 /// `unknown` is held only where a name leaves it unspecified.
 fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
-    let in_range = |toks: &[Tok]| stem.parse::<f32>().is_ok_and(|n| toks.iter().any(|t| t.covers(n)));
-    if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) || in_range(title) {
-        1.0
+    if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) {
+        return 1.0;
+    }
+    let in_range = stem.parse::<f32>().ok().and_then(|n| title.iter().filter_map(|t| t.fit_of(n)).reduce(f32::max));
+    if let Some(fit) = in_range {
+        fit
     } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, t, false) && (t.vague || !unknown)) {
         OTHER_NAME
     } else {
@@ -1521,6 +1540,20 @@ mod tests {
     }
 
     use CodeSystem::*;
+
+    #[test]
+    fn of_open_ranges_that_hold_a_number_the_nearest_bound_wins() {
+        let titles = [
+            (Cpt, "1", "Office visit, new patient, 30+ min"),
+            (Cpt, "2", "Office visit, new patient, 60+ min"),
+            (Cpt, "3", "Office visit, new patient, 45+ min"),
+            (Cpt, "4", "Office visit, new patient, 15+ min"),
+        ];
+        assert_eq!(order("new patient office visit, 65 minutes", &titles)[0], "2");
+        assert_eq!(order("new patient office visit, 50 minutes", &titles)[0], "3");
+        let sizes = [(Cpt, "5", "Lesion removal, 4 cm or less"), (Cpt, "6", "Lesion removal, 2 cm or less")];
+        assert_eq!(order("lesion removal 1.5 cm", &sizes)[0], "6");
+    }
 
     #[test]
     fn a_letter_that_names_a_variant_is_a_word_of_its_own() {

@@ -245,7 +245,7 @@ fn shipped_corpus_references_resolve() {
 }
 
 /// CPT wording is ours (corpus/SOURCES.md, "Wording of CPT entries"): no sign of an AMA
-/// descriptor carried over in any CPT title or description, modifier or guideline note.
+/// descriptor carried over in any CPT title, description or everyday name, modifier or guideline note.
 #[test]
 fn cpt_wording_is_our_own() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -254,7 +254,8 @@ fn cpt_wording_is_our_own() {
     let openings = ["evaluation and management", "radiologic", "injection procedure", "introduction of"];
     let mut found = vec![];
     for r in corpus.records.iter().filter(|r| matches!(r.system, codecite::codes::CodeSystem::Cpt | codecite::codes::CodeSystem::Modifier)) {
-        for (field, text) in [("title", r.title.as_str()), ("description", r.description.as_deref().unwrap_or(""))] {
+        let fields = [("title", r.title.as_str()), ("description", r.description.as_deref().unwrap_or(""))];
+        for (field, text) in fields.into_iter().chain(r.everyday.iter().map(|n| ("everyday name", n.as_str()))) {
             let lower = format!(" {}", text.to_lowercase());
             if text.contains(';') {
                 found.push(format!("{} {field}: a semicolon (the descriptor's parent;child structure)", r.code));
