@@ -94,9 +94,10 @@ pub struct CodeRecord {
     /// Other names for exactly this code (ICD-10-CM inclusion terms at the code's own level).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub synonyms: Vec<String>,
-    /// The everyday names people use for this code ("soft foam neck collar" for L0120), written
-    /// by the codecite team in `corpus/names/*.tsv` and read with the corpus, not from a code file.
-    #[serde(skip)]
+    /// The everyday names people use for this code ("manual breast pump" for E0602), written by
+    /// the codecite team in `corpus/names/*.tsv` and read with the corpus (which sets them over
+    /// any a code file gives); stored with the record for its code page.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub everyday: Vec<String>,
     /// An add-on code is reported only together with a primary procedure.
     #[serde(default, skip_serializing_if = "is_false")]

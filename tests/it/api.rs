@@ -49,6 +49,14 @@ async fn named_codes_rank_first_in_any_spelling() {
 }
 
 #[tokio::test]
+async fn an_everyday_name_finds_its_code() {
+    let app = TestApp::spawn().await;
+    // L3908's short descriptor says "Who cock-up nonmolde pre ots"; its everyday name says "wrist splint".
+    let codes = app.search_codes("wrist splint").await;
+    assert_eq!(codes.first().map(String::as_str), Some("L3908"), "{codes:?}");
+}
+
+#[tokio::test]
 async fn a_named_codes_links_come_right_after_it() {
     let app = TestApp::spawn().await;
     let (status, body) = app.get("/api/search?q=what+replaced+75946").await;

@@ -41,6 +41,10 @@ async fn a_code_page_is_a_metered_view_for_a_new_guest() {
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("NCCI procedure-to-procedure edits"), "{body}");
     assert!(body.contains("Ask about this code") && body.contains("name=\"code\" value=\"99213\""));
+    // Our everyday names for a code, apart from the official ones.
+    let (status, _, body) = page(&app, "/codes/L3908", &[("authorization", &key)]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("<dt>Everyday names</dt><dd>wrist splint for carpal tunnel, off-the-shelf; cock-up wrist brace</dd>"), "{body}");
     let (status, _, body) = page(&app, "/codes/E11", &[("authorization", &key)]).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("Category, not billable") && body.contains("href=\"/codes/E11.9\""), "{body}");
