@@ -128,6 +128,19 @@ fn payload_of(payload: Option<Payload>) -> Result<ChunkPayload, StoreError> {
         .map_err(|e| StoreError::Payload(e.to_string()))
 }
 
+/// The payloads (as `selector` selects) of the points of `ids` that exist, by id.
+fn retrieve(
+    shard: &EdgeShard,
+    ids: &[PointId],
+    selector: WithPayloadInterface,
+) -> Result<HashMap<PointId, ChunkPayload>, StoreError> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let records = shard.retrieve(ids, Some(selector), Some(WithVector::Bool(false))).map_err(backend)?;
+    records.into_iter().map(|r| Ok((r.id, payload_of(r.payload)?))).collect()
+}
+
 fn sparse(v: &crate::embed::SparseVec) -> VectorInternal {
     VectorInternal::Sparse(SparseVector { indices: v.indices.clone(), values: v.values.clone() })
 }
@@ -275,19 +288,34 @@ impl VectorStore for EdgeStore {
             offset: 0,
             params: None,
             with_vector: WithVector::Bool(false),
-            with_payload: if query.headers_only {
-                WithPayloadInterface::Fields(HEADER_FIELDS.iter().map(|f| path(f)).collect())
-            } else {
-                WithPayloadInterface::Bool(true)
-            },
+            // Ids and scores only: reading a payload costs more than scoring the point, and
+            // most of the points fetched for the tie-break never make the cut.
+            with_payload: WithPayloadInterface::Bool(false),
+        };
+        let selector = match query.headers_only {
+            true => WithPayloadInterface::Fields(HEADER_FIELDS.iter().map(|f| path(f)).collect()),
+            false => WithPayloadInterface::Bool(true),
         };
         let final_limit = query.limit;
         self.read(move |shard| {
-            let points = shard.query(request).map_err(backend)?;
+            let mut points = shard.query(request).map_err(backend)?;
+            // The payloads of the points that can make the cut: those scoring at least as
+            // high as the last one kept, whose ties `rank_hits` orders by code and key.
+            points.sort_by(|a, b| b.score.total_cmp(&a.score));
+            match final_limit.checked_sub(1).and_then(|last| points.get(last)) {
+                Some(cut) => {
+                    let cut = cut.score;
+                    points.retain(|p| p.score >= cut);
+                }
+                None if final_limit == 0 => points.clear(),
+                None => {}
+            }
+            let ids: Vec<PointId> = points.iter().map(|p| p.id).collect();
+            let mut payloads = retrieve(shard, &ids, selector)?;
             let mut hits = points
                 .into_iter()
-                .map(|p| Ok(StoreHit { score: p.score, payload: payload_of(p.payload)? }))
-                .collect::<Result<Vec<_>, StoreError>>()?;
+                .filter_map(|p| payloads.remove(&p.id).map(|payload| StoreHit { score: p.score, payload }))
+                .collect::<Vec<_>>();
             rank_hits(&mut hits);
             hits.truncate(final_limit);
             Ok(hits)
@@ -296,8 +324,8 @@ impl VectorStore for EdgeStore {
     }
 
     async fn payloads(&self, keys: &[String]) -> Result<Vec<ChunkPayload>, StoreError> {
-        let filter = Filter::new_must(keyword("key", Match::from(keys.to_vec())));
-        Ok(self.scroll(filter, keys.len()).await?.into_iter().map(|h| h.payload).collect())
+        let ids: Vec<PointId> = keys.iter().map(|k| PointId::Uuid(point_id(k))).collect();
+        self.read(move |shard| Ok(retrieve(shard, &ids, WithPayloadInterface::Bool(true))?.into_values().collect())).await
     }
 
     async fn lookup_codes(&self, codes: &[String], system: Option<CodeSystem>) -> Result<Vec<StoreHit>, StoreError> {
