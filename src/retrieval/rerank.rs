@@ -114,7 +114,7 @@ const STOP: &[&str] = &[
     "of", "on", "or", "our", "please", "pt", "report", "should", "so", "tell", "that", "the", "their", "them", "there",
     "these", "this", "those", "to", "use", "used", "using", "was", "we", "what", "whats", "what's", "when", "where",
     "which", "who", "why", "will", "would", "you", "your", "i'm", "im", "am", "he", "she", "his", "her", "patient",
-    "patients", "s", "correct", "number", "plus", "modifier", "modifiers", "mod", "mods",
+    "patients", "s", "correct", "number", "plus", "modifier", "modifiers", "mod", "mods", "append", "appended",
 ];
 
 /// Title words of the default choice: present in the code a coder picks when the question
@@ -979,6 +979,14 @@ impl Question {
         self.concepts.is_empty()
     }
 
+    /// This follow-up asks, in words of its own, for another code system than `earlier` ("it
+    /// was the right eye, what do I append" after a cataract surgery; not "ICD-10 code for
+    /// it", which has no words of its own, nor "and with neuropathy, ICD-10?" after an ICD-10
+    /// question).
+    pub fn asks_another_system_than(&self, earlier: &Question) -> bool {
+        self.system.is_some() && self.system != earlier.system && !self.is_empty()
+    }
+
     /// Words the question says by naming a code with this title: never extra.
     pub fn also_asked(&mut self, title: &str) {
         self.asked.extend(title_tokens(title).into_iter().map(|t| t.stem));
@@ -1581,6 +1589,21 @@ mod tests {
 
     fn order_after(earlier: &str, query: &str, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         ordered(&follow_up(earlier, query), titles)
+    }
+
+    #[test]
+    fn a_follow_up_that_asks_another_system_in_words_of_its_own_is_searched_by_them() {
+        let asks = |earlier: &str, query: &str| {
+            Question::new(query, &[]).asks_another_system_than(&Question::new(earlier, &[]))
+        };
+        assert!(asks("cataract surgery with lens implant", "it was the right eye, what do I append"));
+        assert!(asks("knee arthroscopy CPT", "which modifier for the left side"));
+        // Nothing of its own to search for: the earlier words are what it asks about.
+        assert!(!asks("cataract surgery with lens implant", "what modifier do I append to it"));
+        assert!(!asks("walker with wheels", "ICD-10 code for that"));
+        // The same system, or none named: the earlier question goes on.
+        assert!(!asks("type 2 diabetes ICD-10", "and with neuropathy, ICD-10?"));
+        assert!(!asks("cataract surgery with lens implant", "and for the right eye?"));
     }
 
     #[test]

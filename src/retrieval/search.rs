@@ -314,9 +314,18 @@ impl Retriever {
             }
             _ => (analysis.codes.clone(), vec![]),
         };
+        // A follow-up that asks, in words of its own, for another code system than the question
+        // it continues ("it was the right eye, what do I append" after a cataract surgery) is
+        // answered from its own words: the earlier question named the procedure, not the
+        // modifier. Otherwise the earlier question's words count too.
+        let mut switching = false;
         let mut question = match &request.context {
-            Some(earlier) => Question::new(&request.query, &self.lexicon.terms(&request.query))
-                .continuing(Question::new(earlier, &self.lexicon.terms(earlier))),
+            Some(earlier) => {
+                let own = Question::new(&request.query, &self.lexicon.terms(&request.query));
+                let before = Question::new(earlier, &self.lexicon.terms(earlier));
+                switching = own.asks_another_system_than(&before);
+                own.continuing(before)
+            }
             None => Question::new(&request.query, &analysis.terms),
         };
         // A question that names one code system is answered from it (and the guidelines), and
@@ -329,9 +338,11 @@ impl Retriever {
         };
         let asked_systems = systems.clone();
         let of_asked_system = |h: &StoreHit| asked_systems.is_empty() || asked_systems.contains(&h.payload.system);
+        let own_words = switching.then(|| self.analyze(&request.query));
+        let words = own_words.as_ref().unwrap_or(&analysis);
         let searched = match systems.is_empty() {
-            true => &analysis.expanded,
-            false => &analysis.expanded_unnamed,
+            true => &words.expanded,
+            false => &words.expanded_unnamed,
         };
         let exact = self.lookup(&pinned, request.system);
         let dense = async {
