@@ -115,7 +115,7 @@ def icd_records():
     root = ET.fromstring(lzma.decompress(ICD_XML.read_bytes()))
     records = []
 
-    def walk(diag, path, inherited_notes, seven):
+    def walk(diag, path, inherited_notes, seven, named_above):
         code = diag.findtext("name").strip()
         desc = " ".join(diag.findtext("desc").split())
         own_notes = notes_of(diag)
@@ -123,11 +123,13 @@ def icd_records():
         children = diag.findall("diag")
         level_path = path + [f"{code} {desc}"]
         if children:
+            terms = inclusion_terms(diag)
+            above = named_above + [(desc, terms)] if terms else named_above
             for child in children:
-                walk(child, level_path, inherited_notes + own_notes, seven)
+                walk(child, level_path, inherited_notes + own_notes, seven, above)
             return
         notes = own_notes + inherited_notes
-        synonyms = inclusion_terms(diag)
+        synonyms = inclusion_terms(diag) + inherited_names(desc, named_above)
         if seven:
             bare = code.replace(".", "")
             padded = bare.ljust(6, "X")
@@ -144,7 +146,7 @@ def icd_records():
         for section in chapter.findall("section"):
             block = f"{section.get('id')} {' '.join((section.findtext('desc') or '').split())}"
             for diag in section.findall("diag"):
-                walk(diag, [chap, block], [], None)
+                walk(diag, [chap, block], [], None, [])
     return records
 
 
@@ -170,6 +172,20 @@ def inclusion_terms(diag):
         for n in block.findall("note")
         if (n.text or "").strip()
     ]
+
+
+def inherited_names(desc, named_above):
+    """Other names of a code from its parents' inclusion terms: a parent's term names what the
+    parent's description names, so a child whose description is the parent's plus a qualifier
+    is that term plus the same qualifier ("Pressure ulcer of sacral region" includes "Pressure
+    ulcer of tailbone", so L89.153 "Pressure ulcer of sacral region, stage 3" is also "Pressure
+    ulcer of tailbone, stage 3"). A child worded otherwise gets none."""
+    names = []
+    for parent, terms in named_above:
+        rest = desc[len(parent):]
+        if desc.startswith(parent) and rest[:1] in (",", " "):
+            names.extend(term + rest for term in terms if term + rest not in names)
+    return names
 
 
 def read_tsv(path):
