@@ -57,6 +57,25 @@ fn inclusion_terms(node: Node) -> Vec<String> {
         .collect()
 }
 
+/// Other names of a code from the inclusion terms of the subcategories above it (`above`: each
+/// one's description and terms): a term names what its subcategory's description names, so a
+/// code whose description is that description plus a qualifier is the term plus the same
+/// qualifier ("Pressure ulcer of tailbone, stage 3" for L89.153). A code worded otherwise gets
+/// none.
+fn inherited_names(desc: &str, above: &[(String, Vec<String>)]) -> Vec<String> {
+    let mut names: Vec<String> = vec![];
+    for (parent, terms) in above {
+        let Some(rest) = desc.strip_prefix(parent.as_str()).filter(|r| r.starts_with([',', ' '])) else { continue };
+        for term in terms {
+            let name = format!("{term}{rest}");
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+    }
+    names
+}
+
 fn seventh_characters(node: Node) -> Option<Vec<(String, String)>> {
     let def = children(node, "sevenChrDef").next()?;
     Some(
@@ -84,7 +103,7 @@ impl Walk<'_> {
         self.out.push(record);
     }
 
-    fn diag(&mut self, diag: Node, path: &[String], inherited: &[String], seven: Option<&[(String, String)]>) {
+    fn diag(&mut self, diag: Node, path: &[String], inherited: &[String], seven: Option<&[(String, String)]>, above: &[(String, Vec<String>)]) {
         let code = child_text(diag, "name");
         let desc = child_text(diag, "desc");
         let own = notes_of(diag);
@@ -96,14 +115,20 @@ impl Walk<'_> {
         if !kids.is_empty() {
             let mut carried = inherited.to_vec();
             carried.extend(own);
+            let mut named = above.to_vec();
+            let terms = inclusion_terms(diag);
+            if !terms.is_empty() {
+                named.push((desc.clone(), terms));
+            }
             for k in kids {
-                self.diag(k, &level, &carried, seven);
+                self.diag(k, &level, &carried, seven, &named);
             }
             return;
         }
         let mut notes = own;
         notes.extend(inherited.iter().cloned());
-        let synonyms = inclusion_terms(diag);
+        let mut synonyms = inclusion_terms(diag);
+        synonyms.extend(inherited_names(&desc, above));
         match seven {
             Some(chars) => {
                 let bare: String = code.chars().filter(|c| *c != '.').collect();
@@ -140,7 +165,7 @@ pub fn icd10cm_tabular(path: &Path, text: &str) -> Result<Vec<CodeRecord>, LoadE
         for section in children(chapter, "section") {
             let block = format!("{} {}", section.attribute("id").unwrap_or_default(), child_text(section, "desc"));
             for diag in children(section, "diag") {
-                walk.diag(diag, &[chap.clone(), block.clone()], &[], None);
+                walk.diag(diag, &[chap.clone(), block.clone()], &[], None, &[]);
             }
         }
     }

@@ -109,6 +109,9 @@ fn the_tabular_xml_loader_matches_the_shipped_corpus() {
     }
     assert!(loaded.iter().any(|r| r.code == "S72.001A"));
     assert!(!loaded.iter().any(|r| r.code == "S06.1X7D"), "the S06 exception holds");
+    // A subcategory's inclusion terms name its codes too, with each code's qualifier.
+    let sacral = loaded.iter().find(|r| r.code == "L89.153").unwrap();
+    assert!(sacral.synonyms.contains(&"Pressure ulcer of tailbone, stage 3".to_string()), "{:?}", sacral.synonyms);
 }
 
 #[tokio::test]
