@@ -316,8 +316,8 @@ impl Retriever {
         };
         // A follow-up that asks, in words of its own, for another code system than the question
         // it continues ("it was the right eye, what do I append" after a cataract surgery) is
-        // answered from its own words: the earlier question named the procedure, not the
-        // modifier. Otherwise the earlier question's words count too.
+        // searched by its own words: the earlier question named the procedure, not the
+        // modifier. The rank-1 stage reads both, the follow-up's words counting twice.
         let mut switching = false;
         let mut question = match &request.context {
             Some(earlier) => {
