@@ -302,13 +302,8 @@ impl VectorStore for EdgeStore {
             // The payloads of the points that can make the cut: those scoring at least as
             // high as the last one kept, whose ties `rank_hits` orders by code and key.
             points.sort_by(|a, b| b.score.total_cmp(&a.score));
-            match final_limit.checked_sub(1).and_then(|last| points.get(last)) {
-                Some(cut) => {
-                    let cut = cut.score;
-                    points.retain(|p| p.score >= cut);
-                }
-                None if final_limit == 0 => points.clear(),
-                None => {}
+            if let Some(cut) = points.get(final_limit.saturating_sub(1)).map(|p| p.score) {
+                points.retain(|p| p.score >= cut);
             }
             let ids: Vec<PointId> = points.iter().map(|p| p.id).collect();
             let mut payloads = retrieve(shard, &ids, selector)?;
