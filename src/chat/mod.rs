@@ -110,8 +110,14 @@ const MAX_CITATIONS: usize = 64;
 /// Billable codes named under a cited category.
 const BILLABLE_CHILDREN: usize = 12;
 
-/// Words that make a question a follow-up about the codes of the previous answer.
-const BACK_REFERENCES: [&str; 9] = ["it", "its", "it's", "this", "that", "these", "those", "them", "same"];
+/// Words that make a question a follow-up about the codes of the previous answer ("is it an
+/// add-on?", "what replaced it?", "its global period").
+const BACK_REFERENCES: [&str; 7] = ["it", "its", "this", "that", "these", "those", "them"];
+/// Words that say the case is the earlier one, or like it ("it's with a chest infection",
+/// "same thing for the ankle", "2 more lesions same way"): the earlier answer's codes are
+/// candidates, as for "it", but what the follow-up adds decides among them and their
+/// neighbours.
+const LIKENESS: [&str; 3] = ["it's", "it’s", "same"];
 
 /// Codes of the answer before that a follow-up without "it" is taken to be about.
 const FOLLOW_UP_SUBJECTS: usize = 1;
@@ -241,9 +247,10 @@ impl ChatService {
         // first codes, pinned first; without, its first code, whose neighbours are then
         // candidates, not answers pinned first.
         if let (true, Some(last)) = (analysis.codes.is_empty(), history.last()) {
-            let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'').map(str::to_lowercase).collect();
+            let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').map(str::to_lowercase).collect();
             let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(&w.as_str()));
-            let n = if refers_back { BACK_REFERENCED } else { FOLLOW_UP_SUBJECTS };
+            let alike = words.iter().any(|w| LIKENESS.contains(&w.as_str()));
+            let n = if refers_back || alike { BACK_REFERENCED } else { FOLLOW_UP_SUBJECTS };
             request.context = Some(last.question.clone());
             request.subjects = last.cited_codes.iter().take(n).cloned().collect();
             request.pin_subjects = refers_back;

@@ -354,6 +354,20 @@ async fn a_follow_up_without_it_or_codes_is_read_with_the_question_before() {
 }
 
 #[tokio::test]
+async fn a_follow_up_that_says_more_of_the_case_is_not_about_the_codes_before() {
+    let app = TestApp::spawn().await;
+    let first = ask_q(&app, "type 2 diabetes, no complications").await;
+    assert_eq!(first.one("sources")[0]["code"], "E11.9", "{}", first.one("sources"));
+    let conversation = first.conversation();
+    // "It's" says what the case is, "same" that it is alike: the codes before are candidates,
+    // not answers pinned first, and what the follow-up adds decides.
+    for follow_up in ["it's with hyperglycemia", "same patient but with hyperglycemia"] {
+        let second = ask_in(&app, &conversation, follow_up).await;
+        assert_eq!(second.one("sources")[0]["code"], "E11.65", "{follow_up}: {}", second.one("sources"));
+    }
+}
+
+#[tokio::test]
 async fn it_in_a_question_for_a_modifier_is_not_the_answer() {
     let app = TestApp::spawn().await;
     let first = ask_q(&app, "what is 20610").await;
