@@ -529,6 +529,29 @@ fn without_rule_outs(words: Vec<String>) -> Vec<String> {
     }
 }
 
+/// The question without what it asks to count ("how many units of the J code", "how much
+/// time counts"): the count is the answer, not a word the code's title should hold.
+fn without_counted(words: Vec<String>) -> Vec<String> {
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        let counted = words[i] == "how"
+            && words.get(i + 1).is_some_and(|w| w == "many" || w == "much")
+            && words.get(i + 2).is_some_and(|w| w != "," && !is_stop(w) && w.parse::<f32>().is_err());
+        match counted {
+            true => {
+                out.push(words[i].clone());
+                i += 3;
+            }
+            false => {
+                out.push(words[i].clone());
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// What a question says it does not know ("type not specified", "severity not documented",
 /// "cause unknown") is the titles' "unspecified", not a negation of what follows.
 /// Also gives the positions of the words it declares unknown: the word right before "not
@@ -853,7 +876,7 @@ impl Question {
         let mut q = Question::default();
         let raw = question_words(query);
         q.add_on = asks_for_add_on(&raw);
-        let (words, unknown) = unstated_at(without_rule_outs(sides(past_the_first(raw))));
+        let (words, unknown) = unstated_at(without_rule_outs(without_counted(sides(past_the_first(raw)))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
@@ -1610,6 +1633,15 @@ mod tests {
     fn a_follow_up_does_not_inherit_the_code_system_named_before() {
         let titles = [(Icd10Cm, "M17.11", "Unilateral primary osteoarthritis, right knee"), (Cpt, "71046", "Chest X-ray, 2 views")];
         assert_eq!(order_after("right knee osteoarthritis icd 10", "chest xray two views", &titles)[0], "71046");
+    }
+
+    #[test]
+    fn what_a_question_asks_to_count_is_no_word_a_title_should_hold() {
+        // Asked how many units, the sibling whose title says "unit" is not what was asked.
+        let titles = [(Cpt, "vial", "Ceftriaxone injection, vial unit"), (Cpt, "J0696", "Ceftriaxone injection")];
+        assert_eq!(order("how many units of ceftriaxone injection", &titles)[0], "J0696");
+        assert_eq!(without_counted(words("how many units of each")), words("how of each"));
+        assert_eq!(without_counted(words("how many 15 minute units")), words("how many 15 minute units"), "a number is no count asked");
     }
 
     #[test]
