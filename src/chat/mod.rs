@@ -118,6 +118,11 @@ const BACK_REFERENCES: [&str; 7] = ["it", "its", "this", "that", "these", "those
 /// candidates, as for "it", but what the follow-up adds decides among them and their
 /// neighbours.
 const LIKENESS: [&str; 3] = ["it's", "it’s", "same"];
+/// Words that do not open a noun phrase: after "its", they show it is "it's".
+const NO_NOUN_AFTER: [&str; 19] = [
+    "a", "an", "the", "actually", "really", "just", "also", "only", "now", "still", "not", "with", "without", "for", "on", "in", "at",
+    "from", "because",
+];
 
 /// Codes of the answer before that a follow-up without "it" is taken to be about.
 const FOLLOW_UP_SUBJECTS: usize = 1;
@@ -247,9 +252,14 @@ impl ChatService {
         // first codes, pinned first; without, its first code, whose neighbours are then
         // candidates, not answers pinned first.
         if let (true, Some(last)) = (analysis.codes.is_empty(), history.last()) {
-            let words: Vec<String> = question.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').map(str::to_lowercase).collect();
-            let refers_back = words.iter().any(|w| BACK_REFERENCES.contains(&w.as_str()));
-            let alike = words.iter().any(|w| LIKENESS.contains(&w.as_str()));
+            let words: Vec<String> =
+                question.split(|c: char| !c.is_alphanumeric() && c != '\'' && c != '’').filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+            // "Its" before what cannot open a noun phrase is "it's" typed without its
+            // apostrophe ("its actually the left wrist"); the possessive comes before a noun
+            // ("its global period").
+            let contraction = |i: usize| words[i] == "its" && words.get(i + 1).is_some_and(|w| NO_NOUN_AFTER.contains(&w.as_str()));
+            let refers_back = (0..words.len()).any(|i| BACK_REFERENCES.contains(&words[i].as_str()) && !contraction(i));
+            let alike = (0..words.len()).any(|i| LIKENESS.contains(&words[i].as_str()) || contraction(i));
             let n = if refers_back || alike { BACK_REFERENCED } else { FOLLOW_UP_SUBJECTS };
             request.context = Some(last.question.clone());
             request.subjects = last.cited_codes.iter().take(n).cloned().collect();

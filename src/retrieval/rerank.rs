@@ -570,6 +570,12 @@ fn unstated_at(words: Vec<String>) -> (Vec<String>, HashSet<usize>) {
                 out.push("unspecified".into());
                 i += 2;
             }
+            // "Not otherwise specified" is NOS written out.
+            ("not", Some("otherwise")) if words.get(i + 2).is_some_and(|w| w == "specified") => {
+                read.push(out.len());
+                out.push("unspecified".into());
+                i += 3;
+            }
             ("unknown" | "undocumented" | "unstated", _) => {
                 read.push(out.len());
                 out.push("unspecified".into());
@@ -1987,6 +1993,9 @@ mod tests {
         assert_eq!(read, ["severity", "unspecified", ",", "cause", "unspecified"]);
         assert_eq!(unknown, HashSet::from([0, 3]));
         assert_eq!(unstated_at(words("tear not specified as traumatic")).0, ["tear", "not", "specified", "as", "traumatic"]);
+        // NOS written out is no negation of "specified".
+        assert_eq!(order("anemia, not otherwise specified", &anemia)[0], "D64.9");
+        assert_eq!(unstated_at(words("radius fracture, not otherwise specified")).0, ["radius", "fracture", ",", "unspecified"]);
     }
 
     #[test]

@@ -361,7 +361,7 @@ async fn a_follow_up_that_says_more_of_the_case_is_not_about_the_codes_before() 
     let conversation = first.conversation();
     // "It's" says what the case is, "same" that it is alike: the codes before are candidates,
     // not answers pinned first, and what the follow-up adds decides.
-    for follow_up in ["it's with hyperglycemia", "same patient but with hyperglycemia"] {
+    for follow_up in ["it's with hyperglycemia", "its actually with hyperglycemia", "same patient but with hyperglycemia"] {
         let second = ask_in(&app, &conversation, follow_up).await;
         assert_eq!(second.one("sources")[0]["code"], "E11.65", "{follow_up}: {}", second.one("sources"));
     }
