@@ -193,6 +193,34 @@ const ROUTE: f32 = 0.5;
 /// What a title says for a drug given by any route but the mouth, and for one by mouth.
 const PARENTERAL: &[&str] = &["injection", "infusion", "intravenous", "intramuscular", "subcutaneous", "iv", "im", "shot", "push", "subq"];
 const BY_MOUTH: &[&str] = &["oral"];
+/// What a title says for a drug given into a vein, a muscle or under the skin: the site's
+/// own words and the ones that name no site.
+const INTO_VEIN: &[&str] = &["intravenous", "iv", "injection", "infusion", "push"];
+const INTO_MUSCLE: &[&str] = &["intramuscular", "im", "injection", "shot"];
+const UNDER_SKIN: &[&str] = &["subcutaneous", "subq", "subcut", "injection", "infusion", "shot"];
+
+/// Where a parenteral drug goes: IV, IM and subcutaneous are services of their own
+/// (96365, 96372, 96369), not one route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Site {
+    Vein,
+    Muscle,
+    Skin,
+}
+
+/// The site a (stemmed or written) word names; not "sq", which titles use for square
+/// ("per sq cm").
+fn site_of(word: &str) -> Option<Site> {
+    if word == "iv" || word.starts_with("intraven") {
+        Some(Site::Vein)
+    } else if word == "im" || word.starts_with("intramuscular") {
+        Some(Site::Muscle)
+    } else if word == "subq" || word.starts_with("subcut") {
+        Some(Site::Skin)
+    } else {
+        None
+    }
+}
 
 /// How a question says a drug is given.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -757,7 +785,8 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 }
             }
             w if scope.absent() && held > 0 && ends_negation(w) => scope = Scope::Plain,
-            w if is_stop(w) || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit()) && !letters.iter().any(|l| l == w)) => {}
+            // A title's "IM" is intramuscular, never a question's "I'm".
+            w if (is_stop(w) && w != "im") || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit()) && !letters.iter().any(|l| l == w)) => {}
             w => {
                 held += 1;
                 let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n)).or_else(|| trimester(&words, i));
@@ -859,6 +888,8 @@ pub struct Question {
     modifier_kind: Option<bool>,
     /// The route the question names for a drug.
     route: Option<Route>,
+    /// The site the question names for a parenteral drug ("IV", "IM").
+    site: Option<Site>,
     /// The question asks for an add-on code ("each additional", "the 2nd hour", "what do I
     /// add for the rest").
     pub add_on: bool,
@@ -938,10 +969,15 @@ impl Question {
             let route = (n == 1 && ROUTES.contains(&w)).then_some(if matches!(w, "oral" | "po") { Route::Oral } else { Route::Parenteral });
             q.route = route.or(q.route);
             // A route is any title's word for that route ("IV" is a title's "injection").
-            let route_words: &[&str] = match route {
-                Some(Route::Oral) => BY_MOUTH,
-                Some(Route::Parenteral) => PARENTERAL,
-                None => &[],
+            let site = route.and(site_of(w).or((w == "sq").then_some(Site::Skin)));
+            q.site = site.or(q.site);
+            let route_words: &[&str] = match (route, site) {
+                (Some(Route::Oral), _) => BY_MOUTH,
+                (_, Some(Site::Vein)) => INTO_VEIN,
+                (_, Some(Site::Muscle)) => INTO_MUSCLE,
+                (_, Some(Site::Skin)) => UNDER_SKIN,
+                (Some(Route::Parenteral), None) => PARENTERAL,
+                (None, _) => &[],
             };
             let expansions: Vec<&str> = expansions.into_iter().chain(route_words.iter().copied()).collect();
             let literal: Vec<String> = literal_words
@@ -1052,6 +1088,7 @@ impl Question {
         self.medicare |= earlier.medicare;
         self.modifier_kind = self.modifier_kind.or(earlier.modifier_kind);
         self.route = self.route.or(earlier.route);
+        self.site = self.site.or(earlier.site);
         self.add_on |= earlier.add_on;
         self
     }
@@ -1291,6 +1328,13 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     if let (Some(asked), CodeSystem::Hcpcs | CodeSystem::Cpt) = (q.route, c.system) {
         let mut routes = title.iter().chain(others.iter().flat_map(|n| n.iter())).filter_map(|t| route_of(&t.stem)).peekable();
         if routes.peek().is_some() && routes.all(|r| r != asked) {
+            r -= CONTRADICTION;
+        }
+    }
+    // "IV infusion" is not the subcutaneous one, nor "IM injection" the IV push.
+    if let (Some(asked), CodeSystem::Hcpcs | CodeSystem::Cpt) = (q.site, c.system) {
+        let mut sites = title.iter().filter_map(|t| site_of(&t.stem)).peekable();
+        if sites.peek().is_some() && sites.all(|s| s != asked) {
             r -= CONTRADICTION;
         }
     }
@@ -1639,6 +1683,23 @@ mod tests {
     fn a_follow_up_does_not_inherit_the_code_system_named_before() {
         let titles = [(Icd10Cm, "M17.11", "Unilateral primary osteoarthritis, right knee"), (Cpt, "71046", "Chest X-ray, 2 views")];
         assert_eq!(order_after("right knee osteoarthritis icd 10", "chest xray two views", &titles)[0], "71046");
+    }
+
+    #[test]
+    fn iv_im_and_subcutaneous_are_services_of_their_own() {
+        let l = lexicon();
+        let titles = [
+            (Cpt, "96369", "Subcutaneous infusion, first hour"),
+            (Cpt, "96365", "IV infusion, drug, first hour"),
+            (Cpt, "96374", "IV push, first drug"),
+            (Cpt, "96372", "IM or subcut injection"),
+        ];
+        assert_eq!(order_with(&l, "IV infusion first hour", &titles)[0], "96365");
+        assert_eq!(order_with(&l, "subq infusion, first hour", &titles)[0], "96369");
+        assert_eq!(order_with(&l, "intramuscular injection", &titles)[0], "96372");
+        assert_eq!(order_with(&l, "IV push", &titles)[0], "96374");
+        // A title's "IM" is a word; a question's "im" may be "I'm".
+        assert!(title_tokens("IM or subcut injection").iter().any(|t| t.stem == "im"));
     }
 
     #[test]
