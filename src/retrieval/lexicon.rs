@@ -122,6 +122,34 @@ impl Lexicon {
         self.entries.is_empty()
     }
 
+    /// `title` with the acronyms it writes in capitals that the lexicon knows ("AK", "TEE",
+    /// "I&D") spelled out by their first expansion, when it has any: our CPT titles are short
+    /// and a question may use the full words ("actinic keratosis").
+    pub fn spell_out(&self, title: &str) -> Option<String> {
+        let is_acronym = |w: &str| w.chars().filter(|c| c.is_ascii_uppercase()).count() >= 2 && !w.chars().any(|c| c.is_lowercase());
+        if !title.split(|c: char| c.is_whitespace() || c == ',').any(is_acronym) {
+            return None;
+        }
+        let mut out = String::with_capacity(title.len() * 2);
+        let mut spelled = false;
+        let mut rest = title;
+        while !rest.is_empty() {
+            // A run of letters, digits and the joiners acronyms use ("E/M", "D&C"), or one
+            // other character.
+            let end = rest.find(|c: char| !(c.is_alphanumeric() || matches!(c, '/' | '&'))).unwrap_or(rest.len());
+            let (run, next) = if end == 0 { rest.split_at(rest.chars().next().map_or(1, char::len_utf8)) } else { rest.split_at(end) };
+            match is_acronym(run).then(|| self.entries.get(&words(run).join(" ")).and_then(|e| e.first())).flatten() {
+                Some(expansion) => {
+                    out.push_str(expansion);
+                    spelled = true;
+                }
+                None => out.push_str(run),
+            }
+            rest = next;
+        }
+        spelled.then_some(out)
+    }
+
     /// Expansions of every term in `query`, longest match first at each position
     /// ("sugar diabetes" wins over "diabetes"), in order of appearance, without repeats.
     pub fn expand(&self, query: &str) -> Vec<String> {
@@ -235,6 +263,19 @@ mod tests {
         assert_eq!(l.expand("Lap Chole today"), vec!["laparoscopic cholecystectomy"]);
         assert!(l.expand("HTNx").is_empty(), "no partial words");
         assert_eq!(l.expand("had a lap chole"), vec!["laparoscopic cholecystectomy"]);
+    }
+
+    #[test]
+    fn a_title_s_acronyms_are_spelled_out() {
+        let mut l = lexicon();
+        l.add_text(Path::new("t.tsv"), "AK\tactinic keratosis\nI&D\tincision and drainage\nak\tabove knee\n").unwrap();
+        assert_eq!(l.spell_out("AK destruction, first lesion").as_deref(), Some("actinic keratosis destruction, first lesion"));
+        assert_eq!(l.spell_out("Abscess I&D, simple").as_deref(), Some("Abscess incision and drainage, simple"));
+        assert_eq!(l.spell_out("HTN, benign").as_deref(), Some("hypertension, benign"));
+        // Only words in capitals: "Lap chole" is no acronym, nor a known word in capitals
+        // the lexicon lacks.
+        assert_eq!(l.spell_out("Lap chole"), None);
+        assert_eq!(l.spell_out("TEE"), None);
     }
 
     #[test]

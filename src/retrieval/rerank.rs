@@ -1233,6 +1233,8 @@ pub struct Candidate<'a> {
     pub codes: &'a [String],
     /// An add-on code, reported only with its primary.
     pub add_on: bool,
+    /// The title with its acronyms spelled out ([`Lexicon::spell_out`](super::lexicon::Lexicon::spell_out)).
+    pub spelled: Option<String>,
 }
 
 /// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
@@ -1301,6 +1303,10 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     }
     if let Some(t) = &essential_title {
         r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on));
+    }
+    // "AK destruction" is "actinic keratosis destruction" to a question in full words.
+    if let Some(spelled) = &c.spelled {
+        r = r.max(fit(q, &cached_tokens(spelled, true), &others, abbreviated, default_for_question, field, extra, asked_add_on));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -1616,7 +1622,7 @@ mod tests {
 
     fn ordered(q: &Question, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
         let cands: Vec<Candidate> =
-            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false }).collect();
+            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None }).collect();
         rerank(q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
     }
 
@@ -1686,6 +1692,30 @@ mod tests {
     }
 
     #[test]
+    fn a_question_in_full_words_fits_a_title_s_acronym() {
+        let l = lexicon();
+        let titles = [(Cpt, "11", "Leg artery angioplasty"), (Cpt, "22", "PAD rehab, each session")];
+        let cands = |spelled: bool| -> Vec<Candidate> {
+            titles
+                .iter()
+                .map(|(s, code, title)| Candidate {
+                    system: *s,
+                    code: Some(code),
+                    title,
+                    names: &[],
+                    codes: &[],
+                    add_on: false,
+                    spelled: spelled.then(|| l.spell_out(title)).flatten(),
+                })
+                .collect()
+        };
+        let query = "rehab for peripheral arterial disease";
+        let q = Question::new(query, &l.terms(query));
+        assert_eq!(titles[rerank(&q, &cands(true))[0].0].1, "22");
+        assert!(rerank(&q, &cands(true))[0].1 > rerank(&q, &cands(false)).iter().find(|(i, _)| *i == 1).unwrap().1);
+    }
+
+    #[test]
     fn iv_im_and_subcutaneous_are_services_of_their_own() {
         let l = lexicon();
         let titles = [
@@ -1717,7 +1747,7 @@ mod tests {
         let titles = [(Cpt, "17000", "AK destruction, first lesion", false), (Cpt, "17003", "AK destruction, 2nd–14th lesion, each", true)];
         let first = |query: &str| {
             let cands: Vec<Candidate> =
-                titles.iter().map(|(s, code, title, add_on)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: *add_on }).collect();
+                titles.iter().map(|(s, code, title, add_on)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: *add_on, spelled: None }).collect();
             titles[rerank(&Question::new(query, &l.terms(query)), &cands)[0].0].1
         };
         assert_eq!(first("froze 6 AKs, what do I add for the rest"), "17003");
@@ -2025,7 +2055,7 @@ mod tests {
         let q = Question::new(query, &lexicon().terms(query));
         let names = ["power wheelchair group 2 standard seat".to_string()];
         let score = |title: &str, names: &[String]| {
-            rerank(&q, &[Candidate { system: Hcpcs, code: Some("K0001"), title, names, codes: &[], add_on: false }])[0].1
+            rerank(&q, &[Candidate { system: Hcpcs, code: Some("K0001"), title, names, codes: &[], add_on: false, spelled: None }])[0].1
         };
         // The abbreviations of the short descriptor cost nothing once its description says them.
         assert!((score("Pwc grp 2 std seat", &names) - score("power wheelchair group 2 standard seat", &[])).abs() < 1e-6);
@@ -2070,7 +2100,7 @@ mod tests {
     fn alternatives_restrict_nothing() {
         assert_eq!(slashes_as_or("Simple repair, scalp/neck, w/o graft, n/adj"), "Simple repair, scalp or neck, w/o graft, n/adj");
         let repairs = [(Cpt, "12011", "Simple wound repair, face, 2.5 cm or less"), (Cpt, "12001", "Simple wound repair, scalp/neck/trunk/limbs, 2.5 cm or less")];
-        let cands: Vec<Candidate> = repairs.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false }).collect();
+        let cands: Vec<Candidate> = repairs.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None }).collect();
         let top = |query: &str| repairs[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(top("simple wound repair of the trunk, 2 cm"), "12001");
         // One of a title's alternatives asked frees the others; "and" asks for both.
@@ -2091,8 +2121,8 @@ mod tests {
         // A code for the other route contradicts the question, in its title or its other names.
         let oral = ["Ondansetron hydrochloride 4 mg, oral".to_string()];
         let cands = [
-            Candidate { system: Hcpcs, code: Some("S0119"), title: "Ondansetron 4 mg", names: &oral, codes: &[], add_on: false },
-            Candidate { system: Hcpcs, code: Some("J2405"), title: "Ondansetron hcl injection", names: &[], codes: &[], add_on: false },
+            Candidate { system: Hcpcs, code: Some("S0119"), title: "Ondansetron 4 mg", names: &oral, codes: &[], add_on: false, spelled: None },
+            Candidate { system: Hcpcs, code: Some("J2405"), title: "Ondansetron hcl injection", names: &[], codes: &[], add_on: false, spelled: None },
         ];
         let top = |query: &str| cands[rerank(&Question::new(query, &[]), &cands)[0].0].code;
         assert_eq!(top("ondansetron IV 4mg"), Some("J2405"));
@@ -2110,24 +2140,24 @@ mod tests {
         let q = Question::new("influenza", &l.terms("influenza"));
         let nos = ["Influenza NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[], codes: &[], add_on: false },
-            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[], add_on: false },
+            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[], codes: &[], add_on: false, spelled: None },
+            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[], add_on: false, spelled: None },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1, "J11.1's inclusion term is the plain word");
         // "X NOS" says where the bare word goes: it beats a sibling that names X with more.
         let q = Question::new("eczema", &[]);
         let nos = ["Eczema NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("L20.82"), title: "Flexural eczema", names: &[], codes: &[], add_on: false },
-            Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[], add_on: false },
+            Candidate { system: Icd10Cm, code: Some("L20.82"), title: "Flexural eczema", names: &[], codes: &[], add_on: false, spelled: None },
+            Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[], add_on: false, spelled: None },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
         // Words in parentheses are nonessential: "Seizure(s) (convulsive) NOS" is "Seizure NOS".
         let q = Question::new("had a seizure", &[]);
         let nos = ["Fit NOS".to_string(), "Seizure(s) (convulsive) NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("G40.89"), title: "Other seizures", names: &[], codes: &[], add_on: false },
-            Candidate { system: Icd10Cm, code: Some("R56.9"), title: "Unspecified convulsions", names: &nos, codes: &[], add_on: false },
+            Candidate { system: Icd10Cm, code: Some("G40.89"), title: "Other seizures", names: &[], codes: &[], add_on: false, spelled: None },
+            Candidate { system: Icd10Cm, code: Some("R56.9"), title: "Unspecified convulsions", names: &nos, codes: &[], add_on: false, spelled: None },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
         assert_eq!(essential("Seizure(s) (convulsive) NOS").as_deref(), Some("Seizure NOS"));
@@ -2150,8 +2180,8 @@ mod tests {
         let l = lexicon();
         let about = ["G0438".to_string(), "G0439".to_string()];
         let cands = [
-            Candidate { system: Guideline, code: None, title: "Medicare annual wellness visit (G0438, G0439)", names: &[], codes: &about, add_on: false },
-            Candidate { system: Hcpcs, code: Some("G0438"), title: "Ppps, initial visit", names: &[], codes: &[], add_on: false },
+            Candidate { system: Guideline, code: None, title: "Medicare annual wellness visit (G0438, G0439)", names: &[], codes: &about, add_on: false, spelled: None },
+            Candidate { system: Hcpcs, code: Some("G0438"), title: "Ppps, initial visit", names: &[], codes: &[], add_on: false, spelled: None },
         ];
         let top = |query: &str| rerank(&Question::new(query, &l.terms(query)), &cands)[0].0;
         assert_eq!(top("Medicare annual wellness visit, initial"), 1, "the code asked for");

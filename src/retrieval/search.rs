@@ -440,6 +440,12 @@ impl Retriever {
                     names: &h.payload.names,
                     codes: &h.payload.codes,
                     add_on: is_add_on(&h.payload),
+                    // Our CPT titles write acronyms ("TEE"); the official titles of the
+                    // other systems spell what they mean.
+                    spelled: match h.payload.system {
+                        CodeSystem::Cpt => self.lexicon.spell_out(&h.payload.title),
+                        _ => None,
+                    },
                 })
                 .collect();
             let order = rerank(&question, &candidates);
