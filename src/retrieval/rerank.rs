@@ -187,6 +187,9 @@ const ROUTES: &[&str] = &[
     "shot", "shots", "push", "infusion", "infusions", "oral", "po",
 ];
 
+/// "With and without" read as one word: a study done both ways.
+const BOTH_WAYS: &str = "withandwithout";
+
 /// Weight of a route among the question's concepts.
 const ROUTE: f32 = 0.5;
 
@@ -405,7 +408,7 @@ fn question_words(text: &str) -> Vec<String> {
 }
 
 fn read_words(text: &str, question: bool) -> Vec<String> {
-    let mut lower = text.to_lowercase().replace("w/o", " without ").replace("w/", " with ");
+    let mut lower = text.to_lowercase().replace("w/wo", " with and without ").replace("w/o", " without ").replace("w/", " with ");
     // Comparisons as words, the same in a question and a title: "<50%" and "less than 50%".
     for (from, to) in COMPARISONS {
         if lower.contains(from) {
@@ -509,6 +512,22 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
             "xray" | "xrays" => "ray".to_string(),
             _ => w,
         };
+        // "With and without contrast" (either order, "w/wo", "with & without") is one study
+        // that holds both: a word of its own, not an absence of what follows.
+        if matches!(w.as_str(), "with" | "without") {
+            let k = words.len();
+            let other = if w == "with" { "without" } else { "with" };
+            let joined = match k {
+                _ if k >= 2 && words[k - 1] == "and" && words[k - 2] == other => Some(2),
+                _ if k >= 1 && words[k - 1] == other => Some(1),
+                _ => None,
+            };
+            if let Some(n) = joined {
+                words.truncate(k - n);
+                words.push(BOTH_WAYS.into());
+                continue;
+            }
+        }
         // "non-sterile", "non tobacco": one word, the opposite of "sterile", not a negation
         // of what follows.
         if words.last().is_some_and(|p| p == "non") && w.chars().next().is_some_and(char::is_alphabetic) {
@@ -1713,6 +1732,21 @@ mod tests {
         let q = Question::new(query, &l.terms(query));
         assert_eq!(titles[rerank(&q, &cands(true))[0].0].1, "22");
         assert!(rerank(&q, &cands(true))[0].1 > rerank(&q, &cands(false)).iter().find(|(i, _)| *i == 1).unwrap().1);
+    }
+
+    #[test]
+    fn with_and_without_is_one_study_not_an_absence() {
+        let titles = [
+            (Cpt, "73721", "Lower extremity joint MRI without contrast"),
+            (Cpt, "73722", "Lower extremity joint MRI with contrast"),
+            (Cpt, "73723", "Lower extremity joint MRI without and with contrast"),
+        ];
+        for query in ["leg joint MRI with and without contrast", "leg joint MRI w/wo contrast", "leg joint MRI with & without contrast"] {
+            assert_eq!(order(query, &titles)[0], "73723", "{query}");
+        }
+        assert_eq!(order("leg joint MRI without contrast", &titles)[0], "73721");
+        assert_eq!(order("leg joint MRI with contrast", &titles)[0], "73722");
+        assert_eq!(words("without and with contrast"), words("w/wo contrast"));
     }
 
     #[test]
