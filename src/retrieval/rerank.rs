@@ -167,7 +167,7 @@ const NOT: &str = "not";
 
 /// Words that open a negated phrase in a question.
 const NEGATIONS: &[&str] = &[
-    "no", "zero", "without", "not", "non", "denies", "negative", "never", "didn't", "didnt", "doesn't", "doesnt", "don't", "dont",
+    "no", "zero", "nothing", "without", "not", "non", "denies", "negative", "never", "didn't", "didnt", "doesn't", "doesnt", "don't", "dont",
     "wasn't", "wasnt", "isn't", "isnt", "hasn't", "hasnt", "haven't", "havent", "hadn't", "hadnt",
 ];
 
@@ -1966,6 +1966,8 @@ mod tests {
             &[(Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")],
         );
         assert_eq!(got[0], "E11.9");
+        let vial = [(Modifier, "JW", "Drug amount wasted"), (Modifier, "JZ", "Zero drug amount wasted")];
+        assert_eq!(order("single dose vial all used, nothing wasted", &vial)[0], "JZ");
         // A negated lay word negates its expansion ("didn't black out": no loss of consciousness).
         let mut l = Lexicon::default();
         l.add_text(std::path::Path::new("t.tsv"), "black out\tloss of consciousness\n").unwrap();
