@@ -517,13 +517,15 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
         if matches!(w.as_str(), "with" | "without") {
             let k = words.len();
             let other = if w == "with" { "without" } else { "with" };
-            let joined = match k {
-                _ if k >= 2 && words[k - 1] == "and" && words[k - 2] == other => Some(2),
-                _ if k >= 1 && words[k - 1] == other => Some(1),
-                _ => None,
+            let joined = if k >= 2 && words[k - 1] == "and" && words[k - 2] == other {
+                2
+            } else if k >= 1 && words[k - 1] == other {
+                1
+            } else {
+                0
             };
-            if let Some(n) = joined {
-                words.truncate(k - n);
+            if joined > 0 {
+                words.truncate(k - joined);
                 words.push(BOTH_WAYS.into());
                 continue;
             }
@@ -585,16 +587,8 @@ fn without_counted(words: Vec<String>) -> Vec<String> {
         let counted = words[i] == "how"
             && words.get(i + 1).is_some_and(|w| w == "many" || w == "much")
             && words.get(i + 2).is_some_and(|w| w != "," && !is_stop(w) && w.parse::<f32>().is_err());
-        match counted {
-            true => {
-                out.push(words[i].clone());
-                i += 3;
-            }
-            false => {
-                out.push(words[i].clone());
-                i += 1;
-            }
-        }
+        out.push(words[i].clone());
+        i += if counted { 3 } else { 1 };
     }
     out
 }
