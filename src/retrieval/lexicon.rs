@@ -127,27 +127,30 @@ impl Lexicon {
     /// and a question may use the full words ("actinic keratosis").
     pub fn spell_out(&self, title: &str) -> Option<String> {
         let is_acronym = |w: &str| w.chars().filter(|c| c.is_ascii_uppercase()).count() >= 2 && !w.chars().any(|c| c.is_lowercase());
-        if !title.split(|c: char| c.is_whitespace() || c == ',').any(is_acronym) {
-            return None;
-        }
-        let mut out = String::with_capacity(title.len() * 2);
-        let mut spelled = false;
-        let mut rest = title;
-        while !rest.is_empty() {
-            // A run of letters, digits and the joiners acronyms use ("E/M", "D&C"), or one
-            // other character.
-            let end = rest.find(|c: char| !(c.is_alphanumeric() || matches!(c, '/' | '&'))).unwrap_or(rest.len());
-            let (run, next) = if end == 0 { rest.split_at(rest.chars().next().map_or(1, char::len_utf8)) } else { rest.split_at(end) };
-            match is_acronym(run).then(|| self.entries.get(&words(run).join(" ")).and_then(|e| e.first())).flatten() {
-                Some(expansion) => {
-                    out.push_str(expansion);
-                    spelled = true;
+        let mut out: Option<String> = None;
+        // The end of what `out` holds of `title`, and the start of the run being read: letters,
+        // digits and the joiners acronyms use ("E/M", "D&C").
+        let (mut copied, mut run_start) = (0, None);
+        for (i, c) in title.char_indices().chain([(title.len(), ' ')]) {
+            match (run_start, c.is_alphanumeric() || matches!(c, '/' | '&')) {
+                (None, true) => run_start = Some(i),
+                (Some(s), false) => {
+                    run_start = None;
+                    let run = &title[s..i];
+                    if let Some(expansion) = is_acronym(run).then(|| self.entries.get(&words(run).join(" ")).and_then(|e| e.first())).flatten() {
+                        let out = out.get_or_insert_with(|| String::with_capacity(title.len() * 2));
+                        out.push_str(&title[copied..s]);
+                        out.push_str(expansion);
+                        copied = i;
+                    }
                 }
-                None => out.push_str(run),
+                _ => {}
             }
-            rest = next;
         }
-        spelled.then_some(out)
+        out.map(|mut out| {
+            out.push_str(&title[copied..]);
+            out
+        })
     }
 
     /// Expansions of every term in `query`, longest match first at each position
