@@ -1634,9 +1634,12 @@ mod tests {
     }
 
     fn ordered(q: &Question, titles: &[(CodeSystem, &str, &str)]) -> Vec<String> {
-        let cands: Vec<Candidate> =
-            titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None }).collect();
-        rerank(q, &cands).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
+        rerank(q, &candidates(titles)).into_iter().map(|(i, _)| titles[i].1.to_string()).collect()
+    }
+
+    /// Candidates with only a system, a code and a title.
+    fn candidates<'a>(titles: &'a [(CodeSystem, &'a str, &'a str)]) -> Vec<Candidate<'a>> {
+        titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None }).collect()
     }
 
     use CodeSystem::*;
@@ -1709,18 +1712,11 @@ mod tests {
         let l = lexicon();
         let titles = [(Cpt, "11", "Leg artery angioplasty"), (Cpt, "22", "PAD rehab, each session")];
         let cands = |spelled: bool| -> Vec<Candidate> {
-            titles
-                .iter()
-                .map(|(s, code, title)| Candidate {
-                    system: *s,
-                    code: Some(code),
-                    title,
-                    names: &[],
-                    codes: &[],
-                    add_on: false,
-                    spelled: spelled.then(|| l.spell_out(title)).flatten(),
-                })
-                .collect()
+            let mut cands = candidates(&titles);
+            for c in cands.iter_mut().filter(|_| spelled) {
+                c.spelled = l.spell_out(c.title);
+            }
+            cands
         };
         let query = "rehab for peripheral arterial disease";
         let q = Question::new(query, &l.terms(query));
@@ -2130,7 +2126,7 @@ mod tests {
     fn alternatives_restrict_nothing() {
         assert_eq!(slashes_as_or("Simple repair, scalp/neck, w/o graft, n/adj"), "Simple repair, scalp or neck, w/o graft, n/adj");
         let repairs = [(Cpt, "12011", "Simple wound repair, face, 2.5 cm or less"), (Cpt, "12001", "Simple wound repair, scalp/neck/trunk/limbs, 2.5 cm or less")];
-        let cands: Vec<Candidate> = repairs.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None }).collect();
+        let cands = candidates(&repairs);
         let top = |query: &str| repairs[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(top("simple wound repair of the trunk, 2 cm"), "12001");
         // One of a title's alternatives asked frees the others; "and" asks for both.
