@@ -41,11 +41,13 @@
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare; quality data codes only when it asks about measures; questions that ask for
-//!   rules rather than a code, and a guideline passage below the codes it is about otherwise;
+//!   rules rather than a code, and a guideline passage below the codes it is about otherwise
+//!   (one section of a note below the best of them, its other sections below all of them);
 //! - **add-ons and deleted codes**: a question that asks for an add-on ("each additional",
 //!   "the 2nd hour", "what do I add past the first 15") prefers add-on codes by [`ADD_ON`] and
 //!   takes their counts ("2nd–14th lesion, each") as asked; one about a code that is gone ("the
-//!   old", "used to", "went away") asks for the deleted kind;
+//!   old", "used to", "went away") asks for the deleted kind, and any other question ranks
+//!   a deleted code by [`CONTRADICTION`] below what it would be, its deletion year unread;
 //! - a small **prior** from the fused rank, which decides when the names say nothing.
 //!
 //! It works on titles and a few names per candidate, tokenized once per thread and cached
@@ -143,6 +145,7 @@ const KINDS: &[&str] = &[
 pub const KIND: f32 = 2.0;
 
 static KIND_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| KINDS.iter().map(|w| stem(w)).collect());
+static DELETED: LazyLock<String> = LazyLock::new(|| stem("deleted"));
 
 /// Quality data codes (HCPCS G8000–G9999, M1000–M1999) report a measure for a quality
 /// programme; they bill no service, and a question means one only when it says so.
@@ -1048,7 +1051,7 @@ impl Question {
         // A question about a code that is gone ("the old observation codes", "what we used to
         // bill") asks for the deleted code's kind.
         if asks_about_deleted(&words) {
-            q.asked.insert(stem("deleted"));
+            q.asked.insert(DELETED.clone());
         }
         q
     }
@@ -1248,6 +1251,8 @@ pub struct Candidate<'a> {
     pub add_on: bool,
     /// The title with its acronyms spelled out ([`Lexicon::spell_out`](super::lexicon::Lexicon::spell_out)).
     pub spelled: Option<String>,
+    /// The guideline note a passage is a section of.
+    pub note: Option<&'a str>,
 }
 
 /// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
@@ -1285,6 +1290,19 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
             c.names.iter().filter(|n| n.as_str() != c.title).filter_map(|n| essential(n)).map(|n| cached_tokens(&n, false)).collect(),
         ),
         _ => (None, vec![]),
+    };
+    // A code that is gone answers only a question about codes that are gone: to any other it
+    // is a code a coder must not copy, whatever its title holds. "Deleted 2021" dates the
+    // deletion, and its year is no answer to a question that names the year for another
+    // reason ("office visit levels since 2021").
+    let gone = !q.asked.contains(&*DELETED) && title.iter().any(|t| t.stem == *DELETED);
+    let undated: Vec<Tok>;
+    let deletion_year = |i: usize| i > 0 && title[i - 1].stem == *DELETED && title[i].stem.parse::<f32>().is_ok();
+    let title = if gone && (0..title.len()).any(deletion_year) {
+        undated = title.iter().enumerate().filter(|(i, _)| !deletion_year(*i)).map(|(_, t)| t.clone()).collect();
+        &undated[..]
+    } else {
+        title
     };
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
@@ -1363,6 +1381,9 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     }
     if q.add_on && c.add_on {
         r += ADD_ON;
+    }
+    if gone {
+        r -= CONTRADICTION;
     }
     if c.code.is_some_and(is_quality_code) && !q.quality && !matches!(q.letter, Some('G' | 'M')) {
         r -= QUALITY;
@@ -1587,13 +1608,29 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
         .map(|(i, (c, title))| (i, relevance(q, c, title, &field) + PRIOR * (1.0 - rank[i] as f32 / depth).max(0.0)))
         .collect();
     // A passage about codes ranks below the codes it is about when the question asks for a
-    // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it).
+    // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it):
+    // the best section of a note right below the best of its codes, its other sections below
+    // all of them, so that one note's sections do not stand between the question and the
+    // codes ("how do I pick an office visit level": one passage, then the levels).
     if !q.rules {
         let score_of = |code: &str| candidates.iter().position(|c| c.code == Some(code)).map(|j| scored[j].1);
+        let best_section = |i: usize| {
+            let note = candidates[i].note;
+            note.is_none()
+                || candidates.iter().enumerate().filter(|(_, c)| c.note == note).all(|(j, _)| scored[j].1 < scored[i].1 || (scored[j].1 == scored[i].1 && j >= i))
+        };
         let caps: Vec<Option<f32>> = candidates
             .iter()
-            .map(|c| match c.system {
-                CodeSystem::Guideline => c.codes.iter().filter_map(|code| score_of(code)).reduce(f32::max),
+            .enumerate()
+            .map(|(i, c)| match c.system {
+                CodeSystem::Guideline => {
+                    let scores = c.codes.iter().filter_map(|code| score_of(code));
+                    if best_section(i) {
+                        scores.reduce(f32::max)
+                    } else {
+                        scores.reduce(f32::min)
+                    }
+                }
                 _ => None,
             })
             .collect();
@@ -1639,7 +1676,7 @@ mod tests {
 
     /// Candidates with only a system, a code and a title.
     fn candidates<'a>(titles: &'a [(CodeSystem, &'a str, &'a str)]) -> Vec<Candidate<'a>> {
-        titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None }).collect()
+        titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None, note: None }).collect()
     }
 
     use CodeSystem::*;
@@ -1771,7 +1808,7 @@ mod tests {
         let titles = [(Cpt, "17000", "AK destruction, first lesion", false), (Cpt, "17003", "AK destruction, 2nd–14th lesion, each", true)];
         let first = |query: &str| {
             let cands: Vec<Candidate> =
-                titles.iter().map(|(s, code, title, add_on)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: *add_on, spelled: None }).collect();
+                titles.iter().map(|(s, code, title, add_on)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: *add_on, spelled: None, note: None }).collect();
             titles[rerank(&Question::new(query, &l.terms(query)), &cands)[0].0].1
         };
         assert_eq!(first("froze 6 AKs, what do I add for the rest"), "17003");
@@ -2081,7 +2118,7 @@ mod tests {
         let q = Question::new(query, &lexicon().terms(query));
         let names = ["power wheelchair group 2 standard seat".to_string()];
         let score = |title: &str, names: &[String]| {
-            rerank(&q, &[Candidate { system: Hcpcs, code: Some("K0001"), title, names, codes: &[], add_on: false, spelled: None }])[0].1
+            rerank(&q, &[Candidate { system: Hcpcs, code: Some("K0001"), title, names, codes: &[], add_on: false, spelled: None, note: None }])[0].1
         };
         // The abbreviations of the short descriptor cost nothing once its description says them.
         assert!((score("Pwc grp 2 std seat", &names) - score("power wheelchair group 2 standard seat", &[])).abs() < 1e-6);
@@ -2147,8 +2184,8 @@ mod tests {
         // A code for the other route contradicts the question, in its title or its other names.
         let oral = ["Ondansetron hydrochloride 4 mg, oral".to_string()];
         let cands = [
-            Candidate { system: Hcpcs, code: Some("S0119"), title: "Ondansetron 4 mg", names: &oral, codes: &[], add_on: false, spelled: None },
-            Candidate { system: Hcpcs, code: Some("J2405"), title: "Ondansetron hcl injection", names: &[], codes: &[], add_on: false, spelled: None },
+            Candidate { system: Hcpcs, code: Some("S0119"), title: "Ondansetron 4 mg", names: &oral, codes: &[], add_on: false, spelled: None, note: None },
+            Candidate { system: Hcpcs, code: Some("J2405"), title: "Ondansetron hcl injection", names: &[], codes: &[], add_on: false, spelled: None, note: None },
         ];
         let top = |query: &str| cands[rerank(&Question::new(query, &[]), &cands)[0].0].code;
         assert_eq!(top("ondansetron IV 4mg"), Some("J2405"));
@@ -2166,24 +2203,24 @@ mod tests {
         let q = Question::new("influenza", &l.terms("influenza"));
         let nos = ["Influenza NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[], codes: &[], add_on: false, spelled: None },
-            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[], add_on: false, spelled: None },
+            Candidate { system: Icd10Cm, code: Some("J10.1"), title: "Influenza due to other identified influenza virus with other respiratory manifestations", names: &[], codes: &[], add_on: false, spelled: None, note: None },
+            Candidate { system: Icd10Cm, code: Some("J11.1"), title: "Influenza due to unidentified influenza virus with other respiratory manifestations", names: &nos, codes: &[], add_on: false, spelled: None, note: None },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1, "J11.1's inclusion term is the plain word");
         // "X NOS" says where the bare word goes: it beats a sibling that names X with more.
         let q = Question::new("eczema", &[]);
         let nos = ["Eczema NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("L20.82"), title: "Flexural eczema", names: &[], codes: &[], add_on: false, spelled: None },
-            Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[], add_on: false, spelled: None },
+            Candidate { system: Icd10Cm, code: Some("L20.82"), title: "Flexural eczema", names: &[], codes: &[], add_on: false, spelled: None, note: None },
+            Candidate { system: Icd10Cm, code: Some("L30.9"), title: "Dermatitis, unspecified", names: &nos, codes: &[], add_on: false, spelled: None, note: None },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
         // Words in parentheses are nonessential: "Seizure(s) (convulsive) NOS" is "Seizure NOS".
         let q = Question::new("had a seizure", &[]);
         let nos = ["Fit NOS".to_string(), "Seizure(s) (convulsive) NOS".to_string()];
         let cands = [
-            Candidate { system: Icd10Cm, code: Some("G40.89"), title: "Other seizures", names: &[], codes: &[], add_on: false, spelled: None },
-            Candidate { system: Icd10Cm, code: Some("R56.9"), title: "Unspecified convulsions", names: &nos, codes: &[], add_on: false, spelled: None },
+            Candidate { system: Icd10Cm, code: Some("G40.89"), title: "Other seizures", names: &[], codes: &[], add_on: false, spelled: None, note: None },
+            Candidate { system: Icd10Cm, code: Some("R56.9"), title: "Unspecified convulsions", names: &nos, codes: &[], add_on: false, spelled: None, note: None },
         ];
         assert_eq!(rerank(&q, &cands)[0].0, 1);
         assert_eq!(essential("Seizure(s) (convulsive) NOS").as_deref(), Some("Seizure NOS"));
@@ -2206,12 +2243,37 @@ mod tests {
         let l = lexicon();
         let about = ["G0438".to_string(), "G0439".to_string()];
         let cands = [
-            Candidate { system: Guideline, code: None, title: "Medicare annual wellness visit (G0438, G0439)", names: &[], codes: &about, add_on: false, spelled: None },
-            Candidate { system: Hcpcs, code: Some("G0438"), title: "Ppps, initial visit", names: &[], codes: &[], add_on: false, spelled: None },
+            Candidate { system: Guideline, code: None, title: "Medicare annual wellness visit (G0438, G0439)", names: &[], codes: &about, add_on: false, spelled: None, note: None },
+            Candidate { system: Hcpcs, code: Some("G0438"), title: "Ppps, initial visit", names: &[], codes: &[], add_on: false, spelled: None, note: None },
         ];
         let top = |query: &str| rerank(&Question::new(query, &l.terms(query)), &cands)[0].0;
         assert_eq!(top("Medicare annual wellness visit, initial"), 1, "the code asked for");
         assert_eq!(top("guidelines for the Medicare annual wellness visit"), 0, "the rules asked for");
+    }
+
+    #[test]
+    fn one_section_of_a_note_comes_before_the_codes_it_is_about_the_others_after_them() {
+        let l = lexicon();
+        let about = ["99202".to_string(), "99203".to_string()];
+        let section = |title| Candidate { system: Guideline, code: None, title, names: &[], codes: &about, add_on: false, spelled: None, note: Some("levels") };
+        let code = |code, title| Candidate { system: Cpt, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None, note: None };
+        let cands = [
+            section("Choosing an office visit level"),
+            section("Choosing an office visit level — By time"),
+            code("99203", "Office visit, new patient, low MDM or 30+ min"),
+            code("99202", "Office visit, new patient, straightforward MDM or 15+ min"),
+        ];
+        let query = "how do I choose the office visit level for a new patient";
+        let got: Vec<usize> = rerank(&Question::new(query, &l.terms(query)), &cands).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(got, [2, 0, 3, 1]);
+    }
+
+    #[test]
+    fn a_code_that_is_gone_answers_only_a_question_about_codes_that_are_gone() {
+        let titles = [(Cpt, "99201", "Office visit, new patient, level 1, deleted 2021"), (Cpt, "99202", "Office visit, new patient, straightforward MDM or 15+ min")];
+        assert_eq!(order("new patient office visit level since 2021", &titles)[0], "99202", "the year dates the deletion");
+        assert_eq!(order("new patient office visit level 1", &titles)[0], "99202", "a current code, not one a coder must not copy");
+        assert_eq!(order("the old level 1 new patient office visit", &titles)[0], "99201");
     }
 
     #[test]

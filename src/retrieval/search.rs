@@ -446,6 +446,8 @@ impl Retriever {
                         CodeSystem::Cpt => self.lexicon.spell_out(&h.payload.title),
                         _ => None,
                     },
+                    // A passage's key is its note's, then its place in it ("note:ID#2").
+                    note: h.payload.key.strip_prefix("note:").and_then(|k| k.split('#').next()),
                 })
                 .collect();
             let order = rerank(&question, &candidates);
