@@ -40,7 +40,7 @@
 //!   weeks of gestation fall in the trimester a title names;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
-//!   Medicare; quality data codes only when it asks about measures; questions that ask for
+//!   Medicare, and not its G codes when the question names a commercial payer; quality data codes only when it asks about measures; questions that ask for
 //!   rules rather than a code, and a guideline passage below the codes it is about otherwise
 //!   (one section of a note below the best of them, its other sections below all of them);
 //! - **add-ons and deleted codes**: a question that asks for an add-on ("each additional",
@@ -900,6 +900,9 @@ pub struct Question {
     pub quality: bool,
     /// The question names Medicare.
     pub medicare: bool,
+    /// The question names a commercial payer ("commercial", "private insurance"), which
+    /// bills services by their CPT codes rather than Medicare's own G codes.
+    commercial: bool,
     /// The question asks for a CPT modifier (`Some(true)`) or an HCPCS Level II one.
     modifier_kind: Option<bool>,
     /// The route the question names for a drug.
@@ -1047,6 +1050,9 @@ impl Question {
         });
         q.quality = words.iter().any(|w| matches!(w.as_str(), "quality" | "measure" | "measures" | "mips" | "qdc" | "qdcs" | "pqrs" | "performance" | "numerator" | "denominator"));
         q.medicare = words.iter().any(|w| w == "medicare");
+        q.commercial = !q.medicare
+            && (words.iter().any(|w| w == "commercial")
+                || words.windows(2).any(|w| w[0] == "private" && matches!(w[1].as_str(), "insurance" | "insurer" | "payer" | "payor" | "plan" | "plans")));
         q.modifier_kind = modifier_kind(&words);
         // A question about a code that is gone ("the old observation codes", "what we used to
         // bill") asks for the deleted code's kind.
@@ -1357,6 +1363,11 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // administration, G0103 for a screening PSA): a question that names Medicare and no code
     // system means that code where one exists.
     if q.medicare && q.system.is_none() && c.system == CodeSystem::Cpt {
+        r -= MEDICARE;
+    }
+    // A commercial payer's service is its CPT code, not the G code Medicare made for it
+    // ("admin codes, commercial" is 90471, not G0010).
+    if q.commercial && q.letter.is_none() && c.system == CodeSystem::Hcpcs && c.code.is_some_and(|code| code.starts_with('G')) {
         r -= MEDICARE;
     }
     if let (Some(numeric), Some(code), CodeSystem::Modifier) = (q.modifier_kind, c.code, c.system) {
@@ -2312,6 +2323,11 @@ mod tests {
         let psa = [(Cpt, "84153", "PSA, total"), (Hcpcs, "G0103", "Psa screening")];
         assert_eq!(order("PSA", &psa)[0], "84153");
         assert_eq!(order("medicare PSA", &psa)[0], "G0103");
+        // A commercial payer's: the CPT code.
+        let admin = [(Hcpcs, "G0010", "Admin hepatitis b vaccine"), (Cpt, "90471", "Vaccine admin, first shot")];
+        assert_eq!(order("hep b vaccine admin", &admin)[0], "G0010");
+        assert_eq!(order("hep b vaccine admin, commercial", &admin)[0], "90471");
+        assert_eq!(order("hep b vaccine admin, private insurance", &admin)[0], "90471");
         // An expansion's own absence: "everything normal" is without abnormal findings.
         let exams = [(Icd10Cm, "Z00.01", "Encounter for general adult medical examination with abnormal findings"), (Icd10Cm, "Z00.00", "Encounter for general adult medical examination without abnormal findings")];
         let mut l = lexicon();
