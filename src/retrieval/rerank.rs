@@ -338,7 +338,7 @@ impl Tok {
 const LOOSE_RANGE: f32 = 0.1;
 
 /// Words that put a number's range below it ("up to 48 h") or above it ("65+").
-const AT_MOST: &[&str] = &["atmost", "lessthan", "under", "below"];
+const AT_MOST: &[&str] = &["atmost", "lessthan", "under", "below", "within"];
 const AT_LEAST: &[&str] = &["atleast", "morethan", "plus", "over", "above"];
 
 /// The range a title's number at `i` belongs to, when the words around it name one.
@@ -445,6 +445,8 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
     }
     flush(&mut cur, &mut out);
     let mut words: Vec<String> = vec![];
+    // The unit of a number that comes after it ("day 12").
+    let mut unit_of_next: Option<f32> = None;
     for (at, w) in out.iter().enumerate() {
         let w = w.trim_matches('\'').to_string();
         if w.is_empty() {
@@ -458,6 +460,13 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
             continue;
         }
         let w = NUMBER_WORDS.iter().find(|(name, _)| *name == w).map(|(_, d)| d.to_string()).unwrap_or(w);
+        if let Some(per_unit) = unit_of_next.take() {
+            if let Ok(n) = w.parse::<f32>() {
+                words.push(number_word(n * per_unit));
+                words.push("minutes".into());
+                continue;
+            }
+        }
         // A number with its unit in one word: "15m", "48h", "10mg" (not "3b", "3rd").
         let digits = w.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(w.len());
         let w = if digits > 0 && digits < w.len() && UNITS.contains(&&w[digits..]) {
@@ -489,6 +498,13 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
         };
         if let Some(per_unit) = per_unit {
             let number = scale_last(&mut words, |n| n * per_unit);
+            // A question's "day 12", "hour 2": that many days or hours in (the twelfth day
+            // after discharge falls in "within 14 days").
+            let next_number = out.get(at + 1).and_then(|n| n.parse::<f32>().ok());
+            if question && !number && matches!(w.as_str(), "day" | "hour") && next_number.is_some() {
+                unit_of_next = Some(per_unit);
+                continue;
+            }
             // "3 to 7 days": the range's first number has the same unit.
             let k = words.len();
             if number && k >= 3 && words[k - 2] == "to" {
@@ -2407,6 +2423,10 @@ mod tests {
         assert_eq!(question_words("AWV, she had one last year"), ["awv", ",", "she", "had", "last", "year"]);
         assert_eq!(question_words("the one with contrast"), ["the", "with", "contrast"]);
         assert_eq!(question_words("which one?"), ["which", ","]);
+        // "day 12" is twelve days in, as "12 days" is.
+        assert_eq!(question_words("seen on day 12 after dc"), ["seen", "on", "17280", "minutes", "after", "dc"]);
+        let tcm = [(Cpt, "99495", "TCM, moderate MDM, seen within 14 days"), (Cpt, "99496", "TCM, high MDM, seen within 7 days")];
+        assert_eq!(order("tcm, f2f visit on day 12 after dc", &tcm)[0], "99495");
         assert_eq!(question_words("one view, level one, synvisc one knee"), ["1", "view", ",", "level", "1", ",", "synvisc", "1", "knee"]);
         // In a title it is a count or a name.
         assert_eq!(words("Hyaluronan, synvisc-one"), ["hyaluronan", ",", "synvisc", "1"]);
