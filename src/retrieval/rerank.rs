@@ -1222,9 +1222,6 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
             "diagnosis" | "dx" if matches!(next, Some("code" | "codes")) => add(CodeSystem::Icd10Cm),
             "cpt" => add(CodeSystem::Cpt),
             "hcpcs" => add(CodeSystem::Hcpcs),
-            // "does it need modifier 50": the word names the modifier the question holds, not
-            // what it asks for.
-            "modifier" | "modifiers" | "mod" | "mods" if next.is_some_and(names_a_modifier) => {}
             "modifier" | "modifiers" | "mod" | "mods" | "append" | "appended" => add(CodeSystem::Modifier),
             _ => {}
         }
@@ -1238,12 +1235,6 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
         [one] => Some(*one),
         _ => None,
     }
-}
-
-/// `w` is a modifier's code as a question writes it after "modifier": two digits, or two
-/// letters or a letter and a digit that are no word of their own ("to", "on").
-fn names_a_modifier(w: &str) -> bool {
-    w.len() == 2 && w.bytes().all(|b| b.is_ascii_alphanumeric()) && !is_stop(w)
 }
 
 /// Which modifiers a question names: CPT's (two digits, `Some(true)`) or HCPCS Level II's
@@ -2379,9 +2370,6 @@ mod tests {
         assert_eq!(system_hint(&w("diagnosis code for cough")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("CPT or HCPCS for a walker")), None);
         assert_eq!(system_hint(&w("video visit, CPT modifier")), Some(Modifier));
-        assert_eq!(system_hint(&w("bilateral screening mammogram, does it need modifier 50")), None, "it names the modifier");
-        assert_eq!(system_hint(&w("which modifier to use for the left side")), Some(Modifier));
-        assert_eq!(system_hint(&w("modifier 50 or a modifier for each side")), Some(Modifier));
         assert_eq!(modifier_kind(&w("video visit, CPT modifier")), Some(true));
         assert_eq!(modifier_kind(&w("HCPCS modifiers for a video visit")), Some(false));
         assert_eq!(modifier_kind(&w("CPT code for a video visit")), None);
