@@ -40,9 +40,10 @@
 //!   weeks of gestation fall in the trimester a title names;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
-//!   Medicare, and not its G codes when the question names a commercial payer; quality data codes only when it asks about measures; questions that ask for
-//!   rules rather than a code, and a guideline passage below the codes it is about otherwise
-//!   (one section of a note below the best of them, its other sections below all of them);
+//!   Medicare, and not its G codes when it names a commercial payer; quality data codes only
+//!   when it asks about measures; questions that ask for rules rather than a code, and a
+//!   guideline passage below the codes it is about otherwise (one section of a note below the
+//!   best of them, its other sections below all of them);
 //! - **add-ons and deleted codes**: a question that asks for an add-on ("each additional",
 //!   "the 2nd hour", "what do I add past the first 15") prefers add-on codes by [`ADD_ON`] and
 //!   takes their counts ("2nd–14th lesion, each") as asked; one about a code that is gone ("the
