@@ -1112,7 +1112,10 @@ impl Question {
         let old_numbers = numbers_said_again(&earlier.sequence, &self.sequence);
         let replaced = |s: &String| (names_side && is_side(s)) || old_numbers.contains(s);
         self.concepts.extend(earlier.concepts.into_iter().filter(|c| !c.literal.iter().all(|s| said.contains(s) || replaced(s))));
-        self.negated.extend(earlier.negated.into_iter().filter(|s| !said.contains(s)));
+        // What the earlier question negated stays negated unless the follow-up names it again,
+        // or asks for the study done both ways ("and with and without?" after "no contrast").
+        let both_ways = said.contains(&stem(BOTH_WAYS));
+        self.negated.extend(earlier.negated.into_iter().filter(|s| !said.contains(s) && !both_ways));
         self.asked.extend(earlier.asked.into_iter().filter(|s| !replaced(s)));
         let mut sequence: Vec<String> = earlier.sequence.into_iter().filter(|s| !replaced(s)).collect();
         sequence.append(&mut self.sequence);
@@ -1124,7 +1127,10 @@ impl Question {
         // views" after "knee osteoarthritis ICD-10"); its words decide.
         self.rules |= earlier.rules;
         self.quality |= earlier.quality;
-        self.medicare |= earlier.medicare;
+        // The payer carries over unless the follow-up names the other one.
+        let (medicare, commercial) = (self.medicare, self.commercial);
+        self.medicare = medicare || (earlier.medicare && !commercial);
+        self.commercial = commercial || (earlier.commercial && !medicare);
         self.modifier_kind = self.modifier_kind.or(earlier.modifier_kind);
         self.route = self.route.or(earlier.route);
         self.site = self.site.or(earlier.site);
@@ -1860,6 +1866,14 @@ mod tests {
         assert_eq!(order_after("type 2 diabetes, no complications", "and for type 1?", &diabetes)[0], "E10.9");
         let ct = [(Cpt, "74176", "CT abdomen and pelvis without contrast"), (Cpt, "74177", "CT abdomen and pelvis with contrast")];
         assert_eq!(order_after("CT abdomen and pelvis without contrast", "what's the one with contrast?", &ct)[0], "74177");
+        // The study done both ways is no longer "without" it.
+        let mri = [(Cpt, "70551", "Brain MRI without contrast"), (Cpt, "70553", "Brain MRI without and with contrast")];
+        assert_eq!(order_after("brain mri no contrast", "and with and without?", &mri)[0], "70553");
+        assert_eq!(order_after("brain mri no contrast", "is it a global code?", &mri)[0], "70551");
+        // The payer carries over, unless the follow-up names the other one.
+        let admin = [(Hcpcs, "G0010", "Admin hepatitis b vaccine"), (Cpt, "90471", "Vaccine admin, first shot")];
+        assert_eq!(order_after("hep b vaccine, commercial plan", "and the admin?", &admin)[0], "90471");
+        assert_eq!(order_after("hep b vaccine, commercial plan", "and the admin for medicare?", &admin)[0], "G0010");
         // What the follow-up does not restate still holds.
         let diabetes = [(Icd10Cm, "E10.8", "Type 1 diabetes mellitus with unspecified complications"), (Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications")];
         assert_eq!(order_after("type 2 diabetes, no complications", "and for type 1?", &diabetes)[0], "E10.9");
