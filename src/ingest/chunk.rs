@@ -58,6 +58,16 @@ pub fn code_key(record: &CodeRecord) -> String {
     format!("code:{}:{}", record.system, record.code)
 }
 
+/// The key of a note's `i`-th passage: the note's, then the passage's place in it.
+fn note_key(id: &str, i: usize) -> String {
+    format!("note:{id}#{i}")
+}
+
+/// The note a passage's key names ([`note_key`]); `None` for a code's key.
+pub fn note_of_key(key: &str) -> Option<&str> {
+    key.strip_prefix("note:").and_then(|k| k.split('#').next())
+}
+
 pub fn code_chunk(r: &CodeRecord) -> Chunk {
     code_chunk_counted(r, &count_tokens)
 }
@@ -219,7 +229,7 @@ pub fn note_chunks(note: &GuidelineNote) -> Vec<Chunk> {
             let text = format!("{title}\n{body}");
             finish(
                 ChunkPayload {
-                    key: format!("note:{}#{i}", note.id),
+                    key: note_key(&note.id, i),
                     system,
                     code: None,
                     codes: note.codes.clone(),
@@ -357,6 +367,8 @@ mod tests {
         assert!(total_sentences > 40, "consecutive chunks overlap");
         let keys: std::collections::HashSet<_> = chunks.iter().map(|c| c.payload.key.clone()).collect();
         assert_eq!(keys.len(), chunks.len());
+        assert!(chunks.iter().all(|c| note_of_key(&c.payload.key) == Some("m/25.md")), "every passage's key names its note");
+        assert_eq!(note_of_key("code:CPT:99213"), None);
     }
 
     proptest::proptest! {

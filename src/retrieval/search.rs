@@ -10,7 +10,7 @@ use super::{analyze, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
 use crate::embed::{Bm25Encoder, EmbedError, Embedder};
-use crate::ingest::chunk::{ADDON_LINE, DELETED_LINE};
+use crate::ingest::chunk::{note_of_key, ADDON_LINE, DELETED_LINE};
 use crate::store::{ChunkPayload, StoreError, StoreHit, VectorQuery, VectorStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -446,8 +446,7 @@ impl Retriever {
                         CodeSystem::Cpt => self.lexicon.spell_out(&h.payload.title),
                         _ => None,
                     },
-                    // A passage's key is its note's, then its place in it ("note:ID#2").
-                    note: h.payload.key.strip_prefix("note:").and_then(|k| k.split('#').next()),
+                    note: note_of_key(&h.payload.key),
                 })
                 .collect();
             let order = rerank(&question, &candidates);
