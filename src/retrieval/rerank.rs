@@ -672,6 +672,40 @@ fn sides(mut words: Vec<String>) -> Vec<String> {
     words
 }
 
+/// Which side is dominant, as ICD-10-CM's hemiplegia and monoplegia codes ask: the question's
+/// "right handed" or "left handed" against the side it names ("right sided weakness, right
+/// handed": the dominant side), or, where it says no hand, the guidelines' default (the right
+/// side dominant, the left non-dominant; an ambidextrous patient's either side dominant).
+/// Returns the question without its words of handedness, which say nothing of the condition,
+/// and "dominant" or "nondominant" when a side is named and neither word is.
+fn dominance(words: Vec<String>) -> (Vec<String>, Option<&'static str>) {
+    let handed_at = |i: usize| words.get(i + 1).is_some_and(|w| matches!(w.as_str(), "handed" | "hand" | "hander")) && matches!(words[i].as_str(), "right" | "left");
+    let hand = (0..words.len()).find(|&i| handed_at(i)).map(|i| words[i] == "right");
+    let ambidextrous = words.iter().any(|w| w == "ambidextrous");
+    let side = (0..words.len()).filter(|&i| !handed_at(i) && matches!(words[i].as_str(), "right" | "left")).map(|i| words[i] == "right").next();
+    let said = words.iter().any(|w| matches!(w.as_str(), "dominant" | "nondominant"));
+    let dominant = match (side, said) {
+        (Some(right), false) => Some(if ambidextrous { true } else { hand.map_or(right, |h| h == right) }),
+        _ => None,
+    };
+    if dominant.is_none() || (hand.is_none() && !ambidextrous) {
+        return (words, dominant.map(|d| if d { "dominant" } else { "nondominant" }));
+    }
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        if handed_at(i) {
+            i += 2;
+            continue;
+        }
+        if words[i] != "ambidextrous" {
+            out.push(words[i].clone());
+        }
+        i += 1;
+    }
+    (out, dominant.map(|d| if d { "dominant" } else { "nondominant" }))
+}
+
 /// Replaces the last word, when it is a number, by `scale` of it; says whether it was one.
 fn scale_last(words: &mut [String], scale: impl Fn(f32) -> f32) -> bool {
     match words.last_mut() {
@@ -949,7 +983,8 @@ impl Question {
         let mut q = Question::default();
         let raw = question_words(query);
         q.add_on = asks_for_add_on(&raw);
-        let (words, unknown) = unstated_at(without_rule_outs(without_counted(sides(past_the_first(raw)))));
+        let (words, dominant) = dominance(sides(past_the_first(raw)));
+        let (words, unknown) = unstated_at(without_rule_outs(without_counted(words)));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
@@ -1075,6 +1110,10 @@ impl Question {
         // bill") asks for the deleted code's kind.
         if asks_about_deleted(&words) {
             q.asked.insert(DELETED.clone());
+        }
+        // The dominant side the question says or the guidelines default to is no extra word.
+        if let Some(d) = dominant {
+            q.asked.insert(stem(d));
         }
         q
     }
@@ -1927,6 +1966,23 @@ mod tests {
         ];
         let query = "clot in left leg";
         assert_eq!(order_with(&l, query, &clots)[0], "I82.402");
+    }
+
+    #[test]
+    fn the_dominant_side_is_the_hand_said_or_the_guidelines_default() {
+        let hemiplegia = [
+            (Icd10Cm, "I69.353", "Hemiplegia and hemiparesis following cerebral infarction affecting right non-dominant side"),
+            (Icd10Cm, "I69.352", "Hemiplegia and hemiparesis following cerebral infarction affecting left dominant side"),
+            (Icd10Cm, "I69.354", "Hemiplegia and hemiparesis following cerebral infarction affecting left non-dominant side"),
+            (Icd10Cm, "I69.351", "Hemiplegia and hemiparesis following cerebral infarction affecting right dominant side"),
+        ];
+        let first = |query: &str| order(query, &hemiplegia)[0].clone();
+        assert_eq!(first("hemiparesis following cerebral infarction, right side"), "I69.351", "right defaults to dominant");
+        assert_eq!(first("hemiparesis following cerebral infarction, left side"), "I69.354", "left defaults to non-dominant");
+        assert_eq!(first("right sided hemiparesis following cerebral infarction, pt is left handed"), "I69.353");
+        assert_eq!(first("left sided hemiparesis following cerebral infarction, left-handed"), "I69.352");
+        assert_eq!(first("ambidextrous pt, hemiparesis following cerebral infarction on the left"), "I69.352");
+        assert_eq!(first("hemiparesis following cerebral infarction, right non-dominant side"), "I69.353", "what the question says stands");
     }
 
     #[test]
