@@ -706,6 +706,33 @@ fn dominance(words: Vec<String>) -> (Vec<String>, Option<&'static str>) {
     (out, dominant.map(|d| if d { "dominant" } else { "nondominant" }))
 }
 
+/// A lesion excised with margins is coded by the excised diameter, the lesion's greatest
+/// diameter plus the margin on either side ("0.8 cm lesion with 1 cm margins": 2.8 cm): the
+/// question's lesion size becomes that diameter, in the lesion's unit, and the margin's own
+/// number goes (it is no size a title should match).
+fn excised_diameter(mut words: Vec<String>) -> Vec<String> {
+    let length = |i: usize| -> Option<f32> {
+        let n = words.get(i)?.parse::<f32>().ok()?;
+        match words.get(i + 1)?.as_str() {
+            "cm" => Some(n),
+            "mm" => Some(n / 10.0),
+            _ => None,
+        }
+    };
+    let Some(m) = words.iter().position(|w| w == "margin" || w == "margins") else { return words };
+    // "1 cm margins", "margins of 2 mm".
+    let margin_at = [m.checked_sub(2), Some(m + 2)].into_iter().flatten().find(|&i| length(i).is_some() && (i < m || words[m + 1] == "of"));
+    let Some(at) = margin_at else { return words };
+    let lesion_at = (0..words.len()).filter(|&i| i != at && length(i).is_some()).min_by_key(|&i| i.abs_diff(at));
+    let (Some(lesion_at), Some(margin)) = (lesion_at, length(at)) else { return words };
+    let lesion = length(lesion_at).unwrap_or(0.0);
+    let per_unit = if words[lesion_at + 1] == "mm" { 10.0 } else { 1.0 };
+    let excised = ((lesion + 2.0 * margin) * per_unit * 100.0).round() / 100.0;
+    words[lesion_at] = number_word(excised);
+    words.drain(at..at + 2);
+    words
+}
+
 /// Replaces the last word, when it is a number, by `scale` of it; says whether it was one.
 fn scale_last(words: &mut [String], scale: impl Fn(f32) -> f32) -> bool {
     match words.last_mut() {
@@ -983,7 +1010,7 @@ impl Question {
         let mut q = Question::default();
         let raw = question_words(query);
         q.add_on = asks_for_add_on(&raw);
-        let (words, dominant) = dominance(sides(past_the_first(raw)));
+        let (words, dominant) = dominance(sides(past_the_first(excised_diameter(raw))));
         let (words, unknown) = unstated_at(without_rule_outs(without_counted(words)));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
@@ -1983,6 +2010,19 @@ mod tests {
         assert_eq!(first("left sided hemiparesis following cerebral infarction, left-handed"), "I69.352");
         assert_eq!(first("ambidextrous pt, hemiparesis following cerebral infarction on the left"), "I69.352");
         assert_eq!(first("hemiparesis following cerebral infarction, right non-dominant side"), "I69.353", "what the question says stands");
+    }
+
+    #[test]
+    fn a_lesion_with_margins_is_coded_by_the_excised_diameter() {
+        let excisions = [
+            (Cpt, "11641", "Skin cancer excision, face/ears/eyelids/nose/lips, 0.6–1.0 cm"),
+            (Cpt, "11642", "Excision of a malignant lesion, face, ears, eyelids, nose or lips, 1.1 to 2.0 cm"),
+            (Cpt, "11643", "Excision of a malignant lesion, face, ears, eyelids, nose or lips, 2.1 to 3.0 cm"),
+        ];
+        let first = |query: &str| order(query, &excisions)[0].clone();
+        assert_eq!(first("malignant lesion excision nose, 0.8 cm with 1cm margins"), "11643");
+        assert_eq!(first("malignant lesion excision nose 1 cm, margins of 2 mm"), "11642");
+        assert_eq!(first("malignant lesion excision nose 0.8 cm"), "11641");
     }
 
     #[test]
