@@ -1290,9 +1290,14 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
     };
     for (i, w) in words.iter().enumerate() {
         let next = words.get(i + 1).map(String::as_str);
+        let before = i.checked_sub(1).map(|j| words[j].as_str());
+        // "Dx code", "what dx goes first", "primary dx", "…, dx?": the diagnosis code asked
+        // for ("dx of pneumonia" is the clinical diagnosis, "PET imaging initial dx" a
+        // descriptor's word).
+        let asks_diagnosis = matches!(next, Some("code" | "codes" | ",")) || matches!(before, Some("what" | "which" | "primary" | "principal" | "secondary" | "first" | "listed" | ","));
         match w.as_str() {
             "icd" | "icd10" | "icd10cm" => add(CodeSystem::Icd10Cm),
-            "diagnosis" | "dx" if matches!(next, Some("code" | "codes")) => add(CodeSystem::Icd10Cm),
+            "diagnosis" | "dx" | "diag" if asks_diagnosis => add(CodeSystem::Icd10Cm),
             "cpt" => add(CodeSystem::Cpt),
             "hcpcs" => add(CodeSystem::Hcpcs),
             "modifier" | "modifiers" | "mod" | "mods" | "append" | "appended" => add(CodeSystem::Modifier),
@@ -2479,6 +2484,9 @@ mod tests {
         let w = |s: &str| words(s);
         assert_eq!(system_hint(&w("ICD-10 code for cough")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("diagnosis code for cough")), Some(Icd10Cm));
+        assert_eq!(system_hint(&w("kid came in just for her shots, dx?")), Some(Icd10Cm));
+        assert_eq!(system_hint(&w("screening colonoscopy found a polyp, what dx goes first")), Some(Icd10Cm));
+        assert_eq!(system_hint(&w("dx of pneumonia, chest x-ray two views")), None);
         assert_eq!(system_hint(&w("CPT or HCPCS for a walker")), None);
         assert_eq!(system_hint(&w("video visit, CPT modifier")), Some(Modifier));
         assert_eq!(modifier_kind(&w("video visit, CPT modifier")), Some(true));
