@@ -1377,6 +1377,9 @@ struct Field {
     /// apart; counted, it only shrinks every coverage, and with it what the extra qualifiers
     /// cost, until the fused rank decides between siblings.
     held: Vec<bool>,
+    /// Words some candidate leaves unspecified ("Colles' fracture of unspecified radius"): where
+    /// a sibling names the side asked ("right radius"), the side is the qualifier, not the word.
+    vague: HashSet<String>,
 }
 
 /// How well `c` answers `q`, before the prior.
@@ -1603,6 +1606,9 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
             let held = if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
             held || (t.stem == NOT && !q.negated.is_empty())
         };
+        // A title that names the side asked ("right radius") specifies what a sibling leaves
+        // unspecified ("unspecified radius"): the side is its qualifier, not the word.
+        let names_side_asked = title.iter().any(|t| is_side(&t.stem) && q.asked.contains(&t.stem));
         // Alternatives: one of them asked frees the rest; none asked, they cost one word.
         let alt_asked: HashSet<u16> = title.iter().filter(|t| is_asked(t)).filter_map(|t| t.alt).collect();
         for t in title {
@@ -1614,6 +1620,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
             let dose = abbreviated && (t.unit || t.stem.parse::<f32>().is_ok() || UNITS.contains(&t.stem.as_str()));
             let free = t.scope == Scope::Without
                 || t.vague
+                || (names_side_asked && field.vague.contains(&t.stem))
                 || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated)
@@ -1697,7 +1704,8 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
             })
         })
         .collect();
-    let field = Field { unrivalled, held };
+    let vague: HashSet<String> = titles.iter().flat_map(|t| t.iter().filter(|t| t.vague).map(|t| t.stem.clone())).collect();
+    let field = Field { unrivalled, held, vague };
     // Codes with the same names (HCPCS short descriptors shared by siblings: "Normal saline
     // solution infus") share the best fused rank among them and come in code order, so their
     // order does not change with the index build between ingests.
@@ -2015,6 +2023,17 @@ mod tests {
         assert_eq!(first("left sided hemiparesis following cerebral infarction, left-handed"), "I69.352");
         assert_eq!(first("ambidextrous pt, hemiparesis following cerebral infarction on the left"), "I69.352");
         assert_eq!(first("hemiparesis following cerebral infarction, right non-dominant side"), "I69.353", "what the question says stands");
+    }
+
+    #[test]
+    fn the_side_asked_is_the_qualifier_not_the_part_a_sibling_leaves_unspecified() {
+        let colles = [
+            (Icd10Cm, "S52.539D", "Colles' fracture of unspecified radius, subsequent encounter for closed fracture with routine healing"),
+            (Icd10Cm, "S52.531D", "Colles' fracture of right radius, subsequent encounter for closed fracture with routine healing"),
+            (Icd10Cm, "S52.532D", "Colles' fracture of left radius, subsequent encounter for closed fracture with routine healing"),
+        ];
+        assert_eq!(order("right colles fracture, subsequent encounter, closed, routine healing", &colles)[0], "S52.531D");
+        assert_eq!(order("colles fracture, subsequent encounter, closed, routine healing", &colles)[0], "S52.539D", "no side said");
     }
 
     #[test]
