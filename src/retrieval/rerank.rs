@@ -706,6 +706,39 @@ fn dominance(words: Vec<String>) -> (Vec<String>, Option<&'static str>) {
     (out, dominant.map(|d| if d { "dominant" } else { "nondominant" }))
 }
 
+/// What the question says its record does not say ("note never says type 1 or 2", "chart
+/// doesn't say if the pt is left or right handed", "doc didn't document which side") is not
+/// known: the clause goes, from the negation to its end, so that neither what it names nor its
+/// negation is asked, and the code falls to the guidelines' default. ("Type not documented"
+/// is [`unstated_at`]'s.)
+fn without_unsaid(words: Vec<String>) -> Vec<String> {
+    let says = |w: &str| {
+        matches!(
+            w,
+            "say" | "says" | "said" | "state" | "states" | "stated" | "specify" | "specifies" | "specified" | "document" | "documents" | "documented" | "mention"
+                | "mentions" | "mentioned" | "indicate" | "indicates" | "indicated" | "write" | "writes" | "wrote" | "written" | "list" | "lists" | "listed"
+        )
+    };
+    let negation = |w: &str| NEGATIONS.contains(&w) && !matches!(w, "no" | "zero" | "nothing" | "without" | "negative" | "denies" | "non");
+    let mut out = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        // "never says", "doesn't state", "does not say", "did not document".
+        let verb = (1..=2).map(|k| i + k).find(|&j| words.get(j).is_some_and(|w| says(w)) && words[i + 1..j].iter().all(|w| matches!(w.as_str(), "does" | "did" | "not")));
+        let tells_what = |j: usize| words.get(j + 1).is_some_and(|w| w != ",");
+        match verb {
+            Some(j) if negation(&words[i]) && tells_what(j) => {
+                i = words[j..].iter().position(|w| w == ",").map_or(words.len(), |p| j + p);
+            }
+            _ => {
+                out.push(words[i].clone());
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 /// A lesion excised with margins is coded by the excised diameter, the lesion's greatest
 /// diameter plus the margin on either side ("0.8 cm lesion with 1 cm margins": 2.8 cm): the
 /// question's lesion size becomes that diameter, in the lesion's unit, and the margin's own
@@ -1010,7 +1043,7 @@ impl Question {
         let mut q = Question::default();
         let raw = question_words(query);
         q.add_on = asks_for_add_on(&raw);
-        let (words, dominant) = dominance(sides(past_the_first(excised_diameter(raw))));
+        let (words, dominant) = dominance(without_unsaid(sides(past_the_first(excised_diameter(raw)))));
         let (words, unknown) = unstated_at(without_rule_outs(without_counted(words)));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
@@ -2034,6 +2067,24 @@ mod tests {
         ];
         assert_eq!(order("right colles fracture, subsequent encounter, closed, routine healing", &colles)[0], "S52.531D");
         assert_eq!(order("colles fracture, subsequent encounter, closed, routine healing", &colles)[0], "S52.539D", "no side said");
+    }
+
+    #[test]
+    fn what_the_record_does_not_say_is_not_asked() {
+        let read = |q: &str| without_unsaid(question_words(q)).join(" ");
+        assert_eq!(read("diabetic, note never says type 1 or 2, no complications"), "diabetic , note , no complications");
+        assert_eq!(read("chart doesn't say if pt is left or right handed"), "chart");
+        assert_eq!(read("the doc did not document which side, knee pain"), "the doc did , knee pain");
+        assert_eq!(read("type not documented"), "type not documented", "unstated_at's, not this");
+        let types = [
+            (Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications"),
+            (Icd10Cm, "E13.9", "Other specified diabetes mellitus without complications"),
+            (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications"),
+        ];
+        // Diabetes of no stated type is type 2 (the lexicon's reading, as the guidelines say).
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "diabetes\ttype 2 diabetes mellitus\n").unwrap();
+        assert_eq!(order_with(&l, "diabetes, no complications, note never says type 1 or 2", &types)[0], "E11.9");
     }
 
     #[test]
