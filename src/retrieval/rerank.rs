@@ -1002,6 +1002,8 @@ pub struct Question {
     specific: bool,
     /// The numbers the question names (time in minutes).
     numbers: Vec<f32>,
+    /// The times it names, in minutes ("25 min", "one hour").
+    minutes: Vec<f32>,
     pub system: Option<CodeSystem>,
     /// A code letter the question names ("G code" → 'G').
     pub letter: Option<char>,
@@ -1151,6 +1153,7 @@ impl Question {
             i += n;
         }
         q.numbers = q.sequence.iter().filter_map(|s| s.parse::<f32>().ok()).collect();
+        q.minutes = words.windows(2).filter(|w| w[1] == "minutes").filter_map(|w| w[0].parse::<f32>().ok()).collect();
         q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
         q.system = system_hint(&words);
         q.letter = letter_hint(&words);
@@ -1704,6 +1707,34 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     r
 }
 
+/// A ladder of thresholds met or exceeded ("straightforward MDM or 10+ min", "low MDM or 20+
+/// min", …: the codes of one family, the same but for their last character): a time the
+/// question names in minutes reaches the highest rung at or below it, and the rungs below it do not
+/// answer it (25 minutes is the 20+ visit, not the 10+ one). `title` without the ranges a
+/// sibling's higher rung passes; they are then no word the question asked, nor an extra.
+fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidates: &[Candidate], titles: &[Rc<Vec<Tok>>]) -> std::borrow::Cow<'t, [Tok]> {
+    let open_low = |t: &Tok| t.range.filter(|(low, high)| *low > 0.0 && high.is_infinite()).map(|(low, _)| low);
+    let sibling = |a: &str, b: &str| a != b && a.len() == b.len() && a.len() > 1 && a[..a.len() - 1] == b[..b.len() - 1];
+    let Some(code) = c.code else { return title[..].into() };
+    let passed = |low: f32| {
+        q.minutes.iter().any(|&n| {
+            low <= n
+                && candidates.iter().zip(titles).any(|(o, ot)| o.system == c.system && o.code.is_some_and(|oc| sibling(oc, code)) && ot.iter().filter_map(open_low).any(|l| l > low && l <= n))
+        })
+    };
+    if !title.iter().filter_map(open_low).any(passed) {
+        return title[..].into();
+    }
+    title
+        .iter()
+        .map(|t| match open_low(t) {
+            Some(low) if passed(low) => Tok { range: None, vague: true, ..t.clone() },
+            _ => t.clone(),
+        })
+        .collect::<Vec<_>>()
+        .into()
+}
+
 /// The new order of `candidates` (indices, with their scores), best first: relevance plus the prior of the fused
 /// rank (falling linearly to nothing at [`RERANK_DEPTH`](super::search::RERANK_DEPTH)); ties
 /// keep the fused order.
@@ -1751,7 +1782,10 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
         .iter()
         .zip(&titles)
         .enumerate()
-        .map(|(i, (c, title))| (i, relevance(q, c, title, &field) + PRIOR * (1.0 - rank[i] as f32 / depth).max(0.0)))
+        .map(|(i, (c, title))| {
+            let title = past_rungs(q, c, title, candidates, &titles);
+            (i, relevance(q, c, &title, &field) + PRIOR * (1.0 - rank[i] as f32 / depth).max(0.0))
+        })
         .collect();
     // A passage about codes ranks below the codes it is about when the question asks for a
     // code ("Medicare annual wellness visit, the first one" is G0438, not the notes on it):
@@ -2085,6 +2119,27 @@ mod tests {
         let mut l = Lexicon::default();
         l.add_text(std::path::Path::new("t.tsv"), "diabetes\ttype 2 diabetes mellitus\n").unwrap();
         assert_eq!(order_with(&l, "diabetes, no complications, note never says type 1 or 2", &types)[0], "E11.9");
+    }
+
+    #[test]
+    fn a_time_reaches_the_highest_rung_of_its_ladder() {
+        let visits = [
+            (Cpt, "99212", "Office visit, established patient, straightforward MDM or 10+ min"),
+            (Cpt, "99213", "Office visit, established patient, low MDM or 20+ min"),
+            (Cpt, "99214", "Office visit, established patient, moderate MDM or 30+ min"),
+            (Cpt, "99215", "Office visit, established patient, high MDM or 40+ min"),
+        ];
+        let first = |query: &str| order(query, &visits)[0].clone();
+        assert_eq!(first("office visit established patient 25 min total time"), "99213");
+        assert_eq!(first("office visit established patient, 38 minutes"), "99214");
+        assert_eq!(first("office visit established patient, one hour"), "99215");
+        assert_eq!(first("office visit established patient 12 min"), "99212");
+        // A year is no time: "since 2021" passes no rung.
+        let cands = candidates(&visits);
+        let titles: Vec<Rc<Vec<Tok>>> = visits.iter().map(|v| cached_tokens(v.2, true)).collect();
+        let ranges = |query: &str| past_rungs(&Question::new(query, &[]), &cands[0], &titles[0], &cands, &titles).iter().filter(|t| t.range.is_some()).count();
+        assert_eq!(ranges("office visit levels since 2021"), 1);
+        assert_eq!(ranges("office visit, 25 min"), 0);
     }
 
     #[test]
