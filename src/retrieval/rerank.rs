@@ -739,6 +739,44 @@ fn without_unsaid(words: Vec<String>) -> Vec<String> {
     out
 }
 
+/// Wound repairs are coded by their summed length ("2 cm on the cheek and 1.5 cm on the lip":
+/// one 3.5 cm repair, as CPT adds repairs of one complexity and anatomic group): a question
+/// about repairs that names several lengths in cm names their sum. Not where it names sites of
+/// two groups (the cheek and the scalp), nor where it names a lesion or an excision, whose size
+/// is another measure.
+fn summed_repairs(mut words: Vec<String>) -> Vec<String> {
+    let repair = |w: &str| {
+        matches!(w, "repair" | "repairs" | "repaired" | "lac" | "lacs" | "laceration" | "lacerations" | "closure" | "closed" | "sutured" | "sutures" | "stitches" | "stitched")
+    };
+    let other_measure = |w: &str| matches!(w, "lesion" | "lesions" | "excision" | "excised" | "excise" | "margin" | "margins" | "defect" | "flap" | "graft");
+    // CPT's anatomic groups, as far as simple repairs split them: the face's parts, and the rest
+    // of the body. Repairs on both are two codes.
+    let face = |w: &str| {
+        matches!(w, "face" | "facial" | "cheek" | "cheeks" | "forehead" | "chin" | "nose" | "lip" | "lips" | "ear" | "ears" | "eyelid" | "eyelids" | "eyebrow" | "brow" | "mouth" | "mucous")
+    };
+    let body = |w: &str| {
+        matches!(
+            w,
+            "scalp" | "neck" | "arm" | "arms" | "forearm" | "leg" | "legs" | "thigh" | "shin" | "knee" | "trunk" | "back" | "chest" | "abdomen" | "belly" | "hand" | "hands"
+                | "finger" | "fingers" | "foot" | "feet" | "toe" | "toes" | "shoulder" | "hip" | "buttock" | "axilla" | "armpit" | "genitalia" | "elbow" | "wrist" | "ankle"
+        )
+    };
+    let both_groups = words.iter().any(|w| face(w)) && words.iter().any(|w| body(w));
+    if !words.iter().any(|w| repair(w)) || words.iter().any(|w| other_measure(w)) || both_groups {
+        return words;
+    }
+    let lengths: Vec<usize> = (0..words.len()).filter(|&i| words[i].parse::<f32>().is_ok() && words.get(i + 1).is_some_and(|u| u == "cm")).collect();
+    if lengths.len() < 2 {
+        return words;
+    }
+    let total: f32 = lengths.iter().filter_map(|&i| words[i].parse::<f32>().ok()).sum();
+    words[lengths[0]] = number_word((total * 100.0).round() / 100.0);
+    for &i in lengths[1..].iter().rev() {
+        words.drain(i..i + 2);
+    }
+    words
+}
+
 /// A lesion excised with margins is coded by the excised diameter, the lesion's greatest
 /// diameter plus the margin on either side ("0.8 cm lesion with 1 cm margins": 2.8 cm): the
 /// question's lesion size becomes that diameter, in the lesion's unit, and the margin's own
@@ -1045,7 +1083,7 @@ impl Question {
         let mut q = Question::default();
         let raw = question_words(query);
         q.add_on = asks_for_add_on(&raw);
-        let (words, dominant) = dominance(without_unsaid(sides(past_the_first(excised_diameter(raw)))));
+        let (words, dominant) = dominance(without_unsaid(sides(past_the_first(summed_repairs(excised_diameter(raw))))));
         let (words, unknown) = unstated_at(without_rule_outs(without_counted(words)));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
@@ -2140,6 +2178,21 @@ mod tests {
         let ranges = |query: &str| past_rungs(&Question::new(query, &[]), &cands[0], &titles[0], &cands, &titles).iter().filter(|t| t.range.is_some()).count();
         assert_eq!(ranges("office visit levels since 2021"), 1);
         assert_eq!(ranges("office visit, 25 min"), 0);
+    }
+
+    #[test]
+    fn repairs_are_coded_by_their_summed_length() {
+        let repairs = [
+            (Cpt, "12011", "Simple repair, face/ears/eyelids/nose/lips, 2.5 cm or less"),
+            (Cpt, "12013", "Simple repair, face/ears/eyelids/nose/lips, 2.6–5.0 cm"),
+        ];
+        let first = |query: &str| order(query, &repairs)[0].clone();
+        assert_eq!(first("simple repair 2 cm on the nose and 1.5 cm on the lip"), "12013");
+        assert_eq!(first("simple repair 2 cm on the nose"), "12011");
+        let read = |q: &str| summed_repairs(question_words(q)).join(" ");
+        assert_eq!(read("two lacs 2 cm and 3 cm repaired"), "2 lacs 5 cm and repaired");
+        assert_eq!(read("simple repair 2 cm on cheek and 3 cm on scalp"), "simple repair 2 cm on cheek and 3 cm on scalp", "two anatomic groups");
+        assert_eq!(read("excised 1.5 cm lesion, intermediate repair 3 cm"), "excised 1.5 cm lesion , intermediate repair 3 cm", "a lesion's size is not a repair's");
     }
 
     #[test]
