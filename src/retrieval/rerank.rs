@@ -1193,6 +1193,16 @@ impl Question {
         q.numbers = q.sequence.iter().filter_map(|s| s.parse::<f32>().ok()).collect();
         q.minutes = words.windows(2).filter(|w| w[1] == "minutes").filter_map(|w| w[0].parse::<f32>().ok()).collect();
         q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
+        // A misspelt name of a system ("modifer") is read as its correction.
+        let mut named = words.clone();
+        for (at, term) in &by_start {
+            if let ([_], [one]) = (&term.words[..], &term.expansions[..]) {
+                if !one.contains(' ') && system_hint(std::slice::from_ref(one)).is_some() {
+                    named[*at] = one.clone();
+                }
+            }
+        }
+        let words = named;
         q.system = system_hint(&words);
         q.letter = letter_hint(&words);
         if q.letter.is_some() {
