@@ -37,7 +37,13 @@
 //!   drug's name weighs less than the name, matches any title's word for that route, and a
 //!   code for the other route contradicts it; a question's "R"/"L" before a body part is its
 //!   side, and a side inside a lay phrase ("ringing in both ears") a concept of its own;
-//!   weeks of gestation fall in the trimester a title names;
+//!   a title naming the side asked pays nothing for the part a sibling leaves unspecified
+//!   ("right radius" beside "unspecified radius"); the dominant side is the hand the question
+//!   names or the guidelines' default; weeks of gestation fall in the trimester a title names;
+//! - **coding conventions on the question's numbers and words**: a lesion with margins is its
+//!   excised diameter, repairs of one anatomic group their summed length, a time the highest
+//!   rung it reaches of a family's met-or-exceeded ladder; what the record is said not to say
+//!   ("never says type 1 or 2") is dropped, so the default answers;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare, and not its G codes when it names a commercial payer; quality data codes only
