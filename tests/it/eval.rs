@@ -128,6 +128,29 @@ fn the_spelling_vocabulary_is_current() {
     assert!(shipped == text, "{} is out of date: run CODECITE_WRITE_VOCABULARY=1 cargo test --test it the_spelling_vocabulary_is_current", path.display());
 }
 
+/// Every drug class the lexicon gives a drug is a class ICD-10-CM's T36–T50 titles name (the
+/// adverse-effect, poisoning and underdosing codes), so a drug's name reaches them.
+#[test]
+fn every_drug_class_in_the_lexicon_is_named_by_a_t_code() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let corpus = codecite::ingest::load_corpus(&root.join("corpus")).unwrap();
+    let titles: Vec<String> = corpus
+        .records
+        .iter()
+        .filter(|r| r.code.starts_with('T') && r.code.get(1..3).and_then(|n| n.parse::<u32>().ok()).is_some_and(|n| (36..=50).contains(&n)))
+        .map(|r| r.title.to_lowercase())
+        .collect();
+    assert!(titles.len() > 1000, "{}", titles.len());
+    let text = std::fs::read_to_string(root.join("corpus/lexicon/drug-classes.tsv")).unwrap();
+    let mut lines = 0;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty() && !l.starts_with('#')) {
+        let (_, class) = line.split_once('\t').unwrap_or_else(|| panic!("drug-classes.tsv:{}: no tab", i + 1));
+        assert!(titles.iter().any(|t| t.contains(class)), "drug-classes.tsv:{}: no T36-T50 title names {class:?}", i + 1);
+        lines += 1;
+    }
+    assert!(lines > 100, "{lines}");
+}
+
 /// The shipped question sets stay true to the corpus: every expected code exists, and the
 /// traps name codes that do not.
 #[test]
