@@ -1768,7 +1768,10 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
 /// sibling's higher rung passes; they are then no word the question asked, nor an extra.
 fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidates: &[Candidate], titles: &[Rc<Vec<Tok>>]) -> std::borrow::Cow<'t, [Tok]> {
     let open_low = |t: &Tok| t.range.filter(|(low, high)| *low > 0.0 && high.is_infinite()).map(|(low, _)| low);
-    let sibling = |a: &str, b: &str| a != b && a.len() == b.len() && a.len() > 1 && a[..a.len() - 1] == b[..b.len() - 1];
+    fn stem_of(code: &str) -> Option<&str> {
+        code.char_indices().last().and_then(|(at, _)| (at > 0).then(|| &code[..at]))
+    }
+    let sibling = |a: &str, b: &str| a != b && a.len() == b.len() && stem_of(a).is_some() && stem_of(a) == stem_of(b);
     let Some(code) = c.code else { return title[..].into() };
     let passed = |low: f32| {
         q.minutes.iter().any(|&n| {
@@ -2173,6 +2176,33 @@ mod tests {
         let mut l = Lexicon::default();
         l.add_text(std::path::Path::new("t.tsv"), "diabetes\ttype 2 diabetes mellitus\n").unwrap();
         assert_eq!(order_with(&l, "diabetes, no complications, note never says type 1 or 2", &types)[0], "E11.9");
+    }
+
+    /// Questions made of the words the question readers look for (sizes, margins, repairs,
+    /// hands and sides, what a note does not say, times, "dx"), in any order, with odd
+    /// characters between them.
+    fn reader_words() -> impl proptest::strategy::Strategy<Value = String> {
+        let word = proptest::sample::select(vec![
+            "0.8", "1", "2", "25", "cm", "mm", "min", "margin", "margins", "of", "lesion", "repair", "lac", "cheek", "scalp", "right", "left", "handed",
+            "hand", "ambidextrous", "dominant", "never", "says", "doesn't", "say", "not", "documented", "dx", ",", "?", "modifer", "day", "hour", "ſ", "😀",
+        ]);
+        proptest::strategy::Strategy::prop_map(proptest::collection::vec(word, 0..14), |w| w.join(" "))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_question_is_read_and_ranked_without_panicking(text in reader_words(), any in proptest::prelude::any::<String>()) {
+            let titles = [
+                (Cpt, "12011", "Simple repair, face/ears/eyelids/nose/lips, 2.5 cm or less"),
+                (Cpt, "99213", "Office visit, established patient, low MDM or 20+ min"),
+                (Cpt, "99212", "Office visit, established patient, straightforward MDM or 10+ min"),
+                (Icd10Cm, "I69.351", "Hemiplegia and hemiparesis following cerebral infarction affecting right dominant side"),
+                (Icd10Cm, "I69.359", "Hemiplegia and hemiparesis following cerebral infarction affecting unspecified side"),
+            ];
+            for q in [&text, &any] {
+                proptest::prop_assert_eq!(order(q, &titles).len(), titles.len());
+            }
+        }
     }
 
     #[test]
