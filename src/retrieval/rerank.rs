@@ -172,6 +172,13 @@ fn is_default(stem: &str) -> bool {
     DEFAULT_STEMS.contains(stem)
 }
 
+/// A title that says its service was not done ("Immunization not carried out …", "procedure
+/// not performed"): the words of its absence are the defaults' (free) except the verb, which
+/// costs where the question does not say something was not done ("her shots, nothing else"
+/// is the immunization, not the one not carried out; "vaccine not given" may be either).
+const NOT_DONE: &[&str] = &["carried", "done", "performed", "given", "administered"];
+static NOT_DONE_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| NOT_DONE.iter().map(|w| stem(w)).collect());
+
 /// The stem a title's "no" or "not" leaves.
 const NOT: &str = "not";
 
@@ -1044,6 +1051,8 @@ pub struct Question {
     negated: HashSet<String>,
     /// The question itself uses a default's words ("unspecified", "other").
     specific: bool,
+    /// The question says a service was not done ("vaccine not given", "wasn't performed").
+    not_done: bool,
     /// The numbers the question names (time in minutes).
     numbers: Vec<f32>,
     /// The times it names, in minutes ("25 min", "one hour").
@@ -1089,6 +1098,7 @@ impl Question {
         let mut q = Question::default();
         let raw = question_words(query);
         q.add_on = asks_for_add_on(&raw);
+        q.not_done = (0..raw.len()).any(|i| NEGATIONS.contains(&raw[i].as_str()) && raw[i + 1..].iter().take(3).any(|w| NOT_DONE.contains(&w.as_str())));
         let (words, dominant) = dominance(without_unsaid(sides(past_the_first(summed_repairs(excised_diameter(raw))))));
         let (words, unknown) = unstated_at(without_rule_outs(without_counted(words)));
         let mut negating = 0usize;
@@ -1713,7 +1723,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
                 || (names_side_asked && field.vague.contains(&t.stem))
                 || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
-                || (t.scope == Scope::Not && !abbreviated)
+                || (t.scope == Scope::Not && !abbreviated && !(NOT_DONE_STEMS.contains(&t.stem) && !q.not_done))
                 || (!q.specific && is_default(&t.stem))
                 || EVERYDAY_STEMS.contains(&t.stem)
                 || SALT_STEMS.contains(&t.stem)
@@ -2203,6 +2213,16 @@ mod tests {
                 proptest::prop_assert_eq!(order(q, &titles).len(), titles.len());
             }
         }
+    }
+
+    #[test]
+    fn a_service_not_carried_out_answers_only_a_question_that_says_so() {
+        let immunization = [
+            (Icd10Cm, "Z28.9", "Immunization not carried out for unspecified reason"),
+            (Icd10Cm, "Z23", "Encounter for immunization"),
+        ];
+        assert_eq!(order("immunization", &immunization)[0], "Z23");
+        assert_eq!(order("immunization not carried out", &immunization)[0], "Z28.9");
     }
 
     #[test]
