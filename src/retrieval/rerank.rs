@@ -701,8 +701,9 @@ fn dominance(words: Vec<String>) -> (Vec<String>, Option<&'static str>) {
         (Some(right), false) => Some(if ambidextrous { true } else { hand.map_or(right, |h| h == right) }),
         _ => None,
     };
+    let word = dominant.map(|d| if d { "dominant" } else { "nondominant" });
     if dominant.is_none() || (hand.is_none() && !ambidextrous) {
-        return (words, dominant.map(|d| if d { "dominant" } else { "nondominant" }));
+        return (words, word);
     }
     let mut out = Vec::with_capacity(words.len());
     let mut i = 0;
@@ -716,7 +717,7 @@ fn dominance(words: Vec<String>) -> (Vec<String>, Option<&'static str>) {
         }
         i += 1;
     }
-    (out, dominant.map(|d| if d { "dominant" } else { "nondominant" }))
+    (out, word)
 }
 
 /// What the question says its record does not say ("note never says type 1 or 2", "chart
@@ -759,7 +760,7 @@ fn without_unsaid(words: Vec<String>) -> Vec<String> {
 /// is another measure.
 fn summed_repairs(mut words: Vec<String>) -> Vec<String> {
     let repair = |w: &str| {
-        matches!(w, "repair" | "repairs" | "repaired" | "lac" | "lacs" | "laceration" | "lacerations" | "closure" | "closed" | "sutured" | "sutures" | "stitches" | "stitched")
+        matches!(w, "repair" | "repairs" | "repaired" | "lac" | "lacs" | "laceration" | "lacerations" | "closure" | "sutured" | "sutures" | "stitches" | "stitched")
     };
     let other_measure = |w: &str| matches!(w, "lesion" | "lesions" | "excision" | "excised" | "excise" | "margin" | "margins" | "defect" | "flap" | "graft");
     // CPT's anatomic groups, as far as simple repairs split them: the face's parts, and the rest
@@ -1723,7 +1724,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
                 || (names_side_asked && field.vague.contains(&t.stem))
                 || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
-                || (t.scope == Scope::Not && !abbreviated && !(NOT_DONE_STEMS.contains(&t.stem) && !q.not_done))
+                || (t.scope == Scope::Not && !abbreviated && (q.not_done || !NOT_DONE_STEMS.contains(&t.stem)))
                 || (!q.specific && is_default(&t.stem))
                 || EVERYDAY_STEMS.contains(&t.stem)
                 || SALT_STEMS.contains(&t.stem)
