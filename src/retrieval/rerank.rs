@@ -1211,15 +1211,14 @@ impl Question {
         q.minutes = words.windows(2).filter(|w| w[1] == "minutes").filter_map(|w| w[0].parse::<f32>().ok()).collect();
         q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
         // A misspelt name of a system ("modifer") is read as its correction.
-        let mut named = words.clone();
+        let mut words = words;
         for (at, term) in &by_start {
             if let ([_], [one]) = (&term.words[..], &term.expansions[..]) {
                 if !one.contains(' ') && system_hint(std::slice::from_ref(one)).is_some() {
-                    named[*at] = one.clone();
+                    words[*at] = one.clone();
                 }
             }
         }
-        let words = named;
         q.system = system_hint(&words);
         q.letter = letter_hint(&words);
         if q.letter.is_some() {
@@ -1783,7 +1782,7 @@ fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidat
         code.char_indices().last().and_then(|(at, _)| (at > 0).then(|| &code[..at]))
     }
     let sibling = |a: &str, b: &str| a != b && a.len() == b.len() && stem_of(a).is_some() && stem_of(a) == stem_of(b);
-    let Some(code) = c.code else { return title[..].into() };
+    let Some(code) = c.code.filter(|_| !q.minutes.is_empty()) else { return title[..].into() };
     let passed = |low: f32| {
         q.minutes.iter().any(|&n| {
             low <= n
