@@ -182,6 +182,14 @@ static NOT_DONE_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| NOT_DONE.ite
 /// The stem a title's "no" or "not" leaves.
 const NOT: &str = "not";
 
+/// Measures a number is written in ("30 minutes", "5 days", "2 cm"): what they follow is an
+/// amount a title's range or ladder answers, not a count of a thing (see [`Question::counts`]).
+const MEASURES: &[&str] = &[
+    "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years", "yo", "percent", "sq", "square",
+    "inch", "inches", "cm", "mm", "kg", "lb", "lbs", "mg", "mcg", "ml", "unit", "units", "each", "additional", "addl",
+];
+static MEASURE_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| MEASURES.iter().chain(UNITS).chain(DOSE_UNITS).map(|w| stem(w)).collect());
+
 /// Words that open a negated phrase in a question.
 const NEGATIONS: &[&str] = &[
     "no", "zero", "nothing", "without", "not", "non", "denies", "negative", "never", "didn't", "didnt", "doesn't", "doesnt", "don't", "dont",
@@ -327,6 +335,9 @@ struct Tok {
     /// The word as written (lower-cased): an HCPCS truncation ("electr", "methylpred") is the
     /// start of the question's word as written, not only of its stem.
     written: Box<str>,
+    /// The number written right before the word ("one CRNA", "2 to 4 concurrent"): the count
+    /// the title gives it, as the range it spans.
+    count: Option<(f32, f32)>,
 }
 
 impl Tok {
@@ -949,7 +960,7 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 scope = Scope::Not;
                 held = 0;
                 // The word itself, so that a question that negates nothing can count it.
-                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None, written: NOT.into() });
+                out.push(Tok { stem: NOT.into(), scope, range: None, vague: false, unit: false, alt: None, written: NOT.into(), count: None });
             }
             "with" => scope = Scope::With,
             "or" => {
@@ -979,8 +990,14 @@ fn title_tokens(text: &str) -> Vec<Tok> {
                 per |= w == "per";
                 let unit = per || matches!(w, "each" | "ea");
                 let alt = alt_next.take().filter(|_| last_at.is_some_and(|at| at + 2 == i));
+                let count = match out.last() {
+                    Some(p) if last_at == Some(i.wrapping_sub(1)) && range.is_none() && w.parse::<f32>().is_err() => {
+                        p.stem.parse::<f32>().ok().map(|m| p.range.unwrap_or((m, m)))
+                    }
+                    _ => None,
+                };
                 last_at = Some(i);
-                out.push(Tok { stem, scope, range, vague, unit, alt, written: w.into() })
+                out.push(Tok { stem, scope, range, vague, unit, alt, written: w.into(), count })
             }
         }
     }
@@ -1058,6 +1075,9 @@ pub struct Question {
     numbers: Vec<f32>,
     /// The times it names, in minutes ("25 min", "one hour").
     minutes: Vec<f32>,
+    /// What it counts and how many ("3 CRNAs", "two views", "type 2 diabetes"): a title
+    /// that gives the same thing another number ("one CRNA", "type 1") contradicts it.
+    counts: Vec<(f32, String)>,
     pub system: Option<CodeSystem>,
     /// A code letter the question names ("G code" → 'G').
     pub letter: Option<char>,
@@ -1208,6 +1228,15 @@ impl Question {
             i += n;
         }
         q.numbers = q.sequence.iter().filter_map(|s| s.parse::<f32>().ok()).collect();
+        q.counts = words
+            .windows(2)
+            .filter_map(|w| {
+                let n = w[0].parse::<f32>().ok()?;
+                let thing = stem(&w[1]);
+                let counted = w[1] != "," && w[1].parse::<f32>().is_err() && !is_stop(&w[1]) && !MEASURE_STEMS.contains(&thing);
+                counted.then_some((n, thing))
+            })
+            .collect();
         q.minutes = words.windows(2).filter(|w| w[1] == "minutes").filter_map(|w| w[0].parse::<f32>().ok()).collect();
         q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
         // A misspelt name of a system ("modifer") is read as its correction.
@@ -1287,6 +1316,8 @@ impl Question {
         sequence.append(&mut self.sequence);
         self.sequence = sequence;
         self.numbers = self.sequence.iter().filter_map(|s| s.parse::<f32>().ok()).collect();
+        let recounted = |n: &f32| old_numbers.iter().any(|o| o.parse::<f32>().ok() == Some(*n));
+        self.counts.extend(earlier.counts.into_iter().filter(|(n, _)| !recounted(n)));
         self.specific |= earlier.specific;
         // The code system the earlier question named is not carried over: it narrowed that
         // question, and a follow-up that says nothing of it may have moved on ("chest x-ray, two
@@ -1699,6 +1730,15 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
             }
         }
     }
+    // "3 CRNAs" is not "one CRNA", nor "type 2 diabetes" "type 1 diabetes". What is counted
+    // is plural where the stemmer keeps an acronym's "s" ("crnas").
+    for (n, thing) in &q.counts {
+        let one = thing.strip_suffix('s').filter(|_| *n != 1.0);
+        let counted = |t: &Tok| same(thing, t, abbreviated) || one.is_some_and(|one| same(one, t, abbreviated));
+        if title.iter().any(|t| t.count.is_some_and(|(low, high)| *n < low || *n > high) && counted(t)) {
+            contradiction = true;
+        }
+    }
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
     let mut extras: HashSet<&str> = HashSet::new();
     if !no_extras {
@@ -1806,6 +1846,12 @@ fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidat
 /// rank (falling linearly to nothing at [`RERANK_DEPTH`](super::search::RERANK_DEPTH)); ties
 /// keep the fused order.
 pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
+    rerank_ranked(q, candidates, &(0..candidates.len()).collect::<Vec<_>>())
+}
+
+/// [`rerank`] with each candidate's rank in the list it came from (`ranks`), where candidates
+/// come from more than one list.
+pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) -> Vec<(usize, f32)> {
     let depth = super::search::RERANK_DEPTH as f32;
     // An expansion weighs less than the user's words only where some candidate holds those
     // words: "pad" read as peripheral artery disease must not beat a crutch pad, but a brand
@@ -1843,7 +1889,10 @@ pub fn rerank(q: &Question, candidates: &[Candidate]) -> Vec<(usize, f32)> {
     let rank: Vec<usize> = candidates
         .iter()
         .enumerate()
-        .map(|(i, c)| candidates.iter().position(|o| o.system == c.system && o.title == c.title && o.names == c.names).unwrap_or(i))
+        .map(|(i, c)| {
+            let twins = candidates.iter().zip(ranks).filter(|(o, _)| o.system == c.system && o.title == c.title && o.names == c.names);
+            twins.map(|(_, r)| *r).min().unwrap_or(ranks[i])
+        })
         .collect();
     let mut scored: Vec<(usize, f32)> = candidates
         .iter()
@@ -2516,6 +2565,11 @@ mod tests {
     fn titles_that_answer_nothing_keep_the_fused_order() {
         let got = order("toradol", &[(Icd10Cm, "E16.2", "Hypoglycemia, unspecified, with a long title"), (Hcpcs, "J1885", "Ketorolac tromethamine inj")]);
         assert_eq!(got, ["E16.2", "J1885"], "no title holds the word: fewer words are no better answer");
+        // A candidate from another list (Medicare's HCPCS codes) keeps its rank in that list.
+        let titles = [(Icd10Cm, "E16.2", "Hypoglycemia, unspecified, with a long title"), (Hcpcs, "J1885", "Ketorolac tromethamine inj")];
+        let q = Question::new("toradol", &[]);
+        let got: Vec<usize> = rerank_ranked(&q, &candidates(&titles), &[20, 0]).into_iter().map(|(i, _)| i).collect();
+        assert_eq!(got, [1, 0]);
     }
 
     #[test]
@@ -2661,6 +2715,19 @@ mod tests {
         assert_eq!(order("new patient office visit level since 2021", &titles)[0], "99202", "the year dates the deletion");
         assert_eq!(order("new patient office visit level 1", &titles)[0], "99202", "a current code, not one a coder must not copy");
         assert_eq!(order("the old level 1 new patient office visit", &titles)[0], "99201");
+    }
+
+    #[test]
+    fn a_title_that_counts_the_thing_otherwise_contradicts_the_question() {
+        let titles = [(Modifier, "QY", "Medical direction of one CRNA"), (Modifier, "QK", "Medical direction of 2 to 4 concurrent anesthesia cases")];
+        let q = Question::new("anesthesiologist medically directing 3 crnas at once", &[]);
+        assert_eq!(ordered(&q, &titles)[0], "QK");
+        assert_eq!(order("medical direction of one crna", &titles)[0], "QY");
+        // The thing counted is the word right after the number, in the title as in the question.
+        let burns = [(Icd10Cm, "T31.21", "Burns involving 20-29% of body surface with 10-19% third degree burns"), (Icd10Cm, "T31.20", "Burns involving 20-29% of body surface with 0% to 9% third degree burns")];
+        assert_eq!(order("25% of the body burned, 12% of the body third degree", &burns)[0], "T31.21");
+        let diabetes = [(Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications"), (Icd10Cm, "E11.9", "Type 2 diabetes mellitus without complications")];
+        assert_eq!(order("type 2 diabetes no complications", &diabetes)[0], "E11.9");
     }
 
     #[test]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::rerank::{rerank, Candidate, Question};
+use super::rerank::{rerank_ranked, Candidate, Question};
 use super::{analyze, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
@@ -216,6 +216,8 @@ fn add_ons_of(mut hits: Vec<StoreHit>, named: &[String], system: Option<CodeSyst
 
 /// Fused candidates the rank-1 stage re-orders.
 pub const RERANK_DEPTH: usize = 50;
+/// The HCPCS Level II codes a question that names Medicare adds to the candidates.
+const MEDICARE_DEPTH: usize = 20;
 
 fn snippet(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -388,13 +390,24 @@ impl Retriever {
                 false => Ok(vec![]),
             }
         };
+        // Medicare bills some services by codes of its own (G2212 for a prolonged office visit),
+        // whose terse HCPCS words the other systems' fill the pool ahead of: a question that
+        // names Medicare and no code system also searches HCPCS Level II, so that those codes
+        // are candidates the rank-1 stage can prefer.
+        let medicare = async {
+            match rerank_on && question.medicare && query.systems.is_empty() {
+                true => self.store.search(&VectorQuery { systems: vec![CodeSystem::Hcpcs], limit: MEDICARE_DEPTH, ..query.clone() }).await,
+                false => Ok(vec![]),
+            }
+        };
         // The linked codes and a follow-up's subjects are looked up while the hybrid search runs.
         let mut family: Vec<String> = subjects.iter().cloned().chain(subjects.iter().flat_map(|c| neighbours(c))).collect();
-        let (found, linked, family_hits, add_ons) = tokio::join!(
+        let (found, linked, family_hits, add_ons, medicare) = tokio::join!(
             self.store.search(&query),
             self.lookup(&pointed, request.system),
             self.lookup(&family, request.system),
-            add_ons
+            add_ons,
+            medicare
         );
         let (mut found, mut linked) = (found?, linked?);
         linked.extend(add_ons_of(add_ons?, &pinned, request.system));
@@ -430,6 +443,14 @@ impl Retriever {
         let named = exact.len() + linked.len();
         found.retain(|h| !exact.iter().chain(&linked).any(|x| x.payload.key == h.payload.key));
         found.truncate(RERANK_DEPTH.max(limit));
+        // Each keeps its rank among HCPCS Level II codes, which the fused rank's prior reads.
+        let mut ranks: Vec<usize> = (0..found.len()).collect();
+        for (at, h) in medicare?.into_iter().enumerate() {
+            if !found.iter().chain(&exact).chain(&linked).any(|x| x.payload.key == h.payload.key) {
+                found.push(h);
+                ranks.push(at);
+            }
+        }
         if rerank_on {
             let candidates: Vec<Candidate> = found
                 .iter()
@@ -449,7 +470,7 @@ impl Retriever {
                     note: note_of_key(&h.payload.key),
                 })
                 .collect();
-            let order = rerank(&question, &candidates);
+            let order = rerank_ranked(&question, &candidates, &ranks);
             let mut slots: Vec<Option<StoreHit>> = found.into_iter().map(Some).collect();
             // A re-ordered hit carries the score it was ordered by.
             found = order
