@@ -637,6 +637,9 @@ fn without_counted(words: Vec<String>) -> Vec<String> {
     out
 }
 
+/// The axes a code specifies, which a record may leave unsaid ("no stage documented").
+const AXES: &[&str] = &["severity", "stage", "type", "side", "laterality", "acuity", "class", "degree", "grade", "trimester", "site", "location", "organism", "episode"];
+
 /// What a question says it does not know ("type not specified", "severity not documented",
 /// "cause unknown") is the titles' "unspecified", not a negation of what follows.
 /// Also gives the positions of the words it declares unknown: the word right before "not
@@ -648,6 +651,23 @@ fn unstated_at(words: Vec<String>) -> (Vec<String>, HashSet<usize>) {
     let mut i = 0;
     while i < words.len() {
         let next = words.get(i + 1).map(String::as_str);
+        // "No severity documented", "no obesity class stated": the axis a code specifies is
+        // unknown, as "severity not documented" says.
+        let axis_unsaid = match (words[i].as_str(), next) {
+            ("no", Some(_)) => (i + 2..=i + 3).find(|&j| {
+                words.get(j).is_some_and(|w| matches!(w.as_str(), "specified" | "documented" | "stated" | "given" | "mentioned" | "recorded"))
+                    && AXES.contains(&words[j - 1].as_str())
+                    && words[i + 1..j].iter().all(|w| w != ",")
+            }),
+            _ => None,
+        };
+        if let Some(j) = axis_unsaid {
+            out.extend(words[i + 1..j].iter().cloned());
+            read.push(out.len());
+            out.push("unspecified".into());
+            i = j + 1;
+            continue;
+        }
         match (words[i].as_str(), next) {
             // Not "not specified as traumatic": that negates what follows.
             ("not", Some("specified" | "documented" | "stated" | "known" | "given")) if words.get(i + 2).is_none_or(|w| w != "as") => {
@@ -731,6 +751,21 @@ fn dominance(words: Vec<String>) -> (Vec<String>, Option<&'static str>) {
     (out, word)
 }
 
+/// An examination that found something ("well check, found an ear infection on exam", "doc
+/// heard a new murmur during the physical") is the encounter "with abnormal findings" of the
+/// guidelines, which the question then asks for; nothing found ("no problems found") is not.
+fn exam_findings(mut words: Vec<String>) -> Vec<String> {
+    let exam = words.iter().any(|w| matches!(w.as_str(), "exam" | "exams" | "examination" | "physical" | "checkup" | "check"));
+    let found = (0..words.len()).any(|i| {
+        matches!(words[i].as_str(), "found" | "finds" | "heard" | "noted" | "noticed" | "discovered" | "detected")
+            && !words[i.saturating_sub(3)..i].iter().any(|w| NEGATIONS.contains(&w.as_str()))
+    });
+    if exam && found && !words.iter().any(|w| w == "abnormal") {
+        words.extend([",", "abnormal", "findings"].map(String::from));
+    }
+    words
+}
+
 /// What the question says its record does not say ("note never says type 1 or 2", "chart
 /// doesn't say if the pt is left or right handed", "doc didn't document which side") is not
 /// known: the clause goes, from the negation to its end, so that neither what it names nor its
@@ -748,11 +783,15 @@ fn without_unsaid(words: Vec<String>) -> Vec<String> {
     let mut out = Vec::with_capacity(words.len());
     let mut i = 0;
     while i < words.len() {
-        // "never says", "doesn't state", "does not say", "did not document".
+        // "never says", "doesn't state", "does not say", "did not document", "no mention of".
         let verb = (1..=2).map(|k| i + k).find(|&j| words.get(j).is_some_and(|w| says(w)) && words[i + 1..j].iter().all(|w| matches!(w.as_str(), "does" | "did" | "not")));
+        let verb = verb.or_else(|| {
+            let mention = words.get(i + 1).is_some_and(|w| matches!(w.as_str(), "mention" | "documentation" | "record")) && words.get(i + 2).is_some_and(|w| w == "of");
+            (words[i] == "no" && mention).then_some(i + 2)
+        });
         let tells_what = |j: usize| words.get(j + 1).is_some_and(|w| w != ",");
         match verb {
-            Some(j) if negation(&words[i]) && tells_what(j) => {
+            Some(j) if (negation(&words[i]) || words[i] == "no") && tells_what(j) => {
                 i = words[j..].iter().position(|w| w == ",").map_or(words.len(), |p| j + p);
             }
             _ => {
@@ -1121,7 +1160,7 @@ impl Question {
         q.add_on = asks_for_add_on(&raw);
         q.not_done = (0..raw.len()).any(|i| NEGATIONS.contains(&raw[i].as_str()) && raw[i + 1..].iter().take(3).any(|w| NOT_DONE.contains(&w.as_str())));
         let (words, dominant) = dominance(without_unsaid(sides(past_the_first(summed_repairs(excised_diameter(raw))))));
-        let (words, unknown) = unstated_at(without_rule_outs(without_counted(words)));
+        let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(words))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         let mut by_start: Vec<(usize, &Term)> = vec![];
@@ -1425,7 +1464,11 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
         // "Dx code", "what dx goes first", "primary dx", "…, dx?": the diagnosis code asked
         // for ("dx of pneumonia" is the clinical diagnosis, "PET imaging initial dx" a
         // descriptor's word).
-        let asks_diagnosis = matches!(next, Some("code" | "codes" | ",")) || matches!(before, Some("what" | "which" | "primary" | "principal" | "secondary" | "first" | "listed" | ","));
+        // "Which well child dx" at a clause's end asks for the code too.
+        let asked_at_end = next.is_none_or(|n| n == ",") && words[i.saturating_sub(3)..i].iter().any(|w| matches!(w.as_str(), "what" | "which"));
+        let asks_diagnosis = asked_at_end
+            || matches!(next, Some("code" | "codes" | ","))
+            || matches!(before, Some("what" | "which" | "primary" | "principal" | "secondary" | "first" | "listed" | ","));
         match w.as_str() {
             "icd" | "icd10" | "icd10cm" => add(CodeSystem::Icd10Cm),
             "diagnosis" | "dx" | "diag" if asks_diagnosis => add(CodeSystem::Icd10Cm),
@@ -2220,12 +2263,25 @@ mod tests {
     }
 
     #[test]
+    fn an_exam_that_found_something_has_abnormal_findings() {
+        let exams = [
+            (Icd10Cm, "Z00.129", "Encounter for routine child health examination without abnormal findings"),
+            (Icd10Cm, "Z00.121", "Encounter for routine child health examination with abnormal findings"),
+        ];
+        assert_eq!(order("routine child health exam, found an ear infection", &exams)[0], "Z00.121");
+        assert_eq!(order("routine child health exam, no problems found", &exams)[0], "Z00.129");
+        assert_eq!(order("routine child health exam", &exams)[0], "Z00.129");
+    }
+
+    #[test]
     fn what_the_record_does_not_say_is_not_asked() {
         let read = |q: &str| without_unsaid(question_words(q)).join(" ");
         assert_eq!(read("diabetic, note never says type 1 or 2, no complications"), "diabetic , note , no complications");
         assert_eq!(read("chart doesn't say if pt is left or right handed"), "chart");
         assert_eq!(read("the doc did not document which side, knee pain"), "the doc did , knee pain");
         assert_eq!(read("type not documented"), "type not documented", "unstated_at's, not this");
+        assert_eq!(read("hfref, no mention of acute or chronic anywhere"), "hfref ,");
+        assert_eq!(read("no mention, no record"), "no mention , no record");
         let types = [
             (Icd10Cm, "E10.9", "Type 1 diabetes mellitus without complications"),
             (Icd10Cm, "E13.9", "Other specified diabetes mellitus without complications"),
@@ -2583,6 +2639,9 @@ mod tests {
             (Icd10Cm, "F03.90", "Unspecified dementia, unspecified severity, without behavioral disturbance"),
         ];
         assert_eq!(order("dementia, severity not documented", &dementia)[0], "F03.90");
+        assert_eq!(order("dementia, no severity documented", &dementia)[0], "F03.90");
+        assert_eq!(unstated_at(words("no obesity class documented")).0, ["obesity", "class", "unspecified"]);
+        assert_eq!(unstated_at(words("no complications documented")).0, ["no", "complications", "documented"], "not an axis a code specifies");
         assert_eq!(order("severe dementia", &dementia)[0], "F03.C0");
         let (read, unknown) = unstated_at(words("severity not documented, cause unknown"));
         assert_eq!(read, ["severity", "unspecified", ",", "cause", "unspecified"]);
@@ -2798,6 +2857,7 @@ mod tests {
         assert_eq!(system_hint(&w("kid came in just for her shots, dx?")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("screening colonoscopy found a polyp, what dx goes first")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("dx of pneumonia, chest x-ray two views")), None);
+        assert_eq!(system_hint(&w("4 yo well check, found an ear infection. which well child dx")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("CPT or HCPCS for a walker")), None);
         assert_eq!(system_hint(&w("video visit, CPT modifier")), Some(Modifier));
         assert_eq!(modifier_kind(&w("video visit, CPT modifier")), Some(true));
