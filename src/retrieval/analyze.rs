@@ -38,6 +38,25 @@ pub fn code_candidates(query: &str) -> Vec<String> {
     out
 }
 
+/// The codes the query sets aside ("admin code? not 90471", "anything other than J1885"): what
+/// it is about, not what it asks for. ("Instead of 99218" asks for its replacement.)
+pub fn set_aside_codes(query: &str) -> Vec<String> {
+    let lower = query.to_lowercase();
+    let mut out = vec![];
+    for f in shape::find_codes(query, Case::Any) {
+        let before: Vec<&str> = lower[..f.start].split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().take(2).collect();
+        let aside = match before.as_slice() {
+            [one, ..] if matches!(*one, "not" | "except" | "besides" | "excluding") => true,
+            ["than", two, ..] => matches!(*two, "other" | "rather"),
+            _ => false,
+        };
+        if aside {
+            out.extend(lookup_forms(&f.code));
+        }
+    }
+    out
+}
+
 /// `query` without the words that only say a code is asked for and from which system
 /// ("ICD-10 code for", "CPT", "HCPCS codes"): once the search is filtered to that system, they
 /// match guideline passages about coding and titles with a "10" in them, not what is asked.
@@ -117,6 +136,14 @@ mod tests {
         assert_eq!(searched_text("is 99213 a CPT code for 10 minutes"), "is 99213 a for 10 minutes");
         let a = analyze("ICD-10 for pneumonia", &Lexicon::default());
         assert_eq!((a.expanded.as_str(), a.expanded_unnamed.as_str()), ("ICD-10 for pneumonia", "for pneumonia"));
+    }
+
+    #[test]
+    fn codes_set_aside_are_not_asked_for() {
+        assert_eq!(set_aside_codes("medicare flu shot, admin code? not 90471"), ["90471"]);
+        assert!(set_aside_codes("anything other than J1885 for toradol").contains(&"J1885".to_string()));
+        assert!(set_aside_codes("what do I use now instead of 99218").is_empty());
+        assert!(set_aside_codes("is 99213 ok with 25").is_empty());
     }
 
     #[test]

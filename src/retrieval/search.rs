@@ -502,9 +502,25 @@ impl Retriever {
         let mut named_hits: Vec<(MatchKind, StoreHit)> =
             exact.into_iter().map(|h| (MatchKind::Exact, h)).chain(linked.into_iter().map(|h| (MatchKind::Linked, h))).collect();
         named_hits.sort_by_key(|(_, h)| h.payload.code.as_ref().and_then(|c| answers.iter().position(|a| a == c)).unwrap_or(usize::MAX));
+        // A named code the question sets aside ("admin code? not 90471"), or of another system
+        // than the one it asks for when it names none of that one ("what modifier on the 99213";
+        // not "can G2211 go with modifier 25"), is what the question is about, not its answer:
+        // it comes right after the best hit of the search.
+        let set_aside = analyze::set_aside_codes(&request.query);
+        let names_asked = |s: CodeSystem| named_hits.iter().any(|(kind, h)| *kind == MatchKind::Exact && h.payload.system == s);
+        let other_asked = question.system.filter(|s| !names_asked(*s));
+        let aside = |h: &StoreHit| {
+            h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c) && !answers.contains(c))
+                || other_asked.is_some_and(|s| s != h.payload.system && h.payload.system != CodeSystem::Guideline)
+        };
+        let (about, named_hits): (Vec<_>, Vec<_>) = named_hits.into_iter().partition(|(_, h)| aside(h));
         let mut hits: Vec<SearchHit> = named_hits.into_iter().map(|(kind, h)| SearchHit::from_store(h, kind)).collect();
         hits.truncate(limit);
-        hits.extend(found.map(|h| SearchHit::from_store(h, MatchKind::Search)));
+        let mut found = found.map(|h| SearchHit::from_store(h, MatchKind::Search));
+        hits.extend(found.next());
+        hits.extend(about.into_iter().map(|(kind, h)| SearchHit::from_store(h, kind)));
+        hits.extend(found);
+        hits.truncate(limit);
         Ok(hits)
     }
 }

@@ -46,6 +46,14 @@ async fn named_codes_rank_first_in_any_spelling() {
     assert_eq!(app.search_codes("s72.001a").await[0], "S72.001A", "lower case with the dot");
     let codes = app.search_codes("can 99213 be billed with modifier 25 and 20610").await;
     assert_eq!(&codes[..3], ["99213", "25", "20610"], "named codes keep the order of the question");
+    // A named code the question sets aside, or of another system than the one it asks for, is
+    // what it is about: the best hit of the search comes first, the named code right after it.
+    let codes = app.search_codes("medicare flu shot, the admin code? not 90471").await;
+    assert_eq!(&codes[..2], ["G0008", "90471"], "{codes:?}");
+    let codes = app.search_codes("what modifier goes on the 99213 when a procedure was done the same day").await;
+    assert!(["25", "59"].contains(&codes[0].as_str()) && codes[1] == "99213", "{codes:?}");
+    let codes = app.search_codes("can 99213 go with modifier 25").await;
+    assert_eq!(&codes[..2], ["99213", "25"], "a question that names a code of the system it asks keeps the order");
 }
 
 #[tokio::test]
