@@ -267,6 +267,25 @@ impl Retriever {
         Self { store, embedder, bm25: Arc::new(Bm25Encoder::new(1.0)), lexicon, config }
     }
 
+    /// A hit as the rank-1 stage reads it.
+    fn candidate<'h>(&self, h: &'h StoreHit) -> Candidate<'h> {
+        Candidate {
+            system: h.payload.system,
+            code: h.payload.code.as_deref(),
+            title: &h.payload.title,
+            names: &h.payload.names,
+            codes: &h.payload.codes,
+            add_on: is_add_on(&h.payload),
+            // Our CPT titles write acronyms ("TEE"); the official titles of the other systems
+            // spell what they mean.
+            spelled: match h.payload.system {
+                CodeSystem::Cpt => self.lexicon.spell_out(&h.payload.title),
+                _ => None,
+            },
+            note: note_of_key(&h.payload.key),
+        }
+    }
+
     pub fn lexicon(&self) -> &Lexicon {
         &self.lexicon
     }
@@ -452,24 +471,7 @@ impl Retriever {
             }
         }
         if rerank_on {
-            let candidates: Vec<Candidate> = found
-                .iter()
-                .map(|h| Candidate {
-                    system: h.payload.system,
-                    code: h.payload.code.as_deref(),
-                    title: &h.payload.title,
-                    names: &h.payload.names,
-                    codes: &h.payload.codes,
-                    add_on: is_add_on(&h.payload),
-                    // Our CPT titles write acronyms ("TEE"); the official titles of the
-                    // other systems spell what they mean.
-                    spelled: match h.payload.system {
-                        CodeSystem::Cpt => self.lexicon.spell_out(&h.payload.title),
-                        _ => None,
-                    },
-                    note: note_of_key(&h.payload.key),
-                })
-                .collect();
+            let candidates: Vec<Candidate> = found.iter().map(|h| self.candidate(h)).collect();
             let order = rerank_ranked(&question, &candidates, &ranks);
             let mut slots: Vec<Option<StoreHit>> = found.into_iter().map(Some).collect();
             // A re-ordered hit carries the score it was ordered by.
@@ -498,7 +500,18 @@ impl Retriever {
         // replacement ("what do I use now instead of 99218"), an add-on's primary ("the primary
         // for 11103"), or its add-ons ("the add-on to go with 96365"). Those come first, named
         // or linked.
-        let answers = asked_links(&request.query, &exact, &linked);
+        let mut answers = asked_links(&request.query, &exact, &linked);
+        // Several add-ons asked for ("the add-on for the extra time" after 99205: 99415 and
+        // 99417), which no table orders, come in the order the rank-1 stage puts their titles
+        // in. (A deleted code's replacements keep the order its note gives them.)
+        if rerank_on && answers.len() > 1 && asks_for_add_ons(&request.query) {
+            let of_answers: Vec<&StoreHit> = answers.iter().filter_map(|a| exact.iter().chain(&linked).find(|h| h.payload.code.as_ref() == Some(a))).collect();
+            let candidates: Vec<Candidate> = of_answers.iter().map(|h| self.candidate(h)).collect();
+            answers = rerank_ranked(&question, &candidates, &(0..candidates.len()).collect::<Vec<_>>())
+                .into_iter()
+                .filter_map(|(i, _)| of_answers[i].payload.code.clone())
+                .collect();
+        }
         let mut named_hits: Vec<(MatchKind, StoreHit)> =
             exact.into_iter().map(|h| (MatchKind::Exact, h)).chain(linked.into_iter().map(|h| (MatchKind::Linked, h))).collect();
         named_hits.sort_by_key(|(_, h)| h.payload.code.as_ref().and_then(|c| answers.iter().position(|a| a == c)).unwrap_or(usize::MAX));

@@ -104,6 +104,16 @@ async fn a_named_codes_links_come_right_after_it() {
 }
 
 #[tokio::test]
+async fn the_add_ons_asked_for_come_in_the_order_their_titles_answer() {
+    let app = TestApp::spawn().await;
+    // 99215 has two add-ons; the question's words choose between them, whichever it names first.
+    let codes = app.search_codes("99215, what add-on for the prolonged E/M time beyond the highest level").await;
+    assert_eq!(&codes[..2], ["99417", "99415"], "{codes:?}");
+    let codes = app.search_codes("99215, what add-on for the clinical staff service, the first hour").await;
+    assert_eq!(&codes[..2], ["99415", "99417"], "{codes:?}");
+}
+
+#[tokio::test]
 async fn a_rules_question_gets_the_passage_then_the_codes_it_is_about() {
     let app = TestApp::spawn().await;
     let codes = app.search_codes("what are the rules for billing the visit when the doctor also injected the knee joint that day").await;
