@@ -38,20 +38,25 @@ pub fn code_candidates(query: &str) -> Vec<String> {
     out
 }
 
-/// The codes the query sets aside ("admin code? not 90471", "anything other than J1885"): what
-/// it is about, not what it asks for. ("Instead of 99218" asks for its replacement.)
+/// The codes the query sets aside ("admin code? not 90471", "anything other than J1885",
+/// "something more specific than 59"): what it is about, not what it asks for. ("Instead of
+/// 99218" asks for its replacement; "more than 30" is a quantity.)
 pub fn set_aside_codes(query: &str) -> Vec<String> {
     let lower = query.to_lowercase();
     let mut out = vec![];
-    for f in shape::find_codes(query, Case::Any) {
-        let before: Vec<&str> = lower[..f.start].split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().take(2).collect();
+    let named = shape::find_codes(query, Case::Any).into_iter().map(|f| (f.start, lookup_forms(&f.code)));
+    let modifiers = shape::modifiers_in_question(query).into_iter().map(|m| (m.start, vec![m.code]));
+    for (start, forms) in named.chain(modifiers) {
+        // The words before it, past a name of its kind ("not modifier 59").
+        let kind = |w: &&str| matches!(*w, "modifier" | "modifiers" | "mod" | "code" | "codes" | "cpt" | "hcpcs");
+        let before: Vec<&str> = lower[..start].split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().skip_while(kind).take(2).collect();
         let aside = match before.as_slice() {
             [one, ..] if matches!(*one, "not" | "except" | "besides" | "excluding") => true,
-            ["than", two, ..] => matches!(*two, "other" | "rather"),
+            ["than", two, ..] => !matches!(*two, "more" | "less" | "fewer" | "greater" | "higher" | "lower" | "longer" | "shorter" | "older" | "younger"),
             _ => false,
         };
         if aside {
-            out.extend(lookup_forms(&f.code));
+            out.extend(forms);
         }
     }
     out
@@ -144,6 +149,8 @@ mod tests {
         assert!(set_aside_codes("anything other than J1885 for toradol").contains(&"J1885".to_string()));
         assert!(set_aside_codes("what do I use now instead of 99218").is_empty());
         assert!(set_aside_codes("is 99213 ok with 25").is_empty());
+        assert_eq!(set_aside_codes("ncci edit hits, payer wants something more specific than modifier 59"), ["59"]);
+        assert!(set_aside_codes("modifier 25 when the visit ran more than 25 minutes").is_empty());
     }
 
     #[test]

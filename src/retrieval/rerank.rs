@@ -43,7 +43,11 @@
 //! - **coding conventions on the question's numbers and words**: a lesion with margins is its
 //!   excised diameter, repairs of one anatomic group their summed length, a time the highest
 //!   rung it reaches of a family's met-or-exceeded ladder; what the record is said not to say
-//!   ("never says type 1 or 2") is dropped, so the default answers;
+//!   ("never says type 1 or 2", "no mention of acute or chronic") is dropped, so the default
+//!   answers, and an axis said to be undocumented ("no severity documented") is unknown; an
+//!   exam that found something is the encounter with abnormal findings; a title that gives
+//!   the thing the question counts another number ("one CRNA" for "3 CRNAs", "type 1" for
+//!   "type 2") contradicts it;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare, and not its G codes when it names a commercial payer; quality data codes only
@@ -55,7 +59,8 @@
 //!   takes their counts ("2nd–14th lesion, each") as asked; one about a code that is gone ("the
 //!   old", "used to", "went away") asks for the deleted kind, and any other question ranks
 //!   a deleted code by [`CONTRADICTION`] below what it would be, its deletion year unread;
-//! - a small **prior** from the fused rank, which decides when the names say nothing.
+//! - a small **prior** from the fused rank (or, for a candidate from a second search, its rank
+//!   there: [`rerank_ranked`]), which decides when the names say nothing.
 //!
 //! It works on titles and a few names per candidate, tokenized once per thread and cached
 //! ([`cached_tokens`]): under callgrind, 60 questions searched in three modes, it took 20% of
@@ -631,6 +636,16 @@ fn without_counted(words: Vec<String>) -> Vec<String> {
         let counted = words[i] == "how"
             && words.get(i + 1).is_some_and(|w| w == "many" || w == "much")
             && words.get(i + 2).is_some_and(|w| w != "," && !is_stop(w) && w.parse::<f32>().is_err());
+        // "Which J code and units?", "the code and the units": the units asked for at a
+        // clause's end.
+        let units_asked = matches!(words[i].as_str(), "units" | "unit")
+            && i > 0
+            && matches!(words[i - 1].as_str(), "and" | "the" | "of" | "what" | "many")
+            && words.get(i + 1).is_none_or(|w| w == ",");
+        if units_asked {
+            i += 1;
+            continue;
+        }
         out.push(words[i].clone());
         i += if counted { 3 } else { 1 };
     }
@@ -1270,7 +1285,8 @@ impl Question {
         q.counts = words
             .windows(2)
             .filter_map(|w| {
-                let n = w[0].parse::<f32>().ok()?;
+                // A count is small; a five-digit number is a code ("99213 modifier 25").
+                let n = w[0].parse::<f32>().ok().filter(|n| *n < 1000.0)?;
                 let thing = stem(&w[1]);
                 let counted = w[1] != "," && w[1].parse::<f32>().is_err() && !is_stop(&w[1]) && !MEASURE_STEMS.contains(&thing);
                 counted.then_some((n, thing))
@@ -2139,6 +2155,8 @@ mod tests {
         assert_eq!(order("how many units of ceftriaxone injection", &titles)[0], "J0696");
         assert_eq!(without_counted(words("how many units of each")), words("how of each"));
         assert_eq!(without_counted(words("how many 15 minute units")), words("how many 15 minute units"), "a number is no count asked");
+        assert_eq!(without_counted(words("rocephin 1 gram, which j code and units?")), words("rocephin 1 gram, which j code and ?"));
+        assert_eq!(without_counted(words("units of insulin, 10 units")), words("units of insulin, 10 units"));
     }
 
     #[test]

@@ -410,9 +410,9 @@ impl Retriever {
             }
         };
         // Medicare bills some services by codes of its own (G2212 for a prolonged office visit),
-        // whose terse HCPCS words the other systems' fill the pool ahead of: a question that
-        // names Medicare and no code system also searches HCPCS Level II, so that those codes
-        // are candidates the rank-1 stage can prefer.
+        // whose terse HCPCS descriptors lose their place in the fused pool to the other systems'
+        // wordier titles: a question that names Medicare and no code system also searches HCPCS
+        // Level II, so that those codes are candidates the rank-1 stage can prefer.
         let medicare = async {
             match rerank_on && question.medicare && query.systems.is_empty() {
                 true => self.store.search(&VectorQuery { systems: vec![CodeSystem::Hcpcs], limit: MEDICARE_DEPTH, ..query.clone() }).await,
