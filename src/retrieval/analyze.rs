@@ -19,15 +19,17 @@ pub struct Analysis {
     pub expanded_unnamed: String,
 }
 
+/// The codes and modifiers `query` names: where each starts, and its spellings worth an exact
+/// lookup.
+fn named_at(query: &str) -> Vec<(usize, Vec<String>)> {
+    let codes = shape::find_codes(query, Case::Any).into_iter().map(|f| (f.start, lookup_forms(&f.code)));
+    let modifiers = shape::modifiers_in_question(query).into_iter().map(|m| (m.start, vec![m.code]));
+    codes.chain(modifiers).collect()
+}
+
 /// Every spelling worth an exact lookup, in order of appearance, without duplicates.
 pub fn code_candidates(query: &str) -> Vec<String> {
-    let mut found: Vec<(usize, String)> = vec![];
-    for f in shape::find_codes(query, Case::Any) {
-        for form in lookup_forms(&f.code) {
-            found.push((f.start, form));
-        }
-    }
-    found.extend(shape::modifiers_in_question(query).into_iter().map(|m| (m.start, m.code)));
+    let mut found: Vec<(usize, String)> = named_at(query).into_iter().flat_map(|(at, forms)| forms.into_iter().map(move |f| (at, f))).collect();
     found.sort_by_key(|(pos, _)| *pos);
     let mut out: Vec<String> = vec![];
     for (_, code) in found {
@@ -44,9 +46,7 @@ pub fn code_candidates(query: &str) -> Vec<String> {
 pub fn set_aside_codes(query: &str) -> Vec<String> {
     let lower = query.to_lowercase();
     let mut out = vec![];
-    let named = shape::find_codes(query, Case::Any).into_iter().map(|f| (f.start, lookup_forms(&f.code)));
-    let modifiers = shape::modifiers_in_question(query).into_iter().map(|m| (m.start, vec![m.code]));
-    for (start, forms) in named.chain(modifiers) {
+    for (start, forms) in named_at(query) {
         // The words before it, past a name of its kind ("not modifier 59").
         let kind = |w: &&str| matches!(*w, "modifier" | "modifiers" | "mod" | "code" | "codes" | "cpt" | "hcpcs");
         let before: Vec<&str> = lower[..start].split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().skip_while(kind).take(2).collect();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::rerank::{rerank_ranked, Candidate, Question};
+use super::rerank::{rerank, rerank_ranked, Candidate, Question};
 use super::{analyze, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
@@ -507,10 +507,7 @@ impl Retriever {
         if rerank_on && answers.len() > 1 && asks_for_add_ons(&request.query) {
             let of_answers: Vec<&StoreHit> = answers.iter().filter_map(|a| exact.iter().chain(&linked).find(|h| h.payload.code.as_ref() == Some(a))).collect();
             let candidates: Vec<Candidate> = of_answers.iter().map(|h| self.candidate(h)).collect();
-            answers = rerank_ranked(&question, &candidates, &(0..candidates.len()).collect::<Vec<_>>())
-                .into_iter()
-                .filter_map(|(i, _)| of_answers[i].payload.code.clone())
-                .collect();
+            answers = rerank(&question, &candidates).into_iter().filter_map(|(i, _)| of_answers[i].payload.code.clone()).collect();
         }
         let mut named_hits: Vec<(MatchKind, StoreHit)> =
             exact.into_iter().map(|h| (MatchKind::Exact, h)).chain(linked.into_iter().map(|h| (MatchKind::Linked, h))).collect();
