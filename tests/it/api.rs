@@ -109,7 +109,7 @@ async fn the_add_ons_asked_for_come_in_the_order_their_titles_answer() {
     // 99215 has two add-ons; the question's words choose between them, whichever it names first.
     let codes = app.search_codes("99215, what add-on for the prolonged E/M time beyond the highest level").await;
     assert_eq!(&codes[..2], ["99417", "99415"], "{codes:?}");
-    let codes = app.search_codes("99215, what add-on for the clinical staff service, the first hour").await;
+    let codes = app.search_codes("99215, what add-on for the clinical staff time with the patient, first hour").await;
     assert_eq!(&codes[..2], ["99415", "99417"], "{codes:?}");
 }
 
