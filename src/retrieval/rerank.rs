@@ -158,6 +158,10 @@ pub const KIND: f32 = 2.0;
 
 static KIND_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| KINDS.iter().map(|w| stem(w)).collect());
 static DELETED: LazyLock<String> = LazyLock::new(|| stem("deleted"));
+/// The everyday names' words for a title's (ICD-10-CM's "encounter" is a visit, its fracture a
+/// broken bone).
+const RESTATED: &[(&str, &str)] = &[("visit", "encounter"), ("broken", "fracture")];
+static RESTATED_STEMS: LazyLock<Vec<(String, String)>> = LazyLock::new(|| RESTATED.iter().map(|(a, b)| (stem(a), stem(b))).collect());
 
 /// Quality data codes (HCPCS G8000–G9999, M1000–M1999) report a measure for a quality
 /// programme; they bill no service, and a question means one only when it says so.
@@ -1719,16 +1723,21 @@ fn only_absent(stem: &str, title: &[Tok]) -> bool {
 /// the same word, or a number in a range the title names. What the question says is
 /// `unknown` is held only where a name leaves it unspecified.
 fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
+    held_by(stem, unknown, title, others, abbreviated).0
+}
+
+/// [`holds`], and which of `others` holds the word when the title does not.
+fn held_by(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> (f32, Option<usize>) {
     if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) {
-        return 1.0;
+        return (1.0, None);
     }
     let in_range = stem.parse::<f32>().ok().and_then(|n| title.iter().filter_map(|t| t.fit_of(n)).reduce(f32::max));
     if let Some(fit) = in_range {
-        fit
-    } else if others.iter().flat_map(|n| n.iter()).any(|t| same(stem, t, false) && (t.vague || !unknown)) {
-        OTHER_NAME
+        (fit, None)
+    } else if let Some(at) = others.iter().position(|n| n.iter().any(|t| same(stem, t, false) && (t.vague || !unknown))) {
+        (OTHER_NAME, Some(at))
     } else {
-        0.0
+        (0.0, None)
     }
 }
 
@@ -1740,19 +1749,30 @@ fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbr
 /// count ("2nd–14th lesion, each") was asked.
 #[allow(clippy::too_many_arguments)]
 fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field, extra: f32, add_on: bool) -> f32 {
-    let holds = |stem: &str, unknown: bool| holds(stem, unknown, title, others, abbreviated);
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;
+    // The other names the title leans on for a concept it lacks, one bit each (a code has
+    // fewer than 64 names).
+    let mut borrowed: u64 = 0;
     for (k, concept) in q.concepts.iter().enumerate() {
-        let share = |stems: &[String]| stems.iter().map(|s| holds(s, concept.unknown)).sum::<f32>() / stems.len().max(1) as f32;
-        let literal = share(&concept.literal);
-        let expanded = concept.expansions.iter().map(|e| share(e)).fold(0.0f32, f32::max);
+        let share = |stems: &[String]| {
+            let (mut sum, mut from) = (0.0, 0u64);
+            for s in stems {
+                let (held, by) = held_by(s, concept.unknown, title, others, abbreviated);
+                sum += held;
+                from |= by.map_or(0, |at| 1u64.checked_shl(at as u32).unwrap_or(0));
+            }
+            (sum / stems.len().max(1) as f32, from)
+        };
+        let (literal, from_literal) = share(&concept.literal);
+        let (expanded, from_expansion) = concept.expansions.iter().map(|e| share(e)).fold((0.0f32, 0), |a, b| if b.0 > a.0 { b } else { a });
         let n = concept.weight;
         let discount = if field.unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
         if field.held.get(k).copied().unwrap_or(true) {
             score += n * literal.max(discount * expanded);
             weight += n;
+            borrowed |= if literal >= discount * expanded { from_literal } else { from_expansion };
         }
         // "didn't black out": a title "with" what the expansion names contradicts it too, and
         // so does a title with no absence of its own that names all of it ("sore throat, not
@@ -1799,18 +1819,27 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
         }
     }
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
-    let mut extras: HashSet<&str> = HashSet::new();
-    if !no_extras {
-        let is_asked = |t: &Tok| {
-            let held = if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
-            held || (t.stem == NOT && !q.negated.is_empty())
-        };
+    let is_asked = |t: &Tok| {
+        let held = if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
+        held || (t.stem == NOT && !q.negated.is_empty())
+    };
+    // The words of `name` the question did not ask for, and what they cost. A name the title
+    // leans on (`borrowed`) says the title's kind in words of its own ("right knee replacement
+    // status" for "Presence of right artificial knee joint", "vaccination visit" for "Encounter
+    // for immunization"): its kind words, and its everyday words for the title's, are the
+    // title's.
+    let restates = |t: &Tok| RESTATED_STEMS.iter().any(|(lay, official)| t.stem == *lay && title.iter().any(|o| o.stem == *official));
+    let extras_of = |name: &[Tok], borrowed: bool| -> f32 {
+        let mut extras: HashSet<&str> = HashSet::new();
+        if no_extras {
+            return 0.0;
+        }
         // A title that names the side asked ("right radius") specifies what a sibling leaves
         // unspecified ("unspecified radius"): the side is its qualifier, not the word.
-        let names_side_asked = title.iter().any(|t| is_side(&t.stem) && q.asked.contains(&t.stem));
+        let names_side_asked = name.iter().any(|t| is_side(&t.stem) && q.asked.contains(&t.stem));
         // Alternatives: one of them asked frees the rest; none asked, they cost one word.
-        let alt_asked: HashSet<u16> = title.iter().filter(|t| is_asked(t)).filter_map(|t| t.alt).collect();
-        for t in title {
+        let alt_asked: HashSet<u16> = name.iter().filter(|t| is_asked(t)).filter_map(|t| t.alt).collect();
+        for t in name {
             let asked = is_asked(t) || t.alt.is_some_and(|g| alt_asked.contains(&g));
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
@@ -1829,16 +1858,24 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
                 // An HCPCS drug is injected unless the question says how it is given.
                 || (abbreviated && q.route.is_none() && route_of(&t.stem) == Some(Route::Parenteral))
                 || (add_on && counts_beyond_the_first(t));
-            if !asked && !free {
-                let first = t.alt.and_then(|g| title.iter().find(|o| o.alt == Some(g)));
+            let the_titles = borrowed && (KIND_STEMS.contains(&t.stem) || restates(t));
+            if !asked && !free && !the_titles {
+                let first = t.alt.and_then(|g| name.iter().find(|o| o.alt == Some(g)));
                 extras.insert(first.unwrap_or(t).stem.as_str());
             }
         }
-    }
-    // "Other" is a choice of its own: a question that names no specifics means the
-    // unspecified code, so the words of "other" cost a part of an extra word.
-    let says_other = !no_extras && !q.specific && title.iter().any(|t| is_other(&t.stem) && t.scope == Scope::Plain);
-    let extra_words = extras.iter().map(|s| if KIND_STEMS.contains(*s) { KIND } else { 1.0 }).sum::<f32>() + if says_other { OTHER } else { 0.0 };
+        // "Other" is a choice of its own: a question that names no specifics means the
+        // unspecified code, so the words of "other" cost a part of an extra word.
+        let says_other = !q.specific && name.iter().any(|t| is_other(&t.stem) && t.scope == Scope::Plain);
+        extras.iter().map(|s| if KIND_STEMS.contains(*s) { KIND } else { 1.0 }).sum::<f32>() + if says_other { OTHER } else { 0.0 }
+    };
+    // A word the title lacks, held by another name no longer than it (an everyday name, an
+    // inclusion term; not a description's sentence), comes with that name's own words: "into
+    // the knee" found in "Zilretta … knee injection" is not a Kenalog shot's, nor "hip
+    // replacement" in "right hip replacement status" a hip of unstated side's. The title costs
+    // what the most costly of the names it leans on costs.
+    let leaned_on = (0..others.len().min(64)).filter(|&at| borrowed >> at & 1 == 1 && others[at].len() <= title.len());
+    let extra_words = leaned_on.map(|at| extras_of(&others[at], true)).fold(extras_of(title, false), f32::max);
     let order = if q.sequence.len() >= 2 {
         let pairs = q.sequence.windows(2).filter(|p| p[0] != p[1]);
         let (mut held, mut all) = (0, 0);
@@ -2633,6 +2670,33 @@ mod tests {
         // The abbreviations of the short descriptor cost nothing once its description says them.
         assert!((score("Pwc grp 2 std seat", &names) - score("power wheelchair group 2 standard seat", &[])).abs() < 1e-6);
         assert!(score("Pwc grp 2 std seat", &names) > score("Pwc grp 2 std seat", &[]));
+    }
+
+    #[test]
+    fn a_word_found_in_another_name_brings_that_names_words() {
+        let query = "kenalog 40mg into the knee";
+        let q = Question::new(query, &lexicon().terms(query));
+        let kenalog = ["Kenalog triamcinolone acetonide injection".to_string()];
+        let first = |other: &[String]| {
+            let cands = [
+                Candidate { system: Hcpcs, code: Some("J3301"), title: "Triamcinolone acet inj nos", names: &kenalog, codes: &[], add_on: false, spelled: None, note: None },
+                Candidate { system: Hcpcs, code: Some("J3304"), title: "Inj triamcinolone ace xr 1mg", names: other, codes: &[], add_on: false, spelled: None, note: None },
+            ];
+            cands[rerank(&q, &cands)[0].0].code.unwrap().to_string()
+        };
+        // "Knee" is held only by the other brand's name: that name's brand comes with it.
+        assert_eq!(first(&["Zilretta triamcinolone extended-release knee injection".to_string()]), "J3301");
+        assert_eq!(first(&["triamcinolone knee injection".to_string()]), "J3304", "the knee counts when its name adds nothing");
+        // A name that says the title's kind in its own words ("status" for "Presence of") adds
+        // no extra word.
+        let query = "s/p right total knee replacement";
+        let q = Question::new(query, &lexicon().terms(query));
+        let right = ["right knee replacement status".to_string()];
+        let cands = [
+            Candidate { system: Icd10Cm, code: Some("Z96.653"), title: "Presence of artificial knee joint, bilateral", names: &[], codes: &[], add_on: false, spelled: None, note: None },
+            Candidate { system: Icd10Cm, code: Some("Z96.651"), title: "Presence of right artificial knee joint", names: &right, codes: &[], add_on: false, spelled: None, note: None },
+        ];
+        assert_eq!(cands[rerank(&q, &cands)[0].0].code, Some("Z96.651"));
     }
 
     #[test]
