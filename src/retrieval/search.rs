@@ -388,6 +388,12 @@ impl Retriever {
         // The codes the named codes point to (an add-on's primaries, a deleted code's
         // replacements) come right after them: "what replaced 75946" asks for 37253.
         let pointed = links_of(&exact, &analysis.codes);
+        // A named code the question sets aside ("Medicare's prolonged code, not 99417") is
+        // not what it asks about, nor are the codes only it points to (99417's primaries).
+        let set_aside = analyze::set_aside_codes(&request.query);
+        let kept: Vec<StoreHit> = exact.iter().filter(|h| !h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c))).cloned().collect();
+        let pointed_by_kept = links_of(&kept, &analysis.codes);
+        let set_aside: Vec<String> = set_aside.into_iter().chain(pointed.iter().filter(|c| !pointed_by_kept.contains(c)).cloned()).collect();
         let sparse = match request.mode {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(searched)),
@@ -516,7 +522,6 @@ impl Retriever {
         // than the one it asks for when it names none of that one ("what modifier on the 99213";
         // not "can G2211 go with modifier 25"), is what the question is about, not its answer:
         // it comes right after the best hit of the search.
-        let set_aside = analyze::set_aside_codes(&request.query);
         let names_asked = |s: CodeSystem| named_hits.iter().any(|(kind, h)| *kind == MatchKind::Exact && h.payload.system == s);
         let other_asked = question.system.filter(|s| !names_asked(*s));
         let aside = |h: &StoreHit| {

@@ -50,6 +50,10 @@ async fn named_codes_rank_first_in_any_spelling() {
     // what it is about: the best hit of the search comes first, the named code right after it.
     let codes = app.search_codes("medicare flu shot, the admin code? not 90471").await;
     assert_eq!(&codes[..2], ["G0008", "90471"], "{codes:?}");
+    // Nor are the codes only a set-aside code points to (99417's primaries) answers.
+    let codes = app.search_codes("medicare prolonged office visit code, not 99417").await;
+    assert_eq!(codes[0], "G2212", "{codes:?}");
+    assert!(codes.iter().position(|c| c == "99205").is_none_or(|p| p > 1), "{codes:?}");
     let codes = app.search_codes("what modifier goes on the 99213 when a procedure was done the same day").await;
     assert!(["25", "59"].contains(&codes[0].as_str()) && codes[1] == "99213", "{codes:?}");
     let codes = app.search_codes("can 99213 go with modifier 25").await;
