@@ -544,10 +544,15 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
             if number && k >= 3 && words[k - 2] == "to" {
                 scale_last(&mut words[..k - 2], |m| m * per_unit);
             }
-            if number || w != "h" {
+            // Without a number, "hour" is still a time ("an hour", "per hour"); "day" is a
+            // day ("same day", "every day").
+            if number || !matches!(w.as_str(), "h" | "day" | "days") {
                 words.push("minutes".into());
+                continue;
             }
-            continue;
+            if w == "h" {
+                continue;
+            }
         }
         // "2.5 cm or less", "20 or more": the same words as "up to" and "at least".
         if words.last().is_some_and(|p| p == "or") && matches!(w.as_str(), "less" | "fewer" | "more" | "greater" | "longer" | "older" | "over" | "younger" | "under") {
@@ -2641,6 +2646,8 @@ mod tests {
         assert_eq!(order("heart monitor for two days", &monitors)[0], "93224");
         assert_eq!(order("obesity counseling 15 minutes", &[(Hcpcs, "G0310", "Immunize counsel 5-15 min"), (Hcpcs, "G0447", "Behavior counsel obesity 15m")])[0], "G0447");
         assert_eq!(words("48h, 2 days, 10mg, 3b"), ["2880", "minutes", ",", "2880", "minutes", ",", "10", "mg", ",", "3b"]);
+        // A day without a number is no time: "every day" is how often, "same day" when.
+        assert_eq!(words("every day, same day, an hour"), ["every", "day", ",", "same", "day", ",", "an", "minutes"]);
         // Ages: months old in years, "under age 12", "age 12 or older".
         let well = [(Cpt, "99392", "Well visit, established patient, age 1–4"), (Cpt, "99391", "Well visit, established patient, under 1 year")];
         assert_eq!(order("well baby visit 2 months old, established", &well)[0], "99391");
