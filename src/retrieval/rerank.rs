@@ -1187,13 +1187,24 @@ impl Question {
         let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(words))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
-        let mut by_start: Vec<(usize, &Term)> = vec![];
+        // A term's words as typed, or else as the question's words read them ("chest xray" is
+        // "chest ray", "synvisc one" "synvisc 1", "non emergency" one word): each term with the
+        // words it spans.
+        let mut by_start: Vec<(usize, Vec<String>, &Term)> = vec![];
         let mut from = 0;
         for term in terms {
-            let n = term.words.len();
-            if let Some(at) = (from..words.len().saturating_sub(n - 1)).find(|&i| words[i..i + n] == term.words[..]) {
-                by_start.push((at, term));
-                from = at + n;
+            let read: Vec<String> = question_words(&term.words.join(" ")).into_iter().filter(|w| w != ",").collect();
+            let joined = vec![term.words.concat()];
+            for form in [&term.words, &read, &joined] {
+                let n = form.len();
+                if n == 0 {
+                    continue;
+                }
+                if let Some(at) = (from..words.len().saturating_sub(n - 1)).find(|&i| words[i..i + n] == form[..]) {
+                    by_start.push((at, form.clone(), term));
+                    from = at + n;
+                    break;
+                }
             }
         }
         let mut i = 0;
@@ -1211,13 +1222,13 @@ impl Question {
             // appetite": anorexia, "non emergency ambulance") is that finding; one whose
             // expansion is itself an absence ("no complications") is read as a negation.
             let finding = |t: &Term| !t.expansions.iter().any(|e| e.split_whitespace().any(|x| NEGATIONS.contains(&x.to_lowercase().as_str())));
-            if NEGATIONS.contains(&w) && !by_start.iter().any(|(at, t)| *at == i && finding(t)) {
+            if NEGATIONS.contains(&w) && !by_start.iter().any(|(at, _, t)| *at == i && finding(t)) {
                 negating = 3;
                 i += 1;
                 continue;
             }
-            let (literal_words, expansions): (Vec<&str>, Vec<&str>) = match by_start.iter().find(|(at, _)| *at == i) {
-                Some((_, term)) => (term.words.iter().map(String::as_str).collect(), term.expansions.iter().map(String::as_str).collect()),
+            let (literal_words, expansions): (Vec<&str>, Vec<&str>) = match by_start.iter().find(|(at, _, _)| *at == i) {
+                Some((_, spanned, term)) => (spanned.iter().map(String::as_str).collect(), term.expansions.iter().map(String::as_str).collect()),
                 None => (vec![w], vec![]),
             };
             let n = literal_words.len();
@@ -1305,7 +1316,7 @@ impl Question {
         q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
         // A misspelt name of a system ("modifer") is read as its correction.
         let mut words = words;
-        for (at, term) in &by_start {
+        for (at, _, term) in &by_start {
             if let ([_], [one]) = (&term.words[..], &term.expansions[..]) {
                 if !one.contains(' ') && system_hint(std::slice::from_ref(one)).is_some() {
                     words[*at] = one.clone();
@@ -2677,6 +2688,20 @@ mod tests {
         // The abbreviations of the short descriptor cost nothing once its description says them.
         assert!((score("Pwc grp 2 std seat", &names) - score("power wheelchair group 2 standard seat", &[])).abs() < 1e-6);
         assert!(score("Pwc grp 2 std seat", &names) > score("Pwc grp 2 std seat", &[]));
+    }
+
+    #[test]
+    fn a_term_is_found_in_the_words_as_the_question_reads_them() {
+        // "xray" reads as "ray", "one" as 1, "non emergency" as one word: the term still spans them.
+        let mut lexicon = Lexicon::default();
+        lexicon.add_text(std::path::Path::new("t.tsv"), "chest xray\tradiologic examination chest\nnon emergency ambulance\tbls\n").unwrap();
+        for (query, spanned) in [("chest xray 2 views", vec!["chest", "ray"]), ("non emergency ambulance", vec!["nonemergency", "ambulance"])] {
+            let terms = lexicon.terms(query);
+            assert!(!terms.is_empty(), "{query}");
+            let q = Question::new(query, &terms);
+            let want: Vec<String> = spanned.iter().map(|w| stem(w)).collect();
+            assert!(q.concepts.iter().any(|c| c.literal == want && !c.expansions.is_empty()), "{query}: {:?}", q.concepts);
+        }
     }
 
     #[test]
