@@ -211,8 +211,9 @@ impl Lexicon {
                     (1..=key.len()).rev().find_map(|n| lookup(&key[..n], &key_stems[..n]).map(|exp| (ends[n - 1], exp)))
                 })
                 .max_by_key(|(end, _)| *end);
-            // Two words the records write as one ("wheel chair", "light weight", "tail bone").
-            let compound = words.get(i + 1).map(|next| format!("{}{next}", words[i])).filter(|joined| {
+            // Two words the records write as one ("wheel chair", "light weight", "tail bone"); a
+            // lone letter is no half of one (the "s" of "visit s/p" is status post's).
+            let compound = words.get(i + 1).filter(|next| next.len() >= 2).map(|next| format!("{}{next}", words[i])).filter(|joined| {
                 joined.len() >= COMPOUND_MIN && joined.bytes().all(|b| b.is_ascii_lowercase()) && self.spelling.used(joined)
             });
             // A longer term wins over the joined word; the joined word over a one-word term.
@@ -326,12 +327,13 @@ aids	HIV disease
 
     #[test]
     fn two_words_the_records_write_as_one_are_that_word() {
-        let l = lexicon().with_spelling(Spelling::from_counts([("wheelchair", 9), ("lightweight", 3), ("into", 0)].map(|(w, n)| (w.to_string(), n))));
+        let l = lexicon().with_spelling(Spelling::from_counts([("wheelchair", 9), ("lightweight", 3), ("into", 0), ("visit", 9), ("visits", 5)].map(|(w, n)| (w.to_string(), n))));
         let terms = l.terms("light weight wheel chair for my mom");
         assert_eq!(terms[0], Term { words: vec!["light".into(), "weight".into()], expansions: vec!["lightweight".into()] });
         assert_eq!(terms[1].expansions, vec!["wheelchair"]);
         assert!(l.terms("went in to the office").is_empty(), "a word no record uses is not joined");
         assert!(l.terms("wheelchair").is_empty());
+        assert!(!l.terms("visit s/p knee").iter().any(|t| t.expansions.contains(&"visits".to_string())), "a lone letter is no half of a word");
     }
 
     #[test]
