@@ -21,7 +21,11 @@
 //!   alternatives that leave nothing out ("one or both sides"), nor any title word of a code
 //!   whose "X NOS" name is what the question asks (the classification's default); a word that
 //!   makes a code another kind of thing than what it names (anesthesia, status, vaccine,
-//!   screening, history, deleted) costs [`KIND`] extra words;
+//!   screening, history, deleted) costs [`KIND`] extra words. A title that holds a concept
+//!   only through another name no longer than it (an everyday name, an inclusion term) costs
+//!   what that name's own extra words cost, when more ("into the knee" through "Zilretta …
+//!   knee injection" brings "Zilretta"), but for the name's kind words and its everyday words
+//!   for the title's (`RESTATED`);
 //! - **negation**: "no X" / "without X" / "w/o X" / "didn't X" in the question matches a title's
 //!   "without X" (or "Zero X", or any member of "without A, B, and C") and contradicts its
 //!   "with X", also where X is a lay word's expansion (and a title that names all of that
