@@ -428,9 +428,11 @@ fn one_is_a_pronoun(before: &str, after: &str) -> bool {
     const POINTING: &[&str] =
         &["the", "which", "that", "this", "each", "any", "every", "another", "a", "an", "no", "had", "have", "has", "got", "get", "need", "needs", "want", "new", "next", "last", "same", "other"];
     const ENDING: &[&str] = &["", ",", "with", "without", "of", "for", "that", "which", "where", "last", "before", "again", "instead", "too", "also"];
-    const NUMBERED: &[&str] = &["level", "stage", "grade", "type", "category", "number", "day", "week", "part", "phase", "step", "tier", "zone", "class", "size", "trimester"];
     POINTING.contains(&before) || (ENDING.contains(&after) && !NUMBERED.contains(&before))
 }
+
+/// Words a number follows to name one of a series ("stage 3b", "level one", "type 2").
+const NUMBERED: &[&str] = &["level", "stage", "grade", "type", "category", "number", "day", "week", "part", "phase", "step", "tier", "zone", "class", "size", "trimester"];
 
 fn is_stop(word: &str) -> bool {
     STOP.contains(&word)
@@ -1145,6 +1147,9 @@ pub struct Question {
     /// What it counts and how many ("3 CRNAs", "two views", "type 2 diabetes"): a title
     /// that gives the same thing another number ("one CRNA", "type 1") contradicts it.
     counts: Vec<(f32, String)>,
+    /// What it numbers and the number ("stage 3b", "grade 2"): a title that gives the same
+    /// word another number ("stage 2") contradicts it.
+    numbered: Vec<(String, String)>,
     pub system: Option<CodeSystem>,
     /// A code letter the question names ("G code" → 'G').
     pub letter: Option<char>,
@@ -1315,6 +1320,11 @@ impl Question {
                 let counted = w[1] != "," && w[1].parse::<f32>().is_err() && !is_stop(&w[1]) && !MEASURE_STEMS.contains(&thing);
                 counted.then_some((n, thing))
             })
+            .collect();
+        q.numbered = words
+            .windows(2)
+            .filter(|w| NUMBERED.contains(&w[0].as_str()) && w[1].starts_with(|c: char| c.is_ascii_digit()))
+            .map(|w| (stem(&w[0]), stem(&w[1])))
             .collect();
         q.minutes = words.windows(2).filter(|w| w[1] == "minutes").filter_map(|w| w[0].parse::<f32>().ok()).collect();
         q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
@@ -1838,6 +1848,22 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
             contradiction = true;
         }
     }
+    // "Stage 3b" is not "stage 2", nor "stage 3" (unspecified) when the question says which;
+    // "stage 1 through stage 4" holds it.
+    let leading = |v: &str| v[..v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len())].parse::<u32>().ok();
+    for (word, value) in &q.numbered {
+        // The numbers right after the word ("stage 1-4" reads "stage 1 4").
+        let digit = |t: &Tok| t.stem.starts_with(|c: char| c.is_ascii_digit());
+        let named: Vec<&String> = (0..title.len())
+            .filter(|&i| title[i].stem == *word)
+            .flat_map(|i| title[i + 1..].iter().take_while(|t| digit(t)).map(|t| &t.stem))
+            .collect();
+        let bounds = named.iter().filter_map(|v| leading(v)).fold(None, |b: Option<(u32, u32)>, n| Some(b.map_or((n, n), |(lo, hi)| (lo.min(n), hi.max(n)))));
+        let in_range = named.len() >= 2 && bounds.zip(leading(value)).is_some_and(|((lo, hi), n)| lo <= n && n <= hi);
+        if !named.is_empty() && !named.contains(&value) && !in_range {
+            contradiction = true;
+        }
+    }
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
     let is_asked = |t: &Tok| {
         let held = if abbreviated { q.asked.iter().any(|s| same(s, t, true)) } else { q.asked.contains(&t.stem) };
@@ -1850,10 +1876,10 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     // title's.
     let restates = |t: &Tok| RESTATED_STEMS.iter().any(|(lay, official)| t.stem == *lay && title.iter().any(|o| o.stem == *official));
     let extras_of = |name: &[Tok], borrowed: bool| -> f32 {
-        let mut extras: HashSet<&str> = HashSet::new();
         if no_extras {
             return 0.0;
         }
+        let mut extras: HashSet<&str> = HashSet::new();
         // A title that names the side asked ("right radius") specifies what a sibling leaves
         // unspecified ("unspecified radius"): the side is its qualifier, not the word.
         let names_side_asked = name.iter().any(|t| is_side(&t.stem) && q.asked.contains(&t.stem));
@@ -2692,6 +2718,24 @@ mod tests {
         // The abbreviations of the short descriptor cost nothing once its description says them.
         assert!((score("Pwc grp 2 std seat", &names) - score("power wheelchair group 2 standard seat", &[])).abs() < 1e-6);
         assert!(score("Pwc grp 2 std seat", &names) > score("Pwc grp 2 std seat", &[]));
+    }
+
+    #[test]
+    fn a_numbered_word_with_another_number_is_another_thing() {
+        let ckd = [
+            (Icd10Cm, "N18.2", "Chronic kidney disease, stage 2 (mild)"),
+            (Icd10Cm, "N18.30", "Chronic kidney disease, stage 3 unspecified"),
+            (Icd10Cm, "E11.22", "Type 2 diabetes mellitus with diabetic chronic kidney disease"),
+            (Icd10Cm, "N18.32", "Chronic kidney disease, stage 3b"),
+        ];
+        let got = order("t2dm with ckd stage 3b, combo code plus the stage code", &ckd);
+        assert_eq!(&got[..2], ["N18.32", "E11.22"], "another stage is no answer: {got:?}");
+        assert_eq!(order("ckd stage 3", &ckd)[0], "N18.30");
+        // A title that names a range of stages holds those between.
+        let htn = [(Icd10Cm, "N18.30", "Chronic kidney disease, stage 3 unspecified"), (Icd10Cm, "I12.9", "Hypertensive chronic kidney disease with stage 1 through stage 4 chronic kidney disease")];
+        assert_eq!(order("hypertensive ckd stage 3b", &htn)[0], "I12.9");
+        let hyphen = [(Icd10Cm, "N18.30", "Chronic kidney disease, stage 3 unspecified"), (Icd10Cm, "I12.9", "Hypertensive chronic kidney disease, stage 1-4")];
+        assert_eq!(order("hypertensive ckd stage 3b", &hyphen)[0], "I12.9");
     }
 
     #[test]

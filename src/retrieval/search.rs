@@ -390,10 +390,12 @@ impl Retriever {
         let pointed = links_of(&exact, &analysis.codes);
         // A named code the question sets aside ("Medicare's prolonged code, not 99417") is
         // not what it asks about, nor are the codes only it points to (99417's primaries).
-        let set_aside = analyze::set_aside_codes(&request.query);
-        let kept: Vec<StoreHit> = exact.iter().filter(|h| !h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c))).cloned().collect();
-        let pointed_by_kept = links_of(&kept, &analysis.codes);
-        let set_aside: Vec<String> = set_aside.into_iter().chain(pointed.iter().filter(|c| !pointed_by_kept.contains(c)).cloned()).collect();
+        let mut set_aside = analyze::set_aside_codes(&request.query);
+        if !set_aside.is_empty() {
+            let kept: Vec<StoreHit> = exact.iter().filter(|h| !h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c))).cloned().collect();
+            let pointed_by_kept = links_of(&kept, &analysis.codes);
+            set_aside.extend(pointed.iter().filter(|c| !pointed_by_kept.contains(c)).cloned());
+        }
         let sparse = match request.mode {
             SearchMode::Dense => None,
             _ => Some(self.bm25.query(searched)),
