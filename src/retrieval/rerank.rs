@@ -1203,18 +1203,16 @@ impl Question {
         let mut by_start: Vec<(usize, Vec<String>, &Term)> = vec![];
         let mut from = 0;
         for term in terms {
-            let read: Vec<String> = question_words(&term.words.join(" ")).into_iter().filter(|w| w != ",").collect();
-            let joined = vec![term.words.concat()];
-            for form in [&term.words, &read, &joined] {
-                let n = form.len();
-                if n == 0 {
-                    continue;
-                }
-                if let Some(at) = (from..words.len().saturating_sub(n - 1)).find(|&i| words[i..i + n] == form[..]) {
-                    by_start.push((at, form.clone(), term));
-                    from = at + n;
-                    break;
-                }
+            let find = |form: &[String]| (!form.is_empty()).then(|| (from..words.len().saturating_sub(form.len() - 1)).find(|&i| words[i..i + form.len()] == *form)).flatten();
+            // The other readings only when the typed one is not found.
+            let found = find(&term.words).map(|at| (at, term.words.clone())).or_else(|| {
+                let read: Vec<String> = question_words(&term.words.join(" ")).into_iter().filter(|w| w != ",").collect();
+                let joined = vec![term.words.concat()];
+                find(&read).map(|at| (at, read)).or_else(|| find(&joined).map(|at| (at, joined)))
+            });
+            if let Some((at, form)) = found {
+                from = at + form.len();
+                by_start.push((at, form, term));
             }
         }
         let mut i = 0;

@@ -122,7 +122,7 @@ fn neighbours(code: &str) -> Vec<String> {
 /// The codes `hits` point to (primaries, replacements), up to [`LINKS_PER_CODE`] each, none of
 /// `known`: an add-on may have hundreds of primaries, so first the ones its passage names, in
 /// the order it names them (its description comes before any list).
-fn links_of(hits: &[StoreHit], known: &[String]) -> Vec<String> {
+fn links_of<'h>(hits: impl IntoIterator<Item = &'h StoreHit>, known: &[String]) -> Vec<String> {
     let mut pointed: Vec<String> = vec![];
     for hit in hits {
         let own = hit.payload.code.as_deref();
@@ -392,8 +392,8 @@ impl Retriever {
         // not what it asks about, nor are the codes only it points to (99417's primaries).
         let mut set_aside = analyze::set_aside_codes(&request.query);
         if !set_aside.is_empty() {
-            let kept: Vec<StoreHit> = exact.iter().filter(|h| !h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c))).cloned().collect();
-            let pointed_by_kept = links_of(&kept, &analysis.codes);
+            let kept = exact.iter().filter(|h| !h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c)));
+            let pointed_by_kept = links_of(kept, &analysis.codes);
             set_aside.extend(pointed.iter().filter(|c| !pointed_by_kept.contains(c)).cloned());
         }
         let sparse = match request.mode {
