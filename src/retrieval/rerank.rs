@@ -1523,6 +1523,9 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
             "diagnosis" | "dx" | "diag" if asks_diagnosis => add(CodeSystem::Icd10Cm),
             "cpt" => add(CodeSystem::Cpt),
             "hcpcs" => add(CodeSystem::Hcpcs),
+            // "Does it need modifier 50": the word names the modifier the question is about
+            // (which the search finds by its code), not the kind of answer it asks for.
+            "modifier" | "mod" if next.is_some_and(names_a_modifier) => {}
             "modifier" | "modifiers" | "mod" | "mods" | "append" | "appended" => add(CodeSystem::Modifier),
             _ => {}
         }
@@ -1536,6 +1539,12 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
         [one] => Some(*one),
         _ => None,
     }
+}
+
+/// A word after "modifier" that is a modifier's code ("50", "rt", "xs"), not a word ("on", "to").
+fn names_a_modifier(word: &str) -> bool {
+    crate::codes::shape::is_modifier(word)
+        && (word.bytes().any(|b| b.is_ascii_digit()) || !(is_stop(word) || matches!(word, "go" | "up" | "no" | "ok" | "so" | "us" | "we" | "be")))
 }
 
 /// Which modifiers a question names: CPT's (two digits, `Some(true)`) or HCPCS Level II's
@@ -3021,6 +3030,10 @@ mod tests {
         assert_eq!(system_hint(&w("4 yo well check, found an ear infection. which well child dx")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("CPT or HCPCS for a walker")), None);
         assert_eq!(system_hint(&w("video visit, CPT modifier")), Some(Modifier));
+        // A modifier named by its code is what the question is about, not what it asks for.
+        assert_eq!(system_hint(&w("bilateral screening mammogram, does it need modifier 50")), None);
+        assert_eq!(system_hint(&w("what modifier on the knee injection")), Some(Modifier));
+        assert_eq!(system_hint(&w("modifier 59 or another modifier for a separate site")), Some(Modifier));
         assert_eq!(modifier_kind(&w("video visit, CPT modifier")), Some(true));
         assert_eq!(modifier_kind(&w("HCPCS modifiers for a video visit")), Some(false));
         assert_eq!(modifier_kind(&w("CPT code for a video visit")), None);
