@@ -668,6 +668,43 @@ fn without_counted(words: Vec<String>) -> Vec<String> {
     out
 }
 
+/// The ordinals that grade a degree, in the titles' words: "2nd" is "second".
+const DEGREES: [(&str, &str); 4] = [("1st", "first"), ("2nd", "second"), ("3rd", "third"), ("4th", "fourth")];
+
+/// The rank of an ordinal that grades a degree ("2nd", "third").
+fn degree_rank(word: &str) -> Option<usize> {
+    DEGREES.iter().position(|(digits, name)| word == *digits || word == *name)
+}
+
+/// Several degrees of one thing ("2nd and 3rd degree in the same spot", "first and second
+/// degree tear") are coded to the highest degree recorded (a burn's site, an obstetric
+/// laceration): the lower ones are not asked. A degree's ordinal is the titles' word for it.
+fn highest_degree(mut words: Vec<String>) -> Vec<String> {
+    let mut drop: HashSet<usize> = HashSet::new();
+    let at_degree: Vec<usize> = (0..words.len()).filter(|&i| matches!(words[i].as_str(), "degree" | "degrees")).collect();
+    for at in at_degree {
+        // The ordinals right before it, joined by "and", "&" or commas.
+        let mut graded: Vec<(usize, usize)> = vec![];
+        let mut i = at;
+        while i > 0 {
+            i -= 1;
+            match degree_rank(&words[i]) {
+                Some(rank) => {
+                    graded.push((i, rank));
+                    words[i] = DEGREES[rank].1.to_string();
+                }
+                None if matches!(words[i].as_str(), "and" | "&" | "," | "plus") && !graded.is_empty() => {}
+                None => break,
+            }
+        }
+        if let Some(&(top, _)) = graded.iter().max_by_key(|(_, rank)| *rank).filter(|_| graded.len() > 1) {
+            let first = graded.iter().map(|(i, _)| *i).min().unwrap_or(top);
+            drop.extend((first..at).filter(|&i| i != top));
+        }
+    }
+    words.into_iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, w)| w).collect()
+}
+
 /// The axes a code specifies, which a record may leave unsaid ("no stage documented").
 const AXES: &[&str] = &["severity", "stage", "type", "side", "laterality", "acuity", "class", "degree", "grade", "trimester", "site", "location", "organism", "episode"];
 
@@ -1194,7 +1231,7 @@ impl Question {
         q.add_on = asks_for_add_on(&raw);
         q.not_done = (0..raw.len()).any(|i| NEGATIONS.contains(&raw[i].as_str()) && raw[i + 1..].iter().take(3).any(|w| NOT_DONE.contains(&w.as_str())));
         let (words, dominant) = dominance(without_unsaid(sides(past_the_first(summed_repairs(excised_diameter(raw))))));
-        let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(words))));
+        let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(highest_degree(words)))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         // A term's words as typed, or else as the question's words read them ("chest xray" is
@@ -2896,6 +2933,19 @@ mod tests {
         assert_eq!(essential("Seizure(s) (convulsive) NOS").as_deref(), Some("Seizure NOS"));
         assert_eq!(essential("(only) (words)"), None);
         assert_eq!(essential("Fit NOS"), None);
+    }
+
+    #[test]
+    fn several_degrees_of_one_thing_are_the_highest() {
+        let w = |q: &str| highest_degree(question_words(q)).join(" ");
+        assert_eq!(w("2nd and 3rd degree burn of the forearm"), "third degree burn of the forearm");
+        assert_eq!(w("first, second and third degree"), "third degree");
+        assert_eq!(w("2nd degree burn of hand and 3rd degree burn of foot"), "second degree burn of hand and third degree burn of foot");
+        let titles = [
+            (CodeSystem::Icd10Cm, "T22.219A", "Burn of second degree of unspecified forearm, initial encounter"),
+            (CodeSystem::Icd10Cm, "T22.319A", "Burn of third degree of unspecified forearm, initial encounter"),
+        ];
+        assert_eq!(order("burn of the forearm, 2nd and 3rd degree in the same spot", &titles)[0], "T22.319A");
     }
 
     #[test]
