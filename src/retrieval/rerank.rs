@@ -1230,7 +1230,7 @@ impl Question {
         let raw = question_words(query);
         q.add_on = asks_for_add_on(&raw);
         q.not_done = (0..raw.len()).any(|i| NEGATIONS.contains(&raw[i].as_str()) && raw[i + 1..].iter().take(3).any(|w| NOT_DONE.contains(&w.as_str())));
-        let (words, dominant) = dominance(without_unsaid(sides(past_the_first(summed_repairs(excised_diameter(raw))))));
+        let (words, dominant) = dominance(without_unsaid(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw)))))));
         let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(highest_degree(words)))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
@@ -1485,6 +1485,43 @@ fn asks_for_add_on(words: &[String]) -> bool {
     (0..words.len()).any(|i| past_the_first_at(words, i))
         || words.windows(2).any(|w| matches!((w[0].as_str(), w[1].as_str()), ("add", "on")))
         || words.iter().any(|w| matches!(w.as_str(), "add" | "addon" | "addons" | "additional" | "extra" | "2nd" | "second" | "3rd" | "third"))
+}
+
+/// CPT's three-year rule: a patient seen by a physician of the same specialty in the same
+/// group within the past three years is an established patient, whoever sees them now ("saw
+/// my partner, same specialty, 2 yrs ago", "seen by our PA 18 months back, now booked with the
+/// MD"); seen longer ago, a new one. A question that says when, and that it was the same
+/// specialty or group, has its "new" or "established" read by the rule, and says it when it
+/// does not.
+fn returning_patient(mut words: Vec<String>) -> Vec<String> {
+    let per_year = |unit: &str| match unit {
+        "year" | "years" | "yr" | "yrs" | "y" => Some(1.0),
+        "month" | "months" | "mo" | "mos" => Some(12.0),
+        "week" | "weeks" | "wk" | "wks" => Some(52.0),
+        _ => None,
+    };
+    let years_ago = (0..words.len()).find_map(|i| {
+        let n = words[i].parse::<f32>().ok()?;
+        let per = per_year(words.get(i + 1)?)?;
+        matches!(words.get(i + 2)?.as_str(), "ago" | "back" | "prior" | "before" | "earlier").then_some(n / per)
+    });
+    let seen = words.iter().any(|w| matches!(w.as_str(), "saw" | "seen" | "visited" | "treated"));
+    // "Same specialty", "our group", "our PA", "my partner".
+    let same_practice = words.windows(2).any(|w| w[0] == "same" && matches!(w[1].as_str(), "specialty" | "group" | "practice"))
+        || words.iter().any(|w| matches!(w.as_str(), "our" | "partner" | "partners" | "colleague"));
+    let Some(years) = years_ago.filter(|_| seen && same_practice) else {
+        return words;
+    };
+    let (is, is_not) = if years < 3.0 { ("established", ["new"].as_slice()) } else { ("new", ["established", "est"].as_slice()) };
+    let mut said = false;
+    for w in words.iter_mut().filter(|w| is_not.contains(&w.as_str()) || w.as_str() == is) {
+        *w = is.to_string();
+        said = true;
+    }
+    if !said {
+        words.extend([",".to_string(), is.to_string(), "patient".to_string()]);
+    }
+    words
 }
 
 /// The question without what "past the first 15" names: the part of the service the primary
@@ -2933,6 +2970,22 @@ mod tests {
         assert_eq!(essential("Seizure(s) (convulsive) NOS").as_deref(), Some("Seizure NOS"));
         assert_eq!(essential("(only) (words)"), None);
         assert_eq!(essential("Fit NOS"), None);
+    }
+
+    #[test]
+    fn a_patient_seen_by_the_group_within_three_years_is_established() {
+        let w = |q: &str| returning_patient(question_words(q)).join(" ");
+        assert_eq!(w("pt saw my partner same specialty 2 yrs ago, low mdm"), "pt saw my partner same specialty 2 yrs ago , low mdm , established patient");
+        assert_eq!(w("seen by our PA 18 months back, can i bill new pt"), "seen by our pa 18 months back , can i bill established pt");
+        assert_eq!(w("seen by our group 4 years ago, est pt visit"), "seen by our group 4 years ago , new pt visit");
+        // Without the same specialty or group, or without when, the rule says nothing.
+        assert_eq!(w("seen by a cardiologist 2 yrs ago, new pt visit"), "seen by a cardiologist 2 yrs ago , new pt visit");
+        assert_eq!(w("saw my partner last week, new pt"), "saw my partner last week , new pt");
+        let titles = [
+            (CodeSystem::Cpt, "99203", "Office visit, new patient, low MDM or 30+ min"),
+            (CodeSystem::Cpt, "99213", "Office visit, established patient, low MDM or 20+ min"),
+        ];
+        assert_eq!(order("pt saw my partner, same specialty, 2 yrs ago. can i bill a new pt visit? low mdm", &titles)[0], "99213");
     }
 
     #[test]
