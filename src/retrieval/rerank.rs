@@ -1591,7 +1591,7 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
         let asked_at_end = next.is_none_or(|n| n == ",") && words[i.saturating_sub(3)..i].iter().any(|w| matches!(w.as_str(), "what" | "which"));
         let asks_diagnosis = asked_at_end
             || matches!(next, Some("code" | "codes" | ","))
-            || matches!(before, Some("what" | "which" | "primary" | "principal" | "secondary" | "first" | "listed" | ","));
+            || matches!(before, Some("what" | "which" | "primary" | "principal" | "secondary" | "first" | "listed" | "final" | "admitting" | "working" | ","));
         match w.as_str() {
             "icd" | "icd10" | "icd10cm" => add(CodeSystem::Icd10Cm),
             "diagnosis" | "dx" | "diag" if asks_diagnosis => add(CodeSystem::Icd10Cm),
@@ -3130,6 +3130,7 @@ mod tests {
         assert_eq!(system_hint(&w("kid came in just for her shots, dx?")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("screening colonoscopy found a polyp, what dx goes first")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("dx of pneumonia, chest x-ray two views")), None);
+        assert_eq!(system_hint(&w("troponins neg, sent home, final dx is just chest pain")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("4 yo well check, found an ear infection. which well child dx")), Some(Icd10Cm));
         assert_eq!(system_hint(&w("CPT or HCPCS for a walker")), None);
         assert_eq!(system_hint(&w("video visit, CPT modifier")), Some(Modifier));
