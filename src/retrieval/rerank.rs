@@ -2040,6 +2040,9 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
 /// question names in minutes reaches the highest rung at or below it, and the rungs below it do not
 /// answer it (25 minutes is the 20+ visit, not the 10+ one). `title` without the ranges a
 /// sibling's higher rung passes; they are then no word the question asked, nor an extra.
+/// A rung is met by its decision making or its time, whichever is higher: the rung the time
+/// reaches also answers a lower level of decision making the question names ("straightforward
+/// MDM but 35 min" is the 30+ visit, "moderate MDM or 30+ min"), as if its title said that level.
 fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidates: &[Candidate], titles: &[Rc<Vec<Tok>>]) -> std::borrow::Cow<'t, [Tok]> {
     let open_low = |t: &Tok| t.range.filter(|(low, high)| *low > 0.0 && high.is_infinite()).map(|(low, _)| low);
     fn stem_of(code: &str) -> Option<&str> {
@@ -2053,18 +2056,27 @@ fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidat
                 && candidates.iter().zip(titles).any(|(o, ot)| o.system == c.system && o.code.is_some_and(|oc| sibling(oc, code)) && ot.iter().filter_map(open_low).any(|l| l > low && l <= n))
         })
     };
-    if !title.iter().filter_map(open_low).any(passed) {
+    let reached = title.iter().filter_map(open_low).any(|low| q.minutes.iter().any(|&n| low <= n) && !passed(low));
+    // The level of decision making the question names, and the title's, lowest first.
+    let level = |stem: &str| MDM_LEVELS.iter().position(|l| *l == stem);
+    let asked_level = q.sequence.iter().any(|s| s == "mdm" || s == "decis").then(|| q.sequence.iter().filter_map(|s| level(s)).min()).flatten();
+    let carried = asked_level.filter(|&asked| reached && title.iter().any(|t| level(&t.stem).is_some_and(|own| own > asked)));
+    if carried.is_none() && !title.iter().filter_map(open_low).any(passed) {
         return title[..].into();
     }
     title
         .iter()
-        .map(|t| match open_low(t) {
-            Some(low) if passed(low) => Tok { range: None, vague: true, ..t.clone() },
+        .map(|t| match (open_low(t), carried) {
+            (Some(low), _) if passed(low) => Tok { range: None, vague: true, ..t.clone() },
+            (_, Some(asked)) if level(&t.stem).is_some() => Tok { stem: MDM_LEVELS[asked].to_string(), ..t.clone() },
             _ => t.clone(),
         })
         .collect::<Vec<_>>()
         .into()
 }
+
+/// The levels of medical decision making, lowest first, as stems.
+const MDM_LEVELS: [&str; 4] = ["straightforward", "low", "moder", "high"];
 
 /// The new order of `candidates` (indices, with their scores), best first: relevance plus the prior of the fused
 /// rank (falling linearly to nothing at [`RERANK_DEPTH`](super::search::RERANK_DEPTH)); ties
@@ -2986,6 +2998,20 @@ mod tests {
             (CodeSystem::Cpt, "99213", "Office visit, established patient, low MDM or 20+ min"),
         ];
         assert_eq!(order("pt saw my partner, same specialty, 2 yrs ago. can i bill a new pt visit? low mdm", &titles)[0], "99213");
+    }
+
+    #[test]
+    fn a_visit_is_levelled_by_decision_making_or_time_whichever_is_higher() {
+        let titles = [
+            (CodeSystem::Cpt, "99212", "Office visit, established patient, straightforward MDM or 10+ min"),
+            (CodeSystem::Cpt, "99213", "Office visit, established patient, low MDM or 20+ min"),
+            (CodeSystem::Cpt, "99214", "Office visit, established patient, moderate MDM or 30+ min"),
+            (CodeSystem::Cpt, "99215", "Office visit, established patient, high MDM or 40+ min"),
+        ];
+        assert_eq!(order("est pt straightforward MDM but 35 min total time on the date", &titles)[0], "99214");
+        assert_eq!(order("est pt low MDM, 22 minutes", &titles)[0], "99213");
+        assert_eq!(order("est pt high MDM, 22 minutes", &titles)[0], "99215");
+        assert_eq!(order("est pt moderate MDM", &titles)[0], "99214");
     }
 
     #[test]
