@@ -1214,6 +1214,8 @@ pub struct Question {
 #[derive(Debug, Clone)]
 struct Concept {
     literal: Vec<String>,
+    /// The words of `literal` as the question has them (unstemmed), for a search.
+    words: Vec<String>,
     expansions: Vec<Vec<String>>,
     /// What an expansion itself says is absent ("without abnormal findings").
     absences: Vec<String>,
@@ -1307,11 +1309,8 @@ impl Question {
                 (None, _) => &[],
             };
             let expansions: Vec<&str> = expansions.into_iter().chain(route_words.iter().copied()).collect();
-            let literal: Vec<String> = literal_words
-                .iter()
-                .filter(|w| !is_stop(w) && !NEGATIONS.contains(w))
-                .map(|w| stem(w))
-                .collect();
+            let typed: Vec<String> = literal_words.iter().filter(|w| !is_stop(w) && !NEGATIONS.contains(w)).map(|w| w.to_string()).collect();
+            let literal: Vec<String> = typed.iter().map(|w| stem(w)).collect();
             if !literal.is_empty() {
                 // An expansion may say an absence itself ("everything normal": without abnormal
                 // findings), which a title's "with" then contradicts.
@@ -1334,7 +1333,7 @@ impl Question {
                 }
                 q.sequence.extend(literal.iter().cloned());
                 let weight = if dose { DOSE } else if route.is_some() { ROUTE } else { literal.len() as f32 };
-                q.concepts.push(Concept { literal, expansions, absences, weight, unknown: is_unknown });
+                q.concepts.push(Concept { literal, words: typed, expansions, absences, weight, unknown: is_unknown });
                 negating = negating.saturating_sub(1);
             }
             for side in inside {
@@ -1342,7 +1341,7 @@ impl Question {
                 let expansions = if side == "both" { vec![vec![stem("bilateral")]] } else { vec![] };
                 q.asked.extend(literal.iter().chain(expansions.iter().flatten()).cloned());
                 q.sequence.extend(literal.iter().cloned());
-                q.concepts.push(Concept { literal, expansions, absences: vec![], weight: 1.0, unknown: false });
+                q.concepts.push(Concept { literal, words: vec![side.to_string()], expansions, absences: vec![], weight: 1.0, unknown: false });
             }
             i += n;
         }
@@ -1397,6 +1396,21 @@ impl Question {
             q.asked.insert(stem(d));
         }
         q
+    }
+
+    /// The question's words that `c` answers nowhere: no name of it holds them or their
+    /// expansions (what the question negates aside). When it asks for several codes, these are
+    /// what the other code answers ("the underdosing code and the noncompliance code").
+    pub fn unanswered(&self, c: &Candidate) -> Vec<String> {
+        let title = cached_tokens(c.title, matches!(c.system, CodeSystem::Cpt | CodeSystem::Modifier));
+        let others: Vec<Rc<Vec<Tok>>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| cached_tokens(n, false)).collect();
+        let abbreviated = c.system == CodeSystem::Hcpcs;
+        self.concepts
+            .iter()
+            .filter(|k| !k.literal.iter().all(|s| self.negated.contains(s)))
+            .filter(|k| k.literal.iter().chain(k.expansions.iter().flatten()).all(|s| holds(s, k.unknown, &title, &others, abbreviated) == 0.0))
+            .flat_map(|k| k.words.iter().cloned())
+            .collect()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -1599,7 +1613,7 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
             "hcpcs" => add(CodeSystem::Hcpcs),
             // "Does it need modifier 50": the word names the modifier the question is about
             // (which the search finds by its code), not the kind of answer it asks for.
-            "modifier" | "mod" if next.is_some_and(names_a_modifier) => {}
+            "modifier" | "mod" if next.is_some_and(names_a_modifier) && asks_beyond_modifiers(words) => {}
             "modifier" | "modifiers" | "mod" | "mods" | "append" | "appended" => add(CodeSystem::Modifier),
             _ => {}
         }
@@ -1619,6 +1633,17 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
 fn names_a_modifier(word: &str) -> bool {
     crate::codes::shape::is_modifier(word)
         && (word.bytes().any(|b| b.is_ascii_digit()) || !(is_stop(word) || matches!(word, "go" | "up" | "no" | "ok" | "so" | "us" | "we" | "be")))
+}
+
+/// The question names something besides modifiers ("bilateral screening mammogram, does it
+/// need modifier 50"; not "when do I need modifier 25").
+fn asks_beyond_modifiers(words: &[String]) -> bool {
+    let modifier = |w: &str| matches!(w, "modifier" | "modifiers" | "mod" | "mods");
+    (0..words.len()).any(|j| {
+        let w = words[j].as_str();
+        let named = j > 0 && modifier(&words[j - 1]) && names_a_modifier(w);
+        w != "," && !is_stop(w) && !modifier(w) && !named
+    })
 }
 
 /// Which modifiers a question names: CPT's (two digits, `Some(true)`) or HCPCS Level II's
@@ -3015,6 +3040,18 @@ mod tests {
     }
 
     #[test]
+    fn what_a_code_leaves_unanswered_is_what_another_must_answer() {
+        let l = lexicon();
+        let text = "aftercare visit s/p right total knee replacement, no infection";
+        let q = Question::new(text, &l.terms(text));
+        let titles = [(CodeSystem::Icd10Cm, "Z96.651", "Presence of right artificial knee joint")];
+        let left = q.unanswered(&candidates(&titles)[0]);
+        assert!(left.contains(&"aftercare".to_string()), "{left:?}");
+        // What it holds, and what the question negates, are not left.
+        assert!(!left.iter().any(|w| w == "right" || w == "knee" || w == "infection"), "{left:?}");
+    }
+
+    #[test]
     fn several_degrees_of_one_thing_are_the_highest() {
         let w = |q: &str| highest_degree(question_words(q)).join(" ");
         assert_eq!(w("2nd and 3rd degree burn of the forearm"), "third degree burn of the forearm");
@@ -3163,6 +3200,7 @@ mod tests {
         // A modifier named by its code is what the question is about, not what it asks for.
         assert_eq!(system_hint(&w("bilateral screening mammogram, does it need modifier 50")), None);
         assert_eq!(system_hint(&w("what modifier on the knee injection")), Some(Modifier));
+        assert_eq!(system_hint(&w("When do I need modifier 25?")), Some(Modifier));
         assert_eq!(system_hint(&w("modifier 59 or another modifier for a separate site")), Some(Modifier));
         assert_eq!(modifier_kind(&w("video visit, CPT modifier")), Some(true));
         assert_eq!(modifier_kind(&w("HCPCS modifiers for a video visit")), Some(false));

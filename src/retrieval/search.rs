@@ -189,6 +189,19 @@ fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<Stri
     answers
 }
 
+/// The question asks for more than one code: "codes", or "code" twice ("the underdosing code
+/// and the noncompliance code").
+fn asks_for_several_codes(query: &str) -> bool {
+    let lower = query.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words.contains(&"codes") || words.iter().filter(|w| **w == "code").count() >= 2
+}
+
+/// Where the code that answers what the best one left goes (second), and how many hits of its
+/// search are read.
+const COMPANION_SLOT: usize = 1;
+const COMPANION_DEPTH: usize = 10;
+
 /// The question asks about add-on codes.
 fn asks_for_add_ons(query: &str) -> bool {
     let q = query.to_lowercase();
@@ -498,6 +511,33 @@ impl Retriever {
                 found.extend(rest);
             }
         }
+        // A question that asks for several codes ("the underdosing code and the noncompliance
+        // code", "aftercare visit s/p knee replacement, dx codes") and whose best code leaves
+        // some of its words unanswered gets, second, the code that best answers them: a BM25
+        // search of those words, its hits ranked by the whole question.
+        if rerank_on && asks_for_several_codes(&request.query) {
+            let missing = found.first().map(|top| question.unanswered(&self.candidate(top))).unwrap_or_default();
+            if !missing.is_empty() {
+                // From the best code's system: a diagnosis's companion is a diagnosis.
+                let system = found.first().map(|h| h.payload.system).into_iter().collect();
+                let more = VectorQuery { dense: None, sparse: Some(self.bm25.query(&missing.join(" "))), systems: system, limit: COMPANION_DEPTH, ..query.clone() };
+                let named: Vec<&String> = exact.iter().chain(&linked).chain(found.first()).map(|h| &h.payload.key).collect();
+                let fresh: Vec<StoreHit> = self.store.search(&more).await?.into_iter().filter(|h| !named.contains(&&h.payload.key)).collect();
+                let candidates: Vec<Candidate> = fresh.iter().map(|h| self.candidate(h)).collect();
+                let best = rerank(&question, &candidates).into_iter().next();
+                // Only a code that answers some of what the best one left, and is not second already.
+                let answers = |i: usize| {
+                    let left = question.unanswered(&candidates[i]);
+                    missing.iter().any(|w| !left.contains(w))
+                };
+                let placed = |i: usize| found.iter().take(COMPANION_SLOT + 1).any(|h| h.payload.key == fresh[i].payload.key);
+                if let Some((i, score)) = best.filter(|&(i, _)| answers(i) && !placed(i)) {
+                    let hit = StoreHit { score, ..fresh[i].clone() };
+                    found.retain(|h| h.payload.key != hit.payload.key);
+                    found.insert(COMPANION_SLOT.min(found.len()), hit);
+                }
+            }
+        }
         // Ranked on headers; the passages of the hits kept come in one more lookup.
         found.truncate(limit.saturating_sub(named));
         let keys: Vec<String> = found.iter().map(|h| h.payload.key.clone()).collect();
@@ -544,7 +584,14 @@ impl Retriever {
 
 #[cfg(test)]
 mod tests {
-    use super::neighbours;
+    use super::{asks_for_several_codes, neighbours};
+
+    #[test]
+    fn several_codes_are_asked_by_a_plural_or_by_naming_two() {
+        assert!(asks_for_several_codes("aftercare visit s/p knee replacement, dx codes"));
+        assert!(asks_for_several_codes("whats the underdosing code and the noncompliance code"));
+        assert!(!asks_for_several_codes("what code for a knee replacement aftercare visit"));
+    }
 
     #[test]
     fn neighbours_differ_in_the_last_character() {

@@ -118,6 +118,20 @@ async fn the_add_ons_asked_for_come_in_the_order_their_titles_answer() {
 }
 
 #[tokio::test]
+async fn a_question_for_several_codes_gets_what_its_best_code_leaves_second() {
+    let app = TestApp::spawn().await;
+    // The best code, the knee's status, leaves "aftercare": the code that answers it comes second.
+    let codes = app.search_codes("aftercare visit s/p right total knee replacement dx codes").await;
+    assert_eq!(&codes[..2], ["Z96.651", "Z47.1"], "{codes:?}");
+    // Asked for one code, the rank-1 stage's order stands: the status first, aftercare far down.
+    let one = app.search_codes("status post right total knee, aftercare, dx code").await;
+    assert_eq!(one[0], "Z96.651", "{one:?}");
+    assert!(one.iter().position(|c| c == "Z47.1").is_none_or(|at| at > 4), "{one:?}");
+    let two = app.search_codes("status post right total knee, aftercare, dx codes").await;
+    assert_eq!(&two[..2], ["Z96.651", "Z47.1"], "{two:?}");
+}
+
+#[tokio::test]
 async fn a_rules_question_gets_the_passage_then_the_codes_it_is_about() {
     let app = TestApp::spawn().await;
     let codes = app.search_codes("what are the rules for billing the visit when the doctor also injected the knee joint that day").await;

@@ -117,7 +117,7 @@ async fn an_ingest_killed_midway_completes_on_the_next_start() {
     codecite::app::prepare(&app.state, false).await.unwrap();
     let (status, stats) = app.get("/api/stats").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(stats["chunks"], 83, "{stats}");
+    assert_eq!(stats["chunks"], 91, "{stats}");
     assert_eq!(stats["codes"]["CPT"], 27, "{stats}");
     assert_eq!(stats["ncci_pairs"], 6, "{stats}");
 }

@@ -11,7 +11,7 @@ async fn stats_count_what_is_loaded() {
     let app = TestApp::spawn().await;
     let (status, body) = app.get("/api/stats").await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert_eq!(body["codes"], json!({"CPT": 27, "HCPCS": 12, "ICD10CM": 30, "MODIFIER": 8}));
+    assert_eq!(body["codes"], json!({"CPT": 27, "HCPCS": 12, "ICD10CM": 38, "MODIFIER": 8}));
     assert_eq!(body["guidelines"], 2);
     assert_eq!(body["ncci_pairs"], 6);
     assert_eq!(body["valid_code_numbers"], 16);
