@@ -52,7 +52,10 @@
 //!   exam that found something is the encounter with abnormal findings; a title that gives
 //!   the thing the question counts another number ("one CRNA" for "3 CRNAs", "type 1" for
 //!   "type 2") contradicts it, and so does one that numbers a word the question numbers
-//!   otherwise ("stage 2" for "stage 3b"; "stage 1 through stage 4" holds it);
+//!   otherwise ("stage 2" for "stage 3b"; "stage 1 through stage 4" holds it); a visit's
+//!   rung is met by decision making or time, whichever is higher; a patient seen by the same
+//!   specialty or group within three years is established (CPT's three-year rule); several
+//!   degrees of one thing are the highest;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
 //!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare, and not its G codes when it names a commercial payer; quality data codes only
