@@ -1523,13 +1523,18 @@ fn returning_patient(mut words: Vec<String>) -> Vec<String> {
         matches!(words.get(i + 2)?.as_str(), "ago" | "back" | "prior" | "before" | "earlier").then_some(n / per)
     });
     let seen = words.iter().any(|w| matches!(w.as_str(), "saw" | "seen" | "visited" | "treated"));
-    // "Same specialty", "our group", "our PA", "my partner".
+    // "Same specialty", "our group", "our PA", "my partner"; a patient of another specialty is
+    // new to this one whenever they were seen.
+    let other_specialty = words.windows(2).any(|w| matches!(w[0].as_str(), "different" | "another" | "other") && w[1] == "specialty");
     let same_practice = words.windows(2).any(|w| w[0] == "same" && matches!(w[1].as_str(), "specialty" | "group" | "practice"))
         || words.iter().any(|w| matches!(w.as_str(), "our" | "partner" | "partners" | "colleague"));
-    let Some(years) = years_ago.filter(|_| seen && same_practice) else {
+    let Some(years) = years_ago.filter(|_| seen && (same_practice || other_specialty)) else {
         return words;
     };
-    let (is, is_not) = if years < 3.0 { ("established", ["new"].as_slice()) } else { ("new", ["established", "est"].as_slice()) };
+    let (is, is_not) = match years < 3.0 && !other_specialty {
+        true => ("established", ["new"].as_slice()),
+        false => ("new", ["established", "est"].as_slice()),
+    };
     let mut said = false;
     for w in words.iter_mut().filter(|w| is_not.contains(&w.as_str()) || w.as_str() == is) {
         *w = is.to_string();
@@ -3018,6 +3023,7 @@ mod tests {
         assert_eq!(w("pt saw my partner same specialty 2 yrs ago, low mdm"), "pt saw my partner same specialty 2 yrs ago , low mdm , established patient");
         assert_eq!(w("seen by our PA 18 months back, can i bill new pt"), "seen by our pa 18 months back , can i bill established pt");
         assert_eq!(w("seen by our group 4 years ago, est pt visit"), "seen by our group 4 years ago , new pt visit");
+        assert_eq!(w("seen by our dermatologist 1 year ago, now cardiology, a different specialty, est pt"), "seen by our dermatologist 1 year ago , now cardiology , a different specialty , new pt");
         // Without the same specialty or group, or without when, the rule says nothing.
         assert_eq!(w("seen by a cardiologist 2 yrs ago, new pt visit"), "seen by a cardiologist 2 yrs ago , new pt visit");
         assert_eq!(w("saw my partner last week, new pt"), "saw my partner last week , new pt");
