@@ -515,7 +515,9 @@ impl Retriever {
         // code", "aftercare visit s/p knee replacement, dx codes") and whose best code leaves
         // some of its words unanswered gets, second, the code that best answers them: a BM25
         // search of those words, its hits ranked by the whole question.
-        if rerank_on && asks_for_several_codes(&request.query) {
+        // (Not when a passage comes first: it is about rules, and leaves no code to complete.)
+        let best_is_code = found.first().is_some_and(|h| h.payload.system != CodeSystem::Guideline);
+        if rerank_on && best_is_code && asks_for_several_codes(&request.query) {
             let missing = found.first().map(|top| question.unanswered(&self.candidate(top))).unwrap_or_default();
             if !missing.is_empty() {
                 // From the best code's system: a diagnosis's companion is a diagnosis.
