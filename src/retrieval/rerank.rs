@@ -523,13 +523,8 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
             w
         };
         // An age in months or weeks ("2 months old"), in years as titles give ages.
-        let per_year = match w.as_str() {
-            "month" | "months" | "mo" | "mos" => Some(12.0),
-            "week" | "weeks" | "wk" | "wks" => Some(52.0),
-            _ => None,
-        };
-        if let Some(per_year) = per_year.filter(|_| out.get(at + 1).is_some_and(|next| next == "old")) {
-            if scale_last(&mut words, |n| (n / per_year * 100.0).round() / 100.0) {
+        if let Some(per) = per_year(&w).filter(|_| out.get(at + 1).is_some_and(|next| next == "old")) {
+            if scale_last(&mut words, |n| (n / per * 100.0).round() / 100.0) {
                 words.push("years".into());
                 continue;
             }
@@ -1405,8 +1400,7 @@ impl Question {
     /// expansions (what the question negates aside). When it asks for several codes, these are
     /// what the other code answers ("the underdosing code and the noncompliance code").
     pub fn unanswered(&self, c: &Candidate) -> Vec<String> {
-        let title = cached_tokens(c.title, matches!(c.system, CodeSystem::Cpt | CodeSystem::Modifier));
-        let others: Vec<Rc<Vec<Tok>>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| cached_tokens(n, false)).collect();
+        let (title, others) = (c.title_toks(), c.other_toks());
         let abbreviated = c.system == CodeSystem::Hcpcs;
         self.concepts
             .iter()
@@ -1504,6 +1498,15 @@ fn asks_for_add_on(words: &[String]) -> bool {
         || words.iter().any(|w| matches!(w.as_str(), "add" | "addon" | "addons" | "additional" | "extra" | "2nd" | "second" | "3rd" | "third"))
 }
 
+/// How many of a unit shorter than a year make one ("months" 12, "weeks" 52).
+fn per_year(unit: &str) -> Option<f32> {
+    match unit {
+        "month" | "months" | "mo" | "mos" => Some(12.0),
+        "week" | "weeks" | "wk" | "wks" => Some(52.0),
+        _ => None,
+    }
+}
+
 /// CPT's three-year rule: a patient seen by a physician of the same specialty in the same
 /// group within the past three years is an established patient, whoever sees them now ("saw
 /// my partner, same specialty, 2 yrs ago", "seen by our PA 18 months back, now booked with the
@@ -1511,15 +1514,12 @@ fn asks_for_add_on(words: &[String]) -> bool {
 /// specialty or group, has its "new" or "established" read by the rule, and says it when it
 /// does not.
 fn returning_patient(mut words: Vec<String>) -> Vec<String> {
-    let per_year = |unit: &str| match unit {
-        "year" | "years" | "yr" | "yrs" | "y" => Some(1.0),
-        "month" | "months" | "mo" | "mos" => Some(12.0),
-        "week" | "weeks" | "wk" | "wks" => Some(52.0),
-        _ => None,
-    };
     let years_ago = (0..words.len()).find_map(|i| {
         let n = words[i].parse::<f32>().ok()?;
-        let per = per_year(words.get(i + 1)?)?;
+        let per = match words.get(i + 1)?.as_str() {
+            "year" | "years" | "yr" | "yrs" | "y" => 1.0,
+            unit => per_year(unit)?,
+        };
         matches!(words.get(i + 2)?.as_str(), "ago" | "back" | "prior" | "before" | "earlier").then_some(n / per)
     });
     let seen = words.iter().any(|w| matches!(w.as_str(), "saw" | "seen" | "visited" | "treated"));
@@ -1694,6 +1694,20 @@ pub struct Candidate<'a> {
     pub note: Option<&'a str>,
 }
 
+impl Candidate<'_> {
+    /// The title's tokens. Our CPT and modifier titles list alternatives with slashes
+    /// ("scalp/neck/trunk/limbs"), read as "or"; HCPCS descriptors also join mixtures with them
+    /// ("dextrose/normal saline").
+    fn title_toks(&self) -> Rc<Vec<Tok>> {
+        cached_tokens(self.title, matches!(self.system, CodeSystem::Cpt | CodeSystem::Modifier))
+    }
+
+    /// The tokens of its names other than the title.
+    fn other_toks(&self) -> Vec<Rc<Vec<Tok>>> {
+        self.names.iter().filter(|n| n.as_str() != self.title).map(|n| cached_tokens(n, false)).collect()
+    }
+}
+
 /// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
 /// cut words short ("vis", "prolong", "injectio"), so there a title word may be the start of
 /// the question's, or the question's stem with up to three letters of the cut word after it.
@@ -1723,7 +1737,7 @@ struct Field {
 
 /// How well `c` answers `q`, before the prior.
 fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
-    let others: Vec<Rc<Vec<Tok>>> = c.names.iter().filter(|n| n.as_str() != c.title).map(|n| cached_tokens(n, false)).collect();
+    let others = c.other_toks();
     // ICD-10-CM's words in parentheses are nonessential: a name says the same without them
     // ("Seizure(s) (convulsive) NOS" is where a bare "seizure" goes).
     let (essential_title, essential_names): (Option<Rc<Vec<Tok>>>, Vec<Rc<Vec<Tok>>>) = match c.system {
@@ -2125,9 +2139,7 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
     // An expansion weighs less than the user's words only where some candidate holds those
     // words: "pad" read as peripheral artery disease must not beat a crutch pad, but a brand
     // name no title holds ("keytruda") is its generic name and nothing else.
-    // Our CPT and modifier titles list alternatives with slashes ("scalp/neck/trunk/limbs");
-    // HCPCS descriptors also join mixtures with them ("dextrose/normal saline").
-    let titles: Vec<Rc<Vec<Tok>>> = candidates.iter().map(|c| cached_tokens(c.title, matches!(c.system, CodeSystem::Cpt | CodeSystem::Modifier))).collect();
+    let titles: Vec<Rc<Vec<Tok>>> = candidates.iter().map(Candidate::title_toks).collect();
     let unrivalled: Vec<bool> = q
         .concepts
         .iter()

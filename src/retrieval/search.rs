@@ -516,28 +516,25 @@ impl Retriever {
         // some of its words unanswered gets, second, the code that best answers them: a BM25
         // search of those words, its hits ranked by the whole question.
         // (Not when a passage comes first: it is about rules, and leaves no code to complete.)
-        let best_is_code = found.first().is_some_and(|h| h.payload.system != CodeSystem::Guideline);
-        if rerank_on && best_is_code && asks_for_several_codes(&request.query) {
-            let missing = found.first().map(|top| question.unanswered(&self.candidate(top))).unwrap_or_default();
-            if !missing.is_empty() {
-                // From the best code's system: a diagnosis's companion is a diagnosis.
-                let system = found.first().map(|h| h.payload.system).into_iter().collect();
-                let more = VectorQuery { dense: None, sparse: Some(self.bm25.query(&missing.join(" "))), systems: system, limit: COMPANION_DEPTH, ..query.clone() };
-                let named: Vec<&String> = exact.iter().chain(&linked).chain(found.first()).map(|h| &h.payload.key).collect();
-                let fresh: Vec<StoreHit> = self.store.search(&more).await?.into_iter().filter(|h| !named.contains(&&h.payload.key)).collect();
-                let candidates: Vec<Candidate> = fresh.iter().map(|h| self.candidate(h)).collect();
-                let best = rerank(&question, &candidates).into_iter().next();
-                // Only a code that answers some of what the best one left, and is not second already.
-                let answers = |i: usize| {
-                    let left = question.unanswered(&candidates[i]);
-                    missing.iter().any(|w| !left.contains(w))
-                };
-                let placed = |i: usize| found.iter().take(COMPANION_SLOT + 1).any(|h| h.payload.key == fresh[i].payload.key);
-                if let Some((i, score)) = best.filter(|&(i, _)| answers(i) && !placed(i)) {
-                    let hit = StoreHit { score, ..fresh[i].clone() };
-                    found.retain(|h| h.payload.key != hit.payload.key);
-                    found.insert(COMPANION_SLOT.min(found.len()), hit);
-                }
+        let first = found.first().filter(|h| rerank_on && h.payload.system != CodeSystem::Guideline && asks_for_several_codes(&request.query));
+        let first = first.map(|h| (h.payload.system, h.payload.key.clone(), question.unanswered(&self.candidate(h))));
+        if let Some((system, first_key, missing)) = first.filter(|(_, _, missing)| !missing.is_empty()) {
+            // From the best code's system: a diagnosis's companion is a diagnosis.
+            let more = VectorQuery { dense: None, sparse: Some(self.bm25.query(&missing.join(" "))), systems: vec![system], limit: COMPANION_DEPTH, ..query.clone() };
+            let named: Vec<&String> = exact.iter().chain(&linked).map(|h| &h.payload.key).chain([&first_key]).collect();
+            let fresh: Vec<StoreHit> = self.store.search(&more).await?.into_iter().filter(|h| !named.contains(&&h.payload.key)).collect();
+            let candidates: Vec<Candidate> = fresh.iter().map(|h| self.candidate(h)).collect();
+            let best = rerank(&question, &candidates).into_iter().next();
+            // Only a code that answers some of what the best one left, and is not second already.
+            let answers = |i: usize| {
+                let left = question.unanswered(&candidates[i]);
+                missing.iter().any(|w| !left.contains(w))
+            };
+            let placed = |i: usize| found.iter().take(COMPANION_SLOT + 1).any(|h| h.payload.key == fresh[i].payload.key);
+            if let Some((i, score)) = best.filter(|&(i, _)| answers(i) && !placed(i)) {
+                let hit = StoreHit { score, ..fresh[i].clone() };
+                found.retain(|h| h.payload.key != hit.payload.key);
+                found.insert(COMPANION_SLOT.min(found.len()), hit);
             }
         }
         // Ranked on headers; the passages of the hits kept come in one more lookup.
