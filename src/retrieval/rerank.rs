@@ -304,9 +304,10 @@ const COMPARISONS: &[(&str, &str)] = &[
 ];
 
 /// Words that end a negated phrase once it holds a word: "without foreign body of right
-/// finger" negates the foreign body, not the finger.
+/// finger" negates the foreign body, not the finger; "no contrast for kidney stone" the
+/// contrast, not the stone.
 fn ends_negation(word: &str) -> bool {
-    matches!(word, "of" | "in" | "at" | "on")
+    matches!(word, "of" | "in" | "at" | "on" | "for")
 }
 
 const NUMBER_WORDS: &[(&str, &str)] = &[
@@ -609,9 +610,15 @@ fn read_words(text: &str, question: bool) -> Vec<String> {
 /// ("Suspected" is not among them: titles name suspected conditions, T76, Z03.)
 const UNCERTAIN: &[&str] = &["possible", "possibly", "probable", "probably", "questionable", "likely"];
 
+/// Words that place a question in a hospital stay, where an uncertain diagnosis at discharge
+/// is coded as if it were established.
+const INPATIENT: &[&str] = &["inpatient", "inpt", "admitted", "hospitalized", "hospitalised"];
+
 /// The question without what it says is uncertain, from the cue ("r/o", "rule out",
-/// [`UNCERTAIN`]) to the clause's end, unless nothing else is left.
+/// [`UNCERTAIN`]) to the clause's end, unless nothing else is left. In a hospital stay
+/// ([`INPATIENT`], a discharge summary) only the cue goes: "probable pneumonia" is pneumonia.
 fn without_rule_outs(words: Vec<String>) -> Vec<String> {
+    let inpatient = words.iter().any(|w| INPATIENT.contains(&w.as_str())) || words.windows(2).any(|w| w[0] == "discharge" && matches!(w[1].as_str(), "summary" | "diagnosis" | "dx"));
     let mut kept: Vec<String> = Vec::with_capacity(words.len());
     let mut dropping = false;
     let mut i = 0;
@@ -623,7 +630,7 @@ fn without_rule_outs(words: Vec<String>) -> Vec<String> {
             _ => 0,
         };
         if cue > 0 {
-            dropping = true;
+            dropping = !inpatient;
             i += cue;
             continue;
         }
@@ -701,6 +708,19 @@ fn highest_degree(mut words: Vec<String>) -> Vec<String> {
         }
     }
     words.into_iter().enumerate().filter(|(i, _)| !drop.contains(i)).map(|(_, w)| w).collect()
+}
+
+/// A substance's dependence, named: it is what is coded when the record also says abuse of
+/// it (the guidelines' hierarchy, dependence over abuse over use), so the abuse is not asked.
+const DEPENDENCE: &[&str] = &["dependence", "dependent", "dependency", "addiction", "addicted"];
+
+/// The question without "abuse" when it also names a dependence ("etoh abuse in the HPI,
+/// dependence in the assessment" is coded as the dependence).
+fn dependence_over_abuse(words: Vec<String>) -> Vec<String> {
+    if !words.iter().any(|w| DEPENDENCE.contains(&w.as_str())) {
+        return words;
+    }
+    words.into_iter().filter(|w| !matches!(w.as_str(), "abuse" | "abuses" | "abusing")).collect()
 }
 
 /// The axes a code specifies, which a record may leave unsaid ("no stage documented").
@@ -1231,7 +1251,7 @@ impl Question {
         q.add_on = asks_for_add_on(&raw);
         q.not_done = (0..raw.len()).any(|i| NEGATIONS.contains(&raw[i].as_str()) && raw[i + 1..].iter().take(3).any(|w| NOT_DONE.contains(&w.as_str())));
         let (words, dominant) = dominance(without_unsaid(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw)))))));
-        let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(highest_degree(words)))));
+        let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(highest_degree(dependence_over_abuse(words))))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         // A term's words as typed, or else as the question's words read them ("chest xray" is
@@ -1371,7 +1391,7 @@ impl Question {
             }
         }
         q.system = system_hint(&words);
-        q.letter = letter_hint(&words);
+        q.letter = letter_hint(&words, query);
         if q.letter.is_some() {
             q.system = Some(if q.letter == Some('Z') { CodeSystem::Icd10Cm } else { CodeSystem::Hcpcs });
         }
@@ -1405,7 +1425,7 @@ impl Question {
         self.concepts
             .iter()
             .filter(|k| !k.literal.iter().all(|s| self.negated.contains(s)))
-            .filter(|k| k.literal.iter().chain(k.expansions.iter().flatten()).all(|s| holds(s, k.unknown, &title, &others, abbreviated) == 0.0))
+            .filter(|k| k.literal.iter().chain(k.expansions.iter().flatten()).all(|s| holds(s, k.unknown, false, &title, &others, abbreviated) == 0.0))
             .flat_map(|k| k.words.iter().cloned())
             .collect()
     }
@@ -1666,12 +1686,14 @@ fn modifier_kind(words: &[String]) -> Option<bool> {
 }
 
 /// "J code", "G-code", "Q codes": the HCPCS letter the question names ('Z' for the ICD-10-CM
-/// Z codes). Letters that name several things (E codes, V codes) are not read.
-fn letter_hint(words: &[String]) -> Option<char> {
+/// Z codes). Letters that name several things (E codes, V codes) are not read, nor is the
+/// article of "is there a code for it": the A codes are named with a capital (`query` as typed).
+fn letter_hint(words: &[String], query: &str) -> Option<char> {
+    let capital_a = query.contains("A code") || query.contains("A-code");
     words.windows(2).find_map(|w| match (w[0].as_str(), w[1].as_str()) {
         (l, "code" | "codes") if l.len() == 1 => {
             let c = l.chars().next()?.to_ascii_uppercase();
-            "ABCGJKLQZ".contains(c).then_some(c)
+            ("BCGJKLQZ".contains(c) || (c == 'A' && capital_a)).then_some(c)
         }
         _ => None,
     })
@@ -1880,20 +1902,21 @@ fn only_absent(stem: &str, title: &[Tok]) -> bool {
 
 /// How much `title` (1) or else one of `others` ([`OTHER_NAME`]) holds the question's `stem`:
 /// the same word, or a number in a range the title names. What the question says is
-/// `unknown` is held only where a name leaves it unspecified.
-fn holds(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
-    held_by(stem, unknown, title, others, abbreviated).0
+/// `unknown` is held only where a name leaves it unspecified; what another name says is absent
+/// ("alcohol use, not stated as abuse or dependence") holds only what the question `negated`.
+fn holds(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
+    held_by(stem, unknown, negated, title, others, abbreviated).0
 }
 
 /// [`holds`], and which of `others` holds the word when the title does not.
-fn held_by(stem: &str, unknown: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> (f32, Option<usize>) {
+fn held_by(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> (f32, Option<usize>) {
     if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) {
         return (1.0, None);
     }
     let in_range = stem.parse::<f32>().ok().and_then(|n| title.iter().filter_map(|t| t.fit_of(n)).reduce(f32::max));
     if let Some(fit) = in_range {
         (fit, None)
-    } else if let Some(at) = others.iter().position(|n| n.iter().any(|t| same(stem, t, false) && (t.vague || !unknown))) {
+    } else if let Some(at) = others.iter().position(|n| n.iter().any(|t| same(stem, t, false) && (t.vague || !unknown) && (negated || !t.scope.absent()))) {
         (OTHER_NAME, Some(at))
     } else {
         (0.0, None)
@@ -1915,10 +1938,11 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
     // fewer than 64 names).
     let mut borrowed: u64 = 0;
     for (k, concept) in q.concepts.iter().enumerate() {
+        let negated = concept.literal.iter().all(|s| q.negated.contains(s));
         let share = |stems: &[String]| {
             let (mut sum, mut from) = (0.0, 0u64);
             for s in stems {
-                let (held, by) = held_by(s, concept.unknown, title, others, abbreviated);
+                let (held, by) = held_by(s, concept.unknown, negated, title, others, abbreviated);
                 sum += held;
                 from |= by.map_or(0, |at| 1u64.checked_shl(at as u32).unwrap_or(0));
             }
@@ -1937,7 +1961,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
         // so does a title with no absence of its own that names all of it ("sore throat, not
         // strep": streptococcal pharyngitis). "Without diagnosis of hypertension" names its
         // absence, the words after "of" outside it.
-        if concept.literal.iter().all(|s| q.negated.contains(s)) {
+        if negated {
             let with = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
             let named_in_full = |e: &Vec<String>| {
                 let mut words = e.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
@@ -1958,8 +1982,10 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
         }
         for s in &concept.literal {
             if q.negated.contains(s) {
-                // "no X" asked, the title has X.
-                if title.iter().any(|t| t.stem == *s && !t.scope.absent()) {
+                // "no X" asked, the title has X, or an everyday name no longer than it does
+                // ("not having an attack": "asthma attack").
+                let has = |name: &[Tok]| name.iter().any(|t| t.stem == *s && !t.scope.absent());
+                if has(title) || others.iter().any(|n| n.len() <= title.len() && has(n)) {
                     contradiction = true;
                 }
             } else if !is_default(s) && only_absent(s, title) {
@@ -2090,28 +2116,45 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
 /// A rung is met by its decision making or its time, whichever is higher: the rung the time
 /// reaches also answers a lower level of decision making the question names ("straightforward
 /// MDM but 35 min" is the 30+ visit, "moderate MDM or 30+ min"), as if its title said that level.
-fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidates: &[Candidate], titles: &[Rc<Vec<Tok>>]) -> std::borrow::Cow<'t, [Tok]> {
+/// Nor is a rung the time passes met, nor one above the time unless the question names its
+/// level of decision making: `true` with the title then (32 minutes is neither the 10+ visit
+/// nor the 40+ one, but the 30+ one).
+fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidates: &[Candidate], titles: &[Rc<Vec<Tok>>]) -> (std::borrow::Cow<'t, [Tok]>, bool) {
     let open_low = |t: &Tok| t.range.filter(|(low, high)| *low > 0.0 && high.is_infinite()).map(|(low, _)| low);
     fn stem_of(code: &str) -> Option<&str> {
         code.char_indices().last().and_then(|(at, _)| (at > 0).then(|| &code[..at]))
     }
     let sibling = |a: &str, b: &str| a != b && a.len() == b.len() && stem_of(a).is_some() && stem_of(a) == stem_of(b);
-    let Some(code) = c.code.filter(|_| !q.minutes.is_empty()) else { return title[..].into() };
-    let passed = |low: f32| {
-        q.minutes.iter().any(|&n| {
-            low <= n
-                && candidates.iter().zip(titles).any(|(o, ot)| o.system == c.system && o.code.is_some_and(|oc| sibling(oc, code)) && ot.iter().filter_map(open_low).any(|l| l > low && l <= n))
-        })
+    // One ladder's titles say the same before the level ("Office visit, established patient,"):
+    // a hospital follow-up's 35+ minutes are no rung of the discharge day's.
+    let family = |t: &[Tok]| -> Vec<String> {
+        t.iter().take_while(|t| !MDM_LEVELS.contains(&t.stem.as_str()) && t.stem.parse::<f32>().is_err()).map(|t| t.stem.clone()).collect()
     };
+    let Some(code) = c.code.filter(|_| !q.minutes.is_empty()) else { return (title[..].into(), false) };
+    let own_family = family(title);
+    let siblings_lows = || {
+        candidates
+            .iter()
+            .zip(titles)
+            .filter(|(o, ot)| o.system == c.system && o.code.is_some_and(|oc| sibling(oc, code)) && family(ot) == own_family)
+            .flat_map(|(_, ot)| ot.iter().filter_map(open_low))
+    };
+    let passed = |low: f32| q.minutes.iter().any(|&n| low <= n && siblings_lows().any(|l| l > low && l <= n));
     let reached = title.iter().filter_map(open_low).any(|low| q.minutes.iter().any(|&n| low <= n) && !passed(low));
     // The level of decision making the question names, and the title's, lowest first.
     let level = |stem: &str| MDM_LEVELS.iter().position(|l| *l == stem);
     let asked_level = q.sequence.iter().any(|s| s == "mdm" || s == "decis").then(|| q.sequence.iter().filter_map(|s| level(s)).min()).flatten();
-    let carried = asked_level.filter(|&asked| reached && title.iter().any(|t| level(&t.stem).is_some_and(|own| own > asked)));
-    if carried.is_none() && !title.iter().filter_map(open_low).any(passed) {
-        return title[..].into();
+    let own_level = title.iter().filter_map(|t| level(&t.stem)).max();
+    let carried = asked_level.filter(|&asked| reached && own_level.is_some_and(|own| own > asked));
+    let unreached = title.iter().filter_map(open_low).any(|low| q.minutes.iter().all(|&n| n < low))
+        && siblings_lows().any(|l| q.minutes.iter().any(|&n| l <= n))
+        && !asked_level.zip(own_level).is_some_and(|(asked, own)| asked >= own);
+    let below = title.iter().filter_map(open_low).any(passed);
+    let unmet = unreached || (below && !reached);
+    if carried.is_none() && !below {
+        return (title[..].into(), unmet);
     }
-    title
+    let title = title
         .iter()
         .map(|t| match (open_low(t), carried) {
             (Some(low), _) if passed(low) => Tok { range: None, vague: true, ..t.clone() },
@@ -2119,7 +2162,8 @@ fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidat
             _ => t.clone(),
         })
         .collect::<Vec<_>>()
-        .into()
+        .into();
+    (title, unmet)
 }
 
 /// The levels of medical decision making, lowest first, as stems.
@@ -2157,8 +2201,9 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
         .iter()
         .map(|concept| {
             let stems = || concept.literal.iter().chain(concept.expansions.iter().flatten());
+            let negated = concept.literal.iter().all(|s| q.negated.contains(s));
             titles.iter().zip(&names).zip(candidates).any(|((title, names), c)| {
-                stems().any(|s| holds(s, concept.unknown, title, names, c.system == CodeSystem::Hcpcs) > 0.0)
+                stems().any(|s| holds(s, concept.unknown, negated, title, names, c.system == CodeSystem::Hcpcs) > 0.0)
             })
         })
         .collect();
@@ -2180,8 +2225,9 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
         .zip(&titles)
         .enumerate()
         .map(|(i, (c, title))| {
-            let title = past_rungs(q, c, title, candidates, &titles);
-            (i, relevance(q, c, &title, &field) + PRIOR * (1.0 - rank[i] as f32 / depth).max(0.0))
+            let (title, unreached) = past_rungs(q, c, title, candidates, &titles);
+            let unmet = if unreached { CONTRADICTION } else { 0.0 };
+            (i, relevance(q, c, &title, &field) - unmet + PRIOR * (1.0 - rank[i] as f32 / depth).max(0.0))
         })
         .collect();
     // A passage about codes ranks below the codes it is about when the question asks for a
@@ -2586,9 +2632,26 @@ mod tests {
         // A year is no time: "since 2021" passes no rung.
         let cands = candidates(&visits);
         let titles: Vec<Rc<Vec<Tok>>> = visits.iter().map(|v| cached_tokens(v.2, true)).collect();
-        let ranges = |query: &str| past_rungs(&Question::new(query, &[]), &cands[0], &titles[0], &cands, &titles).iter().filter(|t| t.range.is_some()).count();
+        let ranges = |query: &str| past_rungs(&Question::new(query, &[]), &cands[0], &titles[0], &cands, &titles).0.iter().filter(|t| t.range.is_some()).count();
         assert_eq!(ranges("office visit levels since 2021"), 1);
         assert_eq!(ranges("office visit, 25 min"), 0);
+        // A rung the time passes, or one above it, is not met, unless the question names that
+        // rung's decision making.
+        let unmet = |query: &str| -> Vec<&str> {
+            let q = Question::new(query, &[]);
+            (0..visits.len()).filter(|&i| past_rungs(&q, &cands[i], &titles[i], &cands, &titles).1).map(|i| visits[i].1).collect()
+        };
+        assert_eq!(unmet("established pt, doc spent 32 minutes total on the day, which level by time"), ["99212", "99213", "99215"]);
+        assert_eq!(unmet("established pt, high MDM, 32 minutes"), ["99212", "99213"]);
+        assert!(unmet("established pt, moderate MDM").is_empty());
+        // A hospital follow-up's rungs are no rungs of the discharge day's.
+        let hospital = [
+            (Cpt, "99232", "Hospital follow-up visit, moderate MDM or 35+ min"),
+            (Cpt, "99238", "Hospital discharge day, 30 min or less"),
+            (Cpt, "99239", "Hospital discharge day, over 30 min"),
+        ];
+        let (cands, titles) = (candidates(&hospital), hospital.iter().map(|v| cached_tokens(v.2, true)).collect::<Vec<_>>());
+        assert!(!past_rungs(&Question::new("hospital discharge day, doc spent 45 min on it", &[]), &cands[2], &titles[2], &cands, &titles).1);
     }
 
     #[test]
@@ -3073,6 +3136,28 @@ mod tests {
     }
 
     #[test]
+    fn dependence_is_coded_over_abuse_and_a_name_s_absence_holds_no_word() {
+        assert_eq!(dependence_over_abuse(question_words("etoh abuse in the HPI, etoh dependence in the assessment")).join(" "), "etoh in the hpi , etoh dependence in the assessment");
+        assert_eq!(dependence_over_abuse(question_words("etoh abuse")).join(" "), "etoh abuse");
+        let use_names = ["alcohol use, not stated as abuse or dependence".to_string()];
+        let codes = [
+            (Icd10Cm, "F10.90", "Alcohol use, unspecified, uncomplicated", &use_names[..]),
+            (Icd10Cm, "F10.10", "Alcohol abuse, uncomplicated", &[][..]),
+            (Icd10Cm, "F10.20", "Alcohol dependence, uncomplicated", &[][..]),
+        ];
+        let cands: Vec<Candidate> = codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect();
+        let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
+        assert_eq!(first("alcohol abuse and alcohol dependence documented, uncomplicated"), "F10.20");
+        assert_eq!(first("alcohol dependence, uncomplicated"), "F10.20");
+        assert_eq!(first("alcohol use, no abuse or dependence"), "F10.90");
+        // The name says the dependence is absent: it holds the word only for a question that
+        // negates it too.
+        let (title, name) = (cached_tokens(codes[0].2, false), cached_tokens(&use_names[0], false));
+        assert_eq!(holds(&stem("dependence"), false, false, &title, &[name.clone()], false), 0.0);
+        assert_eq!(holds(&stem("dependence"), false, true, &title, &[name], false), OTHER_NAME);
+    }
+
+    #[test]
     fn several_degrees_of_one_thing_are_the_highest() {
         let w = |q: &str| highest_degree(question_words(q)).join(" ");
         assert_eq!(w("2nd and 3rd degree burn of the forearm"), "third degree burn of the forearm");
@@ -3091,8 +3176,25 @@ mod tests {
         assert_eq!(w("chest pain r/o MI"), ["chest", "pain"]);
         assert_eq!(w("cough, rule out pneumonia, with fever"), ["cough", ",", ",", "with", "fever"]);
         assert_eq!(w("possible strep"), ["possible", "strep"], "nothing else to code: kept");
+        // In a hospital stay the uncertain diagnosis is coded as if established.
+        assert_eq!(w("inpatient, cough, probable pneumonia"), ["inpatient", ",", "cough", ",", "pneumonia"]);
+        assert_eq!(w("discharge summary says likely pneumonia"), ["discharge", "summary", "says", "pneumonia"]);
         let titles = [(Icd10Cm, "I21.9", "Acute myocardial infarction, unspecified"), (Icd10Cm, "R07.9", "Chest pain, unspecified")];
         assert_eq!(order("chest pain r/o MI", &titles)[0], "R07.9");
+    }
+
+    #[test]
+    fn an_everyday_name_that_holds_what_the_question_negates_contradicts_it() {
+        let attack = ["asthma attack".to_string()];
+        let calm = ["asthma, not in flare".to_string()];
+        let codes = [
+            (Icd10Cm, "J45.901", "Unspecified asthma with (acute) exacerbation", &attack[..]),
+            (Icd10Cm, "J45.909", "Unspecified asthma, uncomplicated", &calm[..]),
+        ];
+        let cands: Vec<Candidate> = codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect();
+        let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
+        assert_eq!(first("kid has asthma, not having an attack today"), "J45.909");
+        assert_eq!(first("kid has asthma, having an attack today"), "J45.901");
     }
 
     #[test]
@@ -3228,8 +3330,11 @@ mod tests {
         assert_eq!(modifier_kind(&w("CPT code for a video visit")), None);
         let got = order("phone visit, audio only, CPT modifier", &[(Modifier, "FQ", "Audio-only telehealth"), (Modifier, "93", "Audio-only telehealth")]);
         assert_eq!(got[0], "93");
-        assert_eq!(letter_hint(&w("J-code for ketorolac")), Some('J'));
-        assert_eq!(letter_hint(&w("e codes")), None);
+        assert_eq!(letter_hint(&w("J-code for ketorolac"), "J-code for ketorolac"), Some('J'));
+        assert_eq!(letter_hint(&w("e codes"), "e codes"), None);
+        let q = "he got a kidney transplant, is there a code to show that?";
+        assert_eq!(letter_hint(&w(q), q), None);
+        assert_eq!(letter_hint(&w("A code for a walker"), "A code for a walker"), Some('A'));
         assert_eq!(words("one hour of psychotherapy"), ["60", "minutes", "of", "psychotherapy"]);
         assert_eq!(words("DM w/o complications"), ["dm", "without", "complications"]);
     }
