@@ -81,6 +81,7 @@ use std::sync::LazyLock;
 use qdrant_rust_stemmers::{Algorithm, Stemmer};
 
 use super::lexicon::{Term, INSIDE_SIDES};
+use crate::codes::shape::{find_codes, Case};
 use crate::codes::CodeSystem;
 
 // The weights below were set on 2026-12-03 by a coordinate search over the tuning sets
@@ -1726,8 +1727,37 @@ impl Candidate<'_> {
 
     /// The tokens of its names other than the title.
     fn other_toks(&self) -> Vec<Rc<Vec<Tok>>> {
-        self.names.iter().filter(|n| n.as_str() != self.title).map(|n| cached_tokens(n, false)).collect()
+        self.names.iter().filter(|n| n.as_str() != self.title).map(|n| name_tokens(n, self.code)).collect()
     }
+
+    /// The tokens of all its names, the title among them.
+    fn name_toks(&self) -> Vec<Rc<Vec<Tok>>> {
+        self.names.iter().map(|n| name_tokens(n, self.code)).collect()
+    }
+}
+
+/// The tokens of another name of `code`. Its sentences that send a case to another code
+/// ("Planned neuraxial labor analgesia is reported with 01967 instead") say what this code is not: their words are absences, which hold only what a
+/// question negates. (A sentence that says what goes with this code, an add-on's primary, or
+/// what this code is used instead of, is its own.)
+fn name_tokens(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
+    // A code of five characters, four of them digits (CPT, HCPCS Level II): cheap to rule out.
+    let may_name_one = name.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.len() == 5 && w.bytes().filter(u8::is_ascii_digit).count() >= 4);
+    if !may_name_one {
+        return cached_tokens(name, false);
+    }
+    let sends_away = |sentence: &str| {
+        let lower = sentence.to_lowercase();
+        let sends = lower.contains("instead") && !lower.contains("instead of");
+        sends && find_codes(sentence, Case::Upper).iter().any(|f| Some(f.code.as_str()) != code)
+    };
+    let (away, own): (Vec<&str>, Vec<&str>) = name.split_inclusive(". ").partition(|s| sends_away(s));
+    if away.is_empty() {
+        return cached_tokens(name, false);
+    }
+    let mut toks: Vec<Tok> = cached_tokens(&own.concat(), false).to_vec();
+    toks.extend(cached_tokens(&away.concat(), false).iter().map(|t| Tok { scope: Scope::Not, ..t.clone() }));
+    Rc::new(toks)
 }
 
 /// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
@@ -2195,7 +2225,7 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
                 })
         })
         .collect();
-    let names: Vec<Vec<Rc<Vec<Tok>>>> = candidates.iter().map(|c| c.names.iter().map(|n| cached_tokens(n, false)).collect()).collect();
+    let names: Vec<Vec<Rc<Vec<Tok>>>> = candidates.iter().map(Candidate::name_toks).collect();
     let held: Vec<bool> = q
         .concepts
         .iter()
@@ -3133,6 +3163,26 @@ mod tests {
         assert!(left.contains(&"aftercare".to_string()), "{left:?}");
         // What it holds, and what the question negates, are not left.
         assert!(!left.iter().any(|w| w == "right" || w == "knee" || w == "infection"), "{left:?}");
+    }
+
+    #[test]
+    fn a_description_s_sentences_that_send_a_case_elsewhere_say_what_it_is_not() {
+        let d = "Anesthesia for a vaginal delivery alone. Planned neuraxial labor analgesia is reported with 01967 instead.";
+        let scope_of = |name: &str, code: &str, word: &str| name_tokens(name, Some(code)).iter().find(|t| t.stem == stem(word)).map(|t| t.scope);
+        assert_eq!(scope_of(d, "01960", "vaginal"), Some(Scope::Plain));
+        assert_eq!(scope_of(d, "01960", "labor"), Some(Scope::Not));
+        let add_on = "Each further hour of the same chemotherapy infusion. Reported with 96413.";
+        assert_eq!(scope_of(add_on, "96415", "chemotherapy"), Some(Scope::Plain));
+        let both = "Upper and lower GI endoscopy in one session, reported once instead of 00731 plus 00811.";
+        assert_eq!(scope_of(both, "00813", "endoscopy"), Some(Scope::Plain));
+        let names = [d.to_string()];
+        let codes = [
+            (Cpt, "01960", "Vaginal delivery anesthesia", &names[..]),
+            (Cpt, "01967", "Labor epidural (neuraxial labor analgesia) for planned vaginal delivery", &[][..]),
+        ];
+        let cands: Vec<Candidate> = codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect();
+        let q = "labor epidural for a planned vaginal delivery, anesthesia code?";
+        assert_eq!(codes[rerank(&Question::new(q, &[]), &cands)[0].0].1, "01967");
     }
 
     #[test]
