@@ -1652,6 +1652,16 @@ pub fn system_hint(words: &[String]) -> Option<CodeSystem> {
     if found.contains(&CodeSystem::Modifier) {
         return Some(CodeSystem::Modifier);
     }
+    // "What goes first", "which code is listed first", "what do I sequence first": sequencing
+    // is of diagnoses (the first-listed or principal diagnosis), when no system is named.
+    let sequencing = words.iter().enumerate().any(|(i, w)| {
+        let before = i.checked_sub(1).map(|j| words[j].as_str());
+        (w == "first" && (matches!(before, Some("goes" | "go" | "listed" | "sequence" | "sequenced" | "code" | "coded")) || words.get(i + 1).is_some_and(|n| n == "listed")))
+            || matches!(w.as_str(), "sequence" | "sequenced" | "sequencing")
+    });
+    if found.is_empty() && sequencing {
+        return Some(CodeSystem::Icd10Cm);
+    }
     match found.as_slice() {
         [one] => Some(*one),
         _ => None,
@@ -3374,6 +3384,10 @@ mod tests {
         assert_eq!(system_hint(&w("bilateral screening mammogram, does it need modifier 50")), None);
         assert_eq!(system_hint(&w("what modifier on the knee injection")), Some(Modifier));
         assert_eq!(system_hint(&w("When do I need modifier 25?")), Some(Modifier));
+        assert_eq!(system_hint(&w("patient came in for her chemo infusion, what code is listed first?")), Some(Icd10Cm));
+        assert_eq!(system_hint(&w("covid positive w pneumonia which code first")), Some(Icd10Cm));
+        assert_eq!(system_hint(&w("which CPT goes first on the claim")), Some(Cpt));
+        assert_eq!(system_hint(&w("first visit with this doctor")), None);
         assert_eq!(system_hint(&w("modifier 59 or another modifier for a separate site")), Some(Modifier));
         assert_eq!(modifier_kind(&w("video visit, CPT modifier")), Some(true));
         assert_eq!(modifier_kind(&w("HCPCS modifiers for a video visit")), Some(false));
