@@ -1435,6 +1435,11 @@ impl Question {
         self.concepts.is_empty()
     }
 
+    /// The question counts more than one of something ("2 shots", "three lesions").
+    pub fn counts_several(&self) -> bool {
+        self.counts.iter().any(|(n, _)| *n >= 2.0)
+    }
+
     /// This follow-up asks, in words of its own, for another code system than `earlier` ("it
     /// was the right eye, what do I append" after a cataract surgery; not "ICD-10 code for
     /// it", which has no words of its own, nor "and with neuropathy, ICD-10?" after an ICD-10

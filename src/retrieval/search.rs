@@ -197,6 +197,23 @@ fn asks_for_several_codes(query: &str) -> bool {
     words.contains(&"codes") || words.iter().filter(|w| **w == "code").count() >= 2
 }
 
+/// The add-on of the first of `primaries` that has one among `add_ons`, moved (or put) right
+/// after that primary in `found`, with its score.
+fn after_its_primary(found: &mut Vec<StoreHit>, primaries: &[String], add_ons: &[StoreHit]) {
+    let pick = primaries.iter().find_map(|p| add_ons.iter().find(|a| a.payload.codes.contains(p)).map(|a| (p, a)));
+    if let Some((primary, add_on)) = pick {
+        found.retain(|h| h.payload.key != add_on.payload.key);
+        let after = found.iter().position(|h| h.payload.code.as_ref() == Some(primary)).map_or(found.len(), |at| at + 1);
+        let score = found.get(after.saturating_sub(1)).map_or(0.0, |h| h.score);
+        found.insert(after, StoreHit { score, ..add_on.clone() });
+    }
+}
+
+/// The question says "both" ("both IM", "both knees").
+fn mentions_both(query: &str) -> bool {
+    query.to_lowercase().split(|c: char| !c.is_alphanumeric()).any(|w| w == "both")
+}
+
 /// Where the code that answers what the best one left goes (second), and how many hits of its
 /// search are read.
 const COMPANION_SLOT: usize = 1;
@@ -537,6 +554,15 @@ impl Retriever {
                 found.insert(COMPANION_SLOT.min(found.len()), hit);
             }
         }
+        // Several codes asked for several of one service ("got 2 shots, which admin codes", "both
+        // IM"): the first and each further one are a primary and its add-on, which comes right
+        // after the primary (the best of the first two hits that has one).
+        let several = rerank_on && asks_for_several_codes(&request.query) && (question.counts_several() || mentions_both(&request.query));
+        if several && found.iter().take(2).all(|h| !h.payload.addon) {
+            let primaries: Vec<String> = found.iter().take(2).filter_map(|h| h.payload.code.clone()).collect();
+            let add_ons = add_ons_of(self.store.linking_to(&primaries, ADD_ON_SCAN).await?, &primaries, None);
+            after_its_primary(&mut found, &primaries, &add_ons);
+        }
         // Ranked on headers; the passages of the hits kept come in one more lookup.
         found.truncate(limit.saturating_sub(named));
         let keys: Vec<String> = found.iter().map(|h| h.payload.key.clone()).collect();
@@ -583,7 +609,45 @@ impl Retriever {
 
 #[cfg(test)]
 mod tests {
-    use super::{asks_for_several_codes, neighbours};
+    use super::{after_its_primary, asks_for_several_codes, mentions_both, neighbours};
+    use crate::codes::CodeSystem;
+    use crate::store::{ChunkPayload, StoreHit};
+
+    fn hit(code: &str, codes: &[&str]) -> StoreHit {
+        let payload = ChunkPayload {
+            key: format!("code:CPT:{code}"),
+            system: CodeSystem::Cpt,
+            code: Some(code.into()),
+            codes: codes.iter().map(|c| c.to_string()).collect(),
+            title: String::new(),
+            names: vec![],
+            addon: !codes.is_empty(),
+            text: String::new(),
+            source: String::new(),
+            hash: String::new(),
+        };
+        StoreHit { score: 1.0, payload }
+    }
+
+    #[test]
+    fn several_of_one_service_put_its_add_on_right_after_the_primary() {
+        let codes = |hits: &[StoreHit]| hits.iter().filter_map(|h| h.payload.code.clone()).collect::<Vec<_>>();
+        // "2 shots, admin codes": the vaccine product first, its administration second, then the
+        // administration of each further shot, moved up from where the ranking left it.
+        let mut found = vec![hit("90750", &[]), hit("90471", &[]), hit("90715", &[]), hit("90472", &["90460", "90471"])];
+        after_its_primary(&mut found, &["90750".into(), "90471".into()], &[hit("90472", &["90460", "90471"])]);
+        assert_eq!(codes(&found), ["90750", "90471", "90472", "90715"]);
+        // Not found by the search: put in.
+        let mut found = vec![hit("90471", &[]), hit("90715", &[])];
+        after_its_primary(&mut found, &["90471".into(), "90715".into()], &[hit("90472", &["90471"])]);
+        assert_eq!(codes(&found), ["90471", "90472", "90715"]);
+        // No add-on of the first two: nothing moves.
+        let mut found = vec![hit("90715", &[]), hit("90750", &[]), hit("99213", &[])];
+        after_its_primary(&mut found, &["90715".into(), "90750".into()], &[hit("G2211", &["99213"])]);
+        assert_eq!(codes(&found), ["90715", "90750", "99213"]);
+        assert!(mentions_both("tdap and shingrix, both IM"));
+        assert!(!mentions_both("bothersome cough"));
+    }
 
     #[test]
     fn several_codes_are_asked_by_a_plural_or_by_naming_two() {

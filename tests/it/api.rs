@@ -132,6 +132,14 @@ async fn a_question_for_several_codes_gets_what_its_best_code_leaves_second() {
 }
 
 #[tokio::test]
+async fn several_codes_for_several_of_one_service_are_the_primary_and_its_add_on() {
+    let app = TestApp::spawn().await;
+    // Two injections: the first vaccine's administration, then each further one's.
+    let codes = app.search_codes("commercial plan, flu vaccine given with an IM antibiotic shot, 2 injections, which codes").await;
+    assert_eq!(&codes[..2], ["90471", "90472"], "{codes:?}");
+}
+
+#[tokio::test]
 async fn a_rules_question_gets_the_passage_then_the_codes_it_is_about() {
     let app = TestApp::spawn().await;
     let codes = app.search_codes("what are the rules for billing the visit when the doctor also injected the knee joint that day").await;
