@@ -32,7 +32,10 @@
 //!   expansion, "not strep" against "Streptococcal pharyngitis"); what the question asks for,
 //!   in its words or a term's expansion, is contradicted by a title that names it only after
 //!   "without"; a lexicon term that opens with a negation and names a finding ("no appetite")
-//!   is that finding;
+//!   is that finding; another name holds what it says is absent ("alcohol use, not stated as
+//!   abuse or dependence", a description's "… is reported with 01967 instead") only for a
+//!   question that negates it, and an everyday name no longer than the title that names what
+//!   the question negates contradicts it ("not having an attack": "asthma attack");
 //! - **phrase order**: pairs of the question's words that the title holds in the same order
 //!   ("other atherosclerosis of unspecified type" against "unspecified atherosclerosis of
 //!   other type");
@@ -53,11 +56,13 @@
 //!   the thing the question counts another number ("one CRNA" for "3 CRNAs", "type 1" for
 //!   "type 2") contradicts it, and so does one that numbers a word the question numbers
 //!   otherwise ("stage 2" for "stage 3b"; "stage 1 through stage 4" holds it); a visit's
-//!   rung is met by decision making or time, whichever is higher; a patient seen by the same
-//!   specialty or group within three years is established (CPT's three-year rule); several
-//!   degrees of one thing are the highest;
+//!   rung is met by decision making or time, whichever is higher, and a rung the time passes or
+//!   does not reach is not met unless the question names its decision making; a patient seen by
+//!   the same specialty or group within three years is established (CPT's three-year rule);
+//!   several degrees of one thing are the highest; a substance's dependence named with its
+//!   abuse is the dependence; an uncertain diagnosis is not asked, but in a hospital stay it is;
 //! - **the code system the question names** ("G code", "ICD-10", "modifier", "CPT modifier",
-//!   "J code"), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
+//!   "J code"; sequencing, "what goes first", asks for a diagnosis), found by [`system_hint`]; Medicare's own HCPCS codes when the question names
 //!   Medicare, and not its G codes when it names a commercial payer; quality data codes only
 //!   when it asks about measures; questions that ask for rules rather than a code, and a
 //!   guideline passage below the codes it is about otherwise (one section of a note below the
@@ -203,7 +208,8 @@ const NOT: &str = "not";
 /// Measures a number is written in ("30 minutes", "5 days", "2 cm"): what they follow is an
 /// amount a title's range or ladder answers, not a count of a thing (see [`Question::counts`]).
 const MEASURES: &[&str] = &[
-    "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "month", "months", "year", "years", "yo", "percent", "sq", "square",
+    "minute", "minutes", "hour", "hours", "day", "days", "week", "weeks", "wk", "wks", "month", "months", "mo", "mos", "year", "years", "yr",
+    "yrs", "yo", "percent", "sq", "square",
     "inch", "inches", "cm", "mm", "kg", "lb", "lbs", "mg", "mcg", "ml", "unit", "units", "each", "additional", "addl",
 ];
 static MEASURE_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| MEASURES.iter().chain(UNITS).chain(DOSE_UNITS).map(|w| stem(w)).collect());
@@ -1435,7 +1441,8 @@ impl Question {
         self.concepts.is_empty()
     }
 
-    /// The question counts more than one of something ("2 shots", "three lesions").
+    /// The question counts more than one of something ("2 shots", "three lesions"; not a time,
+    /// "2 yrs ago").
     pub fn counts_several(&self) -> bool {
         self.counts.iter().any(|(n, _)| *n >= 2.0)
     }
@@ -3198,6 +3205,12 @@ mod tests {
         let cands: Vec<Candidate> = codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect();
         let q = "labor epidural for a planned vaginal delivery, anesthesia code?";
         assert_eq!(codes[rerank(&Question::new(q, &[]), &cands)[0].0].1, "01967");
+    }
+
+    #[test]
+    fn a_time_is_no_count_of_things() {
+        assert!(Question::new("adult got 2 shots today, admin codes", &[]).counts_several());
+        assert!(!Question::new("seen by our group 2 yrs ago, 3 wks of cough, codes", &[]).counts_several());
     }
 
     #[test]
