@@ -1763,8 +1763,10 @@ impl Candidate<'_> {
 /// question negates. (A sentence that says what goes with this code, an add-on's primary, or
 /// what this code is used instead of, is its own.)
 fn name_tokens(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
-    // A code of five characters, four of them digits (CPT, HCPCS Level II): cheap to rule out.
-    let may_name_one = name.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.len() == 5 && w.bytes().filter(u8::is_ascii_digit).count() >= 4);
+    // "Instead" and a code of five characters, four of them digits (CPT, HCPCS Level II): cheap
+    // to rule out before a name is split into sentences.
+    let says_instead = name.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"instead"));
+    let may_name_one = says_instead && name.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.len() == 5 && w.bytes().filter(u8::is_ascii_digit).count() >= 4);
     if !may_name_one {
         return cached_tokens(name, false);
     }
@@ -2179,19 +2181,18 @@ fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidat
     let sibling = |a: &str, b: &str| a != b && a.len() == b.len() && stem_of(a).is_some() && stem_of(a) == stem_of(b);
     // One ladder's titles say the same before the level ("Office visit, established patient,"):
     // a hospital follow-up's 35+ minutes are no rung of the discharge day's.
-    let family = |t: &[Tok]| -> Vec<String> {
-        t.iter().take_while(|t| !MDM_LEVELS.contains(&t.stem.as_str()) && t.stem.parse::<f32>().is_err()).map(|t| t.stem.clone()).collect()
-    };
+    fn family(t: &[Tok]) -> impl Iterator<Item = &str> {
+        t.iter().map(|t| t.stem.as_str()).take_while(|s| !MDM_LEVELS.contains(s) && s.parse::<f32>().is_err())
+    }
     let Some(code) = c.code.filter(|_| !q.minutes.is_empty()) else { return (title[..].into(), false) };
-    let own_family = family(title);
-    let siblings_lows = || {
-        candidates
-            .iter()
-            .zip(titles)
-            .filter(|(o, ot)| o.system == c.system && o.code.is_some_and(|oc| sibling(oc, code)) && family(ot) == own_family)
-            .flat_map(|(_, ot)| ot.iter().filter_map(open_low))
-    };
-    let passed = |low: f32| q.minutes.iter().any(|&n| low <= n && siblings_lows().any(|l| l > low && l <= n));
+    // The open lower bounds of the other rungs of this title's ladder.
+    let siblings_lows: Vec<f32> = candidates
+        .iter()
+        .zip(titles)
+        .filter(|(o, ot)| o.system == c.system && o.code.is_some_and(|oc| sibling(oc, code)) && family(ot).eq(family(title)))
+        .flat_map(|(_, ot)| ot.iter().filter_map(open_low))
+        .collect();
+    let passed = |low: f32| q.minutes.iter().any(|&n| low <= n && siblings_lows.iter().any(|&l| l > low && l <= n));
     let reached = title.iter().filter_map(open_low).any(|low| q.minutes.iter().any(|&n| low <= n) && !passed(low));
     // The level of decision making the question names, and the title's, lowest first.
     let level = |stem: &str| MDM_LEVELS.iter().position(|l| *l == stem);
@@ -2199,7 +2200,7 @@ fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidat
     let own_level = title.iter().filter_map(|t| level(&t.stem)).max();
     let carried = asked_level.filter(|&asked| reached && own_level.is_some_and(|own| own > asked));
     let unreached = title.iter().filter_map(open_low).any(|low| q.minutes.iter().all(|&n| n < low))
-        && siblings_lows().any(|l| q.minutes.iter().any(|&n| l <= n))
+        && siblings_lows.iter().any(|&l| q.minutes.iter().any(|&n| l <= n))
         && !asked_level.zip(own_level).is_some_and(|(asked, own)| asked >= own);
     let below = title.iter().filter_map(open_low).any(passed);
     let unmet = unreached || (below && !reached);
@@ -2352,6 +2353,11 @@ mod tests {
     /// Candidates with only a system, a code and a title.
     fn candidates<'a>(titles: &'a [(CodeSystem, &'a str, &'a str)]) -> Vec<Candidate<'a>> {
         titles.iter().map(|(s, code, title)| Candidate { system: *s, code: Some(code), title, names: &[], codes: &[], add_on: false, spelled: None, note: None }).collect()
+    }
+
+    /// Candidates with a system, a code, a title and other names.
+    fn named_candidates<'a>(codes: &'a [(CodeSystem, &'a str, &'a str, &'a [String])]) -> Vec<Candidate<'a>> {
+        codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect()
     }
 
     use CodeSystem::*;
@@ -3202,7 +3208,7 @@ mod tests {
             (Cpt, "01960", "Vaginal delivery anesthesia", &names[..]),
             (Cpt, "01967", "Labor epidural (neuraxial labor analgesia) for planned vaginal delivery", &[][..]),
         ];
-        let cands: Vec<Candidate> = codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect();
+        let cands = named_candidates(&codes);
         let q = "labor epidural for a planned vaginal delivery, anesthesia code?";
         assert_eq!(codes[rerank(&Question::new(q, &[]), &cands)[0].0].1, "01967");
     }
@@ -3223,7 +3229,7 @@ mod tests {
             (Icd10Cm, "F10.10", "Alcohol abuse, uncomplicated", &[][..]),
             (Icd10Cm, "F10.20", "Alcohol dependence, uncomplicated", &[][..]),
         ];
-        let cands: Vec<Candidate> = codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect();
+        let cands = named_candidates(&codes);
         let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(first("alcohol abuse and alcohol dependence documented, uncomplicated"), "F10.20");
         assert_eq!(first("alcohol dependence, uncomplicated"), "F10.20");
@@ -3269,7 +3275,7 @@ mod tests {
             (Icd10Cm, "J45.901", "Unspecified asthma with (acute) exacerbation", &attack[..]),
             (Icd10Cm, "J45.909", "Unspecified asthma, uncomplicated", &calm[..]),
         ];
-        let cands: Vec<Candidate> = codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect();
+        let cands = named_candidates(&codes);
         let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(first("kid has asthma, not having an attack today"), "J45.909");
         assert_eq!(first("kid has asthma, having an attack today"), "J45.901");
