@@ -41,8 +41,9 @@ pub fn code_candidates(query: &str) -> Vec<String> {
 }
 
 /// The codes the query sets aside ("admin code? not 90471", "anything other than J1885",
-/// "something more specific than 59"): what it is about, not what it asks for. ("Instead of
-/// 99218" asks for its replacement; "more than 30" is a quantity.)
+/// "something more specific than 59", "which code instead of 99417"): what it is about, not
+/// what it asks for. (A deleted code's replacement is still its answer: "what do I use instead
+/// of 99218" puts 99221 first. "More than 30" is a quantity.)
 pub fn set_aside_codes(query: &str) -> Vec<String> {
     let lower = query.to_lowercase();
     let mut out = vec![];
@@ -52,6 +53,7 @@ pub fn set_aside_codes(query: &str) -> Vec<String> {
         let before: Vec<&str> = lower[..start].split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).rev().skip_while(kind).take(2).collect();
         let aside = match before.as_slice() {
             [one, ..] if matches!(*one, "not" | "except" | "besides" | "excluding") => true,
+            ["of", two, ..] => matches!(*two, "instead" | "lieu" | "place"),
             ["than", two, ..] => !matches!(*two, "more" | "less" | "fewer" | "greater" | "higher" | "lower" | "longer" | "shorter" | "older" | "younger"),
             _ => false,
         };
@@ -60,6 +62,40 @@ pub fn set_aside_codes(query: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The words that say which code a question asks for, between "what" or "which" and "code"
+/// ("which prolonged svc code", "what add-on code do I use"), or ending it ("total 75 min,
+/// prolonged service code?"): articles, the names of code systems and words like "right" left
+/// out. A code the question names whose title holds none of them is what it is about, not what
+/// it asks for ("99215 on time, 70 minutes, what prolonged code do I add").
+pub fn asked_kind(query: &str) -> Vec<String> {
+    const NOT_A_KIND: &[&str] = &[
+        "the", "a", "an", "s", "is", "are", "do", "does", "i", "we", "my", "this", "that", "of", "for", "cpt", "hcpcs", "icd", "10", "cm", "dx",
+        "diagnosis", "procedure", "billing", "billable", "e", "m", "em", "other", "else", "correct", "right", "proper", "best", "exact", "specific",
+        "kind", "type", "which", "what", "whats", "modifier", "modifiers", "mod", "level", "ii",
+        // Words for what a code is to the named one, which the search of links answers.
+        "primary", "primaries", "add", "on", "addon", "replacement", "new", "old", "deleted", "same", "secondary", "companion",
+    ];
+    let lower = query.to_lowercase().replace(" - ", ", ");
+    let clauses: Vec<Vec<&str>> = lower
+        .split(|c: char| matches!(c, ',' | ';' | '.' | '?' | '!' | '(' | ')' | ':'))
+        .map(|clause| clause.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>())
+        .filter(|words| !words.is_empty())
+        .collect();
+    let mut kind = vec![];
+    for (n, words) in clauses.iter().enumerate() {
+        let Some(code) = words.iter().position(|w| matches!(*w, "code" | "codes")) else { continue };
+        let asked = words[..code].iter().rposition(|w| matches!(*w, "what" | "which" | "whats")).filter(|&at| code - at <= 5);
+        let ends = n + 1 == clauses.len() && code + 1 == words.len() && lower.trim_end().ends_with('?');
+        let from = match (asked, ends) {
+            (Some(at), _) => at + 1,
+            (None, true) => code.saturating_sub(3),
+            _ => continue,
+        };
+        kind.extend(words[from..code].iter().filter(|w| !NOT_A_KIND.contains(w) && !w.chars().any(|c| c.is_ascii_digit())).map(|w| w.to_string()));
+    }
+    kind
 }
 
 /// `query` without the words that only say a code is asked for and from which system
@@ -147,10 +183,26 @@ mod tests {
     fn codes_set_aside_are_not_asked_for() {
         assert_eq!(set_aside_codes("medicare flu shot, admin code? not 90471"), ["90471"]);
         assert!(set_aside_codes("anything other than J1885 for toradol").contains(&"J1885".to_string()));
-        assert!(set_aside_codes("what do I use now instead of 99218").is_empty());
+        assert_eq!(set_aside_codes("which prolonged code does cms want instead of 99417"), ["99417"]);
+        assert_eq!(set_aside_codes("what goes in place of modifier 59"), ["59"]);
+        assert!(!set_aside_codes("99417 instead of G2212?").contains(&"99417".to_string()));
         assert!(set_aside_codes("is 99213 ok with 25").is_empty());
         assert_eq!(set_aside_codes("ncci edit hits, payer wants something more specific than modifier 59"), ["59"]);
         assert!(set_aside_codes("modifier 25 when the visit ran more than 25 minutes").is_empty());
+    }
+
+    #[test]
+    fn the_kind_of_code_asked_for_is_read_between_which_and_code() {
+        assert_eq!(asked_kind("medicare pt, 99215 on time, total 70 minutes. what prolonged code do i add"), ["prolonged"]);
+        assert_eq!(asked_kind("99215 billed on time - which prolonged svc code does cms want instead of 99417"), ["prolonged", "svc"]);
+        assert_eq!(asked_kind("medicare pt 99215 by time, total 75 min, prolonged service code?"), ["prolonged", "service"]);
+        // What a code is to the named one is no kind of its own.
+        assert!(asked_kind("what's the add-on code for 96365").is_empty());
+        assert!(asked_kind("whats the primary code for 99292").is_empty());
+        // Nothing is asked of a kind: the named code may be the answer.
+        assert!(asked_kind("what is the right code for 99213 with 25").is_empty());
+        assert!(asked_kind("do i still code C61").is_empty());
+        assert!(asked_kind("what CPT code is 99214").is_empty());
     }
 
     #[test]

@@ -151,13 +151,14 @@ fn is_add_on(payload: &ChunkPayload) -> bool {
 }
 
 /// The codes a question asks for when it asks what its named codes (`exact`) point to rather
-/// than about them: a deleted code's replacements ("what replaced", "instead of", "what now"),
+/// than about them: a deleted code's replacements ("what replaced", "instead of", "what now",
+/// "what do I use": a deleted code is not billed),
 /// an add-on's primaries, or the add-ons of a named code, named or `linked` ("what add-on goes
 /// with 99291"; not "is 99292 an add-on").
 fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
     let lower = query.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let replacement = words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor"));
+    let replacement = words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use"));
     let primary = words.iter().any(|w| matches!(*w, "primary" | "primaries"));
     let mut answers: Vec<String> = vec![];
     for h in exact {
@@ -590,9 +591,18 @@ impl Retriever {
         // not "can G2211 go with modifier 25"), is what the question is about, not its answer:
         // it comes right after the best hit of the search.
         let names_asked = |s: CodeSystem| named_hits.iter().any(|(kind, h)| *kind == MatchKind::Exact && h.payload.system == s);
+        // A named code whose title is not of the kind the question asks for ("99215 on time,
+        // what prolonged code do I add") is what it is about, too.
+        let asked_kind = analyze::asked_kind(&request.query);
+        let other_kind = |h: &StoreHit| {
+            let title = h.payload.title.to_lowercase();
+            let words: Vec<&str> = title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+            let holds = |k: &String| words.iter().any(|w| w.starts_with(&k.chars().take(4).collect::<String>()));
+            asked_kind.iter().any(|k| k.chars().count() >= 4) && !asked_kind.iter().any(holds)
+        };
         let other_asked = question.system.filter(|s| !names_asked(*s));
         let aside = |h: &StoreHit| {
-            h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c) && !answers.contains(c))
+            h.payload.code.as_ref().is_some_and(|c| (set_aside.contains(c) || (analysis.codes.contains(c) && other_kind(h))) && !answers.contains(c))
                 || other_asked.is_some_and(|s| s != h.payload.system && h.payload.system != CodeSystem::Guideline)
         };
         let (about, named_hits): (Vec<_>, Vec<_>) = named_hits.into_iter().partition(|(_, h)| aside(h));

@@ -54,6 +54,15 @@ async fn named_codes_rank_first_in_any_spelling() {
     let codes = app.search_codes("medicare prolonged office visit code, not 99417").await;
     assert_eq!(codes[0], "G2212", "{codes:?}");
     assert!(codes.iter().position(|c| c == "99205").is_none_or(|p| p > 1), "{codes:?}");
+    // "Instead of" sets a code aside too; and a named code whose title is not of the kind asked
+    // for ("what prolonged code") is what the question is about.
+    let codes = app.search_codes("medicare pt, 99215 on time, total 70 min. which prolonged code does cms want instead of 99417").await;
+    assert_eq!(codes[0], "G2212", "{codes:?}");
+    assert!(codes.iter().position(|c| c == "99215").is_some_and(|p| p > 0), "{codes:?}");
+    let codes = app.search_codes("medicare pt, 99215 on time, total 70 min. what prolonged code do i add").await;
+    assert!(["G2212", "99417"].contains(&codes[0].as_str()) && codes[1] == "99215", "{codes:?}");
+    let codes = app.search_codes("is 99215 the right code for 45 minutes").await;
+    assert_eq!(codes[0], "99215", "nothing of a kind asked: the named code comes first ({codes:?})");
     let codes = app.search_codes("what modifier goes on the 99213 when a procedure was done the same day").await;
     assert!(["25", "59"].contains(&codes[0].as_str()) && codes[1] == "99213", "{codes:?}");
     let codes = app.search_codes("can 99213 go with modifier 25").await;
@@ -81,6 +90,9 @@ async fn a_named_codes_links_come_right_after_it() {
     let (_, body) = app.get("/api/search?q=when+was+75946+deleted").await;
     let codes: Vec<&str> = body["hits"].as_array().unwrap()[..2].iter().map(|h| h["code"].as_str().unwrap_or("-")).collect();
     assert_eq!(codes, ["75946", "37253"], "{body}");
+    // A deleted code is not billed: "what do I use" asks for its replacement.
+    let codes = app.search_codes("75946 deleted, what do i use").await;
+    assert_eq!(codes[..2], ["37253", "75946"], "{codes:?}");
     // An add-on's primary, asked for, comes first.
     let codes = app.search_codes("whats the primary code for 99292").await;
     assert_eq!(codes[..2], ["99291", "99292"], "{codes:?}");
