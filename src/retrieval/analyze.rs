@@ -98,6 +98,20 @@ pub fn asked_kind(query: &str) -> Vec<String> {
     kind
 }
 
+/// The question asks which code goes first ("what goes first", "sequenced first", "first
+/// listed dx", "principal diagnosis").
+pub fn asks_for_order(query: &str) -> bool {
+    let lower = query.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words.iter().any(|w| w.starts_with("sequenc") || *w == "principal")
+        || words.windows(2).any(|p| match p {
+            [a, "first"] => matches!(*a, "goes" | "go" | "code" | "coded" | "listed" | "list" | "dx" | "put" | "comes"),
+            ["first", b] => matches!(*b, "listed" | "dx" | "diagnosis"),
+            ["primary", b] => matches!(*b, "dx" | "diagnosis"),
+            _ => false,
+        })
+}
+
 /// `query` without the words that only say a code is asked for and from which system
 /// ("ICD-10 code for", "CPT", "HCPCS codes"): once the search is filtered to that system, they
 /// match guideline passages about coding and titles with a "10" in them, not what is asked.
@@ -203,6 +217,16 @@ mod tests {
         assert!(asked_kind("what is the right code for 99213 with 25").is_empty());
         assert!(asked_kind("do i still code C61").is_empty());
         assert!(asked_kind("what CPT code is 99214").is_empty());
+    }
+
+    #[test]
+    fn a_question_for_the_order_of_codes_says_first_or_sequence() {
+        for q in ["covid w pneumonia which code goes first", "what do i sequence first", "first listed dx?", "primary dx for chemo", "principal diagnosis", "which is coded first"] {
+            assert!(asks_for_order(q), "{q}");
+        }
+        for q in ["first visit ever", "critical care first hour", "primary care visit", "first-degree burn"] {
+            assert!(!asks_for_order(q), "{q}");
+        }
     }
 
     #[test]

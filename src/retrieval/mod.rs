@@ -5,6 +5,7 @@ mod analyze;
 mod lexicon;
 pub mod rerank;
 mod search;
+mod sequence;
 pub mod spelling;
 
 pub use analyze::{analyze, code_candidates, Analysis};

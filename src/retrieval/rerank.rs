@@ -1437,6 +1437,21 @@ impl Question {
             .collect()
     }
 
+    /// The question's words that no one name of `c` holds whole: neither the words as typed nor
+    /// any one expansion ("uti" in "Escherichia coli as the cause of diseases classified
+    /// elsewhere", which holds "infection" of "urinary tract infection" at most).
+    pub fn not_wholly_answered(&self, c: &Candidate) -> Vec<String> {
+        let (title, others) = (c.title_toks(), c.other_toks());
+        let abbreviated = c.system == CodeSystem::Hcpcs;
+        let whole = |stems: &[String], unknown: bool| !stems.is_empty() && stems.iter().all(|s| holds(s, unknown, false, &title, &others, abbreviated) > 0.0);
+        self.concepts
+            .iter()
+            .filter(|k| !k.literal.iter().all(|s| self.negated.contains(s)))
+            .filter(|k| !whole(&k.literal, k.unknown) && !k.expansions.iter().any(|e| whole(e, k.unknown)))
+            .flat_map(|k| k.words.iter().cloned())
+            .collect()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.concepts.is_empty()
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::rerank::{rerank, rerank_ranked, Candidate, Question};
-use super::{analyze, Analysis, Lexicon};
+use super::{analyze, sequence, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
 use crate::embed::{Bm25Encoder, EmbedError, Embedder};
@@ -244,6 +244,9 @@ fn add_ons_of(mut hits: Vec<StoreHit>, named: &[String], system: Option<CodeSyst
     }
     kept
 }
+
+/// The first hits whose notes may order them ([`sequence`]).
+const SEQUENCE_WINDOW: usize = 10;
 
 /// Fused candidates the rank-1 stage re-orders.
 pub const RERANK_DEPTH: usize = 50;
@@ -564,12 +567,35 @@ impl Retriever {
             let add_ons = add_ons_of(self.store.linking_to(&primaries, ADD_ON_SCAN).await?, &primaries, None);
             after_its_primary(&mut found, &primaries, &add_ons);
         }
-        // Ranked on headers; the passages of the hits kept come in one more lookup.
-        found.truncate(limit.saturating_sub(named));
+        // Ranked on headers; the passages of the hits kept (and of the first few, whose notes
+        // may order them) come in one more lookup.
+        found.truncate(limit.saturating_sub(named).max(if rerank_on { SEQUENCE_WINDOW } else { 0 }));
         let keys: Vec<String> = found.iter().map(|h| h.payload.key.clone()).collect();
         let mut full: HashMap<String, ChunkPayload> =
             self.store.payloads(&keys).await?.into_iter().map(|p| (p.key.clone(), p)).collect();
-        let found = found.into_iter().filter_map(|h| full.remove(&h.payload.key).map(|payload| StoreHit { payload, ..h }));
+        let mut found: Vec<StoreHit> = found.into_iter().filter_map(|h| full.remove(&h.payload.key).map(|payload| StoreHit { payload, ..h })).collect();
+        // Two codes the tabular orders ("Use additional code (B95-B97)" on N39.0, "Code first
+        // (U07.1)" on J12.82) come in its order when the question asks which goes first, or
+        // when the earlier one is never listed first and the later answers what it leaves
+        // unanswered ("e coli uti": the infection, then its organism).
+        if rerank_on {
+            let window = found.len().min(SEQUENCE_WINDOW);
+            let order = {
+                let noted: Vec<sequence::Noted> =
+                    found[..window].iter().map(|h| sequence::Noted { code: h.payload.code.as_deref().unwrap_or_default(), text: &h.payload.text }).collect();
+                let left: Vec<Vec<String>> = found[..window].iter().map(|h| question.not_wholly_answered(&self.candidate(h))).collect();
+                let asks_order = analyze::asks_for_order(&request.query);
+                let never_first: Vec<bool> = found[..window].iter().map(|h| sequence::never_first(&h.payload.title)).collect();
+                sequence::in_tabular_order(&noted, |earlier, later| {
+                    asks_order || (never_first[earlier] && left[earlier].iter().any(|w| !left[later].contains(w)))
+                })
+            };
+            let mut slots: Vec<Option<StoreHit>> = found.drain(..window).map(Some).collect();
+            let ordered: Vec<StoreHit> = order.into_iter().filter_map(|i| slots[i].take()).collect();
+            found.splice(0..0, ordered);
+        }
+        found.truncate(limit.saturating_sub(named));
+        let found = found.into_iter();
         // What the question asks of a named code may be what it points to: a deleted code's
         // replacement ("what do I use now instead of 99218"), an add-on's primary ("the primary
         // for 11103"), or its add-ons ("the add-on to go with 96365"). Those come first, named

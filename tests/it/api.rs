@@ -152,6 +152,18 @@ async fn several_codes_for_several_of_one_service_are_the_primary_and_its_add_on
 }
 
 #[tokio::test]
+async fn a_question_for_what_goes_first_gets_the_tabulars_order() {
+    let app = TestApp::spawn().await;
+    // I50.9 says "Code first: heart failure due to hypertension (I11.0)"; I11.0 says to add the
+    // type of heart failure (I50.-).
+    // Without the tabular's order the words put I50.9 first.
+    let asked = app.search_codes("heart failure, unspecified, from his high blood pressure - code first?").await;
+    let (i11, i50) = (asked.iter().position(|c| c == "I11.0"), asked.iter().position(|c| c == "I50.9"));
+    assert!(i11.is_some() && i50.is_some() && i11 < i50, "{asked:?}");
+    assert_eq!(asked[0], "I11.0", "{asked:?}");
+}
+
+#[tokio::test]
 async fn a_rules_question_gets_the_passage_then_the_codes_it_is_about() {
     let app = TestApp::spawn().await;
     let codes = app.search_codes("what are the rules for billing the visit when the doctor also injected the knee joint that day").await;

@@ -1,0 +1,149 @@
+//! The order the ICD-10-CM tabular sets between two codes: a code whose note says "Code first:
+//! COVID-19 (U07.1)" comes after U07.1, and one whose note says "Use additional code: code
+//! (B95-B97), to identify infectious agent" comes before the organism's code. The notes are in
+//! the chunk's text, one per line, as the ingest writes them.
+
+/// A code reference in a note: one code, a code and everything under it ("F17.-"), or a range
+/// of categories ("B95-B97").
+#[derive(Debug, PartialEq)]
+enum Reference {
+    Code(String),
+    Under(String),
+    Categories(String, String),
+}
+
+impl Reference {
+    fn covers(&self, code: &str) -> bool {
+        match self {
+            Reference::Code(c) => c == code,
+            Reference::Under(stem) => code.starts_with(stem.as_str()),
+            Reference::Categories(from, to) => {
+                let category = code.get(..3).unwrap_or(code);
+                from.as_str() <= category && category <= to.as_str()
+            }
+        }
+    }
+}
+
+/// An ICD-10-CM code's shape: a letter, a digit, a digit or letter, then an optional part after
+/// a dot.
+fn icd_shaped(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 3
+        && b[0].is_ascii_uppercase()
+        && b[1].is_ascii_digit()
+        && b[2].is_ascii_alphanumeric()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '.')
+}
+
+/// The codes the lines of `text` that start with `heading` name in parentheses.
+fn references(text: &str, heading: &str) -> Vec<Reference> {
+    let mut out = vec![];
+    for line in text.lines().filter(|l| l.starts_with(heading)) {
+        let inside = line.split('(').skip(1).filter_map(|part| part.split(')').next());
+        for item in inside.flat_map(|list| list.split([',', ' '])) {
+            let item = item.trim().trim_end_matches(['.', ';']);
+            if let Some((from, to)) = item.split_once('-').filter(|(_, to)| !to.is_empty()) {
+                if icd_shaped(from) && icd_shaped(to) {
+                    out.push(Reference::Categories(from[..3].to_string(), to[..3].to_string()));
+                }
+            } else if let Some(stem) = item.strip_suffix('-') {
+                let stem = stem.trim_end_matches('.');
+                if icd_shaped(stem) {
+                    out.push(Reference::Under(stem.to_string()));
+                }
+            } else if icd_shaped(item) {
+                out.push(Reference::Code(item.to_string()));
+            }
+        }
+    }
+    out
+}
+
+/// A code and its chunk's text, as the tabular's notes are read.
+pub struct Noted<'a> {
+    pub code: &'a str,
+    pub text: &'a str,
+}
+
+/// The tabular puts `a` before `b`: `b` says to code `a` first, or `a` says to use `b` as an
+/// additional code.
+pub fn goes_before(a: &Noted, b: &Noted) -> bool {
+    a.code != b.code
+        && (references(b.text, "Code first").iter().any(|r| r.covers(a.code))
+            || references(a.text, "Use additional code").iter().any(|r| r.covers(b.code)))
+}
+
+/// The order of `hits` with a hit the tabular puts before an earlier one moved right before
+/// it, when `may_move(earlier, later)` allows: one pass, and one hit moved before any hit, so
+/// that no cycle of notes loops and the five diabetes codes that each say "use additional code
+/// (Z79.4)" do not all pass it.
+pub fn in_tabular_order(hits: &[Noted], may_move: impl Fn(usize, usize) -> bool) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..hits.len()).collect();
+    let mut preceded = vec![false; hits.len()];
+    for later in 1..hits.len() {
+        let at = order.iter().position(|&i| i == later).unwrap_or(later);
+        let earlier = order[..at].iter().position(|&i| !preceded[i] && goes_before(&hits[later], &hits[i]) && may_move(i, later));
+        if let Some(to) = earlier {
+            preceded[order[to]] = true;
+            order.remove(at);
+            order.insert(to, later);
+        }
+    }
+    order
+}
+
+/// A code the tabular never lists first: a manifestation "in diseases classified elsewhere",
+/// an organism "as the cause of diseases classified elsewhere".
+pub fn never_first(title: &str) -> bool {
+    title.to_lowercase().contains("classified elsewhere")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const UTI: &str = "ICD-10-CM N39.0: Urinary tract infection, site not specified\nExcludes1: cystitis (N30.-)\nUse additional code: code (B95-B97), to identify infectious agent.";
+    const ECOLI: &str = "ICD-10-CM B96.20: Unspecified Escherichia coli [E. coli] as the cause of diseases classified elsewhere";
+    const COVID_PNEUMONIA: &str = "ICD-10-CM J12.82: Pneumonia due to coronavirus disease 2019\nCode first: COVID-19 (U07.1)\nCode first: associated influenza, if applicable (J09.X1, J10.0-, J11.0-)";
+    const COVID: &str = "ICD-10-CM U07.1: COVID-19";
+
+    #[test]
+    fn notes_name_codes_stems_and_ranges() {
+        assert_eq!(references(UTI, "Use additional code"), [Reference::Categories("B95".into(), "B97".into())]);
+        assert_eq!(references(UTI, "Excludes1"), [Reference::Under("N30".into())]);
+        let first = references(COVID_PNEUMONIA, "Code first");
+        assert_eq!(first, [Reference::Code("U07.1".into()), Reference::Code("J09.X1".into()), Reference::Under("J10.0".into()), Reference::Under("J11.0".into())]);
+        assert!(Reference::Categories("B95".into(), "B97".into()).covers("B96.20"));
+        assert!(!Reference::Categories("B95".into(), "B97".into()).covers("B98.1"));
+        assert!(Reference::Under("J10.0".into()).covers("J10.00"));
+    }
+
+    #[test]
+    fn the_condition_comes_before_its_organism_and_covid_before_its_pneumonia() {
+        let (uti, ecoli) = (Noted { code: "N39.0", text: UTI }, Noted { code: "B96.20", text: ECOLI });
+        assert!(goes_before(&uti, &ecoli) && !goes_before(&ecoli, &uti));
+        let (pneumonia, covid) = (Noted { code: "J12.82", text: COVID_PNEUMONIA }, Noted { code: "U07.1", text: COVID });
+        assert!(goes_before(&covid, &pneumonia) && !goes_before(&pneumonia, &covid));
+        // The later code moves right before the one it precedes; the others keep their order.
+        let other = Noted { code: "R50.9", text: "ICD-10-CM R50.9: Fever, unspecified" };
+        assert_eq!(in_tabular_order(&[ecoli, other, uti], |_, _| true), [2, 0, 1]);
+        let (ecoli, other, uti) = (Noted { code: "B96.20", text: ECOLI }, Noted { code: "R50.9", text: "" }, Noted { code: "N39.0", text: UTI });
+        assert_eq!(in_tabular_order(&[ecoli, other, uti], |_, _| false), [0, 1, 2], "only where allowed");
+        // Several codes that each precede one: only the first passes it.
+        let insulin = Noted { code: "Z79.4", text: "ICD-10-CM Z79.4: Long term (current) use of insulin" };
+        let dm = "ICD-10-CM E11.9: Type 2 diabetes mellitus without complications\nUse additional code: to identify control using insulin (Z79.4)";
+        let hits = [insulin, Noted { code: "E11.9", text: dm }, Noted { code: "E11.A", text: dm }];
+        assert_eq!(in_tabular_order(&hits, |_, _| true), [1, 0, 2]);
+        assert!(never_first("Unspecified Escherichia coli [E. coli] as the cause of diseases classified elsewhere"));
+        assert!(!never_first("Long term (current) use of insulin"));
+    }
+
+    #[test]
+    fn odd_notes_do_not_panic() {
+        for text in ["Code first: (", "Code first: ()", "Code first: (-)", "Code first: (A-)", "Use additional code: (é-ü, Z-, 9.-)", "Code first: ((B95-))"] {
+            let _ = references(text, "Code first");
+            let _ = references(text, "Use additional code");
+        }
+    }
+}
