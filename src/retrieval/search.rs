@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::rerank::{rerank, rerank_ranked, Candidate, Question};
+use super::rerank::{rerank, rerank_ranked, stem, Candidate, Question};
 use super::{analyze, sequence, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
@@ -122,13 +122,16 @@ fn neighbours(code: &str) -> Vec<String> {
 /// The codes `hits` point to (primaries, replacements), up to [`LINKS_PER_CODE`] each, none of
 /// `known`: an add-on may have hundreds of primaries, so first the ones its passage names, in
 /// the order it names them (its description comes before any list).
-fn links_of<'h>(hits: impl IntoIterator<Item = &'h StoreHit>, known: &[String]) -> Vec<String> {
+fn links_of<'h>(hits: impl IntoIterator<Item = &'h StoreHit>, known: &[String], every: impl Fn(&StoreHit) -> bool) -> Vec<String> {
     let mut pointed: Vec<String> = vec![];
     for hit in hits {
         let own = hit.payload.code.as_deref();
         let mut links: Vec<&String> = hit.payload.codes.iter().filter(|c| Some(c.as_str()) != own && !known.contains(c)).collect();
         links.sort_by_key(|c| hit.payload.text.find(c.as_str()).unwrap_or(usize::MAX));
-        for code in links.into_iter().take(LINKS_PER_CODE) {
+        // Every replacement of a deleted code the question describes: they are few, and its
+        // words choose among them (99441's eight phone visits by patient and level).
+        let take = if every(hit) { links.len() } else { LINKS_PER_CODE };
+        for code in links.into_iter().take(take) {
             if !pointed.contains(code) {
                 pointed.push(code.clone());
             }
@@ -155,7 +158,7 @@ fn is_add_on(payload: &ChunkPayload) -> bool {
 /// "what do I use": a deleted code is not billed),
 /// an add-on's primaries, or the add-ons of a named code, named or `linked` ("what add-on goes
 /// with 99291"; not "is 99292 an add-on").
-fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
+fn asked_links(query: &str, searched: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
     let lower = query.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let replacement = words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use"));
@@ -164,7 +167,7 @@ fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<Stri
     for h in exact {
         let own = h.payload.code.as_deref();
         let deleted = h.payload.text.contains(DELETED_LINE);
-        if (replacement && deleted) || (primary && is_add_on(&h.payload)) {
+        if ((replacement || describes_deleted(query, searched, h)) && deleted) || (primary && is_add_on(&h.payload)) {
             answers.extend(h.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned());
         }
     }
@@ -188,6 +191,21 @@ fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<Stri
         answers.extend(add_ons.filter_map(|h| h.payload.code.clone()));
     }
     answers
+}
+
+/// The question describes the service beside a deleted code it names, in words of its title
+/// ("99219 no longer valid? moderate complexity obs admit"): it is about billing that service
+/// now, unless it asks what became of the code ("still valid?", "what happened to", "when was
+/// it deleted"). `searched` is the question with its expansions ("obs" as "observation").
+fn describes_deleted(query: &str, searched: &str, h: &StoreHit) -> bool {
+    let content = |text: &str| -> Vec<String> {
+        let lower = text.to_lowercase();
+        lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3 && !w.chars().any(|c| c.is_ascii_digit()) && *w != "deleted").map(stem).collect()
+    };
+    let lower = query.to_lowercase();
+    let status = lower.split(|c: char| !c.is_alphanumeric()).any(|w| matches!(w, "still" | "happened" | "when" | "year"));
+    let asked = content(searched);
+    h.payload.text.contains(DELETED_LINE) && !status && content(&h.payload.title).iter().any(|w| asked.contains(w))
 }
 
 /// The question asks for more than one code: "codes", or "code" twice ("the underdosing code
@@ -421,13 +439,14 @@ impl Retriever {
         });
         // The codes the named codes point to (an add-on's primaries, a deleted code's
         // replacements) come right after them: "what replaced 75946" asks for 37253.
-        let pointed = links_of(&exact, &analysis.codes);
+        let described = |h: &StoreHit| describes_deleted(&request.query, &analysis.expanded, h);
+        let pointed = links_of(&exact, &analysis.codes, described);
         // A named code the question sets aside ("Medicare's prolonged code, not 99417") is
         // not what it asks about, nor are the codes only it points to (99417's primaries).
         let mut set_aside = analyze::set_aside_codes(&request.query);
         if !set_aside.is_empty() {
             let kept = exact.iter().filter(|h| !h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c)));
-            let pointed_by_kept = links_of(kept, &analysis.codes);
+            let pointed_by_kept = links_of(kept, &analysis.codes, described);
             set_aside.extend(pointed.iter().filter(|c| !pointed_by_kept.contains(c)).cloned());
         }
         let sparse = match request.mode {
@@ -475,7 +494,7 @@ impl Retriever {
         let mut family_hits = family_hits?;
         // What the subjects point to ("and the replacement?"), looked up once they are known.
         let subject_hits: Vec<StoreHit> = family_hits.iter().filter(|h| h.payload.code.as_ref().is_some_and(|c| subjects.contains(c))).cloned().collect();
-        let subject_links = links_of(&subject_hits, &family);
+        let subject_links = links_of(&subject_hits, &family, |_| false);
         family_hits.extend(self.lookup(&subject_links, request.system).await?);
         family.splice(subjects.len()..subjects.len(), subject_links);
         // The subjects first, then what they point to, then their neighbours in code order,
@@ -600,11 +619,12 @@ impl Retriever {
         // replacement ("what do I use now instead of 99218"), an add-on's primary ("the primary
         // for 11103"), or its add-ons ("the add-on to go with 96365"). Those come first, named
         // or linked.
-        let mut answers = asked_links(&request.query, &exact, &linked);
+        let mut answers = asked_links(&request.query, &analysis.expanded, &exact, &linked);
         // Several add-ons asked for ("the add-on for the extra time" after 99205: 99415 and
-        // 99417), which no table orders, come in the order the rank-1 stage puts their titles
-        // in. (A deleted code's replacements keep the order its note gives them.)
-        if rerank_on && answers.len() > 1 && asks_for_add_ons(&request.query) {
+        // 99417), which no table orders, or the replacements of a deleted code the question
+        // describes, come in the order the rank-1 stage puts their titles in. (Otherwise a
+        // deleted code's replacements keep the order its note gives them.)
+        if rerank_on && answers.len() > 1 && (asks_for_add_ons(&request.query) || exact.iter().any(described)) {
             let of_answers: Vec<&StoreHit> = answers.iter().filter_map(|a| exact.iter().chain(&linked).find(|h| h.payload.code.as_ref() == Some(a))).collect();
             let candidates: Vec<Candidate> = of_answers.iter().map(|h| self.candidate(h)).collect();
             answers = rerank(&question, &candidates).into_iter().filter_map(|(i, _)| of_answers[i].payload.code.clone()).collect();

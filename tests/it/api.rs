@@ -90,6 +90,13 @@ async fn a_named_codes_links_come_right_after_it() {
     let (_, body) = app.get("/api/search?q=when+was+75946+deleted").await;
     let codes: Vec<&str> = body["hits"].as_array().unwrap()[..2].iter().map(|h| h["code"].as_str().unwrap_or("-")).collect();
     assert_eq!(codes, ["75946", "37253"], "{body}");
+    // A question that describes the service beside a deleted code is about billing it now; one
+    // that asks what became of the code, or names the code alone, is about the code.
+    let codes = app.search_codes("75946 got rejected, ivus on another vessel").await;
+    assert_eq!(codes[..2], ["37253", "75946"], "{codes:?}");
+    let codes = app.search_codes("75946 still valid for ivus on another vessel?").await;
+    assert_eq!(codes[..2], ["75946", "37253"], "{codes:?}");
+    assert_eq!(app.search_codes("75946").await[..2], ["75946", "37253"]);
     // A deleted code is not billed: "what do I use" asks for its replacement.
     let codes = app.search_codes("75946 deleted, what do i use").await;
     assert_eq!(codes[..2], ["37253", "75946"], "{codes:?}");
