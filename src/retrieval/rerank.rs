@@ -865,15 +865,33 @@ fn exam_findings(mut words: Vec<String>) -> Vec<String> {
 /// negation is asked, and the code falls to the guidelines' default. ("Type not documented"
 /// is [`unstated_at`]'s.)
 fn without_unsaid(words: Vec<String>) -> Vec<String> {
-    let says = |w: &str| {
-        matches!(
-            w,
-            "say" | "says" | "said" | "state" | "states" | "stated" | "specify" | "specifies" | "specified" | "document" | "documents" | "documented" | "mention"
-                | "mentions" | "mentioned" | "indicate" | "indicates" | "indicated" | "write" | "writes" | "wrote" | "written" | "list" | "lists" | "listed"
-        )
-    };
+    unsaid_apart(words).0
+}
+
+/// A word for what a record says.
+fn says(w: &str) -> bool {
+    matches!(
+        w,
+        "say" | "says" | "said" | "state" | "states" | "stated" | "specify" | "specifies" | "specified" | "document" | "documents" | "documented" | "mention"
+            | "mentions" | "mentioned" | "indicate" | "indicates" | "indicated" | "write" | "writes" | "wrote" | "written" | "list" | "lists" | "listed"
+    )
+}
+
+/// The question says its record names only what it names ("the note only says migraine", "doc
+/// just wrote 'depression', nothing more"): a follow-up that says so asks about that alone.
+fn only_said(words: &[String]) -> bool {
+    (0..words.len()).any(|i| {
+        let w = words[i].as_str();
+        (says(w) && (i.checked_sub(1).is_some_and(|j| matches!(words[j].as_str(), "only" | "just")) || words.get(i + 1).is_some_and(|n| n == "only")))
+            || (w == "nothing" && words.get(i + 1).is_some_and(|n| matches!(n.as_str(), "more" | "else")))
+    })
+}
+
+/// [`without_unsaid`], and the words it left out.
+fn unsaid_apart(words: Vec<String>) -> (Vec<String>, Vec<String>) {
     let negation = |w: &str| NEGATIONS.contains(&w) && !matches!(w, "no" | "zero" | "nothing" | "without" | "negative" | "denies" | "non");
     let mut out = Vec::with_capacity(words.len());
+    let mut dropped = vec![];
     let mut i = 0;
     while i < words.len() {
         // "never says", "doesn't state", "does not say", "did not document", "no mention of".
@@ -885,7 +903,9 @@ fn without_unsaid(words: Vec<String>) -> Vec<String> {
         let tells_what = |j: usize| words.get(j + 1).is_some_and(|w| w != ",");
         match verb {
             Some(j) if (negation(&words[i]) || words[i] == "no") && tells_what(j) => {
-                i = words[j..].iter().position(|w| w == ",").map_or(words.len(), |p| j + p);
+                let end = words[j..].iter().position(|w| w == ",").map_or(words.len(), |p| j + p);
+                dropped.extend(words[j + 1..end].iter().cloned());
+                i = end;
             }
             _ => {
                 out.push(words[i].clone());
@@ -893,7 +913,7 @@ fn without_unsaid(words: Vec<String>) -> Vec<String> {
             }
         }
     }
-    out
+    (out, dropped)
 }
 
 /// Wound repairs are coded by their summed length ("2 cm on the cheek and 1.5 cm on the lip":
@@ -1199,6 +1219,11 @@ pub struct Question {
     asked: HashSet<String>,
     /// Stems the question negates.
     negated: HashSet<String>,
+    /// Stems of what the question says its record does not say ("doesn't document how it's
+    /// controlled"): a follow-up's replace the earlier question's words for that.
+    unsaid: HashSet<String>,
+    /// The question says its record names only what it names ([`only_said`]).
+    only_said: bool,
     /// The question itself uses a default's words ("unspecified", "other").
     specific: bool,
     /// The question says a service was not done ("vaccine not given", "wasn't performed").
@@ -1257,7 +1282,10 @@ impl Question {
         let raw = question_words(query);
         q.add_on = asks_for_add_on(&raw);
         q.not_done = (0..raw.len()).any(|i| NEGATIONS.contains(&raw[i].as_str()) && raw[i + 1..].iter().take(3).any(|w| NOT_DONE.contains(&w.as_str())));
-        let (words, dominant) = dominance(without_unsaid(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw)))))));
+        q.only_said = only_said(&raw);
+        let (words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw))))));
+        q.unsaid = unsaid.iter().filter(|w| !is_stop(w) && w.as_str() != ",").map(|w| stem(w)).collect();
+        let (words, dominant) = dominance(words);
         let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(highest_degree(dependence_over_abuse(words))))));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
@@ -1471,8 +1499,26 @@ impl Question {
     }
 
     /// Words the question says by naming a code with this title: never extra.
+    /// Not when the question says its record names only what it names ("what if the note only
+    /// says migraine" after migraine with aura), nor the words for what it says the record
+    /// leaves unsaid (a side, after "never says which hand").
     pub fn also_asked(&mut self, title: &str) {
-        self.asked.extend(title_tokens(title).into_iter().map(|t| t.stem));
+        if self.only_said {
+            return;
+        }
+        let unsaid_side = self.unsaid_side();
+        let kept: Vec<String> = title_tokens(title).into_iter().map(|t| t.stem).filter(|s| !self.unsaid.contains(s) && !(unsaid_side && is_side(s))).collect();
+        self.asked.extend(kept);
+    }
+
+    /// The question says its record names only what it names ([`only_said`]).
+    pub fn says_only(&self) -> bool {
+        self.only_said
+    }
+
+    /// What the question says the record leaves unsaid is the side ("which hand").
+    fn unsaid_side(&self) -> bool {
+        self.unsaid.iter().any(|s| is_side(s) || ["side", "hand", "handed", "laterality"].iter().any(|w| stem(w) == *s))
     }
 
     /// This question as a follow-up of `earlier` ("and for type 1?" after "type 2 diabetes, no
@@ -1487,10 +1533,20 @@ impl Question {
         // A side the follow-up names replaces the earlier one ("oops, it's the left wrist"), and
         // so does a number next to the same word ("now stage 4" after "stage 3"; not the "2" of
         // "type 2 diabetes").
-        let names_side = self.sequence.iter().any(|s| is_side(s));
+        // A follow-up that says the record names only what it names ("what if the note only
+        // says migraine") asks about that alone: the earlier question's words go.
+        let earlier = match self.only_said {
+            true => Question { rules: earlier.rules, quality: earlier.quality, medicare: earlier.medicare, commercial: earlier.commercial, ..Question::default() },
+            false => earlier,
+        };
+        // So do the earlier words for what the follow-up says the record leaves unsaid ("what if
+        // the doc never says which hand" after "right wrist"; "doesn't document how it's
+        // controlled" after "diet controlled").
+        let names_side = self.sequence.iter().any(|s| is_side(s)) || self.unsaid_side();
         let old_numbers = numbers_said_again(&earlier.sequence, &self.sequence);
-        let replaced = |s: &String| (names_side && is_side(s)) || old_numbers.contains(s);
-        self.concepts.extend(earlier.concepts.into_iter().filter(|c| !c.literal.iter().all(|s| said.contains(s) || replaced(s))));
+        let unsaid = self.unsaid.clone();
+        let replaced = |s: &String| (names_side && is_side(s)) || old_numbers.contains(s) || unsaid.contains(s);
+        self.concepts.extend(earlier.concepts.into_iter().filter(|c| !c.literal.iter().all(|s| said.contains(s) || replaced(s)) && !c.literal.iter().any(|s| unsaid.contains(s))));
         // What the earlier question negated stays negated unless the follow-up names it again,
         // or asks for the study done both ways ("and with and without?" after "no contrast").
         let both_ways = said.contains(&stem(BOTH_WAYS));
@@ -2432,6 +2488,30 @@ mod tests {
         // The same system, or none named: the earlier question goes on.
         assert!(!asks("type 2 diabetes ICD-10", "and with neuropathy, ICD-10?"));
         assert!(!asks("cataract surgery with lens implant", "and for the right eye?"));
+    }
+
+    #[test]
+    fn a_follow_up_that_says_the_record_names_only_one_thing_asks_for_that_alone() {
+        let titles = [
+            (Icd10Cm, "G43.109", "Migraine with aura, not intractable, without status migrainosus"),
+            (Icd10Cm, "G43.909", "Migraine, unspecified, not intractable, without status migrainosus"),
+        ];
+        assert_eq!(order_after("migraine with aura not intractable", "and if it's intractable?", &titles)[0], "G43.109", "the earlier words go on");
+        assert_eq!(order_after("migraine with aura not intractable", "what if the note only says migraine", &titles)[0], "G43.909");
+        assert_eq!(order_after("migraine with aura", "provider just wrote 'migraine', nothing more", &titles)[0], "G43.909");
+        assert!(!only_said(&question_words("only the left knee")) && !only_said(&question_words("he says it hurts")));
+    }
+
+    #[test]
+    fn what_a_follow_up_says_the_record_leaves_unsaid_replaces_the_earlier_words_for_it() {
+        let hands = [
+            (Icd10Cm, "G56.01", "Carpal tunnel syndrome, right upper limb"),
+            (Icd10Cm, "G56.00", "Carpal tunnel syndrome, unspecified upper limb"),
+        ];
+        assert_eq!(order_after("carpal tunnel right wrist", "and the other one?", &hands)[0], "G56.01");
+        assert_eq!(order_after("carpal tunnel right wrist", "what if the doc never says which hand", &hands)[0], "G56.00");
+        let f = follow_up("gestational diabetes, diet controlled", "what if the OB doesn't document how it's controlled");
+        assert!(!f.concepts.iter().any(|c| c.literal.contains(&stem("controlled"))), "the earlier word for what is unsaid goes");
     }
 
     #[test]

@@ -238,10 +238,12 @@ fn mentions_both(query: &str) -> bool {
 const COMPANION_SLOT: usize = 1;
 const COMPANION_DEPTH: usize = 10;
 
-/// The question asks about add-on codes.
+/// The question asks about add-on codes: names them, or asks what to add to a service ("what
+/// do I add to 77067"; not "do I add them together").
 fn asks_for_add_ons(query: &str) -> bool {
     let q = query.to_lowercase();
-    ["add-on", "add on", "addon"].iter().any(|w| q.contains(w))
+    let words: Vec<&str> = q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    ["add-on", "add on", "addon"].iter().any(|w| q.contains(w)) || words.windows(2).any(|p| p[0] == "add" && matches!(p[1], "to" | "with" | "onto"))
 }
 
 /// The add-ons among `hits` (points linking to the `named` codes), up to [`LINKS_PER_CODE`] per
@@ -391,12 +393,14 @@ impl Retriever {
         // it continues ("it was the right eye, what do I append" after a cataract surgery) is
         // searched by its own words: the earlier question named the procedure, not the
         // modifier. The rank-1 stage reads both, the follow-up's words counting twice.
+        // So is one that says the record names only what it names ("what if the note only says
+        // migraine" after migraine with aura).
         let mut switching = false;
         let mut question = match &request.context {
             Some(earlier) => {
                 let own = Question::new(&request.query, &self.lexicon.terms(&request.query));
                 let before = Question::new(earlier, &self.lexicon.terms(earlier));
-                switching = own.asks_another_system_than(&before);
+                switching = own.asks_another_system_than(&before) || own.says_only();
                 own.continuing(before)
             }
             None => Question::new(&request.query, &analysis.terms),

@@ -368,6 +368,21 @@ async fn a_follow_up_that_says_more_of_the_case_is_not_about_the_codes_before() 
 }
 
 #[tokio::test]
+async fn a_follow_up_that_says_the_record_names_less_drops_the_earlier_specifics() {
+    let app = TestApp::spawn().await;
+    let first = ask_q(&app, "strep throat").await;
+    assert_eq!(first.one("sources")[0]["code"], "J02.0", "{}", first.one("sources"));
+    // The record names only the condition: its default code, not the earlier organism's.
+    let second = ask_in(&app, &first.conversation(), "what if the note only says pharyngitis").await;
+    assert_eq!(second.one("sources")[0]["code"], "J02.9", "{}", second.one("sources"));
+    // The record leaves the side unsaid: the earlier side goes too.
+    let first = ask_q(&app, "status post right knee replacement").await;
+    assert_eq!(first.one("sources")[0]["code"], "Z96.651", "{}", first.one("sources"));
+    let second = ask_in(&app, &first.conversation(), "what if the doc never says which side").await;
+    assert_eq!(second.one("sources")[0]["code"], "Z96.659", "{}", second.one("sources"));
+}
+
+#[tokio::test]
 async fn it_in_a_question_for_a_modifier_is_not_the_answer() {
     let app = TestApp::spawn().await;
     let first = ask_q(&app, "what is 20610").await;
