@@ -20,6 +20,7 @@ OUT = ROOT / "corpus" / "codes"
 ICD_XML = RAW / "icd10cm-tabular-2026-04-01.xml.xz"
 HCPCS_TSV = RAW / "hcpcs-level2-ioce-v27.1.tsv"
 VALIDITY_TSV = RAW / "code-validity-ioce-v27.1.tsv"
+ADDON_TSV = RAW / "addon-primary-ioce-v27.1.tsv"
 
 ICD_SOURCE = "ICD-10-CM Tabular List FY2026 (2026-04-01), CDC/CMS"
 HCPCS_SOURCE = "CMS HCPCS Level II via I/OCE v27.1 (2026-04-01)"
@@ -196,6 +197,11 @@ def read_tsv(path):
 
 def hcpcs_records():
     validity = {r["code"]: r for r in read_tsv(VALIDITY_TSV)}
+    # The primaries CMS's add-on edits pair each add-on with, where the edit is still in force.
+    primaries = {}
+    for row in read_tsv(ADDON_TSV):
+        if row["primary_code"] and not row.get("last_valid"):
+            primaries.setdefault(row["addon_code"], []).append(row["primary_code"])
     records = []
     for row in read_tsv(HCPCS_TSV):
         code = row["code"]
@@ -217,6 +223,8 @@ def hcpcs_records():
             del rec["description"]
         if v.get("addon_type"):
             rec["addon"] = True
+            if primaries.get(code):
+                rec["primary_codes"] = sorted(set(primaries[code]))
         if v.get("last_valid"):
             rec["deleted_year"] = int(v["last_valid"][:4])
         records.append(rec)
