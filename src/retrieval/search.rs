@@ -321,6 +321,29 @@ impl Retriever {
         Self { store, embedder, bm25: Arc::new(Bm25Encoder::new(1.0)), lexicon, config }
     }
 
+    /// Two codes among the first hits that the tabular orders ("Use additional code (B95-B97)"
+    /// on N39.0, "Code first (U07.1)" on J12.82) put in its order, when the question asks which
+    /// goes first, or when the earlier one is never listed first and the later answers what it
+    /// leaves unanswered ("e coli uti": the infection, then its organism). `found` holds full
+    /// payloads.
+    fn in_tabular_order(&self, question: &Question, query: &str, found: &mut Vec<StoreHit>) {
+        let window = found.len().min(SEQUENCE_WINDOW);
+        let asks_order = analyze::asks_for_order(query);
+        let order = {
+            let hits = &found[..window];
+            let noted: Vec<sequence::Noted> = hits.iter().map(|h| sequence::Noted::new(h.payload.code.as_deref().unwrap_or_default(), &h.payload.text)).collect();
+            // What each leaves unanswered, read only for a pair the tabular orders.
+            let left: Vec<std::cell::OnceCell<Vec<String>>> = hits.iter().map(|_| std::cell::OnceCell::new()).collect();
+            let left_by = |i: usize| left[i].get_or_init(|| question.not_wholly_answered(&self.candidate(&hits[i])));
+            sequence::in_tabular_order(&noted, |earlier, later| {
+                asks_order || (sequence::never_first(&hits[earlier].payload.title) && left_by(earlier).iter().any(|w| !left_by(later).contains(w)))
+            })
+        };
+        let mut slots: Vec<Option<StoreHit>> = found.drain(..window).map(Some).collect();
+        let ordered: Vec<StoreHit> = order.into_iter().filter_map(|i| slots[i].take()).collect();
+        found.splice(0..0, ordered);
+    }
+
     /// A hit as the rank-1 stage reads it.
     fn candidate<'h>(&self, h: &'h StoreHit) -> Candidate<'h> {
         Candidate {
@@ -597,25 +620,8 @@ impl Retriever {
         let mut full: HashMap<String, ChunkPayload> =
             self.store.payloads(&keys).await?.into_iter().map(|p| (p.key.clone(), p)).collect();
         let mut found: Vec<StoreHit> = found.into_iter().filter_map(|h| full.remove(&h.payload.key).map(|payload| StoreHit { payload, ..h })).collect();
-        // Two codes the tabular orders ("Use additional code (B95-B97)" on N39.0, "Code first
-        // (U07.1)" on J12.82) come in its order when the question asks which goes first, or
-        // when the earlier one is never listed first and the later answers what it leaves
-        // unanswered ("e coli uti": the infection, then its organism).
         if rerank_on {
-            let window = found.len().min(SEQUENCE_WINDOW);
-            let order = {
-                let noted: Vec<sequence::Noted> =
-                    found[..window].iter().map(|h| sequence::Noted { code: h.payload.code.as_deref().unwrap_or_default(), text: &h.payload.text }).collect();
-                let left: Vec<Vec<String>> = found[..window].iter().map(|h| question.not_wholly_answered(&self.candidate(h))).collect();
-                let asks_order = analyze::asks_for_order(&request.query);
-                let never_first: Vec<bool> = found[..window].iter().map(|h| sequence::never_first(&h.payload.title)).collect();
-                sequence::in_tabular_order(&noted, |earlier, later| {
-                    asks_order || (never_first[earlier] && left[earlier].iter().any(|w| !left[later].contains(w)))
-                })
-            };
-            let mut slots: Vec<Option<StoreHit>> = found.drain(..window).map(Some).collect();
-            let ordered: Vec<StoreHit> = order.into_iter().filter_map(|i| slots[i].take()).collect();
-            found.splice(0..0, ordered);
+            self.in_tabular_order(&question, &request.query, &mut found);
         }
         found.truncate(limit.saturating_sub(named));
         let found = found.into_iter();

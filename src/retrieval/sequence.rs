@@ -60,18 +60,24 @@ fn references(text: &str, heading: &str) -> Vec<Reference> {
     out
 }
 
-/// A code and its chunk's text, as the tabular's notes are read.
+/// A code and what its notes say of the order: the codes to code first, and those to add.
 pub struct Noted<'a> {
-    pub code: &'a str,
-    pub text: &'a str,
+    code: &'a str,
+    first: Vec<Reference>,
+    additional: Vec<Reference>,
+}
+
+impl<'a> Noted<'a> {
+    /// `code` with the notes of its chunk's `text`, read once.
+    pub fn new(code: &'a str, text: &str) -> Self {
+        Noted { code, first: references(text, "Code first"), additional: references(text, "Use additional code") }
+    }
 }
 
 /// The tabular puts `a` before `b`: `b` says to code `a` first, or `a` says to use `b` as an
 /// additional code.
 pub fn goes_before(a: &Noted, b: &Noted) -> bool {
-    a.code != b.code
-        && (references(b.text, "Code first").iter().any(|r| r.covers(a.code))
-            || references(a.text, "Use additional code").iter().any(|r| r.covers(b.code)))
+    a.code != b.code && (b.first.iter().any(|r| r.covers(a.code)) || a.additional.iter().any(|r| r.covers(b.code)))
 }
 
 /// The order of `hits` with a hit the tabular puts before an earlier one moved right before
@@ -121,19 +127,19 @@ mod tests {
 
     #[test]
     fn the_condition_comes_before_its_organism_and_covid_before_its_pneumonia() {
-        let (uti, ecoli) = (Noted { code: "N39.0", text: UTI }, Noted { code: "B96.20", text: ECOLI });
+        let (uti, ecoli) = (Noted::new("N39.0", UTI), Noted::new("B96.20", ECOLI));
         assert!(goes_before(&uti, &ecoli) && !goes_before(&ecoli, &uti));
-        let (pneumonia, covid) = (Noted { code: "J12.82", text: COVID_PNEUMONIA }, Noted { code: "U07.1", text: COVID });
+        let (pneumonia, covid) = (Noted::new("J12.82", COVID_PNEUMONIA), Noted::new("U07.1", COVID));
         assert!(goes_before(&covid, &pneumonia) && !goes_before(&pneumonia, &covid));
         // The later code moves right before the one it precedes; the others keep their order.
-        let other = Noted { code: "R50.9", text: "ICD-10-CM R50.9: Fever, unspecified" };
+        let other = Noted::new("R50.9", "ICD-10-CM R50.9: Fever, unspecified");
         assert_eq!(in_tabular_order(&[ecoli, other, uti], |_, _| true), [2, 0, 1]);
-        let (ecoli, other, uti) = (Noted { code: "B96.20", text: ECOLI }, Noted { code: "R50.9", text: "" }, Noted { code: "N39.0", text: UTI });
+        let (ecoli, other, uti) = (Noted::new("B96.20", ECOLI), Noted::new("R50.9", ""), Noted::new("N39.0", UTI));
         assert_eq!(in_tabular_order(&[ecoli, other, uti], |_, _| false), [0, 1, 2], "only where allowed");
         // Several codes that each precede one: only the first passes it.
-        let insulin = Noted { code: "Z79.4", text: "ICD-10-CM Z79.4: Long term (current) use of insulin" };
+        let insulin = Noted::new("Z79.4", "ICD-10-CM Z79.4: Long term (current) use of insulin");
         let dm = "ICD-10-CM E11.9: Type 2 diabetes mellitus without complications\nUse additional code: to identify control using insulin (Z79.4)";
-        let hits = [insulin, Noted { code: "E11.9", text: dm }, Noted { code: "E11.A", text: dm }];
+        let hits = [insulin, Noted::new("E11.9", dm), Noted::new("E11.A", dm)];
         assert_eq!(in_tabular_order(&hits, |_, _| true), [1, 0, 2]);
         assert!(never_first("Unspecified Escherichia coli [E. coli] as the cause of diseases classified elsewhere"));
         assert!(!never_first("Long term (current) use of insulin"));
