@@ -1530,18 +1530,17 @@ impl Question {
             concept.weight *= 2.0;
         }
         let said = self.asked.clone();
-        // A side the follow-up names replaces the earlier one ("oops, it's the left wrist"), and
-        // so does a number next to the same word ("now stage 4" after "stage 3"; not the "2" of
-        // "type 2 diabetes").
         // A follow-up that says the record names only what it names ("what if the note only
         // says migraine") asks about that alone: the earlier question's words go.
         let earlier = match self.only_said {
             true => Question { rules: earlier.rules, quality: earlier.quality, medicare: earlier.medicare, commercial: earlier.commercial, ..Question::default() },
             false => earlier,
         };
-        // So do the earlier words for what the follow-up says the record leaves unsaid ("what if
-        // the doc never says which hand" after "right wrist"; "doesn't document how it's
-        // controlled" after "diet controlled").
+        // A side the follow-up names replaces the earlier one ("oops, it's the left wrist"), and
+        // so does a number next to the same word ("now stage 4" after "stage 3"; not the "2" of
+        // "type 2 diabetes"), and the earlier words for what the follow-up says the record
+        // leaves unsaid ("what if the doc never says which hand" after "right wrist"; "doesn't
+        // document how it's controlled" after "diet controlled").
         let names_side = self.sequence.iter().any(|s| is_side(s)) || self.unsaid_side();
         let old_numbers = numbers_said_again(&earlier.sequence, &self.sequence);
         let unsaid = self.unsaid.clone();

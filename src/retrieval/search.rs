@@ -153,6 +153,11 @@ fn is_add_on(payload: &ChunkPayload) -> bool {
     payload.addon || payload.text.contains(ADDON_LINE)
 }
 
+/// The chunk is a deleted code's (its deletion line).
+fn is_deleted(payload: &ChunkPayload) -> bool {
+    payload.text.contains(DELETED_LINE)
+}
+
 /// The codes a question asks for when it asks what its named codes (`exact`) point to rather
 /// than about them: a deleted code's replacements ("what replaced", "instead of", "what now",
 /// "what do I use": a deleted code is not billed),
@@ -166,8 +171,7 @@ fn asked_links(query: &str, searched: &str, exact: &[StoreHit], linked: &[StoreH
     let mut answers: Vec<String> = vec![];
     for h in exact {
         let own = h.payload.code.as_deref();
-        let deleted = h.payload.text.contains(DELETED_LINE);
-        if ((replacement || describes_deleted(query, searched, h)) && deleted) || (primary && is_add_on(&h.payload)) {
+        if (is_deleted(&h.payload) && (replacement || describes_deleted(query, searched, h))) || (primary && is_add_on(&h.payload)) {
             answers.extend(h.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned());
         }
     }
@@ -198,14 +202,20 @@ fn asked_links(query: &str, searched: &str, exact: &[StoreHit], linked: &[StoreH
 /// now, unless it asks what became of the code ("still valid?", "what happened to", "when was
 /// it deleted"). `searched` is the question with its expansions ("obs" as "observation").
 fn describes_deleted(query: &str, searched: &str, h: &StoreHit) -> bool {
+    if !is_deleted(&h.payload) {
+        return false;
+    }
     let content = |text: &str| -> Vec<String> {
         let lower = text.to_lowercase();
         lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3 && !w.chars().any(|c| c.is_ascii_digit()) && *w != "deleted").map(stem).collect()
     };
     let lower = query.to_lowercase();
     let status = lower.split(|c: char| !c.is_alphanumeric()).any(|w| matches!(w, "still" | "happened" | "when" | "year"));
+    if status {
+        return false;
+    }
     let asked = content(searched);
-    h.payload.text.contains(DELETED_LINE) && !status && content(&h.payload.title).iter().any(|w| asked.contains(w))
+    content(&h.payload.title).iter().any(|w| asked.contains(w))
 }
 
 /// The question asks for more than one code: "codes", or "code" twice ("the underdosing code
@@ -649,7 +659,10 @@ impl Retriever {
         let names_asked = |s: CodeSystem| named_hits.iter().any(|(kind, h)| *kind == MatchKind::Exact && h.payload.system == s);
         // A named code whose title is not of the kind the question asks for ("99215 on time,
         // what prolonged code do I add") is what it is about, too.
-        let asked_kind = analyze::asked_kind(&request.query);
+        let asked_kind = match analysis.codes.is_empty() {
+            true => vec![],
+            false => analyze::asked_kind(&request.query),
+        };
         let other_kind = |h: &StoreHit| {
             let title = h.payload.title.to_lowercase();
             let words: Vec<&str> = title.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
