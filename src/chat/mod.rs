@@ -85,6 +85,7 @@ pub struct Retrieved {
     pub named: Vec<String>,
     pub unknown: Vec<String>,
     pub categories: Vec<(String, String)>,
+    pub listed: Vec<(String, crate::codes::Validity)>,
     pub ncci: Vec<NcciFinding>,
 }
 
@@ -283,16 +284,24 @@ impl ChatService {
         let Found { query, analysis, hits } = found;
         let named: Vec<String> =
             hits.iter().filter(|h| h.match_kind == MatchKind::Exact).filter_map(|h| h.code.clone()).collect();
-        // Codes the question names that are not billable codes: categories, or nothing at all.
+        // Codes the question names that are not among the hits: categories, codes only the CMS
+        // validity table lists (a CPT code with no summary of ours, a code deleted before our
+        // tables), codes of ours that the search left out, or nothing at all.
         let mut unknown = vec![];
         let mut categories = vec![];
+        let mut listed = vec![];
         for code in citations::strong_codes(question).into_iter().take(MAX_CODE_LOOKUPS) {
-            if named.iter().any(|n| lookup_forms(&code).contains(n)) {
+            let forms = lookup_forms(&code);
+            if named.iter().any(|n| forms.contains(n)) {
                 continue;
             }
-            match self.codes.icd_category(&code).await.map_err(|e| e.to_string())? {
-                Some(title) => categories.push((code, title)),
-                None => unknown.push(code),
+            let e = |e: crate::codes::CodeTableError| e.to_string();
+            if let Some(title) = self.codes.icd_category(&code).await.map_err(e)? {
+                categories.push((code, title));
+            } else if let Some(v) = self.codes.validity(&code).await.map_err(e)? {
+                listed.push((code, v));
+            } else if self.codes.identify(&forms).await.map_err(e)?.is_none() {
+                unknown.push(code);
             }
         }
         // Support is judged on the question's own words and, separately, on the lexicon's
@@ -300,6 +309,7 @@ impl ChatService {
         let analysis = if query == question { analysis } else { self.retriever.analyze(&query) };
         let own = support::content_words(question);
         let expanded = support::content_words(&analysis.expansions.join(" "));
+        let coding = support::about_coding(&query);
         let mut stored = match records {
             true => {
                 let codes: Vec<String> = hits.iter().filter_map(|h| h.code.clone()).collect();
@@ -316,12 +326,12 @@ impl ChatService {
                 let text = format!("{} {}", hit.title, hit.text);
                 let support = support::support(&own, &text).max(support::support(&expanded, &text));
                 let matched = support::matched(&own, &text).max(support::matched(&expanded, &text));
-                (support, support::covers(i + 1, support, matched))
+                (support, support::covers(i + 1, support, matched, coding))
             };
             sources.push(Source { n: i + 1, hit, record, support, covers });
         }
         let ncci = self.ncci_findings(question).await.map_err(|e| e.to_string())?;
-        Ok(Retrieved { sources, named, unknown, categories, ncci })
+        Ok(Retrieved { sources, named, unknown, categories, listed, ncci })
     }
 
     /// Runs one answer and ends its stream: settles the reservation, then sends `done` or
@@ -393,7 +403,7 @@ impl ChatService {
             return Ending::Gone;
         }
         metrics::histogram!(telemetry::TIME_TO_SOURCES).record(started.elapsed().as_secs_f64());
-        let Retrieved { sources, named, unknown, categories, ncci } =
+        let Retrieved { sources, named, unknown, categories, listed, ncci } =
             match self.enrich(&question, found, self.generator.needs_records()).await {
                 Ok(r) => r,
                 Err(e) => return Ending::Failed(AnswerError::Retrieval, Some(e)),
@@ -405,6 +415,7 @@ impl ChatService {
             named,
             unknown,
             categories,
+            listed,
             ncci,
         };
         let mut stream = tokio::select! {

@@ -50,11 +50,29 @@ pub fn support(words: &[String], text: &str) -> f32 {
     matched(words, text) as f32 / words.len() as f32
 }
 
+/// Words that only a question about coding uses: the code sets, a diagnosis, a modifier, a
+/// bill, the record a coder codes from, the patient.
+const CODING: &[&str] = &[
+    "dx", "diagnosis", "diagnoses", "icd", "icd10", "cpt", "hcpcs", "modifier", "modifiers", "mod", "append",
+    "bill", "billed", "billing", "doc", "documented", "documentation", "chart", "charted", "pt", "pts", "patient",
+];
+
+/// The question asks about coding, in words no other question uses ([`CODING`]), or uses
+/// "code" as a verb ("can I code the pneumonia", "how do we code it"; not "Python code").
+pub fn about_coding(text: &str) -> bool {
+    let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let verb = |i: usize| i > 0 && matches!(words[i - 1].as_str(), "i" | "we" | "to" | "you" | "do" | "should" | "can" | "would");
+    (0..words.len()).any(|i| CODING.contains(&words[i].as_str()) || (words[i] == "code" && verb(i)))
+}
+
 /// Whether a retrieved passage covers the question: more than half of its content words, or,
 /// for one of the top three results, at least two of them (lay questions carry extra words
-/// that no code description uses, but a single shared word is chance).
-pub fn covers(rank: usize, support: f32, matched: usize) -> bool {
-    support > COVERS || (rank <= 3 && matched >= 2)
+/// that no code description uses, but a single shared word is chance), or, for the first
+/// result of a question about coding ([`about_coding`]), one: such a question is about a
+/// code, and its other words tell the record ("anemia, doc didn't say what kind", "headache
+/// dx, no other details").
+pub fn covers(rank: usize, support: f32, matched: usize, coding: bool) -> bool {
+    support > COVERS || (rank <= 3 && matched >= 2) || (rank == 1 && coding && matched >= 1)
 }
 
 #[cfg(test)]
@@ -68,8 +86,21 @@ mod tests {
         assert!(support(&words, "Fracture of neck of femur, hip") > 0.6);
         assert_eq!(support(&words, "Ketorolac tromethamine injection"), 0.0);
         assert_eq!(support(&content_words("what is the weather in paris"), "Weather"), 1.0 / 2.0);
-        assert!(!covers(1, 0.5, 1), "one shared word is chance");
-        assert!(covers(2, 0.4, 2));
-        assert!(!covers(5, 0.4, 2));
+        assert!(!covers(1, 0.5, 1, false), "one shared word is chance");
+        assert!(covers(2, 0.4, 2, false));
+        assert!(!covers(5, 0.4, 2, false));
+        assert!(covers(1, 0.2, 1, true), "unless the question is about coding");
+        assert!(!covers(2, 0.2, 1, true) && !covers(1, 0.0, 0, true));
+    }
+
+    #[test]
+    fn a_question_about_coding_says_so_in_words_of_its_own() {
+        assert!(about_coding("anemia, doc didnt say what kind"));
+        assert!(about_coding("headache dx code, no other details"));
+        assert!(about_coding("it was the right eye, what do i append"));
+        assert!(about_coding("can I code the pneumonia?"));
+        assert!(!about_coding("Fix my Python code that reads a CSV"));
+        assert!(!about_coding("What is the zip code for Paris?"));
+        assert!(!about_coding("Tell me a joke about cats"));
     }
 }

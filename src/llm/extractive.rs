@@ -131,7 +131,7 @@ fn passage(source: &Source) -> String {
 }
 
 /// Years a question asks about ("in 2022", "for 03/2019 dates of service").
-fn years_asked(question: &str) -> Vec<i32> {
+pub(super) fn years_asked(question: &str) -> Vec<i32> {
     static YEAR: std::sync::LazyLock<regex::Regex> =
         std::sync::LazyLock::new(|| regex::Regex::new(r"\b(19[89]\d|20\d\d)\b").expect("valid regex"));
     let mut out: Vec<i32> = YEAR.find_iter(question).filter_map(|m| m.as_str().parse().ok()).collect();
@@ -140,7 +140,7 @@ fn years_asked(question: &str) -> Vec<i32> {
 }
 
 /// Whether a code could be reported for dates of service in `year`, from its validity dates.
-fn validity_for_year(code: &str, v: &crate::codes::Validity, year: i32) -> String {
+pub(super) fn validity_for_year(code: &str, v: &crate::codes::Validity, year: i32) -> String {
     let from: i32 = v.valid_from[..4].parse().unwrap_or(0);
     let until: Option<i32> = v.last_valid.as_deref().and_then(|d| d[..4].parse().ok());
     // The CMS tables start in July 2019, which they record as the first day for older codes.
@@ -169,17 +169,7 @@ pub fn compose(context: &GenerationContext) -> String {
         .filter_map(|c| context.sources.iter().find(|s| s.hit.code.as_deref() == Some(c.as_str())))
         .collect();
     let mut paragraphs: Vec<String> = context.ncci.iter().map(|f| f.sentence()).collect();
-    for code in &context.unknown {
-        paragraphs.push(format!(
-            "There is no code {code} in the codecite code tables. Check it for a typo; it may also be a code that was never issued."
-        ));
-    }
-
-    for (code, title) in &context.categories {
-        paragraphs.push(format!(
-            "**{code}** is an ICD-10-CM category ({title}), not a billable code: report one of the complete codes under it."
-        ));
-    }
+    paragraphs.extend(context.lookups());
 
     if !named.is_empty() {
         let years = years_asked(&context.question);

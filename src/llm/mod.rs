@@ -19,7 +19,7 @@ use serde::Serialize;
 pub use extractive::ExtractiveComposer;
 pub use openai::OpenAiGenerator;
 
-use crate::codes::StoredCode;
+use crate::codes::{StoredCode, Validity};
 use crate::retrieval::SearchHit;
 
 /// One retrieved passage, numbered as the answer cites it (`[n]`, from 1).
@@ -56,8 +56,52 @@ pub struct GenerationContext {
     pub unknown: Vec<String>,
     /// ICD-10-CM categories the question names (code, title): real but not billable.
     pub categories: Vec<(String, String)>,
+    /// CPT and HCPCS codes the question names that no code table of codecite's has but the CMS
+    /// validity table lists: real codes, current or since deleted, with no record here.
+    pub listed: Vec<(String, Validity)>,
     /// NCCI lookups for pairs of procedure codes the question names.
     pub ncci: Vec<NcciFinding>,
+}
+
+impl GenerationContext {
+    /// What the code tables say of the codes the question names that are not among the sources,
+    /// one plain sentence each, the same for the composer and the prompt: codes that exist
+    /// nowhere, ICD-10-CM categories, codes only the CMS validity table lists (with their
+    /// validity in each year the question names).
+    pub fn lookups(&self) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .unknown
+            .iter()
+            .map(|code| {
+                format!(
+                    "There is no code {code} in the codecite code tables. Check it for a typo; it may also be a code that was never issued."
+                )
+            })
+            .collect();
+        for (code, title) in &self.categories {
+            out.push(format!(
+                "**{code}** is an ICD-10-CM category ({title}), not a billable code: report one of the complete codes under it."
+            ));
+        }
+        let years = extractive::years_asked(&self.question);
+        for (code, v) in &self.listed {
+            let system = v.system.label();
+            let mut text = match &v.last_valid {
+                Some(last) => format!(
+                    "**{code}** is a deleted {system} code: the CMS code tables list it as valid through {last}, so it cannot be reported for later dates of service. codecite holds no description of it."
+                ),
+                None => format!(
+                    "**{code}** is a valid {system} code (the CMS code tables list it), but codecite holds no description of it: check its descriptor in the {system} code set."
+                ),
+            };
+            for year in &years {
+                text.push(' ');
+                text.push_str(&extractive::validity_for_year(code, v, *year));
+            }
+            out.push(text);
+        }
+        out
+    }
 }
 
 /// The hospital outpatient NCCI table's word on one pair of codes.

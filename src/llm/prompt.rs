@@ -53,6 +53,7 @@ pub fn render(context: &GenerationContext) -> (String, String) {
             history => context.history.iter().map(|t| TurnView { question: defuse(&t.question), answer: defuse(&t.answer) }).collect::<Vec<_>>(),
             sources => sources,
             ncci => context.ncci.iter().map(|f| f.sentence()).collect::<Vec<_>>(),
+            lookups => context.lookups(),
             question => defuse(&context.question),
         })
         .expect("the user template renders");
@@ -100,6 +101,7 @@ mod tests {
             named: vec!["J1885".into(), "96372".into()],
             unknown: vec![],
             categories: vec![],
+            listed: vec![],
             ncci: vec![],
         };
         let (system, user) = render(&context);
@@ -117,6 +119,7 @@ mod tests {
             named: vec![],
             unknown: vec![],
             categories: vec![],
+            listed: vec![],
             ncci: vec![],
         };
         let (_, user) = render(&context);

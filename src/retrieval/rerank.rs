@@ -863,7 +863,8 @@ fn exam_findings(mut words: Vec<String>) -> Vec<String> {
 /// doesn't say if the pt is left or right handed", "doc didn't document which side") is not
 /// known: the clause goes, from the negation to its end, so that neither what it names nor its
 /// negation is asked, and the code falls to the guidelines' default. ("Type not documented"
-/// is [`unstated_at`]'s.)
+/// is [`unstated_at`]'s.) The question's reading keeps the clause apart ([`unsaid_apart`]).
+#[cfg(test)]
 fn without_unsaid(words: Vec<String>) -> Vec<String> {
     unsaid_apart(words).0
 }

@@ -676,6 +676,15 @@ impl Retriever {
         };
         let (about, named_hits): (Vec<_>, Vec<_>) = named_hits.into_iter().partition(|(_, h)| aside(h));
         let mut hits: Vec<SearchHit> = named_hits.into_iter().map(|(kind, h)| SearchHit::from_store(h, kind)).collect();
+        // A code the question names keeps its place when what it points to would crowd it out
+        // (99441's eight replacements first): the answer says what became of it. The first hit
+        // stays whatever it is.
+        while hits.len() > limit {
+            match hits[1..].iter().rposition(|h| h.match_kind == MatchKind::Linked) {
+                Some(last) => drop(hits.remove(last + 1)),
+                None => break,
+            }
+        }
         hits.truncate(limit);
         let mut found = found.map(|h| SearchHit::from_store(h, MatchKind::Search));
         hits.extend(found.next());

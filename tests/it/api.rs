@@ -100,6 +100,14 @@ async fn a_named_codes_links_come_right_after_it() {
     // A deleted code is not billed: "what do I use" asks for its replacement.
     let codes = app.search_codes("75946 deleted, what do i use").await;
     assert_eq!(codes[..2], ["37253", "75946"], "{codes:?}");
+    // Every code the question names keeps a place when what they point to fills the limit:
+    // the replacements asked for come first, then the named codes, the last replacement out.
+    let (_, body) = app.get("/api/search?q=75946+and+99201+are+deleted,+what+do+i+use&limit=3").await;
+    let codes: Vec<&str> = body["hits"].as_array().unwrap().iter().map(|h| h["code"].as_str().unwrap_or("-")).collect();
+    assert_eq!(codes, ["37253", "75946", "99201"], "{body}");
+    let (_, body) = app.get("/api/search?q=75946+and+99201+are+deleted,+what+do+i+use&limit=4").await;
+    let codes: Vec<&str> = body["hits"].as_array().unwrap().iter().map(|h| h["code"].as_str().unwrap_or("-")).collect();
+    assert_eq!(codes, ["37253", "99202", "75946", "99201"], "{body}");
     // An add-on's primary, asked for, comes first.
     let codes = app.search_codes("whats the primary code for 99292").await;
     assert_eq!(codes[..2], ["99291", "99292"], "{codes:?}");

@@ -265,6 +265,13 @@ async fn extractive_answers_for_the_main_question_kinds() {
     assert!(a.text().starts_with("The best match is **E11.9**"), "{}", a.text());
     assert_eq!(a.citation("E11.9")["source_n"], 1);
 
+    // A question about coding whose other words tell the record, not the code, is answered;
+    // the same one shared word in a question about something else is chance.
+    let a = ask_q(&app, "hypertension, doc didnt say anything else").await;
+    assert!(a.text().starts_with("The best match is **I10**"), "{}", a.text());
+    let a = ask_q(&app, "Tell me a joke about hypertension").await;
+    assert!(a.text().starts_with("I could not find anything"), "{}", a.text());
+
     // Add-on and primary.
     let a = ask_q(&app, "Is 37253 an add-on code?").await;
     assert!(a.text().contains("add-on code: report it only together with its primary code 37252"), "{}", a.text());
@@ -456,6 +463,30 @@ async fn real_code_numbers_without_a_summary_still_verify() {
     assert_eq!(a.citation("36556")["verified"], true);
     assert_eq!(a.citation("36556")["system"], "CPT");
     assert_eq!(a.citation("99999")["verified"], false);
+}
+
+#[tokio::test]
+async fn a_code_only_the_validity_table_lists_is_real_not_missing() {
+    let app = TestApp::spawn().await;
+    // A current CPT code with no summary of ours is a real code, not a typo.
+    let a = ask_q(&app, "what is 36556?").await;
+    assert!(a.text().contains("**36556** is a valid CPT code (the CMS code tables list it), but codecite holds no description of it"), "{}", a.text());
+    assert!(!a.text().contains("There is no code"), "{}", a.text());
+    assert_eq!(a.citation("36556")["verified"], true);
+    // A code deleted before our tables were written, with its validity in the year asked.
+    let a = ask_q(&app, "was G2012 ok in 2023? and in 2025?").await;
+    assert!(a.text().contains("**G2012** is a deleted HCPCS Level II code: the CMS code tables list it as valid through 2024-12-31"), "{}", a.text());
+    assert!(a.text().contains("For dates of service in 2023: yes, G2012 was valid then"), "{}", a.text());
+    assert!(a.text().contains("For dates of service in 2025: no. G2012 stopped being valid on 2024-12-31"), "{}", a.text());
+    assert_eq!(a.citation("G2012")["billable"], false);
+
+    // The LLM reads the same lookups as reference data.
+    let (app, llm) = with_llm(Script::text(&["It is a deleted code."]), |_| {}).await;
+    ask_q(&app, "G2012 or 99999?").await;
+    let user = llm.state.requests.lock().unwrap()[0]["messages"][1]["content"].as_str().unwrap().to_string();
+    assert!(user.contains("The codes the question names, as the code tables know them (reference data):"), "{user}");
+    assert!(user.contains("- There is no code 99999 in the codecite code tables."), "{user}");
+    assert!(user.contains("- **G2012** is a deleted HCPCS Level II code"), "{user}");
 }
 
 #[tokio::test]
