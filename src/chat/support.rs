@@ -8,7 +8,7 @@ const STOP: &[&str] = &[
     "it", "its", "me", "my", "need", "needed", "no", "not", "of", "on", "or", "our", "patient", "please", "report",
     "reported", "should", "so", "tell", "that", "the", "their", "them", "then", "there", "these", "they", "this", "to",
     "use", "used", "using", "was", "we", "what", "when", "where", "which", "who", "why", "will", "with", "would", "you",
-    "your", "together", "same", "day", "any", "all", "one", "two", "correct", "right", "proper", "appropriate",
+    "your", "together", "same", "day", "any", "all", "one", "two", "correct", "proper", "appropriate",
     // Words every part of the corpus uses, which match anything.
     "other", "unspecified", "services", "service",
 ];
@@ -18,10 +18,16 @@ fn key(word: &str) -> String {
     word.chars().take(5).collect()
 }
 
+/// "Right" that means correct ("the right code", "right modifier"), not the side.
+fn correct_right(word: &str, next: Option<&String>) -> bool {
+    word == "right" && next.is_some_and(|n| matches!(n.as_str(), "code" | "codes" | "modifier" | "dx" | "one" | "way" | "answer"))
+}
+
 pub fn content_words(text: &str) -> Vec<String> {
     let mut out: Vec<String> = vec![];
-    for w in text.split(|c: char| !c.is_alphanumeric()).map(str::to_lowercase) {
-        if w.len() < 3 || STOP.contains(&w.as_str()) || w.chars().all(|c| c.is_ascii_digit()) {
+    let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    for (i, w) in words.iter().enumerate() {
+        if w.len() < 3 || STOP.contains(&w.as_str()) || w.chars().all(|c| c.is_ascii_digit()) || correct_right(w, words.get(i + 1)) {
             continue;
         }
         let k = key(&w);
@@ -83,6 +89,7 @@ mod tests {
     fn support_counts_shared_content_words() {
         let words = content_words("Which code for a broken hip fracture?");
         assert_eq!(words, ["broke", "hip", "fract"]);
+        assert_eq!(content_words("the right code for the right eye?"), ["right", "eye"], "the side, not the correct code");
         assert!(support(&words, "Fracture of neck of femur, hip") > 0.6);
         assert_eq!(support(&words, "Ketorolac tromethamine injection"), 0.0);
         assert_eq!(support(&content_words("what is the weather in paris"), "Weather"), 1.0 / 2.0);
