@@ -84,9 +84,13 @@ impl GenerationContext {
             ));
         }
         let years = extractive::years_asked(&self.question);
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
         for (code, v) in &self.listed {
             let system = v.system.label();
             let mut text = match &v.last_valid {
+                Some(last) if *last >= today => format!(
+                    "**{code}** is a valid {system} code until {last} (the CMS code tables list its last day), but codecite holds no description of it."
+                ),
                 Some(last) => format!(
                     "**{code}** is a deleted {system} code: the CMS code tables list it as valid through {last}, so it cannot be reported for later dates of service. codecite holds no description of it."
                 ),
@@ -201,4 +205,36 @@ pub trait Generator: Send + Sync {
     /// Starts an answer. Errors before the first piece come back here (after any retries);
     /// later ones arrive in the stream.
     async fn generate(&self, context: &GenerationContext) -> Result<PieceStream, GenError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codes::CodeSystem;
+
+    #[test]
+    fn lookups_tell_a_listed_code_as_current_ending_or_deleted() {
+        let listed = |last: Option<&str>| Validity {
+            system: CodeSystem::Cpt,
+            valid_from: "2019-07-01".into(),
+            last_valid: last.map(Into::into),
+            addon_type: None,
+        };
+        let context = GenerationContext {
+            question: "were 36556, 99000 and 99441 ok in 2024?".into(),
+            history: vec![],
+            sources: vec![],
+            named: vec![],
+            unknown: vec!["99999".into()],
+            categories: vec![],
+            listed: vec![("36556".into(), listed(None)), ("99000".into(), listed(Some("2999-12-31"))), ("99441".into(), listed(Some("2024-12-31")))],
+            ncci: vec![],
+        };
+        let lines = context.lookups();
+        assert!(lines[0].starts_with("There is no code 99999"), "{lines:?}");
+        assert!(lines[1].starts_with("**36556** is a valid CPT code (the CMS code tables list it)"), "{lines:?}");
+        assert!(lines[2].starts_with("**99000** is a valid CPT code until 2999-12-31"), "{lines:?}");
+        assert!(lines[3].starts_with("**99441** is a deleted CPT code: the CMS code tables list it as valid through 2024-12-31"), "{lines:?}");
+        assert!(lines[3].contains("For dates of service in 2024: yes"), "{lines:?}");
+    }
 }
