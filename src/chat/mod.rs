@@ -558,15 +558,13 @@ impl ChatService {
             Some((code, _)) => self.codes.validity(code).await.ok().flatten(),
             None => self.codes.validity(&mention.code).await.ok().flatten(),
         };
-        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
-        let in_force = |v: &crate::codes::Validity| v.last_valid.as_deref().is_none_or(|last| *last >= *today);
         let mut billable_codes = vec![];
         let (code, system, verified, billable) = match (stored, validity) {
             // Rows of the code tables are billable codes; a CPT or HCPCS one may have been
             // deleted since.
-            (Some((code, system)), v) => (code, system, true, v.as_ref().is_none_or(in_force)),
+            (Some((code, system)), v) => (code, system, true, v.as_ref().is_none_or(crate::codes::Validity::in_force_today)),
             // A real CPT or HCPCS code number that codecite has no summary of.
-            (None, Some(v)) => (mention.code.clone(), v.system, true, in_force(&v)),
+            (None, Some(v)) => (mention.code.clone(), v.system, true, v.in_force_today()),
             (None, None) => {
                 // ICD-10-CM categories are real codes, just not billable rows of their own.
                 let category = shape == CodeSystem::Icd10Cm

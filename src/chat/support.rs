@@ -23,9 +23,14 @@ fn correct_right(word: &str, next: Option<&String>) -> bool {
     word == "right" && next.is_some_and(|n| matches!(n.as_str(), "code" | "codes" | "modifier" | "dx" | "one" | "way" | "answer"))
 }
 
+/// The lower-cased words of `text`.
+fn lower_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+}
+
 pub fn content_words(text: &str) -> Vec<String> {
     let mut out: Vec<String> = vec![];
-    let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let words = lower_words(text);
     for (i, w) in words.iter().enumerate() {
         if w.len() < 3 || STOP.contains(&w.as_str()) || w.chars().all(|c| c.is_ascii_digit()) || correct_right(w, words.get(i + 1)) {
             continue;
@@ -43,8 +48,7 @@ pub const COVERS: f32 = 0.5;
 
 /// How many of `words` appear in `text`.
 pub fn matched(words: &[String], text: &str) -> usize {
-    let have: std::collections::HashSet<String> =
-        text.split(|c: char| !c.is_alphanumeric()).map(|w| key(&w.to_lowercase())).collect();
+    let have: std::collections::HashSet<String> = lower_words(text).iter().map(|w| key(w)).collect();
     words.iter().filter(|w| have.contains(*w)).count()
 }
 
@@ -66,7 +70,7 @@ const CODING: &[&str] = &[
 /// The question asks about coding, in words no other question uses ([`CODING`]), or uses
 /// "code" as a verb ("can I code the pneumonia", "how do we code it"; not "Python code").
 pub fn about_coding(text: &str) -> bool {
-    let words: Vec<String> = text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect();
+    let words = lower_words(text);
     let verb = |i: usize| i > 0 && matches!(words[i - 1].as_str(), "i" | "we" | "to" | "you" | "do" | "should" | "can" | "would");
     (0..words.len()).any(|i| CODING.contains(&words[i].as_str()) || (words[i] == "code" && verb(i)))
 }

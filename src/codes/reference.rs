@@ -23,6 +23,14 @@ pub struct Validity {
     pub addon_type: Option<i64>,
 }
 
+impl Validity {
+    /// Whether the code may still be reported today: no last valid day, or one not yet past.
+    pub fn in_force_today(&self) -> bool {
+        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
+        self.last_valid.as_deref().is_none_or(|last| *last >= *today)
+    }
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct NcciEdit {
     pub column1: String,

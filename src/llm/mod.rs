@@ -84,11 +84,10 @@ impl GenerationContext {
             ));
         }
         let years = extractive::years_asked(&self.question);
-        let today = chrono::Utc::now().format("%Y-%m-%d").to_string();
         for (code, v) in &self.listed {
             let system = v.system.label();
             let mut text = match &v.last_valid {
-                Some(last) if *last >= today => format!(
+                Some(last) if v.in_force_today() => format!(
                     "**{code}** is a valid {system} code until {last} (the CMS code tables list its last day), but codecite holds no description of it."
                 ),
                 Some(last) => format!(
