@@ -31,7 +31,14 @@ pub struct Lexicon {
     /// Terms of two words or more by their words' stems → expansions: a phrase matches in any
     /// inflection ("radiologist only read the film" is "radiologist only reads films").
     by_stems: HashMap<String, Vec<String>>,
+    /// Expansions of the file of modifier situations ([`MODIFIER_FILE`]): the wording of a
+    /// modifier's title ("bilateral procedure", "professional component").
+    modifier_wording: HashSet<String>,
 }
+
+/// The lexicon file whose expansions are modifiers' titles: the situations a modifier is for,
+/// told without naming it ("only reading the film", "both knees same session").
+pub const MODIFIER_FILE: &str = "lay-modifiers.tsv";
 
 /// The vocabulary file in the lexicon's folder.
 pub const VOCABULARY_FILE: &str = "vocabulary.txt";
@@ -85,6 +92,9 @@ impl Lexicon {
             let key = words(term).join(" ");
             if key.is_empty() || expansion.trim().is_empty() {
                 return Err(err("both the term and its expansion must be non-empty"));
+            }
+            if file.file_name().is_some_and(|n| n == MODIFIER_FILE) {
+                self.modifier_wording.insert(expansion.trim().to_string());
             }
             self.longest = self.longest.max(key.split(' ').count());
             self.term_words.extend(key.split(' ').map(str::to_string));
@@ -151,6 +161,12 @@ impl Lexicon {
             out.push_str(&title[copied..]);
             out
         })
+    }
+
+    /// The expansions among `terms`' that word a modifier's title: the question tells the
+    /// situation a modifier is for.
+    pub fn modifier_wording(&self, terms: &[Term]) -> Vec<String> {
+        expansions_of(terms).into_iter().filter(|e| self.modifier_wording.contains(e)).collect()
     }
 
     /// Expansions of every term in `query`, longest match first at each position
@@ -334,6 +350,14 @@ aids	HIV disease
         assert!(l.terms("went in to the office").is_empty(), "a word no record uses is not joined");
         assert!(l.terms("wheelchair").is_empty());
         assert!(!l.terms("visit s/p knee").iter().any(|t| t.expansions.contains(&"visits".to_string())), "a lone letter is no half of a word");
+    }
+
+    #[test]
+    fn the_modifier_file_s_expansions_word_modifiers() {
+        let mut l = lexicon();
+        l.add_text(Path::new("corpus/lexicon/lay-modifiers.tsv"), "both knees same session\tbilateral procedure\n").unwrap();
+        assert_eq!(l.modifier_wording(&l.terms("did both knees same session, HTN")), vec!["bilateral procedure"]);
+        assert!(l.modifier_wording(&l.terms("pt with HTN")).is_empty(), "another file's expansion words no modifier");
     }
 
     #[test]

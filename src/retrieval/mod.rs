@@ -9,5 +9,5 @@ mod sequence;
 pub mod spelling;
 
 pub use analyze::{analyze, code_candidates, Analysis};
-pub use lexicon::{Lexicon, LexiconError, Term, VOCABULARY_FILE};
+pub use lexicon::{Lexicon, LexiconError, Term, MODIFIER_FILE, VOCABULARY_FILE};
 pub use search::{MatchKind, RetrievalError, Retriever, SearchHit, SearchMode, SearchRequest};

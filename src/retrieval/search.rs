@@ -282,6 +282,8 @@ const SEQUENCE_WINDOW: usize = 10;
 pub const RERANK_DEPTH: usize = 50;
 /// The HCPCS Level II codes a question that names Medicare adds to the candidates.
 const MEDICARE_DEPTH: usize = 20;
+/// The modifiers a question that tells a modifier's situation adds to the candidates.
+const MODIFIER_DEPTH: usize = 3;
 
 fn snippet(text: &str) -> String {
     let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -517,14 +519,30 @@ impl Retriever {
                 false => Ok(vec![]),
             }
         };
+        // A question that tells the situation a modifier is for, without asking for a code system
+        // ("did both knees same session, injection"), may be asking for that modifier, whose short
+        // title loses its place in the fused pool to the procedures and diagnoses the question
+        // also names: the modifiers that wording finds are candidates too, which the rank-1
+        // stage weighs against the rest.
+        let wording = self.lexicon.modifier_wording(&analysis.terms);
+        let modifiers = async {
+            match rerank_on && !wording.is_empty() && query.systems.is_empty() {
+                true => {
+                    let sparse = Some(self.bm25.query(&wording.join(" ")));
+                    self.store.search(&VectorQuery { dense: None, sparse, systems: vec![CodeSystem::Modifier], limit: MODIFIER_DEPTH, ..query.clone() }).await
+                }
+                false => Ok(vec![]),
+            }
+        };
         // The linked codes and a follow-up's subjects are looked up while the hybrid search runs.
         let mut family: Vec<String> = subjects.iter().cloned().chain(subjects.iter().flat_map(|c| neighbours(c))).collect();
-        let (found, linked, family_hits, add_ons, medicare) = tokio::join!(
+        let (found, linked, family_hits, add_ons, medicare, modifiers) = tokio::join!(
             self.store.search(&query),
             self.lookup(&pointed, request.system),
             self.lookup(&family, request.system),
             add_ons,
-            medicare
+            medicare,
+            modifiers
         );
         let (mut found, mut linked) = (found?, linked?);
         linked.extend(add_ons_of(add_ons?, &pinned, request.system));
@@ -560,9 +578,10 @@ impl Retriever {
         let named = exact.len() + linked.len();
         found.retain(|h| !exact.iter().chain(&linked).any(|x| x.payload.key == h.payload.key));
         found.truncate(RERANK_DEPTH.max(limit));
-        // Each keeps its rank among HCPCS Level II codes, which the fused rank's prior reads.
+        // Each keeps its rank in its own search (HCPCS Level II codes, modifiers), which the fused
+        // rank's prior reads.
         let mut ranks: Vec<usize> = (0..found.len()).collect();
-        for (at, h) in medicare?.into_iter().enumerate() {
+        for (at, h) in medicare?.into_iter().enumerate().chain(modifiers?.into_iter().enumerate()) {
             if !found.iter().chain(&exact).chain(&linked).any(|x| x.payload.key == h.payload.key) {
                 found.push(h);
                 ranks.push(at);

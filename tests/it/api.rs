@@ -225,6 +225,19 @@ async fn lexicon_expands_abbreviations_and_lay_words() {
 }
 
 #[tokio::test]
+async fn a_modifier_s_situation_told_in_words_finds_the_modifier() {
+    let question = "knee injection done at the hospital, which bills just the equipment part";
+    let bare = TestApp::spawn().await;
+    let without = bare.search_codes(question).await;
+    let app = TestApp::unprepared().await;
+    std::fs::write(app.corpus().join("lexicon").join(codecite::retrieval::MODIFIER_FILE), "equipment part\ttechnical component\n").unwrap();
+    let app = app.restart().await;
+    let with = app.search_codes(question).await;
+    assert_eq!(with.first().map(String::as_str), Some("TC"), "{with:?}");
+    assert_ne!(without.first().map(String::as_str), Some("TC"), "the modifier file made no difference: {without:?}");
+}
+
+#[tokio::test]
 async fn rankings_are_stable_across_calls() {
     let app = TestApp::spawn().await;
     for q in ["diabetes", "office visit", "injection", "fracture of femur"] {
