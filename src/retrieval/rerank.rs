@@ -2028,7 +2028,8 @@ fn only_absent(stem: &str, title: &[Tok]) -> bool {
 /// How much `title` (1) or else one of `others` ([`OTHER_NAME`]) holds the question's `stem`:
 /// the same word, or a number in a range the title names. What the question says is
 /// `unknown` is held only where a name leaves it unspecified; what another name says is absent
-/// ("alcohol use, not stated as abuse or dependence") holds only what the question `negated`.
+/// ("alcohol use, not stated as abuse or dependence") holds only what the question `negated`,
+/// and what the question negated only that ("no swab done" is not held by "rapid flu swab").
 fn holds(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
     held_by(stem, unknown, negated, title, others, abbreviated).0
 }
@@ -2041,7 +2042,7 @@ fn held_by(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc
     let in_range = stem.parse::<f32>().ok().and_then(|n| title.iter().filter_map(|t| t.fit_of(n)).reduce(f32::max));
     if let Some(fit) = in_range {
         (fit, None)
-    } else if let Some(at) = others.iter().position(|n| n.iter().any(|t| same(stem, t, false) && (t.vague || !unknown) && (negated || !t.scope.absent()))) {
+    } else if let Some(at) = others.iter().position(|n| n.iter().any(|t| same(stem, t, false) && (t.vague || !unknown) && negated == t.scope.absent())) {
         (OTHER_NAME, Some(at))
     } else {
         (0.0, None)
@@ -3374,6 +3375,22 @@ mod tests {
         let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(first("kid has asthma, not having an attack today"), "J45.909");
         assert_eq!(first("kid has asthma, having an attack today"), "J45.901");
+    }
+
+    #[test]
+    fn what_the_question_negates_is_not_held_by_a_name_that_has_it() {
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "flu\tinfluenza\n").unwrap();
+        let swab = ["rapid flu swab read by eye".to_string()];
+        let nos = ["Influenza NOS".to_string()];
+        let codes = [
+            (Cpt, "87804", "Rapid flu test", &swab[..]),
+            (Icd10Cm, "J11.1", "Influenza due to unidentified influenza virus with other respiratory manifestations", &nos[..]),
+        ];
+        let cands = named_candidates(&codes);
+        let first = |query: &str| codes[rerank(&Question::new(query, &l.terms(query)), &cands)[0].0].1;
+        assert_eq!(first("the flu, no swab done"), "J11.1", "the test's name says swab; the question says none was done");
+        assert_eq!(first("the flu, swab done"), "87804");
     }
 
     #[test]
