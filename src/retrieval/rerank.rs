@@ -1910,6 +1910,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
     let guideline = c.system == CodeSystem::Guideline;
+    let modifier = c.system == CodeSystem::Modifier;
     // The title (with the other names for what it lacks), or one other name alone when it
     // answers better: "flu" is J11.1's "Influenza NOS" more than its long title.
     // "Osteoporosis NOS" among the names, and the question names osteoporosis and nothing the
@@ -1924,7 +1925,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     let extra = if c.system == CodeSystem::Cpt { SUMMARY_EXTRA } else { 1.0 };
     // An add-on asked for: the count it adds is what was asked.
     let asked_add_on = q.add_on && c.add_on;
-    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on);
+    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on, modifier);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     // An HCPCS description is its short descriptor spelled out ("Whfo w/o joints pre ots":
@@ -1933,14 +1934,14 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
-        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field, extra, asked_add_on));
+        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field, extra, asked_add_on, modifier));
     }
     if let Some(t) = &essential_title {
-        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on));
+        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on, modifier));
     }
     // "AK destruction" is "actinic keratosis destruction" to a question in full words.
     if let Some(spelled) = &c.spelled {
-        r = r.max(fit(q, &cached_tokens(spelled, true), &others, abbreviated, default_for_question, field, extra, asked_add_on));
+        r = r.max(fit(q, &cached_tokens(spelled, true), &others, abbreviated, default_for_question, field, extra, asked_add_on, modifier));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -2054,9 +2055,12 @@ fn held_by(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked); `extra`: what each of them costs,
 /// as a share of [`EXTRA`]; `add_on`: the title is an add-on's that the question asks for, whose
-/// count ("2nd–14th lesion, each") was asked.
+/// count ("2nd–14th lesion, each") was asked; `modifier`: the title is a modifier's, whose
+/// "not" says the case it is for ("CT scanner not meeting the NEMA XR-29 standard"), a
+/// qualifier like any other, where a code's "not" says a default ("not elsewhere classified")
+/// or a service not done.
 #[allow(clippy::too_many_arguments)]
-fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field, extra: f32, add_on: bool) -> f32 {
+fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field, extra: f32, add_on: bool, modifier: bool) -> f32 {
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;
@@ -2178,7 +2182,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, 
                 || (names_side_asked && field.vague.contains(&t.stem))
                 || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
-                || (t.scope == Scope::Not && !abbreviated && (q.not_done || !NOT_DONE_STEMS.contains(&t.stem)))
+                || (t.scope == Scope::Not && !abbreviated && !modifier && (q.not_done || !NOT_DONE_STEMS.contains(&t.stem)))
                 || (!q.specific && is_default(&t.stem))
                 || EVERYDAY_STEMS.contains(&t.stem)
                 || SALT_STEMS.contains(&t.stem)
@@ -3375,6 +3379,15 @@ mod tests {
         let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(first("kid has asthma, not having an attack today"), "J45.909");
         assert_eq!(first("kid has asthma, having an attack today"), "J45.901");
+    }
+
+    #[test]
+    fn a_modifier_s_not_is_a_qualifier_of_its_own() {
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "radiologist reads\tprofessional component\nct\tcomputed tomography\n").unwrap();
+        let titles = [(Modifier, "CT", "CT scanner not meeting the NEMA XR-29 standard"), (Modifier, "26", "Professional component")];
+        assert_eq!(order_with(&l, "radiologist reads CT done on hospital-owned scanner, what mod", &titles)[0], "26");
+        assert_eq!(order_with(&l, "modifier for a CT scanner not meeting the NEMA standard", &titles)[0], "CT");
     }
 
     #[test]
