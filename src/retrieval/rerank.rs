@@ -1399,7 +1399,7 @@ impl Question {
             }
             i += n;
         }
-        q.numbers = q.sequence.iter().filter_map(|s| s.parse::<f32>().ok()).collect();
+        q.numbers = q.sequence.iter().filter_map(|s| amount(s)).collect();
         q.counts = words
             .windows(2)
             .filter_map(|w| {
@@ -2026,6 +2026,13 @@ fn only_absent(stem: &str, title: &[Tok]) -> bool {
     scopes.peek().is_some() && scopes.all(Scope::absent)
 }
 
+/// The amount a question's word says, when it is a number: five digits are a CPT code's
+/// ("99217 replacement"), not an amount a title's range ("over 30 min") holds.
+fn amount(word: &str) -> Option<f32> {
+    let code_shaped = word.len() == 5 && word.bytes().all(|b| b.is_ascii_digit());
+    (!code_shaped).then(|| word.parse::<f32>().ok()).flatten()
+}
+
 /// How much `title` (1) or else one of `others` ([`OTHER_NAME`]) holds the question's `stem`:
 /// the same word, or a number in a range the title names. What the question says is
 /// `unknown` is held only where a name leaves it unspecified; what another name says is absent
@@ -2040,7 +2047,7 @@ fn held_by(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc
     if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) {
         return (1.0, None);
     }
-    let in_range = stem.parse::<f32>().ok().and_then(|n| title.iter().filter_map(|t| t.fit_of(n)).reduce(f32::max));
+    let in_range = amount(stem).and_then(|n| title.iter().filter_map(|t| t.fit_of(n)).reduce(f32::max));
     if let Some(fit) = in_range {
         (fit, None)
     } else if let Some(at) = others.iter().position(|n| n.iter().any(|t| same(stem, t, false) && (t.vague || !unknown) && negated == t.scope.absent())) {
@@ -3379,6 +3386,13 @@ mod tests {
         let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
         assert_eq!(first("kid has asthma, not having an attack today"), "J45.909");
         assert_eq!(first("kid has asthma, having an attack today"), "J45.901");
+    }
+
+    #[test]
+    fn a_code_the_question_names_is_no_amount() {
+        let titles = [(Cpt, "99238", "Hospital discharge day, 30 min or less"), (Cpt, "99239", "Hospital discharge day, over 30 min")];
+        assert_eq!(order("99217 replacement", &titles)[0], "99238", "99217 is no number of minutes");
+        assert_eq!(order("discharge day, 45 min", &titles)[0], "99239");
     }
 
     #[test]

@@ -128,8 +128,8 @@ fn links_of<'h>(hits: impl IntoIterator<Item = &'h StoreHit>, known: &[String], 
         let own = hit.payload.code.as_deref();
         let mut links: Vec<&String> = hit.payload.codes.iter().filter(|c| Some(c.as_str()) != own && !known.contains(c)).collect();
         links.sort_by_key(|c| hit.payload.text.find(c.as_str()).unwrap_or(usize::MAX));
-        // Every replacement of a deleted code the question describes: they are few, and its
-        // words choose among them (99441's eight phone visits by patient and level).
+        // Every replacement of a deleted code the question describes or asks to replace: they are
+        // few, and its words choose among them (99441's eight phone visits by patient and level).
         let take = if every(hit) { links.len() } else { LINKS_PER_CODE };
         for code in links.into_iter().take(take) {
             if !pointed.contains(code) {
@@ -166,7 +166,7 @@ fn is_deleted(payload: &ChunkPayload) -> bool {
 fn asked_links(query: &str, searched: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
     let lower = query.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let replacement = words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use"));
+    let replacement = asks_replacement(&words);
     let primary = words.iter().any(|w| matches!(*w, "primary" | "primaries"));
     let mut answers: Vec<String> = vec![];
     for h in exact {
@@ -210,12 +210,26 @@ fn describes_deleted(query: &str, searched: &str, h: &StoreHit) -> bool {
         lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3 && !w.chars().any(|c| c.is_ascii_digit()) && *w != "deleted").map(stem).collect()
     };
     let lower = query.to_lowercase();
-    let status = lower.split(|c: char| !c.is_alphanumeric()).any(|w| matches!(w, "still" | "happened" | "when" | "year"));
-    if status {
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).collect();
+    if asks_status(&words) {
         return false;
     }
     let asked = content(searched);
     content(&h.payload.title).iter().any(|w| asked.contains(w))
+}
+
+/// The question asks what to bill in place of a code ("what replaced", "instead of", "what
+/// now", "what do I use"), or says the code is gone ("it's deleted", "no longer works", "got
+/// dropped") without asking what became of it ("when was 99441 deleted", "is it still valid").
+fn asks_replacement(words: &[&str]) -> bool {
+    let gone = words.iter().any(|w| matches!(*w, "deleted" | "longer" | "anymore" | "retired" | "dropped" | "removed" | "gone" | "discontinued"));
+    words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use")) || (gone && !asks_status(words))
+}
+
+/// The question asks what became of a code ("still valid?", "what happened to", "when was it
+/// deleted"), not what to bill instead.
+fn asks_status(words: &[&str]) -> bool {
+    words.iter().any(|w| matches!(*w, "still" | "happened" | "when" | "year"))
 }
 
 /// The question asks for more than one code: "codes", or "code" twice ("the underdosing code
@@ -478,7 +492,11 @@ impl Retriever {
         });
         // The codes the named codes point to (an add-on's primaries, a deleted code's
         // replacements) come right after them: "what replaced 75946" asks for 37253.
-        let described = |h: &StoreHit| describes_deleted(&request.query, &analysis.expanded, h);
+        // A deleted code whose replacement is asked for, or whose service the question describes:
+        // all its replacements are candidates, in the order the question's words put them.
+        let lower = request.query.to_lowercase();
+        let replacement = asks_replacement(&lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>());
+        let described = |h: &StoreHit| (replacement && is_deleted(&h.payload)) || describes_deleted(&request.query, &analysis.expanded, h);
         let pointed = links_of(&exact, &analysis.codes, described);
         // A named code the question sets aside ("Medicare's prolonged code, not 99417") is
         // not what it asks about, nor are the codes only it points to (99417's primaries).

@@ -100,6 +100,11 @@ async fn a_named_codes_links_come_right_after_it() {
     // A deleted code is not billed: "what do I use" asks for its replacement.
     let codes = app.search_codes("75946 deleted, what do i use").await;
     assert_eq!(codes[..2], ["37253", "75946"], "{codes:?}");
+    // So is a code said to be gone in other words, unless the question asks what became of it.
+    let codes = app.search_codes("75946 no longer works for us").await;
+    assert_eq!(codes[..2], ["37253", "75946"], "{codes:?}");
+    let codes = app.search_codes("is 75946 still gone").await;
+    assert_eq!(codes[..2], ["75946", "37253"], "{codes:?}");
     // Every code the question names keeps a place when what they point to fills the limit:
     // the replacements asked for come first, then the named codes, the last replacement out.
     let (_, body) = app.get("/api/search?q=75946+and+99201+are+deleted,+what+do+i+use&limit=3").await;
