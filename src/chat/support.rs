@@ -65,6 +65,8 @@ pub fn support(words: &[String], text: &str) -> f32 {
 const CODING: &[&str] = &[
     "dx", "diagnosis", "diagnoses", "icd", "icd10", "cpt", "hcpcs", "modifier", "modifiers", "mod", "append",
     "bill", "billed", "billing", "doc", "documented", "documentation", "chart", "charted", "pt", "pts", "patient",
+    // What the record says or leaves out ("no severity listed", "type not specified").
+    "listed", "specified", "stated",
 ];
 
 /// The question asks about coding, in words no other question uses ([`CODING`]), or uses
@@ -110,6 +112,7 @@ mod tests {
         assert!(about_coding("headache dx code, no other details"));
         assert!(about_coding("it was the right eye, what do i append"));
         assert!(about_coding("can I code the pneumonia?"));
+        assert!(about_coding("kid has asthma, no severity listed"));
         assert!(!about_coding("Fix my Python code that reads a CSV"));
         assert!(!about_coding("What is the zip code for Paris?"));
         assert!(!about_coding("Tell me a joke about cats"));
