@@ -163,7 +163,7 @@ impl Lexicon {
         })
     }
 
-    /// The expansions among `terms`' that word a modifier's title: the question tells the
+    /// The expansions of `terms` that word a modifier's title: the question tells the
     /// situation a modifier is for.
     pub fn modifier_wording(&self, terms: &[Term]) -> Vec<String> {
         expansions_of(terms).into_iter().filter(|e| self.modifier_wording.contains(e)).collect()

@@ -166,7 +166,7 @@ fn is_deleted(payload: &ChunkPayload) -> bool {
 fn asked_links(query: &str, searched: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
     let lower = query.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let replacement = asks_replacement(&words);
+    let replacement = asks_replacement(query);
     let primary = words.iter().any(|w| matches!(*w, "primary" | "primaries"));
     let mut answers: Vec<String> = vec![];
     for h in exact {
@@ -221,9 +221,11 @@ fn describes_deleted(query: &str, searched: &str, h: &StoreHit) -> bool {
 /// The question asks what to bill in place of a code ("what replaced", "instead of", "what
 /// now", "what do I use"), or says the code is gone ("it's deleted", "no longer works", "got
 /// dropped") without asking what became of it ("when was 99441 deleted", "is it still valid").
-fn asks_replacement(words: &[&str]) -> bool {
+fn asks_replacement(query: &str) -> bool {
+    let lower = query.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let gone = words.iter().any(|w| matches!(*w, "deleted" | "longer" | "anymore" | "retired" | "dropped" | "removed" | "gone" | "discontinued"));
-    words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use")) || (gone && !asks_status(words))
+    words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use")) || (gone && !asks_status(&words))
 }
 
 /// The question asks what became of a code ("still valid?", "what happened to", "when was it
@@ -494,8 +496,7 @@ impl Retriever {
         // replacements) come right after them: "what replaced 75946" asks for 37253.
         // A deleted code whose replacement is asked for, or whose service the question describes:
         // all its replacements are candidates, in the order the question's words put them.
-        let lower = request.query.to_lowercase();
-        let replacement = asks_replacement(&lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>());
+        let replacement = asks_replacement(&request.query);
         let described = |h: &StoreHit| (replacement && is_deleted(&h.payload)) || describes_deleted(&request.query, &analysis.expanded, h);
         let pointed = links_of(&exact, &analysis.codes, described);
         // A named code the question sets aside ("Medicare's prolonged code, not 99417") is
