@@ -35,7 +35,7 @@ pub fn content_words(text: &str) -> Vec<String> {
         if w.len() < 3 || STOP.contains(&w.as_str()) || w.chars().all(|c| c.is_ascii_digit()) || correct_right(w, words.get(i + 1)) {
             continue;
         }
-        let k = key(&w);
+        let k = key(w);
         if !out.contains(&k) {
             out.push(k);
         }

@@ -1910,7 +1910,6 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = c.system == CodeSystem::Hcpcs;
     let guideline = c.system == CodeSystem::Guideline;
-    let modifier = c.system == CodeSystem::Modifier;
     // The title (with the other names for what it lacks), or one other name alone when it
     // answers better: "flu" is J11.1's "Influenza NOS" more than its long title.
     // "Osteoporosis NOS" among the names, and the question names osteoporosis and nothing the
@@ -1920,12 +1919,9 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     let default_for_question = others.iter().chain(&essential_names).any(|name| {
         name.len() > 1 && says_nos(name) && name.iter().filter(|t| t.stem != "nos").all(|t| q.asked.contains(&t.stem))
     });
-    // Our CPT titles are plain-language summaries, wordier than the official titles of the
-    // other systems: each of their extra words says less.
-    let extra = if c.system == CodeSystem::Cpt { SUMMARY_EXTRA } else { 1.0 };
     // An add-on asked for: the count it adds is what was asked.
     let asked_add_on = q.add_on && c.add_on;
-    let mut r = fit(q, title, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on, modifier);
+    let mut r = fit(q, title, &others, c.system, guideline || default_for_question, field, asked_add_on);
     // Only a name no longer than the title can fit the question more tightly (inclusion terms,
     // "Influenza NOS"); a description is a sentence.
     // An HCPCS description is its short descriptor spelled out ("Whfo w/o joints pre ots":
@@ -1934,14 +1930,14 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
-        r = r.max(weight * fit(q, name, &[], abbreviated, guideline, field, extra, asked_add_on, modifier));
+        r = r.max(weight * fit(q, name, &[], c.system, guideline, field, asked_add_on));
     }
     if let Some(t) = &essential_title {
-        r = r.max(fit(q, t, &others, abbreviated, guideline || default_for_question, field, extra, asked_add_on, modifier));
+        r = r.max(fit(q, t, &others, c.system, guideline || default_for_question, field, asked_add_on));
     }
     // "AK destruction" is "actinic keratosis destruction" to a question in full words.
     if let Some(spelled) = &c.spelled {
-        r = r.max(fit(q, &cached_tokens(spelled, true), &others, abbreviated, default_for_question, field, extra, asked_add_on, modifier));
+        r = r.max(fit(q, &cached_tokens(spelled, true), &others, c.system, default_for_question, field, asked_add_on));
     }
     if let Some(system) = q.system {
         if c.system != system && !guideline {
@@ -2057,17 +2053,21 @@ fn held_by(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc
     }
 }
 
-/// How well one name (`title`, helped by `others` for the concepts it lacks) answers `q`:
-/// coverage and phrase order, less extra qualifiers and contradictions.
+/// How well one name (`title`, helped by `others` for the concepts it lacks) of a code of
+/// `system` answers `q`: coverage and phrase order, less extra qualifiers and contradictions.
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
-/// passage, a code that is the default for what is asked); `extra`: what each of them costs,
-/// as a share of [`EXTRA`]; `add_on`: the title is an add-on's that the question asks for, whose
-/// count ("2nd–14th lesion, each") was asked; `modifier`: the title is a modifier's, whose
-/// "not" says the case it is for ("CT scanner not meeting the NEMA XR-29 standard"), a
-/// qualifier like any other, where a code's "not" says a default ("not elsewhere classified")
-/// or a service not done.
-#[allow(clippy::too_many_arguments)]
-fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool, no_extras: bool, field: &Field, extra: f32, add_on: bool, modifier: bool) -> f32 {
+/// passage, a code that is the default for what is asked); `add_on`: the title is an add-on's
+/// that the question asks for, whose count ("2nd–14th lesion, each") was asked.
+fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem, no_extras: bool, field: &Field, add_on: bool) -> f32 {
+    // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
+    let abbreviated = system == CodeSystem::Hcpcs;
+    // Our CPT titles are plain-language summaries, wordier than the official titles of the
+    // other systems: each of their extra words says less (a share of [`EXTRA`]).
+    let extra = if system == CodeSystem::Cpt { SUMMARY_EXTRA } else { 1.0 };
+    // A modifier title's "not" says the case it is for ("CT scanner not meeting the NEMA XR-29
+    // standard"), a qualifier like any other, where a code's "not" says a default ("not
+    // elsewhere classified") or a service not done.
+    let modifier = system == CodeSystem::Modifier;
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;

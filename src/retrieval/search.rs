@@ -159,19 +159,18 @@ fn is_deleted(payload: &ChunkPayload) -> bool {
 }
 
 /// The codes a question asks for when it asks what its named codes (`exact`) point to rather
-/// than about them: a deleted code's replacements ("what replaced", "instead of", "what now",
-/// "what do I use": a deleted code is not billed),
-/// an add-on's primaries, or the add-ons of a named code, named or `linked` ("what add-on goes
-/// with 99291"; not "is 99292 an add-on").
-fn asked_links(query: &str, searched: &str, exact: &[StoreHit], linked: &[StoreHit]) -> Vec<String> {
+/// than about them: the replacements of a deleted code it asks to replace or whose service it
+/// describes (`replaced`: a deleted code is not billed), an add-on's primaries, or the add-ons
+/// of a named code, named or `linked` ("what add-on goes with 99291"; not "is 99292 an
+/// add-on").
+fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit], replaced: impl Fn(&StoreHit) -> bool) -> Vec<String> {
     let lower = query.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let replacement = asks_replacement(query);
     let primary = words.iter().any(|w| matches!(*w, "primary" | "primaries"));
     let mut answers: Vec<String> = vec![];
     for h in exact {
         let own = h.payload.code.as_deref();
-        if (is_deleted(&h.payload) && (replacement || describes_deleted(query, searched, h))) || (primary && is_add_on(&h.payload)) {
+        if replaced(h) || (primary && is_add_on(&h.payload)) {
             answers.extend(h.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned());
         }
     }
@@ -497,14 +496,14 @@ impl Retriever {
         // A deleted code whose replacement is asked for, or whose service the question describes:
         // all its replacements are candidates, in the order the question's words put them.
         let replacement = asks_replacement(&request.query);
-        let described = |h: &StoreHit| (replacement && is_deleted(&h.payload)) || describes_deleted(&request.query, &analysis.expanded, h);
-        let pointed = links_of(&exact, &analysis.codes, described);
+        let replaced = |h: &StoreHit| (replacement && is_deleted(&h.payload)) || describes_deleted(&request.query, &analysis.expanded, h);
+        let pointed = links_of(&exact, &analysis.codes, replaced);
         // A named code the question sets aside ("Medicare's prolonged code, not 99417") is
         // not what it asks about, nor are the codes only it points to (99417's primaries).
         let mut set_aside = analyze::set_aside_codes(&request.query);
         if !set_aside.is_empty() {
             let kept = exact.iter().filter(|h| !h.payload.code.as_ref().is_some_and(|c| set_aside.contains(c)));
-            let pointed_by_kept = links_of(kept, &analysis.codes, described);
+            let pointed_by_kept = links_of(kept, &analysis.codes, replaced);
             set_aside.extend(pointed.iter().filter(|c| !pointed_by_kept.contains(c)).cloned());
         }
         let sparse = match request.mode {
@@ -677,12 +676,12 @@ impl Retriever {
         // replacement ("what do I use now instead of 99218"), an add-on's primary ("the primary
         // for 11103"), or its add-ons ("the add-on to go with 96365"). Those come first, named
         // or linked.
-        let mut answers = asked_links(&request.query, &analysis.expanded, &exact, &linked);
+        let mut answers = asked_links(&request.query, &exact, &linked, replaced);
         // Several add-ons asked for ("the add-on for the extra time" after 99205: 99415 and
         // 99417), which no table orders, or the replacements of a deleted code the question
-        // describes, come in the order the rank-1 stage puts their titles in. (Otherwise a
+        // asks to replace or describes, come in the order the rank-1 stage puts their titles in. (Otherwise a
         // deleted code's replacements keep the order its note gives them.)
-        if rerank_on && answers.len() > 1 && (asks_for_add_ons(&request.query) || exact.iter().any(described)) {
+        if rerank_on && answers.len() > 1 && (asks_for_add_ons(&request.query) || exact.iter().any(replaced)) {
             let of_answers: Vec<&StoreHit> = answers.iter().filter_map(|a| exact.iter().chain(&linked).find(|h| h.payload.code.as_ref() == Some(a))).collect();
             let candidates: Vec<Candidate> = of_answers.iter().map(|h| self.candidate(h)).collect();
             answers = rerank(&question, &candidates).into_iter().filter_map(|(i, _)| of_answers[i].payload.code.clone()).collect();
