@@ -195,6 +195,14 @@ fn is_default(stem: &str) -> bool {
     DEFAULT_STEMS.contains(stem)
 }
 
+/// The encounter's default ("initial encounter") is another axis than the one a question's
+/// "unspecified" or "side not documented" speaks of: it stays free, so "third degree burn of
+/// the forearm, side unknown" is the unspecified side's initial encounter, not its sequela.
+fn is_encounter_default(stem: &str) -> bool {
+    static STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| ["initial", "encounter"].iter().map(|w| self::stem(w)).collect());
+    STEMS.contains(stem)
+}
+
 /// A title that says its service was not done ("Immunization not carried out …", "procedure
 /// not performed"): the words of its absence are the defaults' (free) except the verb, which
 /// costs where the question does not say something was not done ("her shots, nothing else"
@@ -869,6 +877,20 @@ fn without_unsaid(words: Vec<String>) -> Vec<String> {
     unsaid_apart(words).0
 }
 
+/// The text to search for a question that says its record leaves something unsaid ("they never
+/// documented right or left arm"): its words without that clause, which would fill the pool
+/// with the codes that name it, and, when the clause is about the side, "unspecified", the
+/// side a coder then codes. None when the question leaves nothing unsaid.
+pub fn searched_without_unsaid(text: &str) -> Option<String> {
+    let (kept, dropped) = unsaid_apart(question_words(text));
+    if dropped.is_empty() {
+        return None;
+    }
+    let side = dropped.iter().any(|w| is_side(&stem(w)) || matches!(w.as_str(), "side" | "sided" | "laterality" | "hand" | "handed"));
+    let kept = kept.into_iter().filter(|w| w != ",");
+    Some(kept.chain(side.then(|| "unspecified".to_string())).collect::<Vec<_>>().join(" "))
+}
+
 /// A word for what a record says.
 fn says(w: &str) -> bool {
     matches!(
@@ -1416,7 +1438,7 @@ impl Question {
             .map(|w| (stem(&w[0]), stem(&w[1])))
             .collect();
         q.minutes = words.windows(2).filter(|w| w[1] == "minutes").filter_map(|w| w[0].parse::<f32>().ok()).collect();
-        q.specific = q.sequence.iter().any(|s| is_default(s) && *s != stem("initial") && *s != stem("encounter"));
+        q.specific = q.sequence.iter().any(|s| is_default(s) && !is_encounter_default(s));
         // A misspelt name of a system ("modifer") is read as its correction.
         let mut words = words;
         for (at, _, term) in &by_start {
@@ -2190,7 +2212,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
                 || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated && !modifier && (q.not_done || !NOT_DONE_STEMS.contains(&t.stem)))
-                || (!q.specific && is_default(&t.stem))
+                || (is_default(&t.stem) && (!q.specific || is_encounter_default(&t.stem)))
                 || EVERYDAY_STEMS.contains(&t.stem)
                 || SALT_STEMS.contains(&t.stem)
                 // An HCPCS drug is injected unless the question says how it is given.
@@ -2742,6 +2764,23 @@ mod tests {
         let mut l = Lexicon::default();
         l.add_text(std::path::Path::new("t.tsv"), "diabetes\ttype 2 diabetes mellitus\n").unwrap();
         assert_eq!(order_with(&l, "diabetes, no complications, note never says type 1 or 2", &types)[0], "E11.9");
+    }
+
+    #[test]
+    fn what_the_record_does_not_say_is_not_searched_and_an_unsaid_side_is_the_unspecified() {
+        assert_eq!(searched_without_unsaid("burn on the forearm, they never documented right or left arm").as_deref(), Some("burn on the forearm they unspecified"));
+        assert_eq!(searched_without_unsaid("diabetic, note never says type 1 or 2").as_deref(), Some("diabetic note"), "not a side: nothing added");
+        assert_eq!(searched_without_unsaid("third degree burn of the right forearm"), None);
+        // The encounter's default is another axis than the unspecified side the question asks.
+        let burns = [
+            (Icd10Cm, "T22.319S", "Burn of third degree of unspecified forearm, sequela"),
+            (Icd10Cm, "T22.319D", "Burn of third degree of unspecified forearm, subsequent encounter"),
+            (Icd10Cm, "T22.319A", "Burn of third degree of unspecified forearm, initial encounter"),
+        ];
+        for q in ["third degree burn of the forearm, side unknown", "third degree burn of unspecified forearm"] {
+            assert_eq!(order(q, &burns)[0], "T22.319A", "{q}");
+        }
+        assert_eq!(order("third degree burn of unspecified forearm, subsequent encounter", &burns)[0], "T22.319D");
     }
 
     /// Questions made of the words the question readers look for (sizes, margins, repairs,
