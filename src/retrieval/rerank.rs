@@ -1270,6 +1270,8 @@ pub struct Question {
     pub quality: bool,
     /// The question names Medicare.
     pub medicare: bool,
+    /// The question asks for an anesthesia code ([`asks_anesthesia_code`]).
+    anesthesia: bool,
     /// The question names a commercial payer ("commercial", "private insurance"), which
     /// bills services by their CPT codes rather than Medicare's own G codes.
     commercial: bool,
@@ -1458,6 +1460,7 @@ impl Question {
         });
         q.quality = words.iter().any(|w| matches!(w.as_str(), "quality" | "measure" | "measures" | "mips" | "qdc" | "qdcs" | "pqrs" | "performance" | "numerator" | "denominator"));
         q.medicare = words.iter().any(|w| w == "medicare");
+        q.anesthesia = asks_anesthesia_code(&words);
         q.commercial = !q.medicare
             && (words.iter().any(|w| w == "commercial")
                 || words.windows(2).any(|w| w[0] == "private" && matches!(w[1].as_str(), "insurance" | "insurer" | "payer" | "payor" | "plan" | "plans")));
@@ -1613,6 +1616,22 @@ fn numbers_said_again(earlier: &[String], later: &[String]) -> HashSet<String> {
 fn is_side(word: &str) -> bool {
     static SIDES: LazyLock<Vec<String>> = LazyLock::new(|| INSIDE_SIDES.iter().map(|w| stem(w)).collect());
     SIDES.iter().any(|s| s == word)
+}
+
+/// The question asks for an anesthesia code ("anesthesia code for lap chole", "anesthesia for
+/// a colonoscopy", "what does anesthesia bill"), which CPT's anesthesia section has, not the
+/// procedure's own code. (Not "under general anesthesia", which is how a procedure was done.)
+fn asks_anesthesia_code(words: &[String]) -> bool {
+    words.windows(2).any(|w| {
+        matches!(w[0].as_str(), "anesthesia" | "anaesthesia" | "anesthesiology" | "anes")
+            && matches!(w[1].as_str(), "code" | "codes" | "cpt" | "for" | "bill" | "bills" | "billing" | "billed")
+    })
+}
+
+/// A code of CPT's anesthesia section (00100–01999), or one of its qualifying circumstances
+/// (99100–99140).
+fn is_anesthesia_code(code: &str) -> bool {
+    code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()) && (("00100"..="01999").contains(&code) || ("99100"..="99140").contains(&code))
 }
 
 /// The question asks for an add-on: what is added for more of a service ("add-on",
@@ -1976,6 +1995,11 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // ("admin codes, commercial" is 90471, not G0010).
     if q.commercial && q.letter.is_none() && c.system == CodeSystem::Hcpcs && c.code.is_some_and(|code| code.starts_with('G')) {
         r -= MEDICARE;
+    }
+    // The anesthesia for a procedure is billed from CPT's anesthesia section, not with the
+    // procedure's own code.
+    if q.anesthesia && c.system == CodeSystem::Cpt && !c.code.is_some_and(is_anesthesia_code) {
+        r -= OTHER_SYSTEM;
     }
     if let (Some(numeric), Some(code), CodeSystem::Modifier) = (q.modifier_kind, c.code, c.system) {
         if code.bytes().all(|b| b.is_ascii_digit()) != numeric {
@@ -2764,6 +2788,14 @@ mod tests {
         let mut l = Lexicon::default();
         l.add_text(std::path::Path::new("t.tsv"), "diabetes\ttype 2 diabetes mellitus\n").unwrap();
         assert_eq!(order_with(&l, "diabetes, no complications, note never says type 1 or 2", &types)[0], "E11.9");
+    }
+
+    #[test]
+    fn an_anesthesia_code_asked_is_one_of_the_anesthesia_section() {
+        let titles = [(Cpt, "49320", "Diagnostic laparoscopy"), (Cpt, "00790", "Upper abdominal intraperitoneal surgery anesthesia, laparoscopy included")];
+        assert_eq!(order("anesthesia code for a diagnostic laparoscopy", &titles)[0], "00790");
+        assert_eq!(order("diagnostic laparoscopy under general anesthesia", &titles)[0], "49320", "how the procedure was done");
+        assert!(is_anesthesia_code("01967") && is_anesthesia_code("99100") && !is_anesthesia_code("47562") && !is_anesthesia_code("0001A"));
     }
 
     #[test]
