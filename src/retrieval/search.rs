@@ -358,7 +358,15 @@ impl Retriever {
         let asks_order = analyze::asks_for_order(query);
         let order = {
             let hits = &found[..window];
-            let noted: Vec<sequence::Noted> = hits.iter().map(|h| sequence::Noted::new(h.payload.code.as_deref().unwrap_or_default(), &h.payload.text)).collect();
+            // Only the best hit's adverse effect (or underdosing) goes after the condition.
+            let noted: Vec<sequence::Noted> = hits
+                .iter()
+                .enumerate()
+                .map(|(i, h)| {
+                    let noted = sequence::Noted::new(h.payload.code.as_deref().unwrap_or_default(), &h.payload.text);
+                    if i == 0 { noted } else { noted.not_an_answer_s_effect() }
+                })
+                .collect();
             // What each leaves unanswered, read only for a pair the tabular orders.
             let left: Vec<std::cell::OnceCell<Vec<String>>> = hits.iter().map(|_| std::cell::OnceCell::new()).collect();
             let left_by = |i: usize| left[i].get_or_init(|| question.not_wholly_answered(&self.candidate(&hits[i])));
@@ -628,11 +636,16 @@ impl Retriever {
             }
         }
         // A question that asks for several codes ("the underdosing code and the noncompliance
-        // code", "aftercare visit s/p knee replacement, dx codes") and whose best code leaves
-        // some of its words unanswered gets, second, the code that best answers them: a BM25
-        // search of those words, its hits ranked by the whole question.
+        // code", "aftercare visit s/p knee replacement, dx codes"), or which code goes first when
+        // its best code is an adverse effect or an underdosing (the guidelines code the condition
+        // first: "got dizzy from her new BP pill, what goes first"), and whose best code leaves some of its words unanswered gets, second, the code that best
+        // answers them: a BM25 search of those words, its hits ranked by the whole question.
         // (Not when a passage comes first: it is about rules, and leaves no code to complete.)
-        let first = found.first().filter(|h| rerank_on && h.payload.system != CodeSystem::Guideline && asks_for_several_codes(&request.query));
+        let two = |h: &StoreHit| {
+            asks_for_several_codes(&request.query)
+                || (h.payload.system == CodeSystem::Icd10Cm && sequence::after_its_manifestation(&h.payload.title) && analyze::asks_for_order(&request.query))
+        };
+        let first = found.first().filter(|h| rerank_on && h.payload.system != CodeSystem::Guideline && two(h));
         let first = first.map(|h| (h.payload.system, h.payload.key.clone(), question.unanswered(&self.candidate(h))));
         if let Some((system, first_key, missing)) = first.filter(|(_, _, missing)| !missing.is_empty()) {
             // From the best code's system: a diagnosis's companion is a diagnosis.

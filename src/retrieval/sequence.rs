@@ -65,19 +65,45 @@ pub struct Noted<'a> {
     code: &'a str,
     first: Vec<Reference>,
     additional: Vec<Reference>,
+    /// An adverse effect or an underdosing ([`after_its_manifestation`]).
+    effect: bool,
 }
 
 impl<'a> Noted<'a> {
     /// `code` with the notes of its chunk's `text`, read once.
     pub fn new(code: &'a str, text: &str) -> Self {
-        Noted { code, first: references(text, "Code first"), additional: references(text, "Use additional code") }
+        let title = text.lines().next().and_then(|l| l.split_once(": ")).map_or("", |(_, t)| t);
+        Noted { code, first: references(text, "Code first"), additional: references(text, "Use additional code"), effect: after_its_manifestation(title) }
+    }
+
+    /// The same without its adverse effect's order: a hit below the best one is another
+    /// answer, not the effect of the condition found above it.
+    pub fn not_an_answer_s_effect(mut self) -> Self {
+        self.effect = false;
+        self
+    }
+
+    /// A diagnosis of a disease or a symptom (chapters A–R, and U's), which an adverse effect
+    /// or an underdosing can be the nature of; not an injury, an external cause or a Z code.
+    fn is_condition(&self) -> bool {
+        // (An HCPCS code has the shape of a category but five characters.)
+        icd_shaped(self.code) && (self.code.len() == 3 || self.code.contains('.')) && !matches!(self.code.as_bytes()[0], b'S'..=b'Z')
     }
 }
 
+/// The guidelines' order for drugs: an adverse effect of a drug properly taken is coded after
+/// the nature of the effect (dizziness, then the antihypertensive's adverse effect), an
+/// underdosing after the condition the missed doses let worsen; a poisoning is coded first.
+pub fn after_its_manifestation(title: &str) -> bool {
+    let t = title.trim_start().to_lowercase();
+    t.starts_with("adverse effect of") || t.starts_with("underdosing of")
+}
+
 /// The tabular puts `a` before `b`: `b` says to code `a` first, or `a` says to use `b` as an
-/// additional code.
+/// additional code; or the guidelines do: `b` is an adverse effect or an underdosing, `a` a
+/// condition.
 pub fn goes_before(a: &Noted, b: &Noted) -> bool {
-    a.code != b.code && (b.first.iter().any(|r| r.covers(a.code)) || a.additional.iter().any(|r| r.covers(b.code)))
+    a.code != b.code && (b.first.iter().any(|r| r.covers(a.code)) || a.additional.iter().any(|r| r.covers(b.code)) || (b.effect && a.is_condition()))
 }
 
 /// The order of `hits` with a hit the tabular puts before an earlier one moved right before
@@ -143,6 +169,19 @@ mod tests {
         assert_eq!(in_tabular_order(&hits, |_, _| true), [1, 0, 2]);
         assert!(never_first("Unspecified Escherichia coli [E. coli] as the cause of diseases classified elsewhere"));
         assert!(!never_first("Long term (current) use of insulin"));
+    }
+
+    #[test]
+    fn a_drug_s_adverse_effect_and_underdosing_come_after_the_condition() {
+        let effect = Noted::new("T46.5X5A", "ICD-10-CM T46.5X5A: Adverse effect of other antihypertensive drugs, initial encounter");
+        let (dizzy, injury) = (Noted::new("R42", "ICD-10-CM R42: Dizziness and giddiness"), Noted::new("W19.XXXA", "ICD-10-CM W19.XXXA: Unspecified fall, initial encounter"));
+        assert!(goes_before(&dizzy, &effect) && !goes_before(&effect, &dizzy) && !goes_before(&injury, &effect));
+        assert!(!goes_before(&Noted::new("A4663", "HCPCS A4663: Dialysis blood pressure cuff"), &effect), "an HCPCS code is no condition");
+        let below = Noted::new("T46.5X5A", "ICD-10-CM T46.5X5A: Adverse effect of other antihypertensive drugs, initial encounter").not_an_answer_s_effect();
+        assert!(!goes_before(&dizzy, &below), "another answer's effect keeps its place");
+        assert_eq!(in_tabular_order(&[effect, injury, dizzy], |_, _| true), [2, 0, 1]);
+        let poisoning = Noted::new("T46.5X1A", "ICD-10-CM T46.5X1A: Poisoning by other antihypertensive drugs, accidental (unintentional), initial encounter");
+        assert!(!goes_before(&Noted::new("R42", "ICD-10-CM R42: Dizziness and giddiness"), &poisoning), "a poisoning is coded first");
     }
 
     #[test]

@@ -243,6 +243,23 @@ async fn a_modifier_s_situation_told_in_words_finds_the_modifier() {
 }
 
 #[tokio::test]
+async fn an_adverse_effect_goes_after_its_nature_when_the_order_is_asked() {
+    let app = TestApp::unprepared().await;
+    let codes = app.corpus().join("codes").join("icd10cm.jsonl");
+    let mut text = std::fs::read_to_string(&codes).unwrap();
+    for (code, title) in [("R42", "Dizziness and giddiness"), ("T46.5X5A", "Adverse effect of other antihypertensive drugs, initial encounter")] {
+        text.push_str(&serde_json::json!({ "code": code, "system": "ICD10CM", "title": title, "source": "ICD-10-CM (test)" }).to_string());
+        text.push('\n');
+    }
+    std::fs::write(&codes, text).unwrap();
+    let app = app.restart().await;
+    let found = app.search_codes("adverse effect of her antihypertensive drug, she got dizzy").await;
+    assert_eq!(found.first().map(String::as_str), Some("T46.5X5A"), "{found:?}");
+    let ordered = app.search_codes("adverse effect of her antihypertensive drug, she got dizzy, what code goes first?").await;
+    assert_eq!(ordered[..2], ["R42", "T46.5X5A"], "the nature of the effect first: {ordered:?}");
+}
+
+#[tokio::test]
 async fn rankings_are_stable_across_calls() {
     let app = TestApp::spawn().await;
     for q in ["diabetes", "office visit", "injection", "fracture of femur"] {
