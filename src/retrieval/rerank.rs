@@ -1154,7 +1154,8 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             w if (is_stop(w) && w != "im") || (w.len() < 2 && !w.chars().all(|c| c.is_ascii_digit()) && !letters.iter().any(|l| l == w)) => {}
             w => {
                 held += 1;
-                let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n)).or_else(|| trimester(&words, i));
+                // A trimester's weeks are its number's and its own ("1st trimester" holds 10 weeks).
+                let range = w.parse::<f32>().ok().and_then(|n| range_at(&words, i, n)).or_else(|| trimester(&words, i)).or_else(|| i.checked_sub(1).and_then(|p| trimester(&words, p)));
                 let stem = stem(w);
                 let vague = std::mem::take(&mut vague_next);
                 // "unspecified organism": the next word is what is left unspecified; a title
@@ -3143,6 +3144,10 @@ mod tests {
         assert_eq!(order("prenatal visit, normal first pregnancy, 10 weeks", &prenatal)[0], "Z34.01");
         assert_eq!(order("prenatal visit, normal first pregnancy, 31 weeks", &prenatal)[0], "Z34.03");
         assert_eq!(order("prenatal visit, normal first pregnancy", &prenatal)[0], "Z34.00");
+        // "1st trimester" holds the weeks in both words, so neither is extra beside an everyday
+        // name's "trimester not stated", which costs nothing.
+        let name = title_tokens("routine prenatal visit, first pregnancy, 1st trimester");
+        assert!(name.iter().rev().take(2).all(|t| t.covers(10.0) && !t.covers(20.0)), "{name:?}");
     }
 
     #[test]
