@@ -158,6 +158,17 @@ fn is_deleted(payload: &ChunkPayload) -> bool {
     payload.text.contains(DELETED_LINE)
 }
 
+/// A hit read from its header is a deleted code's: its title ends with the deletion, and its
+/// year ("Observation discharge, deleted 2023", "… lowest level (deleted)").
+fn deleted_by_title(payload: &ChunkPayload) -> bool {
+    let lower = payload.title.to_lowercase();
+    lower.trim_end_matches(|c: char| c.is_ascii_digit() || c == ')' || c.is_whitespace()).ends_with("deleted")
+}
+
+/// How many of the best hits are read for a deleted code the question describes and asks to
+/// replace.
+const REPLACED_WINDOW: usize = 3;
+
 /// The codes a question asks for when it asks what its named codes (`exact`) point to rather
 /// than about them: the replacements of a deleted code it asks to replace or whose service it
 /// describes (`replaced`: a deleted code is not billed), an add-on's primaries, or the add-ons
@@ -224,7 +235,14 @@ fn asks_replacement(query: &str) -> bool {
     let lower = query.to_lowercase();
     let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
     let gone = words.iter().any(|w| matches!(*w, "deleted" | "longer" | "anymore" | "retired" | "dropped" | "removed" | "gone" | "discontinued"));
-    words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use")) || (gone && !asks_status(&words))
+    names_replacement(&words) || (gone && !asks_status(&words))
+}
+
+/// The question's words ask what to bill in place of a code ("what replaced", "instead", "what
+/// now", "what do I use"), which a question that only says a code is gone ("the old level 1
+/// visit that got deleted") does not: it may ask for that code.
+fn names_replacement(words: &[&str]) -> bool {
+    words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use"))
 }
 
 /// The question asks what became of a code ("still valid?", "what happened to", "when was it
@@ -634,6 +652,22 @@ impl Retriever {
                 found.extend(theirs);
                 found.extend(rest);
             }
+        }
+        // A deleted code the question describes in words and asks to replace ("the obs discharge
+        // code got deleted, what do we bill now"): its replacements, in the order the question's
+        // words put them, come before it (as they do for a deleted code it names).
+        let lower = request.query.to_lowercase();
+        let asks_in_place = names_replacement(&lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>());
+        let described = found.iter().take(REPLACED_WINDOW).find(|h| deleted_by_title(&h.payload)).filter(|_| rerank_on && asks_in_place && exact.is_empty());
+        if let Some(gone) = described.cloned() {
+            let own = gone.payload.code.as_deref();
+            let codes: Vec<String> = gone.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned().collect();
+            let replacements: Vec<StoreHit> = self.lookup(&codes, request.system).await?.into_iter().filter(|h| !deleted_by_title(&h.payload)).collect();
+            let candidates: Vec<Candidate> = replacements.iter().map(|h| self.candidate(h)).collect();
+            let ordered: Vec<StoreHit> = rerank(&question, &candidates).into_iter().map(|(i, score)| StoreHit { score, ..replacements[i].clone() }).collect();
+            found.retain(|h| !ordered.iter().any(|x| x.payload.key == h.payload.key));
+            let at = found.iter().position(|h| h.payload.key == gone.payload.key).unwrap_or(0);
+            found.splice(at..at, ordered);
         }
         // A question that asks for several codes ("the underdosing code and the noncompliance
         // code", "aftercare visit s/p knee replacement, dx codes"), or which code goes first when

@@ -113,6 +113,12 @@ async fn a_named_codes_links_come_right_after_it() {
     let (_, body) = app.get("/api/search?q=75946+and+99201+are+deleted,+what+do+i+use&limit=4").await;
     let codes: Vec<&str> = body["hits"].as_array().unwrap().iter().map(|h| h["code"].as_str().unwrap_or("-")).collect();
     assert_eq!(codes, ["37253", "99202", "75946", "99201"], "{body}");
+    // A deleted code told in words and asked to be replaced: its replacement first, then it;
+    // told only as gone, the deleted code is what is asked.
+    let codes = app.search_codes("the lowest level new patient office visit was deleted, what do i use now").await;
+    assert_eq!(codes[..2], ["99202", "99201"], "{codes:?}");
+    let codes = app.search_codes("the lowest level new patient office visit that was deleted").await;
+    assert_eq!(codes[0], "99201", "{codes:?}");
     // An add-on's primary, asked for, comes first.
     let codes = app.search_codes("whats the primary code for 99292").await;
     assert_eq!(codes[..2], ["99291", "99292"], "{codes:?}");
