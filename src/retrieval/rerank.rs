@@ -877,6 +877,11 @@ fn without_unsaid(words: Vec<String>) -> Vec<String> {
     unsaid_apart(words).0
 }
 
+/// A stem that names a side, or the side itself ("left", "side", "handed", "laterality").
+fn says_a_side(s: &str) -> bool {
+    is_side(s) || ["side", "hand", "handed", "laterality"].iter().any(|w| stem(w) == s)
+}
+
 /// The text to search for a question that says its record leaves something unsaid ("they never
 /// documented right or left arm"): its words without that clause, which would fill the pool
 /// with the codes that name it, and, when the clause is about the side, "unspecified", the
@@ -886,7 +891,7 @@ pub fn searched_without_unsaid(text: &str) -> Option<String> {
     if dropped.is_empty() {
         return None;
     }
-    let side = dropped.iter().any(|w| is_side(&stem(w)) || matches!(w.as_str(), "side" | "sided" | "laterality" | "hand" | "handed"));
+    let side = dropped.iter().any(|w| says_a_side(&stem(w)));
     let kept = kept.into_iter().filter(|w| w != ",");
     Some(kept.chain(side.then(|| "unspecified".to_string())).collect::<Vec<_>>().join(" "))
 }
@@ -1545,7 +1550,7 @@ impl Question {
 
     /// What the question says the record leaves unsaid is the side ("which hand").
     fn unsaid_side(&self) -> bool {
-        self.unsaid.iter().any(|s| is_side(s) || ["side", "hand", "handed", "laterality"].iter().any(|w| stem(w) == *s))
+        self.unsaid.iter().any(|s| says_a_side(s))
     }
 
     /// This question as a follow-up of `earlier` ("and for type 1?" after "type 2 diabetes, no

@@ -672,8 +672,9 @@ impl Retriever {
         // A question that asks for several codes ("the underdosing code and the noncompliance
         // code", "aftercare visit s/p knee replacement, dx codes"), or which code goes first when
         // its best code is an adverse effect or an underdosing (the guidelines code the condition
-        // first: "got dizzy from her new BP pill, what goes first"), and whose best code leaves some of its words unanswered gets, second, the code that best
-        // answers them: a BM25 search of those words, its hits ranked by the whole question.
+        // first: "got dizzy from her new BP pill, what goes first"), and whose best code leaves
+        // some of its words unanswered gets, second, the code that best answers them: a BM25
+        // search of those words, its hits ranked by the whole question.
         // (Not when a passage comes first: it is about rules, and leaves no code to complete.)
         let two = |h: &StoreHit| {
             asks_for_several_codes(&request.query)
