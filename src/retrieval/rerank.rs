@@ -882,6 +882,12 @@ fn says_a_side(s: &str) -> bool {
     is_side(s) || ["side", "hand", "handed", "laterality"].iter().any(|w| stem(w) == s)
 }
 
+/// A word of a later encounter than the default initial one ("subsequent encounter", "sequela").
+fn is_later_encounter(stem: &str) -> bool {
+    static STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| ["subsequent", "sequela"].iter().map(|w| self::stem(w)).collect());
+    STEMS.contains(stem)
+}
+
 /// The text to search for a question that says its record leaves something unsaid ("they never
 /// documented right or left arm"): its words without that clause, which would fill the pool
 /// with the codes that name it, and, when the clause is about the side, "unspecified", the
@@ -1974,10 +1980,15 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // An HCPCS description is its short descriptor spelled out ("Whfo w/o joints pre ots":
     // "wrist-hand-finger orthosis without joints prefabricated off-the-shelf"), the same
     // name in full words.
+    // A name shared by a code's encounters ("Injury of head NOS" for S09.90XA, XD and XS) does
+    // not say the encounter; the title's later one ("subsequent encounter", "sequela"), unasked,
+    // still costs what a word unasked does, so "head injury" is the initial encounter.
+    let later = title.iter().filter(|t| is_later_encounter(&t.stem) && !q.asked.contains(&t.stem)).count() as f32;
     for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
-        r = r.max(weight * fit(q, name, &[], c.system, guideline, field, asked_add_on));
+        let unsaid_encounter = if name.iter().any(|t| is_later_encounter(&t.stem)) { 0.0 } else { EXTRA * later };
+        r = r.max(weight * fit(q, name, &[], c.system, guideline, field, asked_add_on) - unsaid_encounter);
     }
     if let Some(t) = &essential_title {
         r = r.max(fit(q, t, &others, c.system, guideline || default_for_question, field, asked_add_on));
@@ -2220,8 +2231,11 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
     // title's.
     let restates = |t: &Tok| RESTATED_STEMS.iter().any(|(lay, official)| t.stem == *lay && title.iter().any(|o| o.stem == *official));
     let extras_of = |name: &[Tok], borrowed: bool| -> f32 {
+        // A code that is the default for what is asked still has its encounter: a later one
+        // unasked costs (see `relevance`).
         if no_extras {
-            return 0.0;
+            let later = |t: &&Tok| system != CodeSystem::Guideline && is_later_encounter(&t.stem) && !is_asked(t);
+            return name.iter().filter(later).count() as f32;
         }
         let mut extras: HashSet<&str> = HashSet::new();
         // A title that names the side asked ("right radius") specifies what a sibling leaves
@@ -2819,6 +2833,20 @@ mod tests {
             assert_eq!(order(q, &burns)[0], "T22.319A", "{q}");
         }
         assert_eq!(order("third degree burn of unspecified forearm, subsequent encounter", &burns)[0], "T22.319D");
+    }
+
+    #[test]
+    fn a_name_shared_by_a_code_s_encounters_does_not_ask_the_later_ones() {
+        let nos = ["Injury of head NOS".to_string()];
+        let codes = [
+            (Icd10Cm, "S09.90XS", "Unspecified injury of head, sequela", &nos[..]),
+            (Icd10Cm, "S09.90XD", "Unspecified injury of head, subsequent encounter", &nos[..]),
+            (Icd10Cm, "S09.90XA", "Unspecified injury of head, initial encounter", &nos[..]),
+        ];
+        let first = |query: &str| codes[rerank(&Question::new(query, &[]), &named_candidates(&codes))[0].0].1;
+        assert_eq!(first("injury of head"), "S09.90XA");
+        assert_eq!(first("injury of head, sequela"), "S09.90XS");
+        assert_eq!(first("injury of head, subsequent encounter"), "S09.90XD");
     }
 
     /// Questions made of the words the question readers look for (sizes, margins, repairs,
