@@ -153,16 +153,38 @@ fn is_add_on(payload: &ChunkPayload) -> bool {
     payload.addon || payload.text.contains(ADDON_LINE)
 }
 
-/// The chunk is a deleted code's (its deletion line).
+/// The chunk is a deleted code's: its deletion line, or in a search's header, which has no text,
+/// its title that ends with the deletion and its year ("Observation discharge, deleted 2023",
+/// "… lowest level (deleted)").
 fn is_deleted(payload: &ChunkPayload) -> bool {
-    payload.text.contains(DELETED_LINE)
-}
-
-/// A hit read from its header is a deleted code's: its title ends with the deletion, and its
-/// year ("Observation discharge, deleted 2023", "… lowest level (deleted)").
-fn deleted_by_title(payload: &ChunkPayload) -> bool {
+    if !payload.text.is_empty() {
+        return payload.text.contains(DELETED_LINE);
+    }
     let lower = payload.title.to_lowercase();
     lower.trim_end_matches(|c: char| c.is_ascii_digit() || c == ')' || c.is_whitespace()).ends_with("deleted")
+}
+
+/// The question in lower case and its words (runs of letters and digits), split once per search
+/// for the checks below.
+struct Said {
+    lower: String,
+    words: Vec<String>,
+}
+
+impl Said {
+    fn new(query: &str) -> Self {
+        let lower = query.to_lowercase();
+        let words = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect();
+        Said { lower, words }
+    }
+
+    fn words(&self) -> impl Iterator<Item = &str> {
+        self.words.iter().map(String::as_str)
+    }
+
+    fn has(&self, word: &str) -> bool {
+        self.words().any(|w| w == word)
+    }
 }
 
 /// How many of the best hits are read for a deleted code the question describes and asks to
@@ -174,10 +196,9 @@ const REPLACED_WINDOW: usize = 3;
 /// describes (`replaced`: a deleted code is not billed), an add-on's primaries, or the add-ons
 /// of a named code, named or `linked` ("what add-on goes with 99291"; not "is 99292 an
 /// add-on").
-fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit], replaced: impl Fn(&StoreHit) -> bool) -> Vec<String> {
-    let lower = query.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let primary = words.iter().any(|w| matches!(*w, "primary" | "primaries"));
+fn asked_links(said: &Said, exact: &[StoreHit], linked: &[StoreHit], replaced: impl Fn(&StoreHit) -> bool) -> Vec<String> {
+    let lower = &said.lower;
+    let primary = said.words().any(|w| matches!(w, "primary" | "primaries"));
     let mut answers: Vec<String> = vec![];
     for h in exact {
         let own = h.payload.code.as_deref();
@@ -195,7 +216,7 @@ fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit], replaced: i
             word_start && ["an add", "a add", "add"].iter().any(|p| after.starts_with(p))
         })
     });
-    if asks_for_add_ons(query) && !about_the_code {
+    if asks_for_add_ons(said) && !about_the_code {
         let named: Vec<&str> = exact.iter().filter_map(|h| h.payload.code.as_deref()).collect();
         let add_on_of_named = |h: &&StoreHit| {
             let own = h.payload.code.as_deref();
@@ -211,7 +232,7 @@ fn asked_links(query: &str, exact: &[StoreHit], linked: &[StoreHit], replaced: i
 /// ("99219 no longer valid? moderate complexity obs admit"): it is about billing that service
 /// now, unless it asks what became of the code ("still valid?", "what happened to", "when was
 /// it deleted"). `searched` is the question with its expansions ("obs" as "observation").
-fn describes_deleted(query: &str, searched: &str, h: &StoreHit) -> bool {
+fn describes_deleted(said: &Said, searched: &str, h: &StoreHit) -> bool {
     if !is_deleted(&h.payload) {
         return false;
     }
@@ -219,9 +240,7 @@ fn describes_deleted(query: &str, searched: &str, h: &StoreHit) -> bool {
         let lower = text.to_lowercase();
         lower.split(|c: char| !c.is_alphanumeric()).filter(|w| w.len() >= 3 && !w.chars().any(|c| c.is_ascii_digit()) && *w != "deleted").map(stem).collect()
     };
-    let lower = query.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).collect();
-    if asks_status(&words) {
+    if asks_status(said) {
         return false;
     }
     let asked = content(searched);
@@ -231,32 +250,28 @@ fn describes_deleted(query: &str, searched: &str, h: &StoreHit) -> bool {
 /// The question asks what to bill in place of a code ("what replaced", "instead of", "what
 /// now", "what do I use"), or says the code is gone ("it's deleted", "no longer works", "got
 /// dropped") without asking what became of it ("when was 99441 deleted", "is it still valid").
-fn asks_replacement(query: &str) -> bool {
-    let lower = query.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    let gone = words.iter().any(|w| matches!(*w, "deleted" | "longer" | "anymore" | "retired" | "dropped" | "removed" | "gone" | "discontinued"));
-    names_replacement(&words) || (gone && !asks_status(&words))
+fn asks_replacement(said: &Said) -> bool {
+    let gone = said.words().any(|w| matches!(w, "deleted" | "longer" | "anymore" | "retired" | "dropped" | "removed" | "gone" | "discontinued"));
+    names_replacement(said) || (gone && !asks_status(said))
 }
 
 /// The question's words ask what to bill in place of a code ("what replaced", "instead", "what
 /// now", "what do I use"), which a question that only says a code is gone ("the old level 1
 /// visit that got deleted") does not: it may ask for that code.
-fn names_replacement(words: &[&str]) -> bool {
-    words.iter().any(|w| w.starts_with("replac") || matches!(*w, "instead" | "now" | "successor" | "use"))
+fn names_replacement(said: &Said) -> bool {
+    said.words().any(|w| w.starts_with("replac") || matches!(w, "instead" | "now" | "successor" | "use"))
 }
 
 /// The question asks what became of a code ("still valid?", "what happened to", "when was it
 /// deleted"), not what to bill instead.
-fn asks_status(words: &[&str]) -> bool {
-    words.iter().any(|w| matches!(*w, "still" | "happened" | "when" | "year"))
+fn asks_status(said: &Said) -> bool {
+    said.words().any(|w| matches!(w, "still" | "happened" | "when" | "year"))
 }
 
 /// The question asks for more than one code: "codes", or "code" twice ("the underdosing code
 /// and the noncompliance code").
-fn asks_for_several_codes(query: &str) -> bool {
-    let lower = query.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    words.contains(&"codes") || words.iter().filter(|w| **w == "code").count() >= 2
+fn asks_for_several_codes(said: &Said) -> bool {
+    said.has("codes") || said.words().filter(|w| *w == "code").count() >= 2
 }
 
 /// The add-on of the first of `primaries` that has one among `add_ons`, moved (or put) right
@@ -272,8 +287,8 @@ fn after_its_primary(found: &mut Vec<StoreHit>, primaries: &[String], add_ons: &
 }
 
 /// The question says "both" ("both IM", "both knees").
-fn mentions_both(query: &str) -> bool {
-    query.to_lowercase().split(|c: char| !c.is_alphanumeric()).any(|w| w == "both")
+fn mentions_both(said: &Said) -> bool {
+    said.has("both")
 }
 
 /// Where the code that answers what the best one left goes (second), and how many hits of its
@@ -283,10 +298,8 @@ const COMPANION_DEPTH: usize = 10;
 
 /// The question asks about add-on codes: names them, or asks what to add to a service ("what
 /// do I add to 77067"; not "do I add them together").
-fn asks_for_add_ons(query: &str) -> bool {
-    let q = query.to_lowercase();
-    let words: Vec<&str> = q.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
-    ["add-on", "add on", "addon"].iter().any(|w| q.contains(w)) || words.windows(2).any(|p| p[0] == "add" && matches!(p[1], "to" | "with" | "onto"))
+fn asks_for_add_ons(said: &Said) -> bool {
+    ["add-on", "add on", "addon"].iter().any(|w| said.lower.contains(w)) || said.words.windows(2).any(|p| p[0] == "add" && matches!(p[1].as_str(), "to" | "with" | "onto"))
 }
 
 /// The add-ons among `hits` (points linking to the `named` codes), up to [`LINKS_PER_CODE`] per
@@ -380,10 +393,7 @@ impl Retriever {
             let noted: Vec<sequence::Noted> = hits
                 .iter()
                 .enumerate()
-                .map(|(i, h)| {
-                    let noted = sequence::Noted::new(h.payload.code.as_deref().unwrap_or_default(), &h.payload.text);
-                    if i == 0 { noted } else { noted.not_an_answer_s_effect() }
-                })
+                .map(|(i, h)| sequence::Noted::new(h.payload.system, h.payload.code.as_deref().unwrap_or_default(), &h.payload.title, &h.payload.text, i == 0))
                 .collect();
             // What each leaves unanswered, read only for a pair the tabular orders.
             let left: Vec<std::cell::OnceCell<Vec<String>>> = hits.iter().map(|_| std::cell::OnceCell::new()).collect();
@@ -523,8 +533,9 @@ impl Retriever {
         // replacements) come right after them: "what replaced 75946" asks for 37253.
         // A deleted code whose replacement is asked for, or whose service the question describes:
         // all its replacements are candidates, in the order the question's words put them.
-        let replacement = asks_replacement(&request.query);
-        let replaced = |h: &StoreHit| (replacement && is_deleted(&h.payload)) || describes_deleted(&request.query, &analysis.expanded, h);
+        let said = Said::new(&request.query);
+        let replacement = asks_replacement(&said);
+        let replaced = |h: &StoreHit| (replacement && is_deleted(&h.payload)) || describes_deleted(&said, &analysis.expanded, h);
         let pointed = links_of(&exact, &analysis.codes, replaced);
         // A named code the question sets aside ("Medicare's prolonged code, not 99417") is
         // not what it asks about, nor are the codes only it points to (99417's primaries).
@@ -550,7 +561,7 @@ impl Retriever {
         // A question about add-ons ("what add-on goes with 99291") also gets the add-ons of the
         // codes it names, which point to them rather than the other way round.
         let add_ons = async {
-            match asks_for_add_ons(&request.query) && !pinned.is_empty() {
+            match asks_for_add_ons(&said) && !pinned.is_empty() {
                 true => self.store.linking_to(&pinned, ADD_ON_SCAN).await,
                 false => Ok(vec![]),
             }
@@ -656,13 +667,11 @@ impl Retriever {
         // A deleted code the question describes in words and asks to replace ("the obs discharge
         // code got deleted, what do we bill now"): its replacements, in the order the question's
         // words put them, come before it (as they do for a deleted code it names).
-        let lower = request.query.to_lowercase();
-        let asks_in_place = names_replacement(&lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect::<Vec<_>>());
-        let described = found.iter().take(REPLACED_WINDOW).find(|h| deleted_by_title(&h.payload)).filter(|_| rerank_on && asks_in_place && exact.is_empty());
+        let described = found.iter().take(REPLACED_WINDOW).find(|h| is_deleted(&h.payload)).filter(|_| rerank_on && names_replacement(&said) && exact.is_empty());
         if let Some(gone) = described.cloned() {
             let own = gone.payload.code.as_deref();
             let codes: Vec<String> = gone.payload.codes.iter().filter(|c| Some(c.as_str()) != own).cloned().collect();
-            let replacements: Vec<StoreHit> = self.lookup(&codes, request.system).await?.into_iter().filter(|h| !deleted_by_title(&h.payload)).collect();
+            let replacements: Vec<StoreHit> = self.lookup(&codes, request.system).await?.into_iter().filter(|h| !is_deleted(&h.payload)).collect();
             let candidates: Vec<Candidate> = replacements.iter().map(|h| self.candidate(h)).collect();
             let ordered: Vec<StoreHit> = rerank(&question, &candidates).into_iter().map(|(i, score)| StoreHit { score, ..replacements[i].clone() }).collect();
             found.retain(|h| !ordered.iter().any(|x| x.payload.key == h.payload.key));
@@ -677,7 +686,7 @@ impl Retriever {
         // search of those words, its hits ranked by the whole question.
         // (Not when a passage comes first: it is about rules, and leaves no code to complete.)
         let two = |h: &StoreHit| {
-            asks_for_several_codes(&request.query)
+            asks_for_several_codes(&said)
                 || (h.payload.system == CodeSystem::Icd10Cm && sequence::after_its_manifestation(&h.payload.title) && analyze::asks_for_order(&request.query))
         };
         let first = found.first().filter(|h| rerank_on && h.payload.system != CodeSystem::Guideline && two(h));
@@ -704,7 +713,7 @@ impl Retriever {
         // Several codes asked for several of one service ("got 2 shots, which admin codes", "both
         // IM"): the first and each further one are a primary and its add-on, which comes right
         // after the primary (the best of the first two hits that has one).
-        let several = rerank_on && asks_for_several_codes(&request.query) && (question.counts_several() || mentions_both(&request.query));
+        let several = rerank_on && asks_for_several_codes(&said) && (question.counts_several() || mentions_both(&said));
         if several && found.iter().take(2).all(|h| !h.payload.addon) {
             let primaries: Vec<String> = found.iter().take(2).filter_map(|h| h.payload.code.clone()).collect();
             let add_ons = add_ons_of(self.store.linking_to(&primaries, ADD_ON_SCAN).await?, &primaries, None);
@@ -726,12 +735,12 @@ impl Retriever {
         // replacement ("what do I use now instead of 99218"), an add-on's primary ("the primary
         // for 11103"), or its add-ons ("the add-on to go with 96365"). Those come first, named
         // or linked.
-        let mut answers = asked_links(&request.query, &exact, &linked, replaced);
+        let mut answers = asked_links(&said, &exact, &linked, replaced);
         // Several add-ons asked for ("the add-on for the extra time" after 99205: 99415 and
         // 99417), which no table orders, or the replacements of a deleted code the question
         // asks to replace or describes, come in the order the rank-1 stage puts their titles in. (Otherwise a
         // deleted code's replacements keep the order its note gives them.)
-        if rerank_on && answers.len() > 1 && (asks_for_add_ons(&request.query) || exact.iter().any(replaced)) {
+        if rerank_on && answers.len() > 1 && (asks_for_add_ons(&said) || exact.iter().any(replaced)) {
             let of_answers: Vec<&StoreHit> = answers.iter().filter_map(|a| exact.iter().chain(&linked).find(|h| h.payload.code.as_ref() == Some(a))).collect();
             let candidates: Vec<Candidate> = of_answers.iter().map(|h| self.candidate(h)).collect();
             answers = rerank(&question, &candidates).into_iter().filter_map(|(i, _)| of_answers[i].payload.code.clone()).collect();
@@ -784,7 +793,7 @@ impl Retriever {
 
 #[cfg(test)]
 mod tests {
-    use super::{after_its_primary, asks_for_several_codes, mentions_both, neighbours};
+    use super::{after_its_primary, asks_for_several_codes, mentions_both, neighbours, Said};
     use crate::codes::CodeSystem;
     use crate::store::{ChunkPayload, StoreHit};
 
@@ -820,15 +829,15 @@ mod tests {
         let mut found = vec![hit("90715", &[]), hit("90750", &[]), hit("99213", &[])];
         after_its_primary(&mut found, &["90715".into(), "90750".into()], &[hit("G2211", &["99213"])]);
         assert_eq!(codes(&found), ["90715", "90750", "99213"]);
-        assert!(mentions_both("tdap and shingrix, both IM"));
-        assert!(!mentions_both("bothersome cough"));
+        assert!(mentions_both(&Said::new("tdap and shingrix, both IM")));
+        assert!(!mentions_both(&Said::new("bothersome cough")));
     }
 
     #[test]
     fn several_codes_are_asked_by_a_plural_or_by_naming_two() {
-        assert!(asks_for_several_codes("aftercare visit s/p knee replacement, dx codes"));
-        assert!(asks_for_several_codes("whats the underdosing code and the noncompliance code"));
-        assert!(!asks_for_several_codes("what code for a knee replacement aftercare visit"));
+        assert!(asks_for_several_codes(&Said::new("aftercare visit s/p knee replacement, dx codes")));
+        assert!(asks_for_several_codes(&Said::new("whats the underdosing code and the noncompliance code")));
+        assert!(!asks_for_several_codes(&Said::new("what code for a knee replacement aftercare visit")));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! (B95-B97), to identify infectious agent" comes before the organism's code. The notes are in
 //! the chunk's text, one per line, as the ingest writes them.
 
+use crate::codes::CodeSystem;
+
 /// A code reference in a note: one code, a code and everything under it ("F17.-"), or a range
 /// of categories ("B95-B97").
 #[derive(Debug, PartialEq)]
@@ -65,29 +67,27 @@ pub struct Noted<'a> {
     code: &'a str,
     first: Vec<Reference>,
     additional: Vec<Reference>,
-    /// An adverse effect or an underdosing ([`after_its_manifestation`]).
+    /// The best hit's adverse effect or underdosing ([`after_its_manifestation`]); a hit below
+    /// the best one is another answer, not the effect of the condition found above it.
     effect: bool,
+    /// A diagnosis of a disease or a symptom (ICD-10-CM chapters A–R, and U's), which an
+    /// adverse effect or an underdosing can be the nature of; not an injury, an external cause
+    /// or a Z code.
+    condition: bool,
 }
 
 impl<'a> Noted<'a> {
-    /// `code` with the notes of its chunk's `text`, read once.
-    pub fn new(code: &'a str, text: &str) -> Self {
-        let title = text.lines().next().and_then(|l| l.split_once(": ")).map_or("", |(_, t)| t);
-        Noted { code, first: references(text, "Code first"), additional: references(text, "Use additional code"), effect: after_its_manifestation(title) }
-    }
-
-    /// The same without its adverse effect's order: a hit below the best one is another
-    /// answer, not the effect of the condition found above it.
-    pub fn not_an_answer_s_effect(mut self) -> Self {
-        self.effect = false;
-        self
-    }
-
-    /// A diagnosis of a disease or a symptom (chapters A–R, and U's), which an adverse effect
-    /// or an underdosing can be the nature of; not an injury, an external cause or a Z code.
-    fn is_condition(&self) -> bool {
-        // (An HCPCS code has the shape of a category but five characters.)
-        icd_shaped(self.code) && (self.code.len() == 3 || self.code.contains('.')) && !matches!(self.code.as_bytes()[0], b'S'..=b'Z')
+    /// A hit's `code` of `system` with its `title` and the notes of its chunk's `text`, read
+    /// once; `best` when it is the first hit.
+    pub fn new(system: CodeSystem, code: &'a str, title: &str, text: &str, best: bool) -> Self {
+        let icd = system == CodeSystem::Icd10Cm;
+        Noted {
+            code,
+            first: references(text, "Code first"),
+            additional: references(text, "Use additional code"),
+            effect: best && icd && after_its_manifestation(title),
+            condition: icd && !matches!(code.as_bytes().first(), Some(b'S'..=b'Z')),
+        }
     }
 }
 
@@ -103,7 +103,7 @@ pub fn after_its_manifestation(title: &str) -> bool {
 /// additional code; or the guidelines do: `b` is an adverse effect or an underdosing, `a` a
 /// condition.
 pub fn goes_before(a: &Noted, b: &Noted) -> bool {
-    a.code != b.code && (b.first.iter().any(|r| r.covers(a.code)) || a.additional.iter().any(|r| r.covers(b.code)) || (b.effect && a.is_condition()))
+    a.code != b.code && (b.first.iter().any(|r| r.covers(a.code)) || a.additional.iter().any(|r| r.covers(b.code)) || (b.effect && a.condition))
 }
 
 /// The order of `hits` with a hit the tabular puts before an earlier one moved right before
@@ -135,6 +135,13 @@ pub fn never_first(title: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// The best hit from its chunk's text ("ICD-10-CM N39.0: title", then the notes).
+    fn hit<'a>(code: &'a str, text: &str) -> Noted<'a> {
+        let (head, title) = text.lines().next().and_then(|l| l.split_once(": ")).unwrap_or(("ICD-10-CM", ""));
+        let system = if head.starts_with("HCPCS") { CodeSystem::Hcpcs } else { CodeSystem::Icd10Cm };
+        Noted::new(system, code, title, text, true)
+    }
+
     const UTI: &str = "ICD-10-CM N39.0: Urinary tract infection, site not specified\nExcludes1: cystitis (N30.-)\nUse additional code: code (B95-B97), to identify infectious agent.";
     const ECOLI: &str = "ICD-10-CM B96.20: Unspecified Escherichia coli [E. coli] as the cause of diseases classified elsewhere";
     const COVID_PNEUMONIA: &str = "ICD-10-CM J12.82: Pneumonia due to coronavirus disease 2019\nCode first: COVID-19 (U07.1)\nCode first: associated influenza, if applicable (J09.X1, J10.0-, J11.0-)";
@@ -153,19 +160,19 @@ mod tests {
 
     #[test]
     fn the_condition_comes_before_its_organism_and_covid_before_its_pneumonia() {
-        let (uti, ecoli) = (Noted::new("N39.0", UTI), Noted::new("B96.20", ECOLI));
+        let (uti, ecoli) = (hit("N39.0", UTI), hit("B96.20", ECOLI));
         assert!(goes_before(&uti, &ecoli) && !goes_before(&ecoli, &uti));
-        let (pneumonia, covid) = (Noted::new("J12.82", COVID_PNEUMONIA), Noted::new("U07.1", COVID));
+        let (pneumonia, covid) = (hit("J12.82", COVID_PNEUMONIA), hit("U07.1", COVID));
         assert!(goes_before(&covid, &pneumonia) && !goes_before(&pneumonia, &covid));
         // The later code moves right before the one it precedes; the others keep their order.
-        let other = Noted::new("R50.9", "ICD-10-CM R50.9: Fever, unspecified");
+        let other = hit("R50.9", "ICD-10-CM R50.9: Fever, unspecified");
         assert_eq!(in_tabular_order(&[ecoli, other, uti], |_, _| true), [2, 0, 1]);
-        let (ecoli, other, uti) = (Noted::new("B96.20", ECOLI), Noted::new("R50.9", ""), Noted::new("N39.0", UTI));
+        let (ecoli, other, uti) = (hit("B96.20", ECOLI), hit("R50.9", ""), hit("N39.0", UTI));
         assert_eq!(in_tabular_order(&[ecoli, other, uti], |_, _| false), [0, 1, 2], "only where allowed");
         // Several codes that each precede one: only the first passes it.
-        let insulin = Noted::new("Z79.4", "ICD-10-CM Z79.4: Long term (current) use of insulin");
+        let insulin = hit("Z79.4", "ICD-10-CM Z79.4: Long term (current) use of insulin");
         let dm = "ICD-10-CM E11.9: Type 2 diabetes mellitus without complications\nUse additional code: to identify control using insulin (Z79.4)";
-        let hits = [insulin, Noted::new("E11.9", dm), Noted::new("E11.A", dm)];
+        let hits = [insulin, hit("E11.9", dm), hit("E11.A", dm)];
         assert_eq!(in_tabular_order(&hits, |_, _| true), [1, 0, 2]);
         assert!(never_first("Unspecified Escherichia coli [E. coli] as the cause of diseases classified elsewhere"));
         assert!(!never_first("Long term (current) use of insulin"));
@@ -173,15 +180,15 @@ mod tests {
 
     #[test]
     fn a_drug_s_adverse_effect_and_underdosing_come_after_the_condition() {
-        let effect = Noted::new("T46.5X5A", "ICD-10-CM T46.5X5A: Adverse effect of other antihypertensive drugs, initial encounter");
-        let (dizzy, injury) = (Noted::new("R42", "ICD-10-CM R42: Dizziness and giddiness"), Noted::new("W19.XXXA", "ICD-10-CM W19.XXXA: Unspecified fall, initial encounter"));
+        let effect = hit("T46.5X5A", "ICD-10-CM T46.5X5A: Adverse effect of other antihypertensive drugs, initial encounter");
+        let (dizzy, injury) = (hit("R42", "ICD-10-CM R42: Dizziness and giddiness"), hit("W19.XXXA", "ICD-10-CM W19.XXXA: Unspecified fall, initial encounter"));
         assert!(goes_before(&dizzy, &effect) && !goes_before(&effect, &dizzy) && !goes_before(&injury, &effect));
-        assert!(!goes_before(&Noted::new("A4663", "HCPCS A4663: Dialysis blood pressure cuff"), &effect), "an HCPCS code is no condition");
-        let below = Noted::new("T46.5X5A", "ICD-10-CM T46.5X5A: Adverse effect of other antihypertensive drugs, initial encounter").not_an_answer_s_effect();
+        assert!(!goes_before(&hit("A4663", "HCPCS A4663: Dialysis blood pressure cuff"), &effect), "an HCPCS code is no condition");
+        let below = Noted::new(CodeSystem::Icd10Cm, "T46.5X5A", "Adverse effect of other antihypertensive drugs, initial encounter", "", false);
         assert!(!goes_before(&dizzy, &below), "another answer's effect keeps its place");
         assert_eq!(in_tabular_order(&[effect, injury, dizzy], |_, _| true), [2, 0, 1]);
-        let poisoning = Noted::new("T46.5X1A", "ICD-10-CM T46.5X1A: Poisoning by other antihypertensive drugs, accidental (unintentional), initial encounter");
-        assert!(!goes_before(&Noted::new("R42", "ICD-10-CM R42: Dizziness and giddiness"), &poisoning), "a poisoning is coded first");
+        let poisoning = hit("T46.5X1A", "ICD-10-CM T46.5X1A: Poisoning by other antihypertensive drugs, accidental (unintentional), initial encounter");
+        assert!(!goes_before(&hit("R42", "ICD-10-CM R42: Dizziness and giddiness"), &poisoning), "a poisoning is coded first");
     }
 
     #[test]
