@@ -938,7 +938,14 @@ fn unsaid_apart(words: Vec<String>) -> (Vec<String>, Vec<String>) {
         match verb {
             Some(j) if (negation(&words[i]) || words[i] == "no") && tells_what(j) => {
                 let end = words[j..].iter().position(|w| w == ",").map_or(words.len(), |p| j + p);
-                dropped.extend(words[j + 1..end].iter().cloned());
+                // "Never says which hip" of a hip the question names: it names the part, and
+                // leaves which one of the pair unsaid, its side.
+                let which_of_named = words[j + 1] == "which"
+                    && words.get(j + 2).is_some_and(|x| end == j + 3 && !AXES.contains(&x.as_str()) && words.iter().enumerate().any(|(k, w)| w == x && !(j..end).contains(&k)));
+                match which_of_named {
+                    true => dropped.extend(["which".to_string(), "side".to_string()]),
+                    false => dropped.extend(words[j + 1..end].iter().cloned()),
+                }
                 i = end;
             }
             _ => {
@@ -1320,8 +1327,14 @@ impl Question {
         q.add_on = asks_for_add_on(&raw);
         q.not_done = (0..raw.len()).any(|i| NEGATIONS.contains(&raw[i].as_str()) && raw[i + 1..].iter().take(3).any(|w| NOT_DONE.contains(&w.as_str())));
         q.only_said = only_said(&raw);
-        let (words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw))))));
+        let (mut words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw))))));
         q.unsaid = unsaid.iter().filter(|w| !is_stop(w) && w.as_str() != ",").map(|w| stem(w)).collect();
+        // An unsaid side is the side unknown ("never says which hip": "side unknown"); not
+        // where the question names one ("left sided hemiplegia, doesn't say if right or left
+        // handed" leaves the dominance unsaid).
+        if q.unsaid_side() && !words.iter().any(|w| is_side(&stem(w))) {
+            words.extend([",", "side", "unknown"].map(String::from));
+        }
         let (words, dominant) = dominance(words);
         let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(highest_degree(dependence_over_abuse(words))))));
         let mut negating = 0usize;
@@ -2823,6 +2836,14 @@ mod tests {
         assert_eq!(searched_without_unsaid("burn on the forearm, they never documented right or left arm").as_deref(), Some("burn on the forearm they unspecified"));
         assert_eq!(searched_without_unsaid("diabetic, note never says type 1 or 2").as_deref(), Some("diabetic note"), "not a side: nothing added");
         assert_eq!(searched_without_unsaid("third degree burn of the right forearm"), None);
+        // "Which hip" of a hip named: its side; of nothing named, that thing.
+        assert_eq!(searched_without_unsaid("total hip replacement, note never says which hip").as_deref(), Some("total hip replacement note unspecified"));
+        assert_eq!(searched_without_unsaid("infection, note never says which organism").as_deref(), Some("infection note"));
+        let hips = [
+            (Icd10Cm, "Z96.641", "Presence of right artificial hip joint"),
+            (Icd10Cm, "Z96.649", "Presence of unspecified artificial hip joint"),
+        ];
+        assert_eq!(order("s/p total hip replacement, note never says which hip. z code for the prosthetic hip", &hips)[0], "Z96.649");
         // The encounter's default is another axis than the unspecified side the question asks.
         let burns = [
             (Icd10Cm, "T22.319S", "Burn of third degree of unspecified forearm, sequela"),
