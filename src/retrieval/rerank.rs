@@ -231,6 +231,11 @@ const NEGATIONS: &[&str] = &[
 /// Units written right after a number in HCPCS descriptors ("15m", "10mg", "48h").
 const UNITS: &[&str] = &["m", "min", "mins", "h", "hr", "hrs", "mg", "mcg", "g", "gm", "kg", "ml", "cc", "l", "cm", "mm", "u", "iu", "units"];
 
+/// A question's word that says a diagnosis is certain ("only cough confirmed"): asked of no
+/// title, but free in one that names it ("Child physical abuse, confirmed", beside the
+/// suspected abuse of another code).
+const CERTAIN: &[&str] = &["confirmed"];
+
 /// Units of a dose or a volume, after a number in a question.
 const DOSE_UNITS: &[&str] = &["mg", "mcg", "g", "gm", "gram", "grams", "ml", "cc", "l", "liter", "liters", "litre", "u", "iu", "unit", "units", "meq"];
 
@@ -1392,7 +1397,7 @@ impl Question {
             // A dose ("40mg", "1000 mcg", "1 liter") is the billing unit of a drug or
             // solution: it tells siblings apart but says less than the drug's name.
             let after_number = i > 0 && words[i - 1].parse::<f32>().is_ok();
-            if n == 1 && after_number && DOSE_UNITS.contains(&w) {
+            if n == 1 && ((after_number && DOSE_UNITS.contains(&w)) || CERTAIN.contains(&w)) {
                 q.asked.insert(stem(w));
                 i += 1;
                 continue;
