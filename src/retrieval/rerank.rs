@@ -2862,6 +2862,24 @@ mod tests {
     }
 
     #[test]
+    fn a_confirmed_diagnosis_asks_no_confirmed_title() {
+        let codes = [
+            (Icd10Cm, "T74.01XA", "Adult neglect or abandonment, confirmed, initial encounter"),
+            (Icd10Cm, "T74.02XA", "Child neglect or abandonment, confirmed, initial encounter"),
+            (Icd10Cm, "A37.90", "Whooping cough, unspecified species without pneumonia"),
+            (Icd10Cm, "R05.9", "Cough, unspecified"),
+            (Icd10Cm, "R05.3", "Chronic cough"),
+            (Icd10Cm, "T76.12XA", "Child physical abuse, suspected, initial encounter"),
+            (Icd10Cm, "T74.12XA", "Child physical abuse, confirmed, initial encounter"),
+        ];
+        let q = Question::new("only cough confirmed", &[]);
+        assert!(!q.concepts.iter().any(|c| c.literal.contains(&stem("confirmed"))) && q.asked.contains(&stem("confirmed")), "asked of no title, free in one");
+        assert_eq!(order("office visit to r/o pneumonia, only cough confirmed - dx?", &codes)[0], "R05.9");
+        assert_eq!(order("confirmed child physical abuse", &codes)[0], "T74.12XA");
+        assert_eq!(order("suspected child physical abuse", &codes)[0], "T76.12XA");
+    }
+
+    #[test]
     fn a_name_shared_by_a_code_s_encounters_does_not_ask_the_later_ones() {
         let nos = ["Injury of head NOS".to_string()];
         let codes = [
