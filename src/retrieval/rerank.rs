@@ -2462,16 +2462,19 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
             note.is_none()
                 || candidates.iter().enumerate().filter(|(_, c)| c.note == note).all(|(j, _)| scored[j].1 < scored[i].1 || (scored[j].1 == scored[i].1 && j >= i))
         };
+        // A question that names the system of the code it asks for ("what dx") is answered
+        // by that system's best code before any passage.
+        let best_of_asked = q.system.and_then(|system| candidates.iter().zip(&scored).filter(|(c, _)| c.system == system).map(|(_, s)| s.1).reduce(f32::max));
         let caps: Vec<Option<f32>> = candidates
             .iter()
             .enumerate()
             .map(|(i, c)| match c.system {
                 CodeSystem::Guideline => {
                     let scores = c.codes.iter().filter_map(|code| score_of(code));
-                    if best_section(i) {
-                        scores.reduce(f32::max)
-                    } else {
-                        scores.reduce(f32::min)
+                    let cap = if best_section(i) { scores.reduce(f32::max) } else { scores.reduce(f32::min) };
+                    match (cap, best_of_asked) {
+                        (Some(a), Some(b)) => Some(a.min(b)),
+                        (a, b) => a.or(b),
                     }
                 }
                 _ => None,
@@ -3584,6 +3587,16 @@ mod tests {
         let top = |query: &str| rerank(&Question::new(query, &l.terms(query)), &cands)[0].0;
         assert_eq!(top("Medicare annual wellness visit, initial"), 1, "the code asked for");
         assert_eq!(top("guidelines for the Medicare annual wellness visit"), 0, "the rules asked for");
+        // A question that names the system it asks a code of: that system's best code first,
+        // though no code the passage is about is a candidate.
+        let about = ["99406".to_string(), "Z72.0".to_string()];
+        let cands = [
+            Candidate { system: Guideline, code: None, title: "Tobacco cessation counseling — With an office visit", names: &[], codes: &about, add_on: false, spelled: None, note: None },
+            Candidate { system: Icd10Cm, code: Some("R05.9"), title: "Cough, unspecified", names: &[], codes: &[], add_on: false, spelled: None, note: None },
+        ];
+        let top = |query: &str| rerank(&Question::new(query, &l.terms(query)), &cands)[0].0;
+        assert_eq!(top("office visit for a cough, what dx"), 1);
+        assert_eq!(top("office visit for a cough"), 0, "no system named: the passage holds more of it");
     }
 
     #[test]
