@@ -766,8 +766,13 @@ impl Retriever {
             asked_kind.iter().any(|k| k.chars().count() >= 4) && !asked_kind.iter().any(holds)
         };
         let other_asked = question.system.filter(|s| !names_asked(*s));
+        // So is a named procedure code that is no add-on, where the question asks for one
+        // ("extra 15 min beyond a 99205") and none of its links answers it.
+        let not_the_add_on = |h: &StoreHit| {
+            rerank_on && question.add_on && matches!(h.payload.system, CodeSystem::Cpt | CodeSystem::Hcpcs) && !is_add_on(&h.payload) && answers.is_empty()
+        };
         let aside = |h: &StoreHit| {
-            h.payload.code.as_ref().is_some_and(|c| (set_aside.contains(c) || (analysis.codes.contains(c) && other_kind(h))) && !answers.contains(c))
+            h.payload.code.as_ref().is_some_and(|c| (set_aside.contains(c) || (analysis.codes.contains(c) && (other_kind(h) || not_the_add_on(h)))) && !answers.contains(c))
                 || other_asked.is_some_and(|s| s != h.payload.system && h.payload.system != CodeSystem::Guideline)
         };
         let (about, named_hits): (Vec<_>, Vec<_>) = named_hits.into_iter().partition(|(_, h)| aside(h));

@@ -61,6 +61,9 @@ async fn named_codes_rank_first_in_any_spelling() {
     assert!(codes.iter().position(|c| c == "99215").is_some_and(|p| p > 0), "{codes:?}");
     let codes = app.search_codes("medicare pt, 99215 on time, total 70 min. what prolonged code do i add").await;
     assert!(["G2212", "99417"].contains(&codes[0].as_str()) && codes[1] == "99215", "{codes:?}");
+    // A named code that is no add-on, where the question asks for one.
+    let codes = app.search_codes("extra 15 min beyond a 99215").await;
+    assert_eq!(&codes[..2], ["99417", "99215"], "{codes:?}");
     let codes = app.search_codes("is 99215 the right code for 45 minutes").await;
     assert_eq!(codes[0], "99215", "nothing of a kind asked: the named code comes first ({codes:?})");
     let codes = app.search_codes("what modifier goes on the 99213 when a procedure was done the same day").await;
