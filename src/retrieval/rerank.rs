@@ -1668,7 +1668,7 @@ fn is_anesthesia_code(code: &str) -> bool {
 /// "additional", "extra", "what do I add"), or for the part past the first ("the 2nd hour",
 /// "the lesions after the first").
 fn asks_for_add_on(words: &[String]) -> bool {
-    (0..words.len()).any(|i| past_the_first_at(words, i))
+    (0..words.len()).any(|i| past_the_first_at(words, i) || from_the_second_at(words, i))
         || words.windows(2).any(|w| matches!((w[0].as_str(), w[1].as_str()), ("add", "on")))
         || words.iter().any(|w| matches!(w.as_str(), "add" | "addon" | "addons" | "additional" | "extra" | "2nd" | "second" | "3rd" | "third"))
 }
@@ -1742,6 +1742,18 @@ fn past_the_first_at(words: &[String], i: usize) -> bool {
     words.get(i..i + 3).is_some_and(|w| {
         matches!(w[0].as_str(), "past" | "after" | "beyond" | "over") && w[1] == "the" && matches!(w[2].as_str(), "first" | "1st")
     })
+}
+
+/// The things a question numbers from the second on start at word `i` ("lesions 2 thru 8",
+/// "bx #2 and #3", "hours 2 and 3"): the ones past the first, which an add-on counts. Not a
+/// count of things named after it ("directing 2 to 4 CRNAs").
+fn from_the_second_at(words: &[String], i: usize) -> bool {
+    let number = |j: usize| words.get(j).and_then(|w| w.parse::<f32>().ok());
+    words[i] == "2"
+        && words.get(i + 1).is_some_and(|w| matches!(w.as_str(), "thru" | "through" | "to" | "and"))
+        && number(i + 2).is_some_and(|n| n > 2.0)
+        && i.checked_sub(1).is_some_and(|p| number(p).is_none() && words[p] != ",")
+        && words.get(i + 3).is_none_or(|w| w == "," || is_stop(w))
 }
 
 /// A title's word that counts past the first: "each", "additional", a number, or an ordinal
@@ -2693,6 +2705,13 @@ mod tests {
         assert_eq!(first("AK destruction, first lesion"), "17000");
         assert!(asks_for_add_on(&words("second hour of the infusion")) && asks_for_add_on(&words("any add-on?")));
         assert!(!asks_for_add_on(&words("first hour of the infusion")));
+        // Numbered from the second on: the ones past the first; not a count of what follows.
+        for q in ["froze 8 AKs - code for lesions 2 thru 8?", "what do I bill for bx #2 and #3", "which code covers hours 2 and 3", "lesions 2-6"] {
+            assert!(asks_for_add_on(&words(q)), "{q}");
+        }
+        for q in ["anesthesiologist directing 2 to 4 crnas", "2 to 4 lesions pared", "bp 2 and 3 times a day"] {
+            assert!(!asks_for_add_on(&words(q)), "{q}");
+        }
     }
 
     #[test]
