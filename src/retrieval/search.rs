@@ -767,9 +767,15 @@ impl Retriever {
         };
         let other_asked = question.system.filter(|s| !names_asked(*s));
         // So is a named procedure code that is no add-on, where the question asks for one
-        // ("extra 15 min beyond a 99205") and none of its links answers it.
+        // ("extra 15 min beyond a 99205") without naming add-ons, whose links answer it ("what
+        // add-on goes with it") or which ask about the code ("is it an add-on?").
         let not_the_add_on = |h: &StoreHit| {
-            rerank_on && question.add_on && matches!(h.payload.system, CodeSystem::Cpt | CodeSystem::Hcpcs) && !is_add_on(&h.payload) && answers.is_empty()
+            rerank_on
+                && question.add_on
+                && !asks_for_add_ons(&said)
+                && matches!(h.payload.system, CodeSystem::Cpt | CodeSystem::Hcpcs)
+                && !is_add_on(&h.payload)
+                && answers.is_empty()
         };
         let aside = |h: &StoreHit| {
             h.payload.code.as_ref().is_some_and(|c| (set_aside.contains(c) || (analysis.codes.contains(c) && (other_kind(h) || not_the_add_on(h)))) && !answers.contains(c))
