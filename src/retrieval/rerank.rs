@@ -1078,6 +1078,8 @@ const TOKENS_CACHE: usize = 20_000;
 thread_local! {
     /// By text, with its slashes as written and read as "or".
     static TOKENS: std::cell::RefCell<[HashMap<String, Rc<Vec<Tok>>>; 2]> = Default::default();
+    /// Other names read by [`name_tokens`], by code and text.
+    static NAMES: std::cell::RefCell<HashMap<String, HashMap<String, Rc<Vec<Tok>>>>> = Default::default();
 }
 
 /// [`title_tokens`] of `text` (its slashes read as "or" when `slashes`), from the cache.
@@ -1913,23 +1915,67 @@ impl Candidate<'_> {
 }
 
 /// The tokens of another name of `code`. Its sentences that send a case to another code
-/// ("Planned neuraxial labor analgesia is reported with 01967 instead") say what this code is not: their words are absences, which hold only what a
-/// question negates. (A sentence that says what goes with this code, an add-on's primary, or
-/// what this code is used instead of, is its own.)
+/// ("Planned neuraxial labor analgesia is reported with 01967 instead", "ERCP is 00732", "a
+/// biopsy or treatment moves to a more specific EGD code", "deeper debridement uses other
+/// codes", "layered closure is coded separately") say what this code is not: their words are absences, which hold only
+/// what a question negates. (A sentence that says what goes with this code, an add-on's
+/// primary, what this code is used instead of, or that it is the code for what has "no more
+/// specific code", is its own.)
 fn name_tokens(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
-    // "Instead" and a code of five characters, four of them digits (CPT, HCPCS Level II): cheap
-    // to rule out before a name is split into sentences.
-    let says_instead = name.as_bytes().windows(7).any(|w| w.eq_ignore_ascii_case(b"instead"));
-    let may_name_one = says_instead && name.split(|c: char| !c.is_ascii_alphanumeric()).any(|w| w.len() == 5 && w.bytes().filter(u8::is_ascii_digit).count() >= 4);
-    if !may_name_one {
-        return cached_tokens(name, false);
+    let key = code.unwrap_or("");
+    if let Some(hit) = NAMES.with(|cache| cache.borrow().get(key).and_then(|names| names.get(name)).cloned()) {
+        return hit;
     }
-    let sends_away = |sentence: &str| {
-        let lower = sentence.to_lowercase();
-        let sends = lower.contains("instead") && !lower.contains("instead of");
-        sends && find_codes(sentence, Case::Upper).iter().any(|f| Some(f.code.as_str()) != code)
+    let tokens = read_name(name, code);
+    NAMES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= TOKENS_CACHE {
+            cache.clear();
+        }
+        cache.entry(key.to_string()).or_default().insert(name.to_string(), tokens.clone());
+    });
+    tokens
+}
+
+/// [`name_tokens`], uncached.
+fn read_name(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
+    // A clause that says "instead" and names another code goes as a whole sentence, and so does
+    // one that says what is another code ("Radical surgery is 00162", "With one-lung
+    // ventilation use 00529"); the other phrases send away only their own clause ("The vaccine
+    // product is coded separately, and Medicare uses G0008 …": the product, not the flu shot,
+    // which only Medicare bills otherwise;
+    // "Surgical knee arthroscopy, such as meniscectomy, goes to 01400" is one clause).
+    let other_code = |w: &str| {
+        let w = w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
+        w.len() == 5 && w.bytes().filter(u8::is_ascii_digit).count() >= 4 && w.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) && Some(w) != code
     };
-    let (away, own): (Vec<&str>, Vec<&str>) = name.split_inclusive(". ").partition(|s| sends_away(s));
+    let is_another = |text: &str| {
+        let words: Vec<&str> = text.split_whitespace().collect();
+        words.windows(2).any(|p| matches!(p[0], "is" | "are" | "use" | "uses") && other_code(p[1]))
+    };
+    let sends_away = |text: &str, instead: bool| {
+        let lower = text.to_lowercase();
+        let elsewhere = match instead {
+            true => lower.contains("instead") && !lower.contains("instead of") && find_codes(text, Case::Upper).iter().any(|f| Some(f.code.as_str()) != code),
+            // What one payer bills otherwise ("Medicare uses G0008 for flu shots") is still this
+            // code's for the others.
+            false => (is_another(text) || SENDS_AWAY.iter().skip(1).any(|p| lower.contains(p))) && !lower.contains("medicare"),
+        };
+        elsewhere && !lower.contains("no more specific") && !lower.contains("no code of")
+    };
+    let (mut away, mut own): (Vec<&str>, Vec<&str>) = (vec![], vec![]);
+    for sentence in name.split_inclusive(". ") {
+        if sends_away(sentence, true) {
+            away.push(sentence);
+            continue;
+        }
+        for clause in clauses(sentence) {
+            match sends_away(clause, false) {
+                true => away.push(clause),
+                false => own.push(clause),
+            }
+        }
+    }
     if away.is_empty() {
         return cached_tokens(name, false);
     }
@@ -1937,6 +1983,37 @@ fn name_tokens(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
     toks.extend(cached_tokens(&away.concat(), false).iter().map(|t| Tok { scope: Scope::Not, ..t.clone() }));
     Rc::new(toks)
 }
+
+/// The clauses of `sentence`, split where a conjunction or a semicolon joins them (", and",
+/// ", but", "; "), each with its separator.
+fn clauses(sentence: &str) -> Vec<&str> {
+    let mut ends: Vec<usize> = sentence
+        .match_indices(", ")
+        .filter(|(at, _)| sentence[at + 2..].starts_with("and ") || sentence[at + 2..].starts_with("but "))
+        .chain(sentence.match_indices("; "))
+        .map(|(at, _)| at + 2)
+        .collect();
+    ends.sort_unstable();
+    ends.push(sentence.len());
+    let mut from = 0;
+    ends.into_iter().map(|end| std::mem::replace(&mut from, end)..end).map(|r| &sentence[r]).collect()
+}
+
+/// What a description's sentence says when it sends a case to another code: "instead" (with
+/// another code named), and the phrases after it.
+const SENDS_AWAY: &[&str] = &[
+    "instead",
+    "moves to",
+    "goes to",
+    "use other codes",
+    "uses other codes",
+    "a different code",
+    "has its own code",
+    "have their own code",
+    "has another code",
+    "coded separately",
+    "reported separately",
+];
 
 /// A question's stem `q` and a title's stem `t` name the same word. HCPCS short descriptors
 /// cut words short ("vis", "prolong", "injectio"), so there a title word may be the start of
@@ -3485,6 +3562,23 @@ mod tests {
         assert_eq!(scope_of(add_on, "96415", "chemotherapy"), Some(Scope::Plain));
         let both = "Upper and lower GI endoscopy in one session, reported once instead of 00731 plus 00811.";
         assert_eq!(scope_of(both, "00813", "endoscopy"), Some(Scope::Plain));
+        // Sent elsewhere in other words, with no code named.
+        let egd = "Upper endoscopy to look at the stomach. A biopsy or treatment moves to a more specific EGD code.";
+        assert_eq!(scope_of(egd, "43235", "stomach"), Some(Scope::Plain));
+        assert_eq!(scope_of(egd, "43235", "biopsy"), Some(Scope::Not));
+        assert_eq!(clauses("A is coded separately, and B uses G0008; C, such as D, goes to 01400."), vec!["A is coded separately, ", "and B uses G0008; ", "C, such as D, goes to 01400."]);
+        let vaccine = "Giving the first vaccine by injection. The vaccine product is coded separately, and Medicare uses G0008 for flu shots.";
+        assert_eq!(scope_of(vaccine, "90471", "product"), Some(Scope::Not));
+        assert_eq!(scope_of(vaccine, "90471", "flu"), Some(Scope::Plain));
+        let scope = "Anesthesia for an upper GI endoscopy. ERCP is 00732, and upper plus lower endoscopy in the same session is 00813.";
+        assert_eq!(scope_of(scope, "00731", "upper"), Some(Scope::Plain));
+        assert_eq!(scope_of(scope, "00731", "ercp"), Some(Scope::Not));
+        assert_eq!(scope_of(scope, "00731", "session"), Some(Scope::Not));
+        let closure = "Removal of a small benign lesion. Layered or complex closure is coded separately.";
+        assert_eq!(scope_of(closure, "11400", "layered"), Some(Scope::Not));
+        // The code for what has no more specific code is its own.
+        let catch_all = "Anesthesia for eye procedures that have no more specific anesthesia code of their own.";
+        assert_eq!(scope_of(catch_all, "00140", "eye"), Some(Scope::Plain));
         let names = [d.to_string()];
         let codes = [
             (Cpt, "01960", "Vaginal delivery anesthesia", &names[..]),
@@ -3493,6 +3587,11 @@ mod tests {
         let cands = named_candidates(&codes);
         let q = "labor epidural for a planned vaginal delivery, anesthesia code?";
         assert_eq!(codes[rerank(&Question::new(q, &[]), &cands)[0].0].1, "01967");
+        // The diagnostic scope's description names the biopsy it sends away: it does not hold it.
+        let names = [egd.to_string()];
+        let codes = [(Cpt, "43235", "Upper endoscopy, diagnostic", &names[..]), (Cpt, "43239", "Upper endoscopy with biopsy", &[][..])];
+        let cands = named_candidates(&codes);
+        assert_eq!(codes[rerank(&follow_up("upper endoscopy diagnostic only", "and if they took a biopsy"), &cands)[0].0].1, "43239");
     }
 
     #[test]
