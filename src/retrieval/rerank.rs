@@ -893,6 +893,20 @@ fn is_later_encounter(stem: &str) -> bool {
     STEMS.contains(stem)
 }
 
+/// A word of a first visit or service ("initial eval", "admit H&P", "first hour"), and of a
+/// later one ("subsequent visit", "follow-up", "re-eval", "re-check"): a follow-up that names a
+/// later one and no first one asks for the later one in place of the first.
+fn is_first_service(stem: &str) -> bool {
+    static STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| ["initial", "first", "admit", "admission"].iter().map(|w| self::stem(w)).collect());
+    STEMS.contains(stem)
+}
+
+/// See [`is_first_service`].
+fn is_later_service(stem: &str) -> bool {
+    static STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| ["subsequent", "follow", "re", "reevaluation", "recheck", "next"].iter().map(|w| self::stem(w)).collect());
+    STEMS.contains(stem)
+}
+
 /// The text to search for a question that says its record leaves something unsaid ("they never
 /// documented right or left arm"): its words without that clause, which would fill the pool
 /// with the codes that name it, and, when the clause is about the side, "unspecified", the
@@ -1602,7 +1616,9 @@ impl Question {
         let names_side = self.sequence.iter().any(|s| is_side(s)) || self.unsaid_side();
         let old_numbers = numbers_said_again(&earlier.sequence, &self.sequence);
         let unsaid = self.unsaid.clone();
-        let replaced = |s: &String| (names_side && is_side(s)) || old_numbers.contains(s) || unsaid.contains(s);
+        // A later visit named ("re-eval?" after "PT initial eval") replaces the first one.
+        let names_later = self.sequence.iter().any(|s| is_later_service(s)) && !self.sequence.iter().any(|s| is_first_service(s));
+        let replaced = |s: &String| (names_side && is_side(s)) || old_numbers.contains(s) || unsaid.contains(s) || (names_later && is_first_service(s));
         self.concepts.extend(earlier.concepts.into_iter().filter(|c| !c.literal.iter().all(|s| said.contains(s) || replaced(s)) && !c.literal.iter().any(|s| unsaid.contains(s))));
         // What the earlier question negated stays negated unless the follow-up names it again,
         // or asks for the study done both ways ("and with and without?" after "no contrast").
@@ -3873,6 +3889,18 @@ mod tests {
         // "The one with complications" is not type 1.
         let diabetes = [(Icd10Cm, "E10.8", "Type 1 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications")];
         assert_eq!(order_after("type 2 diabetes without complications", "the one with complications?", &diabetes)[0], "E11.8");
+    }
+
+    #[test]
+    fn a_follow_up_that_names_a_later_visit_replaces_the_first() {
+        let q = follow_up("PT initial eval, low complexity", "re-eval?");
+        assert!(!q.asked.contains(&stem("initial")) && q.asked.contains(&stem("eval")));
+        let q = follow_up("inpatient admit visit, high MDM", "and the next day's visit?");
+        assert!(!q.asked.contains(&stem("admit")));
+        let visits = [(Cpt, "99223", "Hospital admit visit, high MDM"), (Cpt, "99233", "Hospital next day visit, high MDM")];
+        assert_eq!(order_after("inpatient admit visit, high MDM", "and the next day's visit?", &visits)[0], "99233");
+        // One that names the first visit again keeps it.
+        assert!(follow_up("PT initial eval", "initial eval, high complexity?").asked.contains(&stem("initial")));
     }
 
     #[test]
