@@ -475,8 +475,28 @@ fn question_words(text: &str) -> Vec<String> {
     read_words(text, true)
 }
 
+/// `text` with each "f/u" that stands as a word ("f/u visit", "no f/u") as "follow up".
+fn follow_up_spelled(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut rest = text;
+    while let Some(at) = rest.find("f/u") {
+        let before = rest[..at].chars().next_back();
+        let after = rest[at + 3..].chars().next();
+        let word = !before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric);
+        out.push_str(&rest[..at]);
+        out.push_str(if word { " follow up " } else { "f/u" });
+        rest = &rest[at + 3..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn read_words(text: &str, question: bool) -> Vec<String> {
     let mut lower = text.to_lowercase().replace("w/wo", " with and without ").replace("w/o", " without ").replace("w/", " with ");
+    // "f/u" is a follow-up, in a question and in an HCPCS descriptor ("No f/u rec image study").
+    if lower.contains("f/u") {
+        lower = follow_up_spelled(&lower);
+    }
     // Comparisons as words, the same in a question and a title: "<50%" and "less than 50%".
     for (from, to) in COMPARISONS {
         if lower.contains(from) {
@@ -1369,9 +1389,11 @@ impl Question {
             let find = |form: &[String]| (!form.is_empty()).then(|| (from..words.len().saturating_sub(form.len() - 1)).find(|&i| words[i..i + form.len()] == *form)).flatten();
             // The other readings only when the typed one is not found.
             let found = find(&term.words).map(|at| (at, term.words.clone())).or_else(|| {
-                let read: Vec<String> = question_words(&term.words.join(" ")).into_iter().filter(|w| w != ",").collect();
+                let read = |text: &str| -> Vec<String> { question_words(text).into_iter().filter(|w| w != ",").collect() };
+                let (spaced, slashed) = (read(&term.words.join(" ")), read(&term.words.join("/")));
                 let joined = vec![term.words.concat()];
-                find(&read).map(|at| (at, read)).or_else(|| find(&joined).map(|at| (at, joined)))
+                // "f/u" is read "follow up".
+                find(&spaced).map(|at| (at, spaced)).or_else(|| find(&joined).map(|at| (at, joined))).or_else(|| find(&slashed).map(|at| (at, slashed)))
             });
             if let Some((at, form)) = found {
                 from = at + form.len();
@@ -3889,6 +3911,18 @@ mod tests {
         // "The one with complications" is not type 1.
         let diabetes = [(Icd10Cm, "E10.8", "Type 1 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications")];
         assert_eq!(order_after("type 2 diabetes without complications", "the one with complications?", &diabetes)[0], "E11.8");
+    }
+
+    #[test]
+    fn f_u_is_a_follow_up() {
+        assert_eq!(words("No f/u rec image study"), ["no", "follow", "up", "rec", "image", "study"]);
+        assert_eq!(question_words("limited f/u echo?"), ["limited", "follow", "up", "echo", ","]);
+        assert_eq!(words("self/use"), ["self", "use"]);
+        // The lexicon's "f/u" is found in the words that spell it.
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "f/u\tsubsequent encounter\n").unwrap();
+        let q = Question::new("f/u visit", &l.terms("f/u visit"));
+        assert!(q.concepts.iter().any(|c| c.literal == [stem("follow"), stem("up")] && c.expansions == [vec![stem("subsequent"), stem("encounter")]]), "{:?}", q.concepts);
     }
 
     #[test]
