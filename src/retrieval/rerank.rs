@@ -1615,6 +1615,12 @@ impl Question {
         self.unsaid.iter().any(|s| says_a_side(s))
     }
 
+    /// `t` is a title's word of a later encounter than the initial one that the question did not
+    /// ask for ("subsequent encounter" unasked).
+    fn unasked_later_encounter(&self, t: &Tok) -> bool {
+        is_later_encounter(&t.stem) && !self.asked.contains(&t.stem)
+    }
+
     /// This question as a follow-up of `earlier` ("and for type 1?" after "type 2 diabetes, no
     /// complications"): its own words count twice, and what it says again replaces what the
     /// earlier question said of it, its negations included ("the one with contrast" after
@@ -2128,7 +2134,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // A name shared by a code's encounters ("Injury of head NOS" for S09.90XA, XD and XS) does
     // not say the encounter; the title's later one ("subsequent encounter", "sequela"), unasked,
     // still costs what a word unasked does, so "head injury" is the initial encounter.
-    let later = title.iter().filter(|t| is_later_encounter(&t.stem) && !q.asked.contains(&t.stem)).count() as f32;
+    let later = title.iter().filter(|t| q.unasked_later_encounter(t)).count() as f32;
     for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
@@ -2379,7 +2385,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
         // A code that is the default for what is asked still has its encounter: a later one
         // unasked costs (see `relevance`).
         if no_extras {
-            let later = |t: &&Tok| system != CodeSystem::Guideline && is_later_encounter(&t.stem) && !is_asked(t);
+            let later = |t: &&Tok| system != CodeSystem::Guideline && q.unasked_later_encounter(t);
             return name.iter().filter(later).count() as f32;
         }
         let mut extras: HashSet<&str> = HashSet::new();

@@ -534,6 +534,7 @@ impl Retriever {
         // A deleted code whose replacement is asked for, or whose service the question describes:
         // all its replacements are candidates, in the order the question's words put them.
         let said = Said::new(&request.query);
+        let asks_add_ons = asks_for_add_ons(&said);
         let replacement = asks_replacement(&said);
         let replaced = |h: &StoreHit| (replacement && is_deleted(&h.payload)) || describes_deleted(&said, &analysis.expanded, h);
         let pointed = links_of(&exact, &analysis.codes, replaced);
@@ -561,7 +562,7 @@ impl Retriever {
         // A question about add-ons ("what add-on goes with 99291") also gets the add-ons of the
         // codes it names, which point to them rather than the other way round.
         let add_ons = async {
-            match asks_for_add_ons(&said) && !pinned.is_empty() {
+            match asks_add_ons && !pinned.is_empty() {
                 true => self.store.linking_to(&pinned, ADD_ON_SCAN).await,
                 false => Ok(vec![]),
             }
@@ -740,7 +741,7 @@ impl Retriever {
         // 99417), which no table orders, or the replacements of a deleted code the question
         // asks to replace or describes, come in the order the rank-1 stage puts their titles in. (Otherwise a
         // deleted code's replacements keep the order its note gives them.)
-        if rerank_on && answers.len() > 1 && (asks_for_add_ons(&said) || exact.iter().any(replaced)) {
+        if rerank_on && answers.len() > 1 && (asks_add_ons || exact.iter().any(replaced)) {
             let of_answers: Vec<&StoreHit> = answers.iter().filter_map(|a| exact.iter().chain(&linked).find(|h| h.payload.code.as_ref() == Some(a))).collect();
             let candidates: Vec<Candidate> = of_answers.iter().map(|h| self.candidate(h)).collect();
             answers = rerank(&question, &candidates).into_iter().filter_map(|(i, _)| of_answers[i].payload.code.clone()).collect();
@@ -772,7 +773,7 @@ impl Retriever {
         let not_the_add_on = |h: &StoreHit| {
             rerank_on
                 && question.add_on
-                && !asks_for_add_ons(&said)
+                && !asks_add_ons
                 && matches!(h.payload.system, CodeSystem::Cpt | CodeSystem::Hcpcs)
                 && !is_add_on(&h.payload)
                 && answers.is_empty()
