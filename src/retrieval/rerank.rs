@@ -9,7 +9,8 @@
 //!   a concept no candidate holds anywhere ("broke out in hives": "broke") is left out of the
 //!   share, so it cannot shrink every coverage until the fused rank decides between siblings;
 //!   what the question says is not documented ("severity not documented") is held only by a
-//!   title that leaves it unspecified; an HCPCS description, the short descriptor spelled
+//!   title that leaves it unspecified (where no candidate's title names it so, by one that says
+//!   "unspecified" alone: "Anemia, unspecified" for "type not specified"); an HCPCS description, the short descriptor spelled
 //!   out, counts as the descriptor in full words;
 //! - **extra qualifiers**: words of the title the question never asked for (with coma,
 //!   bilateral, sequela, type 1, 3 views) cost [`EXTRA`] each ([`SUMMARY_EXTRA`] of that in
@@ -2252,6 +2253,11 @@ fn holds(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<V
     held_by(stem, unknown, negated, title, others, abbreviated).0
 }
 
+/// A title that says it is unspecified in so many words ("Anemia, unspecified", "… NOS").
+fn leaves_unspecified(title: &[Tok]) -> bool {
+    title.iter().any(|t| matches!(t.stem.as_str(), "unspecifi" | "unsp" | "unspec" | "nos"))
+}
+
 /// [`holds`], and which of `others` holds the word when the title does not.
 fn held_by(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> (f32, Option<usize>) {
     if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) {
@@ -2293,7 +2299,13 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
         let share = |stems: &[String]| {
             let (mut sum, mut from) = (0.0, 0u64);
             for s in stems {
-                let (held, by) = held_by(s, concept.unknown, negated, title, others, abbreviated);
+                let (mut held, by) = held_by(s, concept.unknown, negated, title, others, abbreviated);
+                // "Anemia, unspecified" leaves unspecified the type that "type not specified"
+                // says is unknown, as "Nutritional anemia, unspecified" does, where no
+                // candidate leaves it unspecified by name ("site not specified").
+                if held == 0.0 && concept.unknown && !field.vague.contains(s) && leaves_unspecified(title) && !title.iter().any(|t| same(s, t, abbreviated)) {
+                    held = OTHER_NAME;
+                }
                 sum += held;
                 from |= by.map_or(0, |at| 1u64.checked_shl(at as u32).unwrap_or(0));
             }
@@ -3917,6 +3929,18 @@ mod tests {
         // "The one with complications" is not type 1.
         let diabetes = [(Icd10Cm, "E10.8", "Type 1 diabetes mellitus with unspecified complications"), (Icd10Cm, "E11.8", "Type 2 diabetes mellitus with unspecified complications")];
         assert_eq!(order_after("type 2 diabetes without complications", "the one with complications?", &diabetes)[0], "E11.8");
+    }
+
+    #[test]
+    fn a_title_that_leaves_all_unspecified_leaves_unspecified_what_the_question_says_is_unknown() {
+        let named = ["nutritional anemia, type not specified".to_string()];
+        let codes = [(Icd10Cm, "D53.9", "Nutritional anemia, unspecified", &named[..]), (Icd10Cm, "D64.9", "Anemia, unspecified", &[][..])];
+        let cands = named_candidates(&codes);
+        assert_eq!(codes[rerank(&Question::new("pt anemic, type not specified", &[]), &cands)[0].0].1, "D64.9");
+        // Not where a candidate leaves it unspecified by name.
+        let codes = [(Icd10Cm, "N39.0", "Urinary tract infection, site not specified", &[][..]), (Icd10Cm, "O23.40", "Unspecified infection of urinary tract in pregnancy", &[][..])];
+        let cands = named_candidates(&codes);
+        assert_eq!(codes[rerank(&Question::new("urinary tract infection, site not specified", &[]), &cands)[0].0].1, "N39.0");
     }
 
     #[test]
