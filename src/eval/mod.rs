@@ -123,11 +123,13 @@ pub struct CaseResult {
     pub error: Option<String>,
 }
 
-/// Whether an answer declines (what both generators say when the corpus has nothing).
+/// Whether an answer declines (what both generators say when the corpus has nothing). What
+/// the corpus does not cover is a refusal; what a payer does not cover ("Medicare does not cover
+/// routine physicals", quoted from a note) is an answer.
 pub fn is_refusal(answer: &str) -> bool {
     static R: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
         regex::Regex::new(
-            r"(?i)could ?n[o']t find|does ?n[o']t cover|not covered by|there is no code|no code \S+ in|can ?n[o']t help|cannot help|outside (?:the |my )?scope|not (?:a|an) (?:medical )?coding question",
+            r"(?i)could ?n[o']t find|(?:corpus|codecite)[^.]{0,40}does ?n[o']t cover|not covered by (?:the )?(?:codecite|corpus)|there is no code|no code \S+ in|can ?n[o']t help|cannot help|outside (?:the |my )?scope|not (?:a|an) (?:medical )?coding question",
         )
         .expect("valid regex")
     });
@@ -302,6 +304,8 @@ mod tests {
         assert!(is_refusal("There is no code 99999 in the codecite code tables."));
         assert!(is_refusal("The codecite corpus does not cover this question."));
         assert!(!is_refusal("The best match is **E11.9** (ICD-10-CM)."));
+        assert!(!is_refusal("The best match is **G0439**. Medicare does not cover routine physicals by law, so the patient pays."));
+        assert!(!is_refusal("Acupuncture is not covered by Medicare for most conditions."));
     }
 
     #[test]
