@@ -1107,6 +1107,9 @@ pub(super) fn stem(word: &str) -> String {
     })
 }
 
+/// One code's other names as [`name_tokens`] read them, by text.
+type ReadNames = HashMap<String, Rc<Vec<Tok>>>;
+
 /// Titles and names tokenized on this thread: the same codes come back search after search.
 const TOKENS_CACHE: usize = 20_000;
 
@@ -1114,7 +1117,7 @@ thread_local! {
     /// By text, with its slashes as written and read as "or".
     static TOKENS: std::cell::RefCell<[HashMap<String, Rc<Vec<Tok>>>; 2]> = Default::default();
     /// Other names read by [`name_tokens`], by code and text.
-    static NAMES: std::cell::RefCell<HashMap<String, HashMap<String, Rc<Vec<Tok>>>>> = Default::default();
+    static NAMES: std::cell::RefCell<HashMap<String, ReadNames>> = Default::default();
 }
 
 /// [`title_tokens`] of `text` (its slashes read as "or" when `slashes`), from the cache.
