@@ -10,8 +10,8 @@
 //!   share, so it cannot shrink every coverage until the fused rank decides between siblings;
 //!   what the question says is not documented ("severity not documented") is held only by a
 //!   title that leaves it unspecified (where no candidate's title names it so, by one that says
-//!   "unspecified" alone: "Anemia, unspecified" for "type not specified"); an HCPCS description, the short descriptor spelled
-//!   out, counts as the descriptor in full words;
+//!   "unspecified" alone: "Anemia, unspecified" for "type not specified"); an HCPCS
+//!   description, the short descriptor spelled out, counts as the descriptor in full words;
 //! - **extra qualifiers**: words of the title the question never asked for (with coma,
 //!   bilateral, sequela, type 1, 3 views) cost [`EXTRA`] each ([`SUMMARY_EXTRA`] of that in
 //!   our wordier CPT summaries). The words of the default a coder
@@ -1965,8 +1965,8 @@ impl Candidate<'_> {
 /// The tokens of another name of `code`. Its sentences that send a case to another code
 /// ("Planned neuraxial labor analgesia is reported with 01967 instead", "ERCP is 00732", "a
 /// biopsy or treatment moves to a more specific EGD code", "deeper debridement uses other
-/// codes", "layered closure is coded separately") say what this code is not: their words are absences, which hold only
-/// what a question negates. (A sentence that says what goes with this code, an add-on's
+/// codes", "layered closure is coded separately") say what this code is not: their words are
+/// absences, which hold only what a question negates. (A sentence that says what goes with this code, an add-on's
 /// primary, what this code is used instead of, or that it is the code for what has "no more
 /// specific code", is its own.)
 fn name_tokens(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
@@ -1987,12 +1987,12 @@ fn name_tokens(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
 
 /// [`name_tokens`], uncached.
 fn read_name(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
-    // A clause that says "instead" and names another code goes as a whole sentence, and so does
-    // one that says what is another code ("Radical surgery is 00162", "With one-lung
-    // ventilation use 00529"); the other phrases send away only their own clause ("The vaccine
-    // product is coded separately, and Medicare uses G0008 …": the product, not the flu shot,
-    // which only Medicare bills otherwise;
-    // "Surgical knee arthroscopy, such as meniscectomy, goes to 01400" is one clause).
+    // A sentence that says "instead" and names another code goes as a whole. Otherwise each
+    // clause (split at ", and", ", but", "; ") that says what is another code ("Radical surgery
+    // is 00162", "With one-lung ventilation use 00529") or holds a phrase of [`SENDS_AWAY`] goes,
+    // and the rest stays: "The vaccine product is coded separately, and Medicare uses G0008 …"
+    // sends away the product, not the flu shot, which only Medicare bills otherwise; "Surgical
+    // knee arthroscopy, such as meniscectomy, goes to 01400" is one clause.
     let other_code = |w: &str| {
         let w = w.trim_end_matches(|c: char| !c.is_ascii_alphanumeric());
         w.len() == 5 && w.bytes().filter(u8::is_ascii_digit).count() >= 4 && w.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase()) && Some(w) != code
