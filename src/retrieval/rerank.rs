@@ -1394,10 +1394,14 @@ impl Question {
             // The other readings only when the typed one is not found.
             let found = find(&term.words).map(|at| (at, term.words.clone())).or_else(|| {
                 let read = |text: &str| -> Vec<String> { question_words(text).into_iter().filter(|w| w != ",").collect() };
-                let (spaced, slashed) = (read(&term.words.join(" ")), read(&term.words.join("/")));
+                let spaced = read(&term.words.join(" "));
                 let joined = vec![term.words.concat()];
                 // "f/u" is read "follow up".
-                find(&spaced).map(|at| (at, spaced)).or_else(|| find(&joined).map(|at| (at, joined))).or_else(|| find(&slashed).map(|at| (at, slashed)))
+                let slashed = || read(&term.words.join("/"));
+                find(&spaced).map(|at| (at, spaced)).or_else(|| find(&joined).map(|at| (at, joined))).or_else(|| {
+                    let slashed = slashed();
+                    find(&slashed).map(|at| (at, slashed))
+                })
             });
             if let Some((at, form)) = found {
                 from = at + form.len();
@@ -1966,9 +1970,9 @@ impl Candidate<'_> {
 /// ("Planned neuraxial labor analgesia is reported with 01967 instead", "ERCP is 00732", "a
 /// biopsy or treatment moves to a more specific EGD code", "deeper debridement uses other
 /// codes", "layered closure is coded separately") say what this code is not: their words are
-/// absences, which hold only what a question negates. (A sentence that says what goes with this code, an add-on's
-/// primary, what this code is used instead of, or that it is the code for what has "no more
-/// specific code", is its own.)
+/// absences, which hold only what a question negates. (A sentence that says what goes with
+/// this code, an add-on's primary, what this code is used instead of, or that it is the code for
+/// what has "no more specific code", is its own.)
 fn name_tokens(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
     let key = code.unwrap_or("");
     if let Some(hit) = NAMES.with(|cache| cache.borrow().get(key).and_then(|names| names.get(name)).cloned()) {
@@ -2007,7 +2011,7 @@ fn read_name(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
             true => lower.contains("instead") && !lower.contains("instead of") && find_codes(text, Case::Upper).iter().any(|f| Some(f.code.as_str()) != code),
             // What one payer bills otherwise ("Medicare uses G0008 for flu shots") is still this
             // code's for the others.
-            false => (is_another(text) || SENDS_AWAY.iter().skip(1).any(|p| lower.contains(p))) && !lower.contains("medicare"),
+            false => (is_another(text) || SENDS_AWAY.iter().any(|p| lower.contains(p))) && !lower.contains("medicare"),
         };
         elsewhere && !lower.contains("no more specific") && !lower.contains("no code of")
     };
@@ -2047,10 +2051,9 @@ fn clauses(sentence: &str) -> Vec<&str> {
     ends.into_iter().map(|end| std::mem::replace(&mut from, end)..end).map(|r| &sentence[r]).collect()
 }
 
-/// What a description's sentence says when it sends a case to another code: "instead" (with
-/// another code named), and the phrases after it.
+/// What a description's clause says when it sends a case to another code in other words than
+/// "instead" with the code named ([`read_name`]).
 const SENDS_AWAY: &[&str] = &[
-    "instead",
     "moves to",
     "goes to",
     "use other codes",
@@ -2678,6 +2681,11 @@ mod tests {
         codes.iter().map(|(s, code, title, names)| Candidate { system: *s, code: Some(code), title, names, codes: &[], add_on: false, spelled: None, note: None }).collect()
     }
 
+    /// The code `q` ranks first among `codes` (each with its other names).
+    fn first_named<'a>(q: &Question, codes: &'a [(CodeSystem, &'a str, &'a str, &'a [String])]) -> &'a str {
+        codes[rerank(q, &named_candidates(codes))[0].0].1
+    }
+
     use CodeSystem::*;
 
     #[test]
@@ -3045,7 +3053,7 @@ mod tests {
             (Icd10Cm, "S09.90XD", "Unspecified injury of head, subsequent encounter", &nos[..]),
             (Icd10Cm, "S09.90XA", "Unspecified injury of head, initial encounter", &nos[..]),
         ];
-        let first = |query: &str| codes[rerank(&Question::new(query, &[]), &named_candidates(&codes))[0].0].1;
+        let first = |query: &str| first_named(&Question::new(query, &[]), &codes);
         assert_eq!(first("injury of head"), "S09.90XA");
         assert_eq!(first("injury of head, sequela"), "S09.90XS");
         assert_eq!(first("injury of head, subsequent encounter"), "S09.90XD");
@@ -3643,14 +3651,12 @@ mod tests {
             (Cpt, "01960", "Vaginal delivery anesthesia", &names[..]),
             (Cpt, "01967", "Labor epidural (neuraxial labor analgesia) for planned vaginal delivery", &[][..]),
         ];
-        let cands = named_candidates(&codes);
         let q = "labor epidural for a planned vaginal delivery, anesthesia code?";
-        assert_eq!(codes[rerank(&Question::new(q, &[]), &cands)[0].0].1, "01967");
+        assert_eq!(first_named(&Question::new(q, &[]), &codes), "01967");
         // The diagnostic scope's description names the biopsy it sends away: it does not hold it.
         let names = [egd.to_string()];
         let codes = [(Cpt, "43235", "Upper endoscopy, diagnostic", &names[..]), (Cpt, "43239", "Upper endoscopy with biopsy", &[][..])];
-        let cands = named_candidates(&codes);
-        assert_eq!(codes[rerank(&follow_up("upper endoscopy diagnostic only", "and if they took a biopsy"), &cands)[0].0].1, "43239");
+        assert_eq!(first_named(&follow_up("upper endoscopy diagnostic only", "and if they took a biopsy"), &codes), "43239");
     }
 
     #[test]
@@ -3669,8 +3675,7 @@ mod tests {
             (Icd10Cm, "F10.10", "Alcohol abuse, uncomplicated", &[][..]),
             (Icd10Cm, "F10.20", "Alcohol dependence, uncomplicated", &[][..]),
         ];
-        let cands = named_candidates(&codes);
-        let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
+        let first = |query: &str| first_named(&Question::new(query, &[]), &codes);
         assert_eq!(first("alcohol abuse and alcohol dependence documented, uncomplicated"), "F10.20");
         assert_eq!(first("alcohol dependence, uncomplicated"), "F10.20");
         assert_eq!(first("alcohol use, no abuse or dependence"), "F10.90");
@@ -3715,8 +3720,7 @@ mod tests {
             (Icd10Cm, "J45.901", "Unspecified asthma with (acute) exacerbation", &attack[..]),
             (Icd10Cm, "J45.909", "Unspecified asthma, uncomplicated", &calm[..]),
         ];
-        let cands = named_candidates(&codes);
-        let first = |query: &str| codes[rerank(&Question::new(query, &[]), &cands)[0].0].1;
+        let first = |query: &str| first_named(&Question::new(query, &[]), &codes);
         assert_eq!(first("kid has asthma, not having an attack today"), "J45.909");
         assert_eq!(first("kid has asthma, having an attack today"), "J45.901");
     }
@@ -3747,8 +3751,7 @@ mod tests {
             (Cpt, "87804", "Rapid flu test", &swab[..]),
             (Icd10Cm, "J11.1", "Influenza due to unidentified influenza virus with other respiratory manifestations", &nos[..]),
         ];
-        let cands = named_candidates(&codes);
-        let first = |query: &str| codes[rerank(&Question::new(query, &l.terms(query)), &cands)[0].0].1;
+        let first = |query: &str| first_named(&Question::new(query, &l.terms(query)), &codes);
         assert_eq!(first("the flu, no swab done"), "J11.1", "the test's name says swab; the question says none was done");
         assert_eq!(first("the flu, swab done"), "87804");
     }
@@ -3938,12 +3941,10 @@ mod tests {
     fn a_title_that_leaves_all_unspecified_leaves_unspecified_what_the_question_says_is_unknown() {
         let named = ["nutritional anemia, type not specified".to_string()];
         let codes = [(Icd10Cm, "D53.9", "Nutritional anemia, unspecified", &named[..]), (Icd10Cm, "D64.9", "Anemia, unspecified", &[][..])];
-        let cands = named_candidates(&codes);
-        assert_eq!(codes[rerank(&Question::new("pt anemic, type not specified", &[]), &cands)[0].0].1, "D64.9");
+        assert_eq!(first_named(&Question::new("pt anemic, type not specified", &[]), &codes), "D64.9");
         // Not where a candidate leaves it unspecified by name.
         let codes = [(Icd10Cm, "N39.0", "Urinary tract infection, site not specified", &[][..]), (Icd10Cm, "O23.40", "Unspecified infection of urinary tract in pregnancy", &[][..])];
-        let cands = named_candidates(&codes);
-        assert_eq!(codes[rerank(&Question::new("urinary tract infection, site not specified", &[]), &cands)[0].0].1, "N39.0");
+        assert_eq!(first_named(&Question::new("urinary tract infection, site not specified", &[]), &codes), "N39.0");
     }
 
     #[test]
