@@ -61,6 +61,7 @@ pub fn load_corpus(dir: &Path) -> Result<Corpus, CorpusError> {
         }
     }
     read_everyday_names(&dir.join("names"), &mut corpus.records)?;
+    name_unsided_codes(&mut corpus.records);
     let guidelines = dir.join("guidelines");
     for file in files_with_ext(&guidelines, "md")? {
         let id = file.strip_prefix(&guidelines).unwrap_or(&file).to_string_lossy().replace('\\', "/");
@@ -102,6 +103,79 @@ fn read_everyday_names(dir: &Path, records: &mut [CodeRecord]) -> Result<(), Cor
         }
     }
     Ok(())
+}
+
+/// Gives an ICD-10-CM code for an unspecified side that has no everyday name of its own the
+/// names of its right and left siblings without their side: "dog bite right hand" names
+/// S61.451A, so "dog bite hand" names S61.459A ("Open bite of unspecified hand"). The sibling
+/// is the code whose title is this one's with an "unspecified" read as "right" or "left".
+/// Without it, a question that names no side finds the sided codes by their names and not the
+/// one it asks for.
+fn name_unsided_codes(records: &mut [CodeRecord]) {
+    let by_title: HashMap<&str, usize> =
+        records.iter().enumerate().filter(|(_, r)| r.system == CodeSystem::Icd10Cm).map(|(i, r)| (r.title.as_str(), i)).collect();
+    let mut derived: Vec<(usize, Vec<String>)> = Vec::new();
+    for (i, r) in records.iter().enumerate() {
+        if r.system != CodeSystem::Icd10Cm || !r.everyday.is_empty() {
+            continue;
+        }
+        let mut names: Vec<String> = Vec::new();
+        for side in ["right", "left"] {
+            let Some(k) = sided_titles(&r.title, side).find_map(|t| by_title.get(t.as_str()).copied()) else {
+                continue;
+            };
+            for name in records[k].everyday.iter().filter_map(|n| without_side(n)) {
+                if names.len() < EVERYDAY_NAMES && !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+        }
+        if !names.is_empty() {
+            derived.push((i, names));
+        }
+    }
+    for (i, names) in derived {
+        records[i].everyday = names;
+    }
+}
+
+/// `title` with one "unspecified" (as a word) read as `side`, for each one it has.
+fn sided_titles<'t>(title: &'t str, side: &'t str) -> impl Iterator<Item = String> + 't {
+    title.match_indices("unspecified").filter_map(move |(at, w)| {
+        let before = title[..at].chars().next_back();
+        let after = title[at + w.len()..].chars().next();
+        (!before.is_some_and(char::is_alphanumeric) && !after.is_some_and(char::is_alphanumeric))
+            .then(|| format!("{}{side}{}", &title[..at], &title[at + w.len()..]))
+    })
+}
+
+/// An everyday name without the side it names ("torn MCL right, initial visit" → "torn MCL,
+/// initial visit"); `None` when nothing is left or it names no side in words.
+fn without_side(name: &str) -> Option<String> {
+    const SIDES: [&str; 4] = ["right-sided", "left-sided", "right", "left"];
+    let mut kept: Vec<String> = Vec::new();
+    let mut dropped = false;
+    for w in name.split(' ') {
+        let bare = w.trim_end_matches([',', '.', ';']);
+        if !SIDES.iter().any(|s| bare.eq_ignore_ascii_case(s)) {
+            kept.push(w.to_string());
+            continue;
+        }
+        dropped = true;
+        // "on the right" goes whole.
+        let n = kept.len();
+        if n >= 2 && kept[n - 1].eq_ignore_ascii_case("the") && ["on", "of", "in", "at"].iter().any(|p| kept[n - 2].eq_ignore_ascii_case(p)) {
+            kept.truncate(n - 2);
+        }
+        // A comma the side carried stays with the word before it.
+        let tail = &w[bare.len()..];
+        if let Some(last) = kept.last_mut().filter(|l| !tail.is_empty() && !l.ends_with([',', '.', ';'])) {
+            last.push_str(tail);
+        }
+    }
+    let name = kept.join(" ");
+    let name = name.trim_matches([' ', ',']);
+    (dropped && !name.is_empty()).then(|| name.to_string())
 }
 
 /// Layers operator-loaded records (`overlay/codes/*.jsonl`) over the corpus: a record for a
@@ -291,6 +365,48 @@ mod tests {
             let err = load_corpus(dir.path()).unwrap_err().to_string();
             assert!(err.contains(line) && err.contains(says), "{text:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_code_for_an_unspecified_side_takes_its_sided_siblings_names_without_the_side() {
+        let dir = tempfile::tempdir().unwrap();
+        let record = |code: &str, title: &str| format!("{{\"system\":\"ICD10CM\",\"code\":\"{code}\",\"title\":\"{title}\",\"source\":\"s\"}}\n");
+        let codes = [
+            record("S61.451A", "Open bite of right hand, initial encounter"),
+            record("S61.452A", "Open bite of left hand, initial encounter"),
+            record("S61.459A", "Open bite of unspecified hand, initial encounter"),
+            record("S83.411A", "Sprain of medial collateral ligament of right knee, initial encounter"),
+            record("S83.419A", "Sprain of medial collateral ligament of unspecified knee, initial encounter"),
+            record("M21.42", "Flat foot [pes planus] (acquired), left foot"),
+            record("M21.40", "Flat foot [pes planus] (acquired), unspecified foot"),
+            record("H66.91", "Otitis media, unspecified, right ear"),
+            record("H66.90", "Otitis media, unspecified, unspecified ear"),
+        ];
+        write(dir.path(), "codes/i.jsonl", &codes.concat());
+        let names = "S61.451A\tdog bite right hand, initial visit; animal bite on the right hand\n\
+                     S61.452A\tdog bite left hand, initial visit\n\
+                     S83.411A\ttorn MCL right, initial visit\n\
+                     M21.42\tflat foot left; left\n\
+                     H66.91\tright ear infection\n\
+                     H66.90\tear infection\n";
+        write(dir.path(), "names/i.tsv", names);
+        let corpus = load_corpus(dir.path()).unwrap();
+        let named = |code: &str| corpus.records.iter().find(|r| r.code == code).unwrap().everyday.clone();
+        // Both siblings' names, once each, without the side.
+        assert_eq!(named("S61.459A"), ["dog bite hand, initial visit", "animal bite hand"]);
+        assert_eq!(named("S83.419A"), ["torn MCL, initial visit"]);
+        // A name that is only the side gives nothing.
+        assert_eq!(named("M21.40"), ["flat foot"]);
+        // A code named in the corpus keeps its own names; the sided ones keep theirs.
+        assert_eq!(named("H66.90"), ["ear infection"]);
+        assert_eq!(named("S61.451A").len(), 2);
+        // The sibling is found by the title's "unspecified" that is the side, not the first one.
+        let corpus_without = {
+            write(dir.path(), "names/i.tsv", "H66.91\tright ear infection\n");
+            load_corpus(dir.path()).unwrap()
+        };
+        let h6690 = corpus_without.records.iter().find(|r| r.code == "H66.90").unwrap();
+        assert_eq!(h6690.everyday, ["ear infection"]);
     }
 
     #[test]
