@@ -152,10 +152,13 @@ const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "ot
 
 /// What a code is when a question does not say: a visit is the office (outpatient) visit, a
 /// service the complete (global) one, and, by the ICD-10-CM conventions, a fracture closed and
-/// displaced and its healing routine. Their title words are never extra.
+/// displaced and its healing routine. Their title words are never extra, but for a service's
+/// words in a diagnosis ("Complete rotator cuff tear", "Global developmental delay"), where
+/// they are a qualifier like any other.
 const EVERYDAY: &[&str] = &["office", "outpatient", "outpt", "complete", "global", "closed", "displaced", "routine"];
-
+const SERVICE_EVERYDAY: &[&str] = &["office", "outpatient", "outpt", "complete", "global"];
 static EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY.iter().map(|w| stem(w)).collect());
+static SERVICE_EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| SERVICE_EVERYDAY.iter().map(|w| stem(w)).collect());
 
 /// Title words that make a code another kind of thing than what it names: the anesthesia for
 /// a procedure, the status after it, the vaccine against a disease, the screening for it, a
@@ -2091,6 +2094,9 @@ struct Field {
     /// Words some candidate leaves unspecified ("Colles' fracture of unspecified radius"): where
     /// a sibling names the side asked ("right radius"), the side is the qualifier, not the word.
     vague: HashSet<String>,
+    /// Words some candidate names right after a side ("left radius", "right ear"): a title that
+    /// leaves one of them unspecified leaves the side unspecified.
+    sided: HashSet<String>,
 }
 
 /// How well `c` answers `q`, before the prior.
@@ -2294,6 +2300,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
     // standard"), a qualifier like any other, where a code's "not" says a default ("not
     // elsewhere classified") or a service not done.
     let modifier = system == CodeSystem::Modifier;
+    let diagnosis = system == CodeSystem::Icd10Cm;
     let mut score = 0.0;
     let mut weight = 0.0;
     let mut contradiction = false;
@@ -2363,6 +2370,11 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
             }
         }
     }
+    // A title that leaves the side unspecified ("unspecified radius", where a sibling names the
+    // "left radius") does not answer a question that names the side.
+    if q.asked.iter().any(|s| is_side(s)) && !q.unsaid_side() && title.iter().any(|t| t.vague && field.sided.contains(&t.stem)) {
+        contradiction = true;
+    }
     // "3 CRNAs" is not "one CRNA", nor "type 2 diabetes" "type 1 diabetes". What is counted
     // is plural where the stemmer keeps an acronym's "s" ("crnas").
     for (n, thing) in &q.counts {
@@ -2426,7 +2438,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
                 || q.numbers.iter().any(|n| t.covers(*n))
                 || (t.scope == Scope::Not && !abbreviated && !modifier && (q.not_done || !NOT_DONE_STEMS.contains(&t.stem)))
                 || (is_default(&t.stem) && (!q.specific || is_encounter_default(&t.stem)))
-                || EVERYDAY_STEMS.contains(&t.stem)
+                || (EVERYDAY_STEMS.contains(&t.stem) && !(diagnosis && SERVICE_EVERYDAY_STEMS.contains(&t.stem)))
                 || SALT_STEMS.contains(&t.stem)
                 // An HCPCS drug is injected unless the question says how it is given.
                 || (abbreviated && q.route.is_none() && route_of(&t.stem) == Some(Route::Parenteral))
@@ -2579,7 +2591,8 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
         })
         .collect();
     let vague: HashSet<String> = titles.iter().flat_map(|t| t.iter().filter(|t| t.vague).map(|t| t.stem.clone())).collect();
-    let field = Field { unrivalled, held, vague };
+    let sided: HashSet<String> = titles.iter().flat_map(|t| t.windows(2).filter(|w| is_side(&w[0].stem)).map(|w| w[1].stem.clone())).collect();
+    let field = Field { unrivalled, held, vague, sided };
     // Codes with the same names (HCPCS short descriptors shared by siblings: "Normal saline
     // solution infus") share the best fused rank among them and come in code order, so their
     // order does not change with the index build between ingests.
@@ -2961,6 +2974,26 @@ mod tests {
         ];
         assert_eq!(order("right colles fracture, subsequent encounter, closed, routine healing", &colles)[0], "S52.531D");
         assert_eq!(order("colles fracture, subsequent encounter, closed, routine healing", &colles)[0], "S52.539D", "no side said");
+    }
+
+    #[test]
+    fn a_title_that_leaves_the_side_unspecified_does_not_answer_a_question_that_names_it() {
+        let wrists = [
+            (Icd10Cm, "S52.509A", "Unspecified fracture of the lower end of unspecified radius, initial encounter for closed fracture"),
+            (Icd10Cm, "S52.502A", "Unspecified fracture of the lower end of left radius, initial encounter for closed fracture"),
+            (Icd10Cm, "S62.102A", "Fracture of unspecified carpal bone, left wrist, initial encounter for closed fracture"),
+        ];
+        // The left radius or the left wrist, never the radius of no side.
+        let left = order("fracture lower end of radius or wrist, left, initial", &wrists);
+        assert_eq!(left.last().map(String::as_str), Some("S52.509A"), "{left:?}");
+        assert_eq!(order("fracture lower end of radius, initial", &wrists)[0], "S52.509A", "no side said");
+        assert_eq!(order("fracture lower end of radius, initial, side not documented", &wrists)[0], "S52.509A");
+        // Complete is a service's default, not a diagnosis's.
+        let tears = [
+            (Icd10Cm, "M75.120", "Complete rotator cuff tear or rupture of unspecified shoulder, not specified as traumatic"),
+            (Icd10Cm, "M75.100", "Unspecified rotator cuff tear or rupture of unspecified shoulder, not specified as traumatic"),
+        ];
+        assert_eq!(order("rotator cuff tear", &tears)[0], "M75.100");
     }
 
     #[test]
