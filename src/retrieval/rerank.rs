@@ -1178,8 +1178,10 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     let words = words(text);
     let letters = letter_names(text);
     for (i, w) in words.iter().enumerate() {
-        // "site not specified", "status unknown": the word before is what is left unspecified.
-        if (w == "specified" && i >= 2 && words[i - 1] == "not") || w == "unknown" {
+        // "site not specified", "status unknown", an axis "unspecified" ("intestine, part
+        // unspecified"): the word before is what is left unspecified.
+        let axis_before = |i: usize| i >= 1 && (AXES.contains(&words[i - 1].as_str()) || matches!(words[i - 1].as_str(), "part" | "level" | "extent"));
+        if (w == "specified" && i >= 2 && words[i - 1] == "not") || w == "unknown" || (w == "unspecified" && axis_before(i)) {
             if let Some(t) = out.iter_mut().rev().find(|t| t.stem != NOT) {
                 t.vague = true;
             }
@@ -1187,11 +1189,17 @@ fn title_tokens(text: &str) -> Vec<Tok> {
         match w.as_str() {
             // A comma ends a clause, but not an absence that lists its members ("without
             // behavioral disturbance, psychotic disturbance, mood disturbance, and anxiety").
+            // What "unspecified" leaves unspecified is the word right after it, in its clause
+            // ("Otitis media, unspecified, right ear" leaves the side said).
             "," if !(scope.absent() && lists_on(&words[i..])) => {
                 scope = Scope::Plain;
                 per = false;
+                vague_next = false;
             }
-            "," => per = false,
+            "," => {
+                per = false;
+                vague_next = false;
+            }
             "without" => {
                 scope = Scope::Without;
                 held = 0;
@@ -3292,6 +3300,20 @@ mod tests {
         // A title that opens with "Unspecified" names its subject next.
         let vague: Vec<bool> = title_tokens("Unspecified contact dermatitis, unspecified cause").iter().map(|t| t.vague).collect();
         assert_eq!(vague, [false, false, false, false, true]);
+        // What "unspecified" leaves unspecified stays in its clause; an axis before it is it.
+        let vague = |title: &str| title_tokens(title).into_iter().filter(|t| t.vague).map(|t| t.written.to_string()).collect::<Vec<String>>();
+        assert_eq!(vague("Otitis media, unspecified, right ear"), Vec::<String>::new());
+        assert_eq!(vague("Diverticulitis of intestine, part unspecified, without perforation"), ["part"]);
+        let got = order("ear infection", &[(Icd10Cm, "H66.91", "Otitis media, unspecified, right ear"), (Icd10Cm, "H66.90", "Otitis media, unspecified, unspecified ear")]);
+        assert_eq!(got[0], "H66.90");
+        let got = order(
+            "diverticulitis",
+            &[
+                (Icd10Cm, "K57.32", "Diverticulitis of large intestine without perforation or abscess without bleeding"),
+                (Icd10Cm, "K57.92", "Diverticulitis of intestine, part unspecified, without perforation or abscess without bleeding"),
+            ],
+        );
+        assert_eq!(got[0], "K57.92");
     }
 
     #[test]
