@@ -883,15 +883,23 @@ fn dominance(words: Vec<String>) -> (Vec<String>, Option<&'static str>) {
 
 /// An examination that found something ("well check, found an ear infection on exam", "doc
 /// heard a new murmur during the physical") is the encounter "with abnormal findings" of the
-/// guidelines, which the question then asks for; nothing found ("no problems found") is not.
+/// guidelines, which the question then asks for; nothing found ("no problems found") is not,
+/// and a routine or general one that says it was normal ("annual physical, everything
+/// normal", "unremarkable checkup") is the encounter "without abnormal findings".
 fn exam_findings(mut words: Vec<String>) -> Vec<String> {
     let exam = words.iter().any(|w| matches!(w.as_str(), "exam" | "exams" | "examination" | "physical" | "checkup" | "check"));
     let found = (0..words.len()).any(|i| {
         matches!(words[i].as_str(), "found" | "finds" | "heard" | "noted" | "noticed" | "discovered" | "detected")
             && !words[i.saturating_sub(3)..i].iter().any(|w| NEGATIONS.contains(&w.as_str()))
     });
-    if exam && found && !words.iter().any(|w| w == "abnormal") {
+    let abnormal = words.iter().any(|w| w == "abnormal");
+    // Routine and general examinations are the ones ICD-10-CM codes with or without abnormal
+    // findings; a sports or pre-op exam has no such axis.
+    let routine = words.iter().any(|w| matches!(w.as_str(), "annual" | "yearly" | "routine" | "well" | "wellness" | "general" | "preventive" | "checkup"));
+    if exam && found && !abnormal {
         words.extend([",", "abnormal", "findings"].map(String::from));
+    } else if exam && !abnormal && routine && words.iter().any(|w| matches!(w.as_str(), "normal" | "unremarkable")) {
+        words.extend([",", "without", "abnormal", "findings"].map(String::from));
     }
     words
 }
@@ -3013,6 +3021,15 @@ mod tests {
         assert_eq!(order("routine child health exam, found an ear infection", &exams)[0], "Z00.121");
         assert_eq!(order("routine child health exam, no problems found", &exams)[0], "Z00.129");
         assert_eq!(order("routine child health exam", &exams)[0], "Z00.129");
+        // An exam said to be normal is the one without abnormal findings, beside a visit's code.
+        let visits = [
+            (Cpt, "99396", "Physical, established patient, age 40–64"),
+            (Icd10Cm, "Z00.01", "Encounter for general adult medical examination with abnormal findings"),
+            (Icd10Cm, "Z00.00", "Encounter for general adult medical examination without abnormal findings"),
+        ];
+        assert_eq!(order("adult annual physical, all normal", &visits)[0], "Z00.00");
+        assert_eq!(order("unremarkable routine adult medical exam", &visits)[0], "Z00.00");
+        assert_eq!(order("adult medical exam, found high blood pressure, otherwise normal", &visits)[0], "Z00.01");
     }
 
     #[test]
