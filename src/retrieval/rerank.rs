@@ -155,9 +155,9 @@ const DEFAULTS: &[&str] = &["unspecified", "unsp", "unspec", "nos", "other", "ot
 /// displaced and its healing routine. Their title words are never extra, but for a service's
 /// words in a diagnosis ("Complete rotator cuff tear", "Global developmental delay"), where
 /// they are a qualifier like any other.
-const EVERYDAY: &[&str] = &["office", "outpatient", "outpt", "complete", "global", "closed", "displaced", "routine"];
 const SERVICE_EVERYDAY: &[&str] = &["office", "outpatient", "outpt", "complete", "global"];
-static EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| EVERYDAY.iter().map(|w| stem(w)).collect());
+const CONVENTION_EVERYDAY: &[&str] = &["closed", "displaced", "routine"];
+static EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| SERVICE_EVERYDAY.iter().chain(CONVENTION_EVERYDAY).map(|w| stem(w)).collect());
 static SERVICE_EVERYDAY_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| SERVICE_EVERYDAY.iter().map(|w| stem(w)).collect());
 
 /// Title words that make a code another kind of thing than what it names: the anesthesia for
