@@ -1188,8 +1188,8 @@ fn title_tokens(text: &str) -> Vec<Tok> {
     for (i, w) in words.iter().enumerate() {
         // "site not specified", "status unknown", an axis "unspecified" ("intestine, part
         // unspecified"): the word before is what is left unspecified.
-        let axis_before = |i: usize| i >= 1 && (AXES.contains(&words[i - 1].as_str()) || matches!(words[i - 1].as_str(), "part" | "level" | "extent"));
-        if (w == "specified" && i >= 2 && words[i - 1] == "not") || w == "unknown" || (w == "unspecified" && axis_before(i)) {
+        let axis_before = || i >= 1 && (AXES.contains(&words[i - 1].as_str()) || matches!(words[i - 1].as_str(), "part" | "level" | "extent"));
+        if (w == "specified" && i >= 2 && words[i - 1] == "not") || w == "unknown" || (w == "unspecified" && axis_before()) {
             if let Some(t) = out.iter_mut().rev().find(|t| t.stem != NOT) {
                 t.vague = true;
             }
@@ -1199,12 +1199,10 @@ fn title_tokens(text: &str) -> Vec<Tok> {
             // behavioral disturbance, psychotic disturbance, mood disturbance, and anxiety").
             // What "unspecified" leaves unspecified is the word right after it, in its clause
             // ("Otitis media, unspecified, right ear" leaves the side said).
-            "," if !(scope.absent() && lists_on(&words[i..])) => {
-                scope = Scope::Plain;
-                per = false;
-                vague_next = false;
-            }
             "," => {
+                if !(scope.absent() && lists_on(&words[i..])) {
+                    scope = Scope::Plain;
+                }
                 per = false;
                 vague_next = false;
             }
@@ -2110,8 +2108,9 @@ struct Field {
     /// Words some candidate leaves unspecified ("Colles' fracture of unspecified radius"): where
     /// a sibling names the side asked ("right radius"), the side is the qualifier, not the word.
     vague: HashSet<String>,
-    /// Words some candidate names right after a side ("left radius", "right ear"): a title that
-    /// leaves one of them unspecified leaves the side unspecified.
+    /// Where the question names a side (and does not say it is unsaid), the words some
+    /// candidate names right after a side ("left radius", "right ear"): a title that leaves one
+    /// of them unspecified leaves the side unspecified. Empty otherwise.
     sided: HashSet<String>,
 }
 
@@ -2388,7 +2387,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
     }
     // A title that leaves the side unspecified ("unspecified radius", where a sibling names the
     // "left radius") does not answer a question that names the side.
-    if q.asked.iter().any(|s| is_side(s)) && !q.unsaid_side() && title.iter().any(|t| t.vague && field.sided.contains(&t.stem)) {
+    if title.iter().any(|t| t.vague && field.sided.contains(&t.stem)) {
         contradiction = true;
     }
     // "3 CRNAs" is not "one CRNA", nor "type 2 diabetes" "type 1 diabetes". What is counted
@@ -2607,7 +2606,11 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
         })
         .collect();
     let vague: HashSet<String> = titles.iter().flat_map(|t| t.iter().filter(|t| t.vague).map(|t| t.stem.clone())).collect();
-    let sided: HashSet<String> = titles.iter().flat_map(|t| t.windows(2).filter(|w| is_side(&w[0].stem)).map(|w| w[1].stem.clone())).collect();
+    let names_side = q.asked.iter().any(|s| is_side(s)) && !q.unsaid_side();
+    let sided: HashSet<String> = match names_side {
+        true => titles.iter().flat_map(|t| t.windows(2).filter(|w| is_side(&w[0].stem)).map(|w| w[1].stem.clone())).collect(),
+        false => HashSet::new(),
+    };
     let field = Field { unrivalled, held, vague, sided };
     // Codes with the same names (HCPCS short descriptors shared by siblings: "Normal saline
     // solution infus") share the best fused rank among them and come in code order, so their
