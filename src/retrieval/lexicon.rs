@@ -34,11 +34,21 @@ pub struct Lexicon {
     /// Expansions of the file of modifier situations ([`MODIFIER_FILE`]): the wording of a
     /// modifier's title ("bilateral procedure", "professional component").
     modifier_wording: HashSet<String>,
+    /// Terms of the shorthand file ([`SHORTHAND_FILE`]) → expansions: a title's words are
+    /// spelled out by these as well as by the acronyms of the other files.
+    shorthand: HashMap<String, Vec<String>>,
+    /// Words in the longest shorthand term.
+    shorthand_longest: usize,
 }
 
 /// The lexicon file whose expansions are modifiers' titles: the situations a modifier is for,
 /// told without naming it ("only reading the film", "both knees same session").
 pub const MODIFIER_FILE: &str = "lay-modifiers.tsv";
+
+/// The lexicon file of the shorthand our CPT titles write ("eval", "lap chole"), read in
+/// titles only: there the other files' lowercase terms are plain words a title means as
+/// written ("shot", "scope"), and in a question a word cut short is matched as typed.
+pub const SHORTHAND_FILE: &str = "shorthand.tsv";
 
 /// The vocabulary file in the lexicon's folder.
 pub const VOCABULARY_FILE: &str = "vocabulary.txt";
@@ -93,6 +103,14 @@ impl Lexicon {
             if key.is_empty() || expansion.trim().is_empty() {
                 return Err(err("both the term and its expansion must be non-empty"));
             }
+            if file.file_name().is_some_and(|n| n == SHORTHAND_FILE) {
+                self.shorthand_longest = self.shorthand_longest.max(key.split(' ').count());
+                let list = self.shorthand.entry(key).or_default();
+                if !list.iter().any(|e| e == expansion.trim()) {
+                    list.push(expansion.trim().to_string());
+                }
+                continue;
+            }
             if file.file_name().is_some_and(|n| n == MODIFIER_FILE) {
                 self.modifier_wording.insert(expansion.trim().to_string());
             }
@@ -133,28 +151,46 @@ impl Lexicon {
     }
 
     /// `title` with the acronyms it writes in capitals that the lexicon knows ("AK", "TEE",
-    /// "I&D") spelled out by their first expansion, when it has any: our CPT titles are short
-    /// and a question may use the full words ("actinic keratosis").
+    /// "I&D") and the shorthand it uses ("PT eval", "Lap chole", "admin") spelled out by their
+    /// first expansion, when it has any: our CPT titles are short and a question may use the
+    /// full words ("actinic keratosis", "physical therapy evaluation").
     pub fn spell_out(&self, title: &str) -> Option<String> {
         let is_acronym = |w: &str| w.chars().filter(|c| c.is_ascii_uppercase()).count() >= 2 && !w.chars().any(|c| c.is_lowercase());
-        let mut out: Option<String> = None;
-        // The end of what `out` holds of `title`, and the start of the run being read: letters,
-        // digits and the joiners acronyms use ("E/M", "D&C").
-        let (mut copied, mut run_start) = (0, None);
+        // The title's runs of letters, digits and the joiners acronyms use ("E/M", "D&C"), as
+        // byte ranges.
+        let mut runs: Vec<(usize, usize)> = vec![];
+        let mut start = None;
         for (i, c) in title.char_indices().chain([(title.len(), ' ')]) {
-            match (run_start, c.is_alphanumeric() || matches!(c, '/' | '&')) {
-                (None, true) => run_start = Some(i),
+            match (start, c.is_alphanumeric() || matches!(c, '/' | '&')) {
+                (None, true) => start = Some(i),
                 (Some(s), false) => {
-                    run_start = None;
-                    let run = &title[s..i];
-                    if let Some(expansion) = is_acronym(run).then(|| self.entries.get(&words(run).join(" ")).and_then(|e| e.first())).flatten() {
-                        let out = out.get_or_insert_with(|| String::with_capacity(title.len() * 2));
-                        out.push_str(&title[copied..s]);
-                        out.push_str(expansion);
-                        copied = i;
-                    }
+                    runs.push((s, i));
+                    start = None;
                 }
                 _ => {}
+            }
+        }
+        let mut out: Option<String> = None;
+        // The end of what `out` holds of `title`.
+        let mut copied = 0;
+        let mut i = 0;
+        while i < runs.len() {
+            // The longest shorthand term from run i on; else the run alone, an acronym.
+            let shorthand = (1..=self.shorthand_longest.min(runs.len() - i)).rev().find_map(|n| {
+                let key: Vec<String> = runs[i..i + n].iter().flat_map(|&(s, e)| words(&title[s..e])).collect();
+                self.shorthand.get(&key.join(" ")).and_then(|e| e.first()).map(|e| (n, e))
+            });
+            let run = &title[runs[i].0..runs[i].1];
+            let acronym = || is_acronym(run).then(|| self.entries.get(&words(run).join(" ")).and_then(|e| e.first())).flatten().map(|e| (1, e));
+            match shorthand.or_else(acronym) {
+                Some((n, expansion)) => {
+                    let out = out.get_or_insert_with(|| String::with_capacity(title.len() * 2));
+                    out.push_str(&title[copied..runs[i].0]);
+                    out.push_str(expansion);
+                    copied = runs[i + n - 1].1;
+                    i += n;
+                }
+                None => i += 1,
             }
         }
         out.map(|mut out| {
@@ -296,6 +332,21 @@ mod tests {
         // the lexicon lacks.
         assert_eq!(l.spell_out("Lap chole"), None);
         assert_eq!(l.spell_out("TEE"), None);
+    }
+
+    #[test]
+    fn a_title_s_shorthand_is_spelled_out() {
+        let mut l = lexicon();
+        l.add_text(Path::new(SHORTHAND_FILE), "eval\tevaluation\nre-eval\tre-evaluation\nPT eval\tphysical therapy evaluation\nadmin\tadministration\n").unwrap();
+        l.add_text(Path::new("t.tsv"), "OT\toccupational therapy\nshot\tinjection\n").unwrap();
+        // The longest term wins ("PT eval" over "eval"); an acronym with a shorthand word after it.
+        assert_eq!(l.spell_out("PT eval, moderate complexity").as_deref(), Some("physical therapy evaluation, moderate complexity"));
+        assert_eq!(l.spell_out("OT re-eval").as_deref(), Some("occupational therapy re-evaluation"));
+        assert_eq!(l.spell_out("Vaccine admin, first shot").as_deref(), Some("Vaccine administration, first shot"), "a plain word of another file stays");
+        // Whole words only.
+        assert_eq!(l.spell_out("Evaluation, medical"), None);
+        // Shorthand is read in titles, not in questions.
+        assert!(l.expand("the admin password").is_empty());
     }
 
     #[test]
