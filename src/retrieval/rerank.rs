@@ -2280,6 +2280,14 @@ fn holds(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<V
     held_by(stem, unknown, negated, title, others, abbreviated).0
 }
 
+/// Whether the question's concept `k` is a measure: a unit ("minutes"; "3 days" is 4320
+/// minutes), or a number the unit follows. A bare number may name a thing ("instead of 59").
+fn is_measure(concepts: &[Concept], k: usize) -> bool {
+    let all = |k: usize, f: &dyn Fn(&String) -> bool| concepts.get(k).is_some_and(|c| !c.literal.is_empty() && c.literal.iter().all(f));
+    let unit = |s: &String| MEASURE_STEMS.contains(s);
+    all(k, &unit) || (all(k, &|s| amount(s).is_some()) && all(k + 1, &unit))
+}
+
 /// A title that says it is unspecified in so many words ("Anemia, unspecified", "… NOS").
 fn leaves_unspecified(title: &[Tok]) -> bool {
     title.iter().any(|t| matches!(t.stem.as_str(), "unspecifi" | "unsp" | "unspec" | "nos"))
@@ -2318,6 +2326,11 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
     let diagnosis = system == CodeSystem::Icd10Cm;
     let mut score = 0.0;
     let mut weight = 0.0;
+    // What the title holds of the question's measures ("for 3 days", "2 hours"), and whether it
+    // holds any of the rest, which some candidate holds: a measure says how much of what the
+    // question names, so a title that holds only the measure ("Extended ECG monitor, over 48
+    // hours to 7 days" for "diarrhea for 3 days") holds nothing.
+    let (mut measured, mut names_any, mut asks_names) = (0.0, false, false);
     let mut contradiction = false;
     // The other names the title leans on for a concept it lacks, one bit each (a code has
     // fewer than 64 names).
@@ -2344,7 +2357,14 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
         let n = concept.weight;
         let discount = if field.unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
         if field.held.get(k).copied().unwrap_or(true) {
-            score += n * literal.max(discount * expanded);
+            let held = n * literal.max(discount * expanded);
+            if is_measure(&q.concepts, k) {
+                measured += held;
+            } else {
+                score += held;
+                names_any |= held > 0.0;
+                asks_names = true;
+            }
             weight += n;
             borrowed |= if literal >= discount * expanded { from_literal } else { from_expansion };
         }
@@ -2414,6 +2434,9 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
         if !named.is_empty() && !named.contains(&value) && !in_range {
             contradiction = true;
         }
+    }
+    if names_any || !asks_names {
+        score += measured;
     }
     let coverage = if weight > 0.0 { score / weight } else { 0.0 };
     let is_asked = |t: &Tok| {
@@ -3440,8 +3463,13 @@ mod tests {
         let repairs = [(Cpt, "12002", "Simple wound repair, 2.6 to 7.5 cm"), (Cpt, "12001", "Simple wound repair, 2.5 cm or less")];
         assert_eq!(order("simple repair of a 2 cm cut", &repairs)[0], "12001");
         assert_eq!(order("simple repair of a 4 cm cut", &repairs)[0], "12002");
-        let monitors = [(Cpt, "93241", "ECG monitor, 3 to 7 days"), (Cpt, "93224", "Holter, up to 48 h")];
+        let monitors = [(Cpt, "93241", "ECG monitor, 3 to 7 days"), (Cpt, "93224", "Holter monitor, up to 48 h")];
         assert_eq!(order("heart monitor for two days", &monitors)[0], "93224");
+        // A measure says how much of what the question names: a title that holds only the
+        // measure holds nothing.
+        let symptom = [(Cpt, "93241", "Extended ECG monitor, over 48 hours to 7 days"), (Icd10Cm, "R19.7", "Diarrhea, unspecified")];
+        assert_eq!(order("diarrhea for 3 days", &symptom)[0], "R19.7");
+        assert_eq!(order("headache for 2 hours", &[(Cpt, "97545", "Work hardening, first 2 hours"), (Icd10Cm, "R51.9", "Headache, unspecified")])[0], "R51.9");
         assert_eq!(order("obesity counseling 15 minutes", &[(Hcpcs, "G0310", "Immunize counsel 5-15 min"), (Hcpcs, "G0447", "Behavior counsel obesity 15m")])[0], "G0447");
         assert_eq!(words("48h, 2 days, 10mg, 3b"), ["2880", "minutes", ",", "2880", "minutes", ",", "10", "mg", ",", "3b"]);
         // A day without a number is no time: "every day" is how often, "same day" when.
