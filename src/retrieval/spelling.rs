@@ -1,7 +1,10 @@
 //! Misspelled words: "underactive thyriod", "had a siezure", "kidny stone". A word that is in
 //! no code title and no English word list gets the title word one edit away (a letter
 //! dropped, added, changed, or two swapped, never the first) as an expansion, the most
-//! frequent when several are; the typed word stays the user's own.
+//! frequent when several are; the typed word stays the user's own. Failing that, it gets the
+//! title word it sounds like, spelled with its letters doubled or single and its "rh" as "r"
+//! ("hemmoroids", "hemmorage", "cirosis"): the misspellings of medical words are mostly
+//! these, and they are often more than one edit away.
 //!
 //! The vocabulary is `corpus/lexicon/vocabulary.txt`, lines `word<TAB>count`: the words of
 //! the code records' titles, descriptions and other names with how often they occur (the
@@ -21,6 +24,22 @@ const MIN_LEN: usize = 5;
 #[derive(Debug, Clone, Default)]
 pub struct Spelling {
     counts: HashMap<String, u32>,
+    /// [`sound`] of every word some record uses → the most frequent such word.
+    sounds: HashMap<String, (String, u32)>,
+}
+
+/// How `word` sounds, as far as its spelling can be wrong without changing that: a letter
+/// written once or doubled the same, and "rh" as "r" ("hemorrhoids", "hemmoroids": "hemoroids").
+fn sound(word: &str) -> String {
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        let last = out.chars().last();
+        if last == Some(c) || (c == 'h' && last == Some('r')) {
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// The lower-cased words of `text` worth knowing: runs of ASCII letters of four or more.
@@ -70,11 +89,19 @@ impl Spelling {
             let (w, n) = line.split_once('\t').ok_or_else(err)?;
             counts.insert(w.to_string(), n.trim().parse::<u32>().map_err(|_| err())?);
         }
-        Ok(Self { counts })
+        Ok(Self::from_counts(counts))
     }
 
     pub fn from_counts(counts: impl IntoIterator<Item = (String, u32)>) -> Self {
-        Self { counts: counts.into_iter().collect() }
+        let counts: HashMap<String, u32> = counts.into_iter().collect();
+        let mut sounds: HashMap<String, (String, u32)> = HashMap::new();
+        for (w, &n) in counts.iter().filter(|(_, n)| **n > 0) {
+            let best = sounds.entry(sound(w)).or_insert_with(|| (w.clone(), n));
+            if n > best.1 || (n == best.1 && *w < best.0) {
+                *best = (w.clone(), n);
+            }
+        }
+        Self { counts, sounds }
     }
 
     /// Some code record uses `word`.
@@ -92,10 +119,16 @@ impl Spelling {
         if self.counts.is_empty() || word.len() < MIN_LEN || !word.bytes().all(|b| b.is_ascii_lowercase()) || self.knows(word) {
             return None;
         }
-        self.one_edit(word).or_else(|| {
-            let singular = word.strip_suffix('s').filter(|w| w.len() >= MIN_LEN && !self.knows(w))?;
-            self.one_edit(singular)
-        })
+        let singular = word.strip_suffix('s').filter(|w| w.len() >= MIN_LEN && !self.knows(w));
+        self.one_edit(word)
+            .or_else(|| self.one_edit(singular?))
+            .or_else(|| self.sounds_like(word))
+            .or_else(|| self.sounds_like(singular?))
+    }
+
+    /// The record word `word` sounds like ([`sound`]), when it is spelled otherwise.
+    fn sounds_like(&self, word: &str) -> Option<&str> {
+        self.sounds.get(&sound(word)).map(|(w, _)| w.as_str()).filter(|w| *w != word)
     }
 
     fn one_edit(&self, word: &str) -> Option<&str> {
@@ -139,7 +172,7 @@ mod tests {
 
     fn spelling() -> Spelling {
         Spelling::from_counts(
-            [("thyroid", 40), ("seizure", 12), ("kidney", 30), ("warts", 3), ("wants", 0), ("lipoma", 2), ("diploma", 0)]
+            [("thyroid", 40), ("seizure", 12), ("kidney", 30), ("warts", 3), ("wants", 0), ("lipoma", 2), ("diploma", 0), ("hemorrhoids", 47), ("hemorrhage", 900), ("hemorrhagic", 50)]
                 .map(|(w, n)| (w.to_string(), n)),
         )
     }
@@ -153,6 +186,16 @@ mod tests {
         assert_eq!(s.correct("kidnney"), Some("kidney"), "a letter added");
         assert_eq!(s.correct("siezures"), Some("seizure"), "a plural as its singular");
         assert_eq!(s.correct("thyriods"), Some("thyroid"));
+    }
+
+    #[test]
+    fn letters_doubled_or_single_and_rh_as_r() {
+        let s = spelling();
+        assert_eq!(s.correct("hemmoroids"), Some("hemorrhoids"), "three edits away, the same sound");
+        assert_eq!(s.correct("hemmorage"), Some("hemorrhage"));
+        assert_eq!(s.correct("hemmoroid"), None, "a singular the records do not use");
+        assert_eq!(s.correct("hemoragik"), None, "only doubling and rh: no other letter changes");
+        assert_eq!(s.correct("kidnnee"), None);
     }
 
     #[test]
