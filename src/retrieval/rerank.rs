@@ -1319,6 +1319,9 @@ pub struct Question {
     concepts: Vec<Concept>,
     /// The user's content stems in order, for phrase order.
     sequence: Vec<String>,
+    /// Each two of the user's words in a row, stemmed, stop words among them but not both
+    /// ("use disorder"), outside what it negates: a phrase a name may say is absent.
+    pairs: Vec<[String; 2]>,
     /// Every stem the question or its expansions hold, to tell a title's extra words.
     asked: HashSet<String>,
     /// Stems the question negates.
@@ -1389,6 +1392,11 @@ impl Question {
         q.add_on = asks_for_add_on(&raw);
         q.not_done = (0..raw.len()).any(|i| NEGATIONS.contains(&raw[i].as_str()) && raw[i + 1..].iter().take(3).any(|w| NOT_DONE.contains(&w.as_str())));
         q.only_said = only_said(&raw);
+        q.pairs = word_pairs(&raw, |w| NEGATIONS.contains(&w))
+            .into_iter()
+            .filter(|(p, absent)| !absent && p[0] != p[1] && !p.iter().any(|w| w == ",") && !(is_stop(&p[0]) && is_stop(&p[1])))
+            .map(|(p, _)| p)
+            .collect();
         let (mut words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw))))));
         q.unsaid = unsaid.iter().filter(|w| !is_stop(w) && w.as_str() != ",").map(|w| stem(w)).collect();
         // An unsaid side is the side unknown ("never says which hip": "side unknown"); not
@@ -2229,7 +2237,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     if q.add_on && c.add_on {
         r += ADD_ON;
     }
-    if gone {
+    if gone || says_absent(q, c) {
         r -= CONTRADICTION;
     }
     if c.code.is_some_and(is_quality_code) && !q.quality && !matches!(q.letter, Some('G' | 'M')) {
@@ -2286,6 +2294,40 @@ fn is_measure(concepts: &[Concept], k: usize) -> bool {
     let all = |k: usize, f: &dyn Fn(&String) -> bool| concepts.get(k).is_some_and(|c| !c.literal.is_empty() && c.literal.iter().all(f));
     let unit = |s: &String| MEASURE_STEMS.contains(s);
     all(k, &unit) || (all(k, &|s| amount(s).is_some()) && all(k + 1, &unit))
+}
+
+/// Each two words in a row of `words`, stemmed, with whether a `negation` opens their clause
+/// before them ("without use disorder": "use disorder" absent).
+fn word_pairs(words: &[String], negation: impl Fn(&str) -> bool) -> Vec<([String; 2], bool)> {
+    let mut absent = false;
+    let mut out = vec![];
+    for j in 1..words.len() {
+        absent = (absent || negation(&words[j - 1])) && words[j - 1] != ",";
+        out.push(([stem(&words[j - 1]), stem(&words[j])], absent && !negation(&words[j - 1])));
+    }
+    out
+}
+
+/// Two of the question's words in a row that a name of `c` says are absent and neither its
+/// title nor another name holds: "alcohol use disorder" asked, and the alcohol-induced disorder's inclusion term
+/// "... without use disorder". Read on the names' words, stop words and all ("use").
+fn says_absent(q: &Question, c: &Candidate) -> bool {
+    let negation = |w: &str| matches!(w, "without" | "no" | "not");
+    let negating = |n: &String| n.split(|c: char| !c.is_alphanumeric()).any(|w| ["without", "no", "not"].iter().any(|x| w.eq_ignore_ascii_case(x)));
+    let absent: Vec<[String; 2]> = c
+        .names
+        .iter()
+        .filter(|n| negating(n))
+        .flat_map(|n| word_pairs(&words(n), negation))
+        .filter(|(p, absent)| *absent && q.pairs.contains(p))
+        .map(|(p, _)| p)
+        .collect();
+    // Said absent, and nowhere said present: "no new global period starts" in a description
+    // that also says "during a global period" leaves the global period said.
+    !absent.is_empty() && {
+        let said: Vec<([String; 2], bool)> = std::iter::once(c.title).chain(c.names.iter().map(String::as_str)).flat_map(|n| word_pairs(&words(n), negation)).collect();
+        absent.iter().any(|p| !said.iter().any(|(t, absent)| t == p && !absent))
+    }
 }
 
 /// A title that says it is unspecified in so many words ("Anemia, unspecified", "… NOS").
@@ -3646,6 +3688,20 @@ mod tests {
         assert_eq!(order("naloxone", &naloxone)[0], "J2312");
         // A litre is the 1000 ml of a title.
         assert_eq!(words("1 liter, 500 cc"), ["1000", "ml", ",", "500", "ml"]);
+    }
+
+    #[test]
+    fn a_name_that_says_the_asked_phrase_is_absent_contradicts_it() {
+        let induced = ["Alcohol induced anxiety disorder, without use disorder".to_string()];
+        let moderate = ["Alcohol use disorder, moderate".to_string(), "Alcohol use disorder, severe".to_string()];
+        let cands = [
+            Candidate { system: Icd10Cm, code: Some("F10.988"), title: "Alcohol use, unspecified with other alcohol-induced disorder", names: &induced, codes: &[], add_on: false, spelled: None, note: None },
+            Candidate { system: Icd10Cm, code: Some("F10.20"), title: "Alcohol dependence, uncomplicated", names: &moderate, codes: &[], add_on: false, spelled: None, note: None },
+        ];
+        let q = Question::new("alcohol use disorder", &[]);
+        assert_eq!(rerank(&q, &cands)[0].0, 1, "F10.988 is the induced disorder without use disorder");
+        let q = Question::new("anxiety disorder from drinking, alcohol use", &[]);
+        assert_eq!(rerank(&q, &cands)[0].0, 0, "the words apart are no phrase");
     }
 
     #[test]
