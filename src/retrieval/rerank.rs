@@ -1394,7 +1394,7 @@ impl Question {
         q.only_said = only_said(&raw);
         q.pairs = word_pairs(&raw, |w| NEGATIONS.contains(&w))
             .into_iter()
-            .filter(|(p, absent)| !absent && p[0] != p[1] && !p.iter().any(|w| w == ",") && !(is_stop(&p[0]) && is_stop(&p[1])))
+            .filter(|(p, absent)| !absent && p[0] != p[1] && !p.iter().any(|w| w == ",") && !p.iter().all(|w| is_stop(w)))
             .map(|(p, _)| p)
             .collect();
         let (mut words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw))))));
