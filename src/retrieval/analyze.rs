@@ -112,6 +112,20 @@ pub fn asks_for_order(query: &str) -> bool {
         })
 }
 
+/// The question asks for an external cause's code ("external cause code", "the activity
+/// code", "place of occurrence", "E code", "which W code"): then it is the answer, not a code
+/// to list after the injury.
+pub fn asks_external_cause(query: &str) -> bool {
+    let lower = query.to_lowercase();
+    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    words.iter().any(|w| matches!(*w, "external" | "activity" | "mechanism" | "ecode"))
+        || words.windows(2).any(|p| match p {
+            [a, "code" | "codes"] => matches!(*a, "e" | "v" | "w" | "x" | "y" | "cause" | "place"),
+            ["place", "of"] => true,
+            _ => false,
+        })
+}
+
 /// `query` without the words that only say a code is asked for and from which system
 /// ("ICD-10 code for", "CPT", "HCPCS codes"): once the search is filtered to that system, they
 /// match guideline passages about coding and titles with a "10" in them, not what is asked.
@@ -153,6 +167,16 @@ pub fn analyze(query: &str, lexicon: &Lexicon) -> Analysis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_question_for_the_external_cause_says_so() {
+        for q in ["fell off a ladder, broke ankle, external cause code?", "want to add the activity code too", "place of occurrence code for home", "which W code for the fall", "what's the e-code"] {
+            assert!(asks_external_cause(q), "{q}");
+        }
+        for q in ["broke my left wrist falling off a ladder", "the cause of the fracture", "what code for the fall"] {
+            assert!(!asks_external_cause(q), "{q}");
+        }
+    }
 
     #[test]
     fn finds_codes_of_every_system() {

@@ -382,11 +382,13 @@ impl Retriever {
     /// Two codes among the first hits that the tabular orders ("Use additional code (B95-B97)"
     /// on N39.0, "Code first (U07.1)" on J12.82) put in its order, when the question asks which
     /// goes first, or when the earlier one is never listed first and the later answers what it
-    /// leaves unanswered ("e coli uti": the infection, then its organism). `found` holds full
-    /// payloads.
+    /// leaves unanswered ("e coli uti": the infection, then its organism; "broke my wrist
+    /// falling off a ladder": the fracture, then the fall). `found` holds full payloads.
     fn in_tabular_order(&self, question: &Question, query: &str, found: &mut Vec<StoreHit>) {
         let window = found.len().min(SEQUENCE_WINDOW);
         let asks_order = analyze::asks_for_order(query);
+        // An external cause asked for stays where the question put it.
+        let asks_cause = analyze::asks_external_cause(query);
         let order = {
             let hits = &found[..window];
             // Only the best hit's adverse effect (or underdosing) goes after the condition.
@@ -399,7 +401,9 @@ impl Retriever {
             let left: Vec<std::cell::OnceCell<Vec<String>>> = hits.iter().map(|_| std::cell::OnceCell::new()).collect();
             let left_by = |i: usize| left[i].get_or_init(|| question.not_wholly_answered(&self.candidate(&hits[i])));
             sequence::in_tabular_order(&noted, |earlier, later| {
-                asks_order || (sequence::never_first(&hits[earlier].payload.title) && left_by(earlier).iter().any(|w| !left_by(later).contains(w)))
+                let (h, code) = (&hits[earlier].payload, hits[earlier].payload.code.as_deref().unwrap_or_default());
+                !(asks_cause && sequence::is_external_cause(h.system, code))
+                    && (asks_order || (sequence::never_first(h.system, code, &h.title) && left_by(earlier).iter().any(|w| !left_by(later).contains(w))))
             })
         };
         let mut slots: Vec<Option<StoreHit>> = found.drain(..window).map(Some).collect();

@@ -74,6 +74,12 @@ pub struct Noted<'a> {
     /// adverse effect or an underdosing can be the nature of; not an injury, an external cause
     /// or a Z code.
     condition: bool,
+    /// The best hit is an external cause ([`is_external_cause`]); a hit below the best one is
+    /// another answer.
+    external: bool,
+    /// An injury or a poisoning (ICD-10-CM chapter 19, S and T), which an external cause tells
+    /// the cause of.
+    injury: bool,
 }
 
 impl<'a> Noted<'a> {
@@ -87,6 +93,8 @@ impl<'a> Noted<'a> {
             additional: references(text, "Use additional code"),
             effect: best && icd && after_its_manifestation(title),
             condition: icd && !matches!(code.as_bytes().first(), Some(b'S'..=b'Z')),
+            external: best && is_external_cause(system, code),
+            injury: icd && matches!(code.as_bytes().first(), Some(b'S' | b'T')),
         }
     }
 }
@@ -99,11 +107,18 @@ pub fn after_its_manifestation(title: &str) -> bool {
     t.starts_with("adverse effect of") || t.starts_with("underdosing of")
 }
 
+/// An ICD-10-CM external cause of morbidity (chapter 20, V00–Y99: "Fall on and from ladder"),
+/// which the guidelines never list first: it follows the injury or condition it explains.
+pub fn is_external_cause(system: CodeSystem, code: &str) -> bool {
+    system == CodeSystem::Icd10Cm && matches!(code.as_bytes().first(), Some(b'V'..=b'Y'))
+}
+
 /// The tabular puts `a` before `b`: `b` says to code `a` first, or `a` says to use `b` as an
 /// additional code; or the guidelines do: `b` is an adverse effect or an underdosing, `a` a
-/// condition.
+/// condition, or `b` an external cause, `a` an injury.
 pub fn goes_before(a: &Noted, b: &Noted) -> bool {
-    a.code != b.code && (b.first.iter().any(|r| r.covers(a.code)) || a.additional.iter().any(|r| r.covers(b.code)) || (b.effect && a.condition))
+    a.code != b.code
+        && (b.first.iter().any(|r| r.covers(a.code)) || a.additional.iter().any(|r| r.covers(b.code)) || (b.effect && a.condition) || (b.external && a.injury))
 }
 
 /// The order of `hits` with a hit the tabular puts before an earlier one moved right before
@@ -125,10 +140,10 @@ pub fn in_tabular_order(hits: &[Noted], may_move: impl Fn(usize, usize) -> bool)
     order
 }
 
-/// A code the tabular never lists first: a manifestation "in diseases classified elsewhere",
-/// an organism "as the cause of diseases classified elsewhere".
-pub fn never_first(title: &str) -> bool {
-    title.to_lowercase().contains("classified elsewhere")
+/// A code never listed first: a manifestation "in diseases classified elsewhere", an organism
+/// "as the cause of diseases classified elsewhere", an external cause.
+pub fn never_first(system: CodeSystem, code: &str, title: &str) -> bool {
+    title.to_lowercase().contains("classified elsewhere") || is_external_cause(system, code)
 }
 
 #[cfg(test)]
@@ -174,8 +189,8 @@ mod tests {
         let dm = "ICD-10-CM E11.9: Type 2 diabetes mellitus without complications\nUse additional code: to identify control using insulin (Z79.4)";
         let hits = [insulin, hit("E11.9", dm), hit("E11.A", dm)];
         assert_eq!(in_tabular_order(&hits, |_, _| true), [1, 0, 2]);
-        assert!(never_first("Unspecified Escherichia coli [E. coli] as the cause of diseases classified elsewhere"));
-        assert!(!never_first("Long term (current) use of insulin"));
+        assert!(never_first(CodeSystem::Icd10Cm, "B96.20", "Unspecified Escherichia coli [E. coli] as the cause of diseases classified elsewhere"));
+        assert!(!never_first(CodeSystem::Icd10Cm, "Z79.4", "Long term (current) use of insulin"));
     }
 
     #[test]
@@ -189,6 +204,19 @@ mod tests {
         assert_eq!(in_tabular_order(&[effect, injury, dizzy], |_, _| true), [2, 0, 1]);
         let poisoning = hit("T46.5X1A", "ICD-10-CM T46.5X1A: Poisoning by other antihypertensive drugs, accidental (unintentional), initial encounter");
         assert!(!goes_before(&hit("R42", "ICD-10-CM R42: Dizziness and giddiness"), &poisoning), "a poisoning is coded first");
+    }
+
+    #[test]
+    fn an_external_cause_comes_after_the_injury() {
+        let ladder = hit("W11.XXXA", "ICD-10-CM W11.XXXA: Fall on and from ladder, initial encounter");
+        let wrist = hit("S52.502A", "ICD-10-CM S52.502A: Unspecified fracture of the lower end of left radius, initial encounter for closed fracture");
+        assert!(goes_before(&wrist, &ladder) && !goes_before(&ladder, &wrist));
+        assert!(!goes_before(&hit("R42", "ICD-10-CM R42: Dizziness and giddiness"), &ladder), "a symptom is no injury it explains");
+        let below = Noted::new(CodeSystem::Icd10Cm, "W11.XXXA", "Fall on and from ladder, initial encounter", "", false);
+        assert!(!goes_before(&wrist, &below), "another answer's external cause keeps its place");
+        assert!(never_first(CodeSystem::Icd10Cm, "W11.XXXA", "Fall on and from ladder, initial encounter"));
+        assert!(!never_first(CodeSystem::Hcpcs, "V2020", "Vision svcs frames purchases"), "an HCPCS V code is no external cause");
+        assert_eq!(in_tabular_order(&[ladder, hit("Z91.81", "ICD-10-CM Z91.81: History of falling"), wrist], |_, _| true), [2, 0, 1]);
     }
 
     #[test]
