@@ -2288,12 +2288,14 @@ fn holds(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<V
     held_by(stem, unknown, negated, title, others, abbreviated).0
 }
 
-/// Whether the question's concept `k` is a measure: a unit ("minutes"; "3 days" is 4320
-/// minutes), or a number the unit follows. A bare number may name a thing ("instead of 59").
+/// Whether the question's concept `k` is part of a measure: a number and the unit right after
+/// it ("3 days" is 4320 minutes). A bare number may name a thing ("instead of 59"), and a unit
+/// without a number is a word like any other ("the same day", "each additional").
 fn is_measure(concepts: &[Concept], k: usize) -> bool {
     let all = |k: usize, f: &dyn Fn(&String) -> bool| concepts.get(k).is_some_and(|c| !c.literal.is_empty() && c.literal.iter().all(f));
     let unit = |s: &String| MEASURE_STEMS.contains(s);
-    all(k, &unit) || (all(k, &|s| amount(s).is_some()) && all(k + 1, &unit))
+    let number = |s: &String| amount(s).is_some();
+    (all(k, &number) && all(k + 1, &unit)) || (all(k, &unit) && k.checked_sub(1).is_some_and(|j| all(j, &number)))
 }
 
 /// Each two words in a row of `words`, stemmed, with whether a `negation` opens their clause
@@ -3512,6 +3514,14 @@ mod tests {
         let symptom = [(Cpt, "93241", "Extended ECG monitor, over 48 hours to 7 days"), (Icd10Cm, "R19.7", "Diarrhea, unspecified")];
         assert_eq!(order("diarrhea for 3 days", &symptom)[0], "R19.7");
         assert_eq!(order("headache for 2 hours", &[(Cpt, "97545", "Work hardening, first 2 hours"), (Icd10Cm, "R51.9", "Headache, unspecified")])[0], "R51.9");
+        // A unit without a number is a word like any other ("that day", "each additional").
+        let measures = |query: &str| {
+            let q = Question::new(query, &[]);
+            (0..q.concepts.len()).filter(|&k| is_measure(&q.concepts, k)).map(|k| q.concepts[k].literal.join(" ")).collect::<Vec<_>>()
+        };
+        assert_eq!(measures("diarrhea for 3 days"), ["4320", "minut"]);
+        assert!(measures("the visit when the doctor also injected the knee that day").is_empty());
+        assert!(measures("each additional 15 minutes").len() == 2 && measures("each additional unit").is_empty());
         assert_eq!(order("obesity counseling 15 minutes", &[(Hcpcs, "G0310", "Immunize counsel 5-15 min"), (Hcpcs, "G0447", "Behavior counsel obesity 15m")])[0], "G0447");
         assert_eq!(words("48h, 2 days, 10mg, 3b"), ["2880", "minutes", ",", "2880", "minutes", ",", "10", "mg", ",", "3b"]);
         // A day without a number is no time: "every day" is how often, "same day" when.
