@@ -2311,11 +2311,13 @@ fn word_pairs(words: &[String], negation: impl Fn(&str) -> bool) -> Vec<([String
 }
 
 /// Two of the question's words in a row that a name of `c` says are absent and neither its
-/// title nor another name holds: "alcohol use disorder" asked, and the alcohol-induced disorder's inclusion term
-/// "... without use disorder". Read on the names' words, stop words and all ("use").
+/// title nor another name holds: "alcohol use disorder" asked, and the alcohol-induced
+/// disorder's inclusion term "... without use disorder". Read on the names' words, stop words
+/// and all ("use").
 fn says_absent(q: &Question, c: &Candidate) -> bool {
-    let negation = |w: &str| matches!(w, "without" | "no" | "not");
-    let negating = |n: &String| n.split(|c: char| !c.is_alphanumeric()).any(|w| ["without", "no", "not"].iter().any(|x| w.eq_ignore_ascii_case(x)));
+    const ABSENCE: [&str; 3] = ["without", "no", "not"];
+    let negation = |w: &str| ABSENCE.contains(&w);
+    let negating = |n: &String| n.split(|c: char| !c.is_alphanumeric()).any(|w| ABSENCE.iter().any(|x| w.eq_ignore_ascii_case(x)));
     let absent: Vec<[String; 2]> = c
         .names
         .iter()
