@@ -2120,6 +2120,8 @@ struct Field {
     /// candidate names right after a side ("left radius", "right ear"): a title that leaves one
     /// of them unspecified leaves the side unspecified. Empty otherwise.
     sided: HashSet<String>,
+    /// Concept `k` is part of a measure ([`is_measure`]), read once per rerank.
+    measure: Vec<bool>,
 }
 
 /// How well `c` answers `q`, before the prior.
@@ -2404,7 +2406,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
         let discount = if field.unrivalled.get(k).copied().unwrap_or(false) { 1.0 } else { EXPANSION };
         if field.held.get(k).copied().unwrap_or(true) {
             let held = n * literal.max(discount * expanded);
-            if is_measure(&q.concepts, k) {
+            if field.measure.get(k).copied().unwrap_or(false) {
                 measured += held;
             } else {
                 score += held;
@@ -2680,7 +2682,8 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
         true => titles.iter().flat_map(|t| t.windows(2).filter(|w| is_side(&w[0].stem)).map(|w| w[1].stem.clone())).collect(),
         false => HashSet::new(),
     };
-    let field = Field { unrivalled, held, vague, sided };
+    let measure: Vec<bool> = (0..q.concepts.len()).map(|k| is_measure(&q.concepts, k)).collect();
+    let field = Field { unrivalled, held, vague, sided, measure };
     // Codes with the same names (HCPCS short descriptors shared by siblings: "Normal saline
     // solution infus") share the best fused rank among them and come in code order, so their
     // order does not change with the index build between ingests.
