@@ -2104,6 +2104,38 @@ fn same(q: &str, tok: &Tok, abbreviated: bool) -> bool {
                 || (q.len() >= 5 && t.len() > q.len() && t.len() <= q.len() + 3 && t.starts_with(q))))
 }
 
+/// How many words a name says, not counting what spans one value or only says a default: a
+/// range's second bound ("38 to 52 minute psychotherapy" is a title's "Psychotherapy, 45 min"),
+/// a second alternative ("foot or big toe") and a clause that says a detail is not given
+/// ("gout in foot or big toe, side not stated" is a title's "Idiopathic gout, unspecified
+/// ankle and foot").
+fn words_in(name: &[Tok]) -> usize {
+    (0..name.len())
+        .filter(|&i| {
+            let t = &name[i];
+            let prev = i.checked_sub(1).map(|p| &name[p]);
+            let second_bound = prev.is_some_and(|p| t.range.is_some() && p.range == t.range && t.stem.parse::<f32>().is_ok());
+            let second_alternative = prev.is_some_and(|p| t.alt.is_some() && p.alt == t.alt);
+            !(second_bound || second_alternative || unstated(name, i))
+        })
+        .count()
+}
+
+/// The word at `i` is part of a clause that says a detail is not given ("side not stated"):
+/// the default's words, as "unspecified" is. Not "not specified as traumatic", which says what
+/// the code is not.
+fn unstated(name: &[Tok], i: usize) -> bool {
+    let says_not = |j: usize| {
+        name.get(j).is_some_and(|t| t.stem == NOT)
+            && name.get(j + 1).is_some_and(|t| UNSTATED.contains(&t.stem.as_str()))
+            && name.get(j + 2).is_none_or(|t| t.scope != Scope::Not)
+    };
+    says_not(i) || (i > 0 && says_not(i - 1)) || says_not(i + 1)
+}
+
+/// What a clause "X not ..." says of X when it says no more than that X is not given.
+const UNSTATED: &[&str] = &["state", "specifi", "document", "given", "known"];
+
 /// What the candidates together hold of each of the question's concepts.
 struct Field {
     /// No candidate holds the user's own words of concept `k`, so its expansions count in full.
@@ -2173,7 +2205,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // not say the encounter; the title's later one ("subsequent encounter", "sequela"), unasked,
     // still costs what a word unasked does, so "head injury" is the initial encounter.
     let later = title.iter().filter(|t| q.unasked_later_encounter(t)).count() as f32;
-    for name in others.iter().chain(&essential_names).filter(|n| n.len() <= title.len() || abbreviated) {
+    for name in others.iter().chain(&essential_names).filter(|n| words_in(n) <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
         let unsaid_encounter = if name.iter().any(|t| is_later_encounter(&t.stem)) { 0.0 } else { EXTRA * later };
@@ -2444,7 +2476,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
                 // "no X" asked, the title has X, or an everyday name no longer than it does
                 // ("not having an attack": "asthma attack").
                 let has = |name: &[Tok]| name.iter().any(|t| t.stem == *s && !t.scope.absent());
-                if has(title) || others.iter().any(|n| n.len() <= title.len() && has(n)) {
+                if has(title) || others.iter().any(|n| words_in(n) <= title.len() && has(n)) {
                     contradiction = true;
                 }
             } else if !is_default(s) && only_absent(s, title) {
@@ -2510,7 +2542,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
         let names_side_asked = name.iter().any(|t| is_side(&t.stem) && q.asked.contains(&t.stem));
         // Alternatives: one of them asked frees the rest; none asked, they cost one word.
         let alt_asked: HashSet<u16> = name.iter().filter(|t| is_asked(t)).filter_map(|t| t.alt).collect();
-        for t in name {
+        for (i, t) in name.iter().enumerate() {
             let asked = is_asked(t) || t.alt.is_some_and(|g| alt_asked.contains(&g));
             // The default's words are free to a question that names no specifics; one that
             // says "unspecified" or "other" itself means the one it says.
@@ -2519,6 +2551,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
             let dose = abbreviated && (t.unit || t.stem.parse::<f32>().is_ok() || UNITS.contains(&t.stem.as_str()));
             let free = t.scope == Scope::Without
                 || t.vague
+                || unstated(name, i)
                 || (names_side_asked && field.vague.contains(&t.stem))
                 || dose
                 || q.numbers.iter().any(|n| t.covers(*n))
@@ -2545,7 +2578,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
     // the knee" found in "Zilretta … knee injection" is not a Kenalog shot's, nor "hip
     // replacement" in "right hip replacement status" a hip of unstated side's. The title costs
     // what the most costly of the names it leans on costs.
-    let leaned_on = (0..others.len().min(64)).filter(|&at| borrowed >> at & 1 == 1 && others[at].len() <= title.len());
+    let leaned_on = (0..others.len().min(64)).filter(|&at| borrowed >> at & 1 == 1 && words_in(&others[at]) <= title.len());
     let extra_words = leaned_on.map(|at| extras_of(&others[at], true)).fold(extras_of(title, false), f32::max);
     let order = if q.sequence.len() >= 2 {
         let pairs = q.sequence.windows(2).filter(|p| p[0] != p[1]);
@@ -3897,6 +3930,33 @@ mod tests {
         let first = |query: &str| first_named(&Question::new(query, &[]), &codes);
         assert_eq!(first("kid has asthma, not having an attack today"), "J45.909");
         assert_eq!(first("kid has asthma, having an attack today"), "J45.901");
+    }
+
+    #[test]
+    fn a_name_s_range_alternatives_and_unstated_detail_do_not_make_it_a_sentence() {
+        // The nominal time of a title is the range its everyday name spells out.
+        let session = ["38 to 52 minute psychotherapy".to_string()];
+        let family = ["family therapy with the patient".to_string()];
+        let codes = [(Cpt, "90834", "Psychotherapy, 45 min", &session[..]), (Cpt, "90847", "Family therapy with patient, 50 min", &family[..])];
+        let first = |query: &str| first_named(&Question::new(query, &[]), &codes);
+        assert_eq!(first("psychotherapy 50 minutes"), "90834");
+        assert_eq!(first("family therapy 50 minutes"), "90847");
+        // "Side not stated" says the default, as "unspecified" does; a question that names the
+        // side still gets the sided code.
+        let unsided = ["gout in foot or big toe, side not stated".to_string()];
+        let right = ["gout right big toe".to_string()];
+        let codes = [
+            (Icd10Cm, "M10.079", "Idiopathic gout, unspecified ankle and foot", &unsided[..]),
+            (Icd10Cm, "M10.071", "Idiopathic gout, right ankle and foot", &right[..]),
+        ];
+        let first = |query: &str| first_named(&Question::new(query, &[]), &codes);
+        assert_eq!(first("gout in big toe"), "M10.079");
+        assert_eq!(first("gout in right big toe"), "M10.071");
+        // "Not specified as traumatic" says what the code is not: its words count.
+        let words = |name: &str| words_in(&title_tokens(name));
+        assert_eq!(words("rotator cuff tear, not specified as traumatic"), 6);
+        assert_eq!(words("gout in foot or big toe, side not stated"), 3);
+        assert_eq!(words("38 to 52 minute psychotherapy"), 3);
     }
 
     #[test]
