@@ -381,9 +381,10 @@ impl Retriever {
 
     /// Two codes among the first hits that the tabular orders ("Use additional code (B95-B97)"
     /// on N39.0, "Code first (U07.1)" on J12.82) put in its order, when the question asks which
-    /// goes first, or when the earlier one is never listed first and the later answers what it
-    /// leaves unanswered ("e coli uti": the infection, then its organism; "broke my wrist
-    /// falling off a ladder": the fracture, then the fall). `found` holds full payloads.
+    /// goes first, or when the later answers what the earlier leaves unanswered and the earlier
+    /// is never listed first ("e coli uti": the infection, then its organism; "broke my wrist
+    /// falling off a ladder": the fracture, then the fall) or its own note says to code the
+    /// later first ("covid with pneumonia": U07.1, then J12.82). `found` holds full payloads.
     fn in_tabular_order(&self, question: &Question, query: &str, found: &mut Vec<StoreHit>) {
         let window = found.len().min(SEQUENCE_WINDOW);
         let asks_order = analyze::asks_for_order(query);
@@ -403,7 +404,9 @@ impl Retriever {
             sequence::in_tabular_order(&noted, |earlier, later| {
                 let (h, code) = (&hits[earlier].payload, hits[earlier].payload.code.as_deref().unwrap_or_default());
                 !(asks_cause && sequence::is_external_cause(h.system, code))
-                    && (asks_order || (sequence::never_first(h.system, code, &h.title) && left_by(earlier).iter().any(|w| !left_by(later).contains(w))))
+                    && (asks_order
+                        || ((sequence::never_first(h.system, code, &h.title) || sequence::says_code_first(&noted[later], &noted[earlier]))
+                            && left_by(earlier).iter().any(|w| !left_by(later).contains(w))))
             })
         };
         let mut slots: Vec<Option<StoreHit>> = found.drain(..window).map(Some).collect();

@@ -118,7 +118,12 @@ pub fn is_external_cause(system: CodeSystem, code: &str) -> bool {
 /// condition, or `b` an external cause, `a` an injury.
 pub fn goes_before(a: &Noted, b: &Noted) -> bool {
     a.code != b.code
-        && (b.first.iter().any(|r| r.covers(a.code)) || a.additional.iter().any(|r| r.covers(b.code)) || (b.effect && a.condition) || (b.external && a.injury))
+        && (says_code_first(a, b) || a.additional.iter().any(|r| r.covers(b.code)) || (b.effect && a.condition) || (b.external && a.injury))
+}
+
+/// `b`'s own note says to code `a` first ("Code first: COVID-19 (U07.1)" on J12.82).
+pub fn says_code_first(a: &Noted, b: &Noted) -> bool {
+    a.code != b.code && b.first.iter().any(|r| r.covers(a.code))
 }
 
 /// The order of `hits` with a hit the tabular puts before an earlier one moved right before
@@ -179,6 +184,9 @@ mod tests {
         assert!(goes_before(&uti, &ecoli) && !goes_before(&ecoli, &uti));
         let (pneumonia, covid) = (hit("J12.82", COVID_PNEUMONIA), hit("U07.1", COVID));
         assert!(goes_before(&covid, &pneumonia) && !goes_before(&pneumonia, &covid));
+        // Only a code's own "Code first" note says so, not a note to add another code.
+        assert!(says_code_first(&covid, &pneumonia) && !says_code_first(&pneumonia, &covid));
+        assert!(!says_code_first(&uti, &ecoli) && !says_code_first(&ecoli, &uti));
         // The later code moves right before the one it precedes; the others keep their order.
         let other = hit("R50.9", "ICD-10-CM R50.9: Fever, unspecified");
         assert_eq!(in_tabular_order(&[ecoli, other, uti], |_, _| true), [2, 0, 1]);

@@ -190,6 +190,10 @@ async fn a_question_for_what_goes_first_gets_the_tabulars_order() {
     let (i11, i50) = (asked.iter().position(|c| c == "I11.0"), asked.iter().position(|c| c == "I50.9"));
     assert!(i11.is_some() && i50.is_some() && i11 < i50, "{asked:?}");
     assert_eq!(asked[0], "I11.0", "{asked:?}");
+    // Unasked, the note of I50.9 still puts I11.0 first when the question names what I11.0
+    // adds (the hypertension).
+    let named = app.search_codes("heart failure, unspecified, due to hypertension").await;
+    assert_eq!(&named[..2], ["I11.0", "I50.9"], "{named:?}");
 }
 
 #[tokio::test]
