@@ -384,7 +384,8 @@ impl Retriever {
     /// goes first, or when the later answers what the earlier leaves unanswered and the earlier
     /// is never listed first ("e coli uti": the infection, then its organism; "broke my wrist
     /// falling off a ladder": the fracture, then the fall) or its own note says to code the
-    /// later first ("covid with pneumonia": U07.1, then J12.82). `found` holds full payloads.
+    /// later first ("heart failure, unspecified, due to hypertension": I11.0, then I50.9).
+    /// `found` holds full payloads.
     fn in_tabular_order(&self, question: &Question, query: &str, found: &mut Vec<StoreHit>) {
         let window = found.len().min(SEQUENCE_WINDOW);
         let asks_order = analyze::asks_for_order(query);
