@@ -98,11 +98,15 @@ pub fn asked_kind(query: &str) -> Vec<String> {
     kind
 }
 
-/// The question asks which code goes first ("what goes first", "sequenced first", "first
-/// listed dx", "principal diagnosis").
-pub fn asks_for_order(query: &str) -> bool {
-    let lower = query.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+/// The question's words in lower case: its runs of letters and digits.
+pub fn words_of(query: &str) -> Vec<String> {
+    query.to_lowercase().split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect()
+}
+
+/// The question (its [`words_of`]) asks which code goes first ("what goes first", "sequenced
+/// first", "first listed dx", "principal diagnosis").
+pub fn asks_for_order(words: &[String]) -> bool {
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     words.iter().any(|w| w.starts_with("sequenc") || *w == "principal")
         || words.windows(2).any(|p| match p {
             [a, "first"] => matches!(*a, "goes" | "go" | "code" | "coded" | "listed" | "list" | "dx" | "put" | "comes"),
@@ -112,12 +116,11 @@ pub fn asks_for_order(query: &str) -> bool {
         })
 }
 
-/// The question asks for an external cause's code ("external cause code", "the activity
-/// code", "place of occurrence", "E code", "which W code"): then it is the answer, not a code
-/// to list after the injury.
-pub fn asks_external_cause(query: &str) -> bool {
-    let lower = query.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+/// The question (its [`words_of`]) asks for an external cause's code ("external cause code",
+/// "the activity code", "place of occurrence", "E code", "which W code"): then it is the
+/// answer, not a code to list after the injury.
+pub fn asks_external_cause(words: &[String]) -> bool {
+    let words: Vec<&str> = words.iter().map(String::as_str).collect();
     words.iter().any(|w| matches!(*w, "external" | "activity" | "mechanism" | "ecode"))
         || words.windows(2).any(|p| match p {
             [a, "code" | "codes"] => matches!(*a, "e" | "v" | "w" | "x" | "y" | "cause" | "place"),
@@ -171,10 +174,10 @@ mod tests {
     #[test]
     fn a_question_for_the_external_cause_says_so() {
         for q in ["fell off a ladder, broke ankle, external cause code?", "want to add the activity code too", "place of occurrence code for home", "which W code for the fall", "what's the e-code"] {
-            assert!(asks_external_cause(q), "{q}");
+            assert!(asks_external_cause(&words_of(q)), "{q}");
         }
         for q in ["broke my left wrist falling off a ladder", "the cause of the fracture", "what code for the fall"] {
-            assert!(!asks_external_cause(q), "{q}");
+            assert!(!asks_external_cause(&words_of(q)), "{q}");
         }
     }
 
@@ -246,10 +249,10 @@ mod tests {
     #[test]
     fn a_question_for_the_order_of_codes_says_first_or_sequence() {
         for q in ["covid w pneumonia which code goes first", "what do i sequence first", "first listed dx?", "primary dx for chemo", "principal diagnosis", "which is coded first"] {
-            assert!(asks_for_order(q), "{q}");
+            assert!(asks_for_order(&words_of(q)), "{q}");
         }
         for q in ["first visit ever", "critical care first hour", "primary care visit", "first-degree burn"] {
-            assert!(!asks_for_order(q), "{q}");
+            assert!(!asks_for_order(&words_of(q)), "{q}");
         }
     }
 

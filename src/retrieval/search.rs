@@ -173,9 +173,7 @@ struct Said {
 
 impl Said {
     fn new(query: &str) -> Self {
-        let lower = query.to_lowercase();
-        let words = lower.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(String::from).collect();
-        Said { lower, words }
+        Said { lower: query.to_lowercase(), words: analyze::words_of(query) }
     }
 
     fn words(&self) -> impl Iterator<Item = &str> {
@@ -386,11 +384,11 @@ impl Retriever {
     /// falling off a ladder": the fracture, then the fall) or its own note says to code the
     /// later first ("heart failure, unspecified, due to hypertension": I11.0, then I50.9).
     /// `found` holds full payloads.
-    fn in_tabular_order(&self, question: &Question, query: &str, found: &mut Vec<StoreHit>) {
+    fn in_tabular_order(&self, question: &Question, said: &Said, found: &mut Vec<StoreHit>) {
         let window = found.len().min(SEQUENCE_WINDOW);
-        let asks_order = analyze::asks_for_order(query);
+        let asks_order = analyze::asks_for_order(&said.words);
         // An external cause asked for stays where the question put it.
-        let asks_cause = analyze::asks_external_cause(query);
+        let asks_cause = analyze::asks_external_cause(&said.words);
         let order = {
             let hits = &found[..window];
             // Only the best hit's adverse effect (or underdosing) goes after the condition.
@@ -696,7 +694,7 @@ impl Retriever {
         // (Not when a passage comes first: it is about rules, and leaves no code to complete.)
         let two = |h: &StoreHit| {
             asks_for_several_codes(&said)
-                || (h.payload.system == CodeSystem::Icd10Cm && sequence::after_its_manifestation(&h.payload.title) && analyze::asks_for_order(&request.query))
+                || (h.payload.system == CodeSystem::Icd10Cm && sequence::after_its_manifestation(&h.payload.title) && analyze::asks_for_order(&said.words))
         };
         let first = found.first().filter(|h| rerank_on && h.payload.system != CodeSystem::Guideline && two(h));
         let first = first.map(|h| (h.payload.system, h.payload.key.clone(), question.unanswered(&self.candidate(h))));
@@ -736,7 +734,7 @@ impl Retriever {
             self.store.payloads(&keys).await?.into_iter().map(|p| (p.key.clone(), p)).collect();
         let mut found: Vec<StoreHit> = found.into_iter().filter_map(|h| full.remove(&h.payload.key).map(|payload| StoreHit { payload, ..h })).collect();
         if rerank_on {
-            self.in_tabular_order(&question, &request.query, &mut found);
+            self.in_tabular_order(&question, &said, &mut found);
         }
         found.truncate(limit.saturating_sub(named));
         let found = found.into_iter();
