@@ -101,7 +101,7 @@ echo "== evaluation gate: the question sets on the full bundled corpus (release 
 cargo build --release
 eval_dir="$pg_dir/eval"
 mkdir -p "$eval_dir"
-"$CARGO_TARGET_DIR/release/codecite" eval evals/questions.jsonl evals/dev-lay.jsonl evals/dev-lay2.jsonl evals/dev-pairs.jsonl evals/dev-guide.jsonl evals/dev-guide2.jsonl evals/dev-guide3.jsonl evals/dev-guide4.jsonl evals/dev-guide5.jsonl evals/dev-guide6.jsonl evals/dev-pairs2.jsonl evals/protocol.jsonl evals/holdout.jsonl evals/holdout-lay.jsonl \
+"$CARGO_TARGET_DIR/release/codecite" eval evals/questions.jsonl evals/dev-lay.jsonl evals/dev-lay2.jsonl evals/dev-pairs.jsonl evals/dev-guide.jsonl evals/dev-guide2.jsonl evals/dev-guide3.jsonl evals/dev-guide4.jsonl evals/dev-guide5.jsonl evals/dev-guide6.jsonl evals/dev-guide7.jsonl evals/dev-pairs2.jsonl evals/protocol.jsonl evals/holdout.jsonl evals/holdout-lay.jsonl \
     --data-dir "$eval_dir/data" --out "$eval_dir/report.json" --gate evals/gate.toml
 
 if [ -n "$llm_ready" ]; then
