@@ -143,7 +143,8 @@ const STOP: &[&str] = &[
     "of", "on", "or", "our", "please", "pt", "report", "should", "so", "tell", "that", "the", "their", "them", "there",
     "these", "this", "those", "to", "use", "used", "using", "was", "we", "what", "whats", "what's", "when", "where",
     "which", "who", "why", "will", "would", "you", "your", "i'm", "im", "am", "he", "she", "his", "her", "patient",
-    "patients", "s", "correct", "number", "plus", "modifier", "modifiers", "mod", "mods", "append", "appended",
+    "patients", "s", "correct", "number", "plus", "modifier", "modifiers", "mod", "mods", "append", "appended", "now", "default", "here", "put",
+    "coder", "coders", "biller", "billers",
 ];
 
 /// Title words of the default choice: present in the code a coder picks when the question
@@ -768,7 +769,7 @@ fn dependence_over_abuse(words: Vec<String>) -> Vec<String> {
 }
 
 /// The axes a code specifies, which a record may leave unsaid ("no stage documented").
-const AXES: &[&str] = &["severity", "stage", "type", "side", "laterality", "acuity", "class", "degree", "grade", "trimester", "site", "location", "organism", "episode"];
+const AXES: &[&str] = &["severity", "stage", "type", "kind", "cause", "side", "laterality", "acuity", "class", "degree", "grade", "trimester", "site", "location", "organism", "episode"];
 
 /// What a question says it does not know ("type not specified", "severity not documented",
 /// "cause unknown") is the titles' "unspecified", not a negation of what follows.
@@ -798,9 +799,33 @@ fn unstated_at(words: Vec<String>) -> (Vec<String>, HashSet<usize>) {
             i = j + 1;
             continue;
         }
+        // "Doc wrote anemia, no type or cause", "no stage anywhere": the axes it names are
+        // unknown (a condition has a type; "no type" is none given).
+        let mut axes_unknown = i;
+        if words[i] == "no" {
+            while words.get(axes_unknown + 1).is_some_and(|w| AXES.contains(&w.as_str())) {
+                axes_unknown += 1;
+                match words.get(axes_unknown + 1).map(String::as_str) {
+                    Some("or" | "and" | "nor") if words.get(axes_unknown + 2).is_some_and(|w| AXES.contains(&w.as_str())) => axes_unknown += 1,
+                    _ => break,
+                }
+            }
+        }
+        if axes_unknown > i {
+            let axes_unknown = axes_unknown + 1;
+            out.extend(words[i + 1..axes_unknown].iter().filter(|w| AXES.contains(&w.as_str())).cloned());
+            read.push(out.len());
+            out.push("unspecified".into());
+            i = axes_unknown;
+            continue;
+        }
         match (words[i].as_str(), next) {
-            // Not "not specified as traumatic": that negates what follows.
-            ("not", Some("specified" | "documented" | "stated" | "known" | "given")) if words.get(i + 2).is_none_or(|w| w != "as") => {
+            // Not "not specified as traumatic": that negates what follows. "The stage was
+            // never documented" is "stage unspecified".
+            ("not" | "never", Some("specified" | "documented" | "stated" | "known" | "given")) if words.get(i + 2).is_none_or(|w| w != "as") => {
+                while out.last().is_some_and(|w| matches!(w.as_str(), "was" | "is" | "were" | "been" | "ever")) {
+                    out.pop();
+                }
                 read.push(out.len());
                 out.push("unspecified".into());
                 i += 2;
@@ -942,10 +967,14 @@ fn is_later_service(stem: &str) -> bool {
 /// The text to search for a question that says its record leaves something unsaid ("they never
 /// documented right or left arm"): its words without that clause, which would fill the pool
 /// with the codes that name it, and, when the clause is about the side, "unspecified", the
-/// side a coder then codes. None when the question leaves nothing unsaid.
+/// side a coder then codes; without its narration ([`without_narration`]) and what it says is
+/// only ruled out ([`without_rule_outs`]) too. None when it leaves nothing out.
 pub fn searched_without_unsaid(text: &str) -> Option<String> {
-    let (kept, dropped) = unsaid_apart(question_words(text));
-    if dropped.is_empty() {
+    let words = question_words(text);
+    let told = without_rule_outs(without_narration(words.clone()));
+    let shortened = told.len() < words.len();
+    let (kept, dropped) = unsaid_apart(told);
+    if dropped.is_empty() && !shortened {
         return None;
     }
     let side = dropped.iter().any(|w| says_a_side(&stem(w)));
@@ -972,6 +1001,126 @@ fn only_said(words: &[String]) -> bool {
     })
 }
 
+/// Who or what a question says wrote its record: "the doc wrote", "note says", "the provider
+/// documented", "it says".
+const SAYERS: &[&str] = &["doc", "docs", "doctor", "doctors", "dr", "provider", "physician", "np", "md", "note", "notes", "chart", "it", "they", "he", "she"];
+
+/// Words of whose note a question tells ("the office note", "urgent care note", "his
+/// progress note").
+const NOTE_OF: &[&str] = &[
+    "office", "clinic", "er", "ed", "urgent", "care", "progress", "visit", "nurse", "nurses", "nurse's", "nursing", "triage", "doctor's", "doc's", "provider's",
+    "physician's", "the", "his", "her", "their", "our", "my", "today's", "todays",
+];
+
+/// A verb that reports what a record says, the tenses a question tells its record in.
+fn reports(w: &str) -> bool {
+    matches!(
+        w,
+        "say" | "says" | "said" | "write" | "writes" | "wrote" | "written" | "document" | "documents" | "documented" | "note" | "notes" | "noted" | "states"
+            | "stated" | "chart" | "charted" | "charts" | "lists" | "listed" | "calls" | "called" | "put" | "puts" | "mentions" | "mentioned"
+    )
+}
+
+/// The question without the words that tell who wrote its record ("doc just wrote anemia",
+/// "the note says afib", "provider only documented depression", "the doc didn't say which
+/// kind"): the record's words are what a code answers, the narration holds none of them
+/// and would rank a title that happens to ("Preoperative care only", a provider) first.
+fn without_narration(words: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut i = 0;
+    while i < words.len() {
+        // The asker's own story: "new coder here", "I'm new to billing".
+        let asker = match (words[i].as_str(), words.get(i + 1).map(String::as_str), words.get(i + 2).map(String::as_str)) {
+            ("new", Some("to"), Some("coding" | "billing")) => 3,
+            ("new", Some("coder" | "coders" | "biller" | "billers"), _) => 2,
+            _ => 0,
+        };
+        if asker > 0 {
+            i += asker;
+            continue;
+        }
+        let frame = SAYERS.contains(&words[i].as_str()).then(|| {
+            let mut j = i + 1;
+            if words.get(j).is_some_and(|w| matches!(w.as_str(), "only" | "just")) {
+                j += 1;
+            }
+            j
+        });
+        match frame {
+            // "Doc wrote anemia", "note only says": the sayer, its "only" and the verb, and an
+            // "only" after the verb; not where nothing follows ("as the doc wrote.").
+            Some(j) if words.get(j).is_some_and(|w| reports(w)) && words.get(j + 1).is_some_and(|w| w != ",") => {
+                // Whose note it is ("the urgent care note says", "office note"): where the
+                // note was written, not what it says.
+                if matches!(words[i].as_str(), "note" | "notes" | "chart") {
+                    while out.last().is_some_and(|w| NOTE_OF.contains(&w.as_str())) {
+                        out.pop();
+                    }
+                }
+                i = j + 1;
+                if words.get(i).is_some_and(|w| matches!(w.as_str(), "only" | "just")) {
+                    i += 1;
+                }
+            }
+            // "The doc didn't say", "doc never documented": the sayer of what it leaves unsaid.
+            Some(_) if !matches!(words[i].as_str(), "it" | "they" | "he" | "she") && leaves_unsaid(&words[i + 1..]) => i += 1,
+            _ => {
+                out.push(words[i].clone());
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Words that open with a record's not saying ("didn't say", "does not document", "never
+/// mentions").
+fn leaves_unsaid(words: &[String]) -> bool {
+    let mut k = usize::from(words.first().is_some_and(|w| matches!(w.as_str(), "did" | "does" | "do")));
+    if !words.get(k).is_some_and(|w| matches!(w.as_str(), "not" | "never") || (NEGATIONS.contains(&w.as_str()) && w.ends_with('t'))) {
+        return false;
+    }
+    k += 1;
+    words[k..].iter().take(2).any(|w| says(w))
+}
+
+/// Where what a record leaves unsaid ends, from its verb at `j`: at the clause's end, past a
+/// list's commas ("doesn't say paroxysmal, persistent, or permanent", "no mention of major,
+/// single episode, or how bad"), and before a clause of its own ("didn't say what kind and she
+/// has no behavior problems", "... but it's chronic").
+fn unsaid_end(words: &[String], j: usize) -> usize {
+    let clause = |from: usize| {
+        (from..words.len())
+            .find(|&k| {
+                let next = words.get(k + 1).map(String::as_str);
+                words[k] == ","
+                    || (k > from && words[k] == "but")
+                    || (k > from && words[k] == "and" && next.is_some_and(|n| matches!(n, "she" | "he" | "they" | "it" | "we" | "i" | "pt" | "patient" | "there" | "no" | "has" | "is" | "was")))
+            })
+            .unwrap_or(words.len())
+    };
+    let end = clause(j + 1);
+    // A list: short items after commas, up to the one its "or" (or "nor") opens.
+    let mut at = end;
+    for _ in 0..4 {
+        if words.get(at).is_none_or(|w| w != ",") {
+            break;
+        }
+        let next = clause(at + 1);
+        // An item is a few words, not a sentence ("patient is stable", "or so she says").
+        let item = &words[at + 1..next];
+        let sentence = item.iter().any(|w| matches!(w.as_str(), "is" | "was" | "are" | "has" | "have" | "she" | "he" | "they" | "it" | "patient" | "pt" | "says" | "said"));
+        if item.is_empty() || item.len() > 4 || sentence {
+            break;
+        }
+        if matches!(item[0].as_str(), "or" | "nor") {
+            return next;
+        }
+        at = next;
+    }
+    end
+}
+
 /// [`without_unsaid`], and the words it left out.
 fn unsaid_apart(words: Vec<String>) -> (Vec<String>, Vec<String>) {
     let negation = |w: &str| NEGATIONS.contains(&w) && !matches!(w, "no" | "zero" | "nothing" | "without" | "negative" | "denies" | "non");
@@ -988,7 +1137,7 @@ fn unsaid_apart(words: Vec<String>) -> (Vec<String>, Vec<String>) {
         let tells_what = |j: usize| words.get(j + 1).is_some_and(|w| w != ",");
         match verb {
             Some(j) if (negation(&words[i]) || words[i] == "no") && tells_what(j) => {
-                let end = words[j..].iter().position(|w| w == ",").map_or(words.len(), |p| j + p);
+                let end = unsaid_end(&words, j);
                 // "Never says which hip" of a hip the question names: it names the part, and
                 // leaves which one of the pair unsaid, its side.
                 let which_of_named = words[j + 1] == "which"
@@ -1326,6 +1475,9 @@ pub struct Question {
     asked: HashSet<String>,
     /// Stems the question negates.
     negated: HashSet<String>,
+    /// Stems of the user's words it does not negate ("breast cancer ... no cancer now" both
+    /// names and negates "cancer").
+    asserted: HashSet<String>,
     /// Stems of what the question says its record does not say ("doesn't document how it's
     /// controlled"): a follow-up's replace the earlier question's words for that.
     unsaid: HashSet<String>,
@@ -1397,7 +1549,7 @@ impl Question {
             .filter(|(p, absent)| !absent && p[0] != p[1] && !p.iter().any(|w| w == ",") && !p.iter().all(|w| is_stop(w)))
             .map(|(p, _)| p)
             .collect();
-        let (mut words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(raw))))));
+        let (mut words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(without_narration(raw)))))));
         q.unsaid = unsaid.iter().filter(|w| !is_stop(w) && w.as_str() != ",").map(|w| stem(w)).collect();
         // An unsaid side is the side unknown ("never says which hip": "side unknown"); not
         // where the question names one ("left sided hemiplegia, doesn't say if right or left
@@ -1510,6 +1662,9 @@ impl Question {
                         q.negated.insert(s.clone());
                     }
                 }
+                if negating == 0 {
+                    q.asserted.extend(literal.iter().cloned());
+                }
                 q.sequence.extend(literal.iter().cloned());
                 let weight = if dose { DOSE } else if route.is_some() { ROUTE } else { literal.len() as f32 };
                 q.concepts.push(Concept { literal, words: typed, expansions, absences, weight, unknown: is_unknown });
@@ -1587,7 +1742,7 @@ impl Question {
         self.concepts
             .iter()
             .filter(|k| !k.literal.iter().all(|s| self.negated.contains(s)))
-            .filter(|k| k.literal.iter().chain(k.expansions.iter().flatten()).all(|s| holds(s, k.unknown, false, &title, &others, abbreviated) == 0.0))
+            .filter(|k| k.literal.iter().chain(k.expansions.iter().flatten()).all(|s| holds(s, k.unknown, Negated::Not, &title, &others, abbreviated) == 0.0))
             .flat_map(|k| k.words.iter().cloned())
             .collect()
     }
@@ -1598,13 +1753,31 @@ impl Question {
     pub fn not_wholly_answered(&self, c: &Candidate) -> Vec<String> {
         let (title, others) = (c.title_toks(), c.other_toks());
         let abbreviated = c.system == CodeSystem::Hcpcs;
-        let whole = |stems: &[String], unknown: bool| !stems.is_empty() && stems.iter().all(|s| holds(s, unknown, false, &title, &others, abbreviated) > 0.0);
+        let whole = |stems: &[String], unknown: bool| !stems.is_empty() && stems.iter().all(|s| holds(s, unknown, Negated::Not, &title, &others, abbreviated) > 0.0);
         self.concepts
             .iter()
             .filter(|k| !k.literal.iter().all(|s| self.negated.contains(s)))
             .filter(|k| !whole(&k.literal, k.unknown) && !k.expansions.iter().any(|e| whole(e, k.unknown)))
             .flat_map(|k| k.words.iter().cloned())
             .collect()
+    }
+
+    /// The question negates `k` and nowhere names its words without negating them.
+    fn only_negated(&self, k: &Concept) -> bool {
+        k.literal.iter().all(|s| self.negated.contains(s)) && !k.literal.iter().all(|s| self.asserted.contains(s))
+    }
+
+    /// The title of `c` names something the question says is absent: its words, or the
+    /// last word of an expansion ("no high blood pressure", read "essential hypertension",
+    /// and a hypertensive code).
+    pub fn names_what_is_negated(&self, c: &Candidate) -> bool {
+        let (title, others) = (c.title_toks(), c.other_toks());
+        let abbreviated = c.system == CodeSystem::Hcpcs;
+        let whole = |stems: &[String]| !stems.is_empty() && stems.iter().all(|s| holds(s, false, Negated::Not, &title, &others, abbreviated) > 0.0);
+        self.concepts
+            .iter()
+            .filter(|k| k.literal.iter().all(|s| self.negated.contains(s)))
+            .any(|k| whole(&k.literal) || k.expansions.iter().any(|e| e.last().is_some_and(|head| whole(std::slice::from_ref(head)))))
     }
 
     pub fn is_empty(&self) -> bool {
@@ -2205,11 +2378,24 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // not say the encounter; the title's later one ("subsequent encounter", "sequela"), unasked,
     // still costs what a word unasked does, so "head injury" is the initial encounter.
     let later = title.iter().filter(|t| q.unasked_later_encounter(t)).count() as f32;
+    // A title that names what the question says is absent ("no HTN", a hypertensive code) is
+    // not lifted by an everyday name that says it in other words ("high blood pressure with
+    // chronic kidney disease"): the code is what its title says.
+    let negation_named = q.concepts.iter().filter(|k| q.only_negated(k)).any(|k| {
+        // "Without diagnosis of hypertension" says the absence of what follows it.
+        let named = |s: &String| title.iter().enumerate().any(|(i, t)| t.stem == *s && !t.scope.absent() && !(i > 0 && title[i - 1].scope.absent()));
+        let in_full = |e: &Vec<String>| {
+            let mut words = e.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
+            words.peek().is_some() && words.all(named)
+        };
+        k.literal.iter().all(named) || k.expansions.iter().any(in_full)
+    });
+    let named_negation = if negation_named { CONTRADICTION } else { 0.0 };
     for name in others.iter().chain(&essential_names).filter(|n| words_in(n) <= title.len() || abbreviated) {
         // "Eczema NOS": the name says where the bare word goes.
         let weight = if says_nos(name) || abbreviated { 1.0 } else { OTHER_NAME };
         let unsaid_encounter = if name.iter().any(|t| is_later_encounter(&t.stem)) { 0.0 } else { EXTRA * later };
-        r = r.max(weight * fit(q, name, &[], c.system, guideline, field, asked_add_on) - unsaid_encounter);
+        r = r.max(weight * fit(q, name, &[], c.system, guideline, field, asked_add_on) - unsaid_encounter - named_negation);
     }
     if let Some(t) = &essential_title {
         r = r.max(fit(q, t, &others, c.system, guideline || default_for_question, field, asked_add_on));
@@ -2318,7 +2504,7 @@ fn amount(word: &str) -> Option<f32> {
 /// `unknown` is held only where a name leaves it unspecified; what another name says is absent
 /// ("alcohol use, not stated as abuse or dependence") holds only what the question `negated`,
 /// and what the question negated only that ("no swab done" is not held by "rapid flu swab").
-fn holds(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
+fn holds(stem: &str, unknown: bool, negated: Negated, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
     held_by(stem, unknown, negated, title, others, abbreviated).0
 }
 
@@ -2373,15 +2559,38 @@ fn leaves_unspecified(title: &[Tok]) -> bool {
     title.iter().any(|t| matches!(t.stem.as_str(), "unspecifi" | "unsp" | "unspec" | "nos"))
 }
 
+/// Whether the question negates a concept: not, or also names it unnegated elsewhere, or
+/// only negates it ([`Question::only_negated`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Negated {
+    Not,
+    Also,
+    Only,
+}
+
+impl Negated {
+    fn of(q: &Question, k: &Concept) -> Self {
+        match (k.literal.iter().all(|s| q.negated.contains(s)), q.only_negated(k)) {
+            (false, _) => Negated::Not,
+            (true, false) => Negated::Also,
+            (true, true) => Negated::Only,
+        }
+    }
+}
+
 /// [`holds`], and which of `others` holds the word when the title does not.
-fn held_by(stem: &str, unknown: bool, negated: bool, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> (f32, Option<usize>) {
-    if title.iter().any(|t| same(stem, t, abbreviated) && (t.vague || !unknown)) {
+fn held_by(stem: &str, unknown: bool, negated: Negated, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> (f32, Option<usize>) {
+    // What the question only negates, the title holds only by saying it is absent ("no HTN" is
+    // not held by "Hypertensive chronic kidney disease"), as another name does. "Without
+    // diagnosis of hypertension" says its absence before naming it.
+    let said_absent = |i: usize| title[..=i].iter().any(|t| t.scope.absent());
+    if title.iter().enumerate().any(|(i, t)| same(stem, t, abbreviated) && (t.vague || !unknown) && (negated != Negated::Only || said_absent(i))) {
         return (1.0, None);
     }
     let in_range = amount(stem).and_then(|n| title.iter().filter_map(|t| t.fit_of(n)).reduce(f32::max));
     if let Some(fit) = in_range {
         (fit, None)
-    } else if let Some(at) = others.iter().position(|n| n.iter().any(|t| same(stem, t, false) && (t.vague || !unknown) && negated == t.scope.absent())) {
+    } else if let Some(at) = others.iter().position(|n| n.iter().any(|t| same(stem, t, false) && (t.vague || !unknown) && (negated != Negated::Not) == t.scope.absent())) {
         (OTHER_NAME, Some(at))
     } else {
         (0.0, None)
@@ -2420,7 +2629,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
         let share = |stems: &[String]| {
             let (mut sum, mut from) = (0.0, 0u64);
             for s in stems {
-                let (mut held, by) = held_by(s, concept.unknown, negated, title, others, abbreviated);
+                let (mut held, by) = held_by(s, concept.unknown, Negated::of(q, concept), title, others, abbreviated);
                 // "Anemia, unspecified" leaves unspecified the type that "type not specified"
                 // says is unknown, as "Nutritional anemia, unspecified" does, where no
                 // candidate leaves it unspecified by name ("site not specified").
@@ -2448,20 +2657,8 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
             weight += n;
             borrowed |= if literal >= discount * expanded { from_literal } else { from_expansion };
         }
-        // "didn't black out": a title "with" what the expansion names contradicts it too, and
-        // so does a title with no absence of its own that names all of it ("sore throat, not
-        // strep": streptococcal pharyngitis). "Without diagnosis of hypertension" names its
-        // absence, the words after "of" outside it.
         if negated {
-            let with = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
-            let named_in_full = |e: &Vec<String>| {
-                let mut words = e.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
-                words.peek().is_some() && words.all(|s| title.iter().any(|t| t.stem == *s))
-            };
-            let says_absence = title.iter().any(|t| t.scope.absent());
-            if concept.expansions.iter().flatten().any(with) || (!says_absence && concept.expansions.iter().any(named_in_full)) {
-                contradiction = true;
-            }
+            contradiction |= names_negated(concept, title);
         } else if concept.expansions.iter().flatten().any(|s| !is_default(s) && !concept.absences.contains(s) && only_absent(s, title)) {
             // What a term asks for ("HTN w/ CHF": heart failure), named only after "without".
             contradiction = true;
@@ -2475,8 +2672,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
             if q.negated.contains(s) {
                 // "no X" asked, the title has X, or an everyday name no longer than it does
                 // ("not having an attack": "asthma attack").
-                let has = |name: &[Tok]| name.iter().any(|t| t.stem == *s && !t.scope.absent());
-                if has(title) || others.iter().any(|n| words_in(n) <= title.len() && has(n)) {
+                if names_negated_word(s, title) || others.iter().any(|n| words_in(n) <= title.len() && names_negated_word(s, n)) {
                     contradiction = true;
                 }
             } else if !is_default(s) && only_absent(s, title) {
@@ -2611,6 +2807,26 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
     r
 }
 
+/// `title` names what the question says is absent, a word the question negates ("no X" asked,
+/// the title has X).
+fn names_negated_word(stem: &str, title: &[Tok]) -> bool {
+    title.iter().any(|t| t.stem == stem && !t.scope.absent())
+}
+
+/// `title` names what a negated `concept`'s expansion names: "didn't black out" and a title
+/// "with" loss of consciousness, or a title with no absence of its own that names all of it
+/// ("sore throat, not strep": streptococcal pharyngitis). "Without diagnosis of hypertension"
+/// names its absence, the words after "of" outside it.
+fn names_negated(concept: &Concept, title: &[Tok]) -> bool {
+    let with = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
+    let named_in_full = |e: &Vec<String>| {
+        let mut words = e.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
+        words.peek().is_some() && words.all(|s| title.iter().any(|t| t.stem == *s))
+    };
+    let says_absence = title.iter().any(|t| t.scope.absent());
+    concept.expansions.iter().flatten().any(with) || (!says_absence && concept.expansions.iter().any(named_in_full))
+}
+
 /// A ladder of thresholds met or exceeded ("straightforward MDM or 10+ min", "low MDM or 20+
 /// min", …: the codes of one family, the same but for their last character): a time the
 /// question names in minutes reaches the highest rung at or below it, and the rungs below it do not
@@ -2703,7 +2919,7 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
         .iter()
         .map(|concept| {
             let stems = || concept.literal.iter().chain(concept.expansions.iter().flatten());
-            let negated = concept.literal.iter().all(|s| q.negated.contains(s));
+            let negated = Negated::of(q, concept);
             titles.iter().zip(&names).zip(candidates).any(|((title, names), c)| {
                 stems().any(|s| holds(s, concept.unknown, negated, title, names, c.system == CodeSystem::Hcpcs) > 0.0)
             })
@@ -3171,11 +3387,11 @@ mod tests {
     #[test]
     fn what_the_record_does_not_say_is_not_searched_and_an_unsaid_side_is_the_unspecified() {
         assert_eq!(searched_without_unsaid("burn on the forearm, they never documented right or left arm").as_deref(), Some("burn on the forearm they unspecified"));
-        assert_eq!(searched_without_unsaid("diabetic, note never says type 1 or 2").as_deref(), Some("diabetic note"), "not a side: nothing added");
+        assert_eq!(searched_without_unsaid("diabetic, note never says type 1 or 2").as_deref(), Some("diabetic"), "not a side: nothing added");
         assert_eq!(searched_without_unsaid("third degree burn of the right forearm"), None);
         // "Which hip" of a hip named: its side; of nothing named, that thing.
-        assert_eq!(searched_without_unsaid("total hip replacement, note never says which hip").as_deref(), Some("total hip replacement note unspecified"));
-        assert_eq!(searched_without_unsaid("infection, note never says which organism").as_deref(), Some("infection note"));
+        assert_eq!(searched_without_unsaid("total hip replacement, note never says which hip").as_deref(), Some("total hip replacement unspecified"));
+        assert_eq!(searched_without_unsaid("infection, note never says which organism").as_deref(), Some("infection"));
         let hips = [
             (Icd10Cm, "Z96.641", "Presence of right artificial hip joint"),
             (Icd10Cm, "Z96.649", "Presence of unspecified artificial hip joint"),
@@ -3889,8 +4105,8 @@ mod tests {
         // The name says the dependence is absent: it holds the word only for a question that
         // negates it too.
         let (title, name) = (cached_tokens(codes[0].2, false), cached_tokens(&use_names[0], false));
-        assert_eq!(holds(&stem("dependence"), false, false, &title, &[name.clone()], false), 0.0);
-        assert_eq!(holds(&stem("dependence"), false, true, &title, &[name], false), OTHER_NAME);
+        assert_eq!(holds(&stem("dependence"), false, Negated::Not, &title, &[name.clone()], false), 0.0);
+        assert_eq!(holds(&stem("dependence"), false, Negated::Only, &title, &[name], false), OTHER_NAME);
     }
 
     #[test]
@@ -3957,6 +4173,56 @@ mod tests {
         assert_eq!(words("rotator cuff tear, not specified as traumatic"), 6);
         assert_eq!(words("gout in foot or big toe, side not stated"), 3);
         assert_eq!(words("38 to 52 minute psychotherapy"), 3);
+    }
+
+    #[test]
+    fn who_wrote_the_record_is_no_word_of_it() {
+        let told = |q: &str| without_narration(question_words(q)).into_iter().filter(|w| w != ",").collect::<Vec<_>>().join(" ");
+        assert_eq!(told("doc just wrote anemia"), "anemia");
+        assert_eq!(told("the urgent care note says uti"), "uti");
+        assert_eq!(told("provider only documented depression"), "depression");
+        assert_eq!(told("new coder here, office visit"), "here office visit");
+        // The sayer of what a record leaves unsaid goes; the unsaid clause stays for
+        // `unsaid_apart`; a sayer with nothing after its verb is a word of the question.
+        assert_eq!(told("dementia, doc didn't say what kind"), "dementia didn't say what kind");
+        assert_eq!(told("as the doc wrote."), "as the doc wrote");
+        assert_eq!(told("it says heart failure"), "heart failure");
+        // The narrated question ranks the record's words, not a title that holds the narration.
+        let titles = [(Modifier, "56", "Preoperative care only"), (Icd10Cm, "F32.A", "Depression, unspecified")];
+        assert_eq!(order("provider only wrote depression", &titles)[0], "F32.A");
+    }
+
+    #[test]
+    fn what_a_record_leaves_unsaid_runs_through_a_list_and_stops_at_a_new_clause() {
+        let dropped = |q: &str| unsaid_apart(question_words(q)).1.join(" ");
+        assert_eq!(dropped("afib, doesnt say paroxysmal, persistent, or permanent. what do i code"), "paroxysmal , persistent , or permanent");
+        assert_eq!(dropped("depression, no mention of major, single episode, or how bad"), "of major , 1 episode , or how bad");
+        assert_eq!(dropped("dementia, didnt say what kind or how severe and she has no behavior problems"), "what kind or how severe");
+        // Not a list: the next clause is a sentence of its own.
+        assert_eq!(dropped("doesn't say which type, patient is stable, or so she says"), "which type");
+        // "No type or cause", "stage never documented": the axes are unknown.
+        let read = |q: &str| unstated_at(question_words(q)).0.join(" ");
+        assert_eq!(read("anemia, no type or cause"), "anemia , type cause unspecified");
+        assert_eq!(read("ckd, the stage was never documented"), "ckd , the stage unspecified");
+        assert_eq!(read("no stage anywhere in the note"), "stage unspecified anywhere in the note");
+    }
+
+    #[test]
+    fn a_title_that_names_what_the_question_negates_is_not_lifted_by_an_everyday_name() {
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "htn\thypertension\nckd\tchronic kidney disease\n").unwrap();
+        let everyday = ["hypertension with CKD stage 1 to 4".to_string(), "high blood pressure with chronic kidney disease".to_string()];
+        let plain = ["chronic kidney disease".to_string()];
+        let codes = [
+            (Icd10Cm, "I12.9", "Hypertensive chronic kidney disease with stage 1 through stage 4 chronic kidney disease, or unspecified chronic kidney disease", &everyday[..]),
+            (Icd10Cm, "N18.9", "Chronic kidney disease, unspecified", &plain[..]),
+        ];
+        let first = |query: &str| first_named(&Question::new(query, &l.terms(query)), &codes);
+        assert_eq!(first("ckd, no htn"), "N18.9");
+        // A word the question both names and negates is not only negated: "breast cancer ...
+        // no cancer now" still asks about breast cancer.
+        let q = Question::new("breast cancer years ago, no cancer now", &[]);
+        assert!(q.concepts.iter().all(|k| Negated::of(&q, k) != Negated::Only));
     }
 
     #[test]

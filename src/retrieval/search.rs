@@ -405,7 +405,8 @@ impl Retriever {
                 !(asks_cause && sequence::is_external_cause(h.system, code))
                     && (asks_order
                         || ((sequence::never_first(h.system, code, &h.title) || sequence::says_code_first(&noted[later], &noted[earlier]))
-                            && left_by(earlier).iter().any(|w| !left_by(later).contains(w))))
+                            && left_by(earlier).iter().any(|w| !left_by(later).contains(w))
+                            && !question.names_what_is_negated(&self.candidate(&hits[later]))))
             })
         };
         let mut slots: Vec<Option<StoreHit>> = found.drain(..window).map(Some).collect();
