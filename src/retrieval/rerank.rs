@@ -659,11 +659,16 @@ const UNCERTAIN: &[&str] = &["possible", "possibly", "probable", "probably", "qu
 /// is coded as if it were established.
 const INPATIENT: &[&str] = &["inpatient", "inpt", "admitted", "hospitalized", "hospitalised"];
 
+/// The question places itself in a hospital stay ([`INPATIENT`], a discharge summary or
+/// diagnosis), read before its narration ("the discharge summary says") is left out.
+fn in_hospital(words: &[String]) -> bool {
+    words.iter().any(|w| INPATIENT.contains(&w.as_str())) || words.windows(2).any(|w| w[0] == "discharge" && matches!(w[1].as_str(), "summary" | "diagnosis" | "dx"))
+}
+
 /// The question without what it says is uncertain, from the cue ("r/o", "rule out",
 /// [`UNCERTAIN`]) to the clause's end, unless nothing else is left. In a hospital stay
-/// ([`INPATIENT`], a discharge summary) only the cue goes: "probable pneumonia" is pneumonia.
-fn without_rule_outs(words: Vec<String>) -> Vec<String> {
-    let inpatient = words.iter().any(|w| INPATIENT.contains(&w.as_str())) || words.windows(2).any(|w| w[0] == "discharge" && matches!(w[1].as_str(), "summary" | "diagnosis" | "dx"));
+/// ([`in_hospital`]) only the cue goes: "probable pneumonia" is pneumonia.
+fn without_rule_outs(words: Vec<String>, inpatient: bool) -> Vec<String> {
     let mut kept: Vec<String> = Vec::with_capacity(words.len());
     let mut dropping = false;
     let mut i = 0;
@@ -971,7 +976,7 @@ fn is_later_service(stem: &str) -> bool {
 /// only ruled out ([`without_rule_outs`]) too. None when it leaves nothing out.
 pub fn searched_without_unsaid(text: &str) -> Option<String> {
     let words = question_words(text);
-    let told = without_rule_outs(without_narration(words.clone()));
+    let told = without_rule_outs(without_narration(words.clone()), in_hospital(&words));
     let shortened = told.len() < words.len();
     let (kept, dropped) = unsaid_apart(told);
     if dropped.is_empty() && !shortened {
@@ -1003,12 +1008,12 @@ fn only_said(words: &[String]) -> bool {
 
 /// Who or what a question says wrote its record: "the doc wrote", "note says", "the provider
 /// documented", "it says".
-const SAYERS: &[&str] = &["doc", "docs", "doctor", "doctors", "dr", "provider", "physician", "np", "md", "note", "notes", "chart", "it", "they", "he", "she"];
+const SAYERS: &[&str] = &["doc", "docs", "doctor", "doctors", "dr", "provider", "physician", "np", "md", "note", "notes", "chart", "summary", "it", "they", "he", "she"];
 
 /// Words of whose note a question tells ("the office note", "urgent care note", "his
-/// progress note").
+/// progress note", "the discharge summary").
 const NOTE_OF: &[&str] = &[
-    "office", "clinic", "er", "ed", "urgent", "care", "progress", "visit", "nurse", "nurses", "nurse's", "nursing", "triage", "doctor's", "doc's", "provider's",
+    "office", "clinic", "er", "ed", "urgent", "care", "progress", "visit", "discharge", "nurse", "nurses", "nurse's", "nursing", "triage", "doctor's", "doc's", "provider's",
     "physician's", "the", "his", "her", "their", "our", "my", "today's", "todays",
 ];
 
@@ -1052,7 +1057,7 @@ fn without_narration(words: Vec<String>) -> Vec<String> {
             Some(j) if words.get(j).is_some_and(|w| reports(w)) && words.get(j + 1).is_some_and(|w| w != ",") => {
                 // Whose note it is ("the urgent care note says", "office note"): where the
                 // note was written, not what it says.
-                if matches!(words[i].as_str(), "note" | "notes" | "chart") {
+                if matches!(words[i].as_str(), "note" | "notes" | "chart" | "summary") {
                     while out.last().is_some_and(|w| NOTE_OF.contains(&w.as_str())) {
                         out.pop();
                     }
@@ -1549,6 +1554,7 @@ impl Question {
             .filter(|(p, absent)| !absent && p[0] != p[1] && !p.iter().any(|w| w == ",") && !p.iter().all(|w| is_stop(w)))
             .map(|(p, _)| p)
             .collect();
+        let inpatient = in_hospital(&raw);
         let (mut words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(without_narration(raw)))))));
         q.unsaid = unsaid.iter().filter(|w| !is_stop(w) && w.as_str() != ",").map(|w| stem(w)).collect();
         // An unsaid side is the side unknown ("never says which hip": "side unknown"); not
@@ -1558,7 +1564,7 @@ impl Question {
             words.extend([",", "side", "unknown"].map(String::from));
         }
         let (words, dominant) = dominance(words);
-        let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(highest_degree(dependence_over_abuse(words))))));
+        let (words, unknown) = unstated_at(without_rule_outs(without_counted(exam_findings(highest_degree(dependence_over_abuse(words)))), inpatient));
         let mut negating = 0usize;
         // The lexicon's terms, matched back onto the question's words.
         // A term's words as typed, or else as the question's words read them ("chest xray" is
@@ -4124,7 +4130,7 @@ mod tests {
 
     #[test]
     fn what_is_to_be_ruled_out_is_not_asked() {
-        let w = |q: &str| without_rule_outs(words(q));
+        let w = |q: &str| without_rule_outs(words(q), in_hospital(&words(q)));
         assert_eq!(w("chest pain r/o MI"), ["chest", "pain"]);
         assert_eq!(w("cough, rule out pneumonia, with fever"), ["cough", ",", ",", "with", "fever"]);
         assert_eq!(w("possible strep"), ["possible", "strep"], "nothing else to code: kept");
@@ -4182,6 +4188,12 @@ mod tests {
         assert_eq!(told("the urgent care note says uti"), "uti");
         assert_eq!(told("provider only documented depression"), "depression");
         assert_eq!(told("new coder here, office visit"), "here office visit");
+        // A discharge summary is narration, and still places the question in a hospital stay,
+        // where a probable diagnosis is coded as if established.
+        assert_eq!(told("the discharge summary says probable pneumonia"), "probable pneumonia");
+        let asks_pneumonia = |q: &str| Question::new(q, &[]).concepts.iter().any(|k| k.literal == [stem("pneumonia")]);
+        assert!(asks_pneumonia("cough, the discharge summary says probable pneumonia"));
+        assert!(!asks_pneumonia("cough, the office note says probable pneumonia"));
         // The sayer of what a record leaves unsaid goes; the unsaid clause stays for
         // `unsaid_apart`; a sayer with nothing after its verb is a word of the question.
         assert_eq!(told("dementia, doc didn't say what kind"), "dementia didn't say what kind");
