@@ -172,6 +172,10 @@ const KINDS: &[&str] = &[
     "anesthesia", "status", "vaccine", "screening", "history", "deleted", "replacement", "replace", "repl", "replcmnt", "accessory",
     "accessor", "pathological", "pathologic",
 ];
+/// The class nouns a condition's name ends on ("urinary tract infection", "chronic kidney
+/// disease"): held alone, they say another member of the class, not this one.
+const GENERIC_HEADS: &[&str] = &["infection", "disease", "disorder", "syndrome", "condition"];
+static GENERIC_HEAD_STEMS: LazyLock<HashSet<String>> = LazyLock::new(|| GENERIC_HEADS.iter().map(|w| stem(w)).collect());
 /// Extra words that one unasked kind word costs.
 pub const KIND: f32 = 2.0;
 
@@ -2634,6 +2638,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
         let negated = concept.literal.iter().all(|s| q.negated.contains(s));
         let share = |stems: &[String]| {
             let (mut sum, mut from) = (0.0, 0u64);
+            let (mut specific, mut lacks_specific) = (false, false);
             for s in stems {
                 let (mut held, by) = held_by(s, concept.unknown, Negated::of(q, concept), title, others, abbreviated);
                 // "Anemia, unspecified" leaves unspecified the type that "type not specified"
@@ -2644,6 +2649,16 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
                 }
                 sum += held;
                 from |= by.map_or(0, |at| 1u64.checked_shl(at as u32).unwrap_or(0));
+                if held > 0.0 && !GENERIC_HEAD_STEMS.contains(s) {
+                    specific = true;
+                } else if held == 0.0 && !GENERIC_HEAD_STEMS.contains(s) {
+                    lacks_specific = true;
+                }
+            }
+            // "Urinary tract infection" is not a third held by "Q fever"'s "infection": a
+            // generic head alone, without any of the words that say which, holds nothing.
+            if !specific && lacks_specific {
+                return (0.0, 0);
             }
             (sum / stems.len().max(1) as f32, from)
         };
@@ -4202,6 +4217,23 @@ mod tests {
         // The narrated question ranks the record's words, not a title that holds the narration.
         let titles = [(Modifier, "56", "Preoperative care only"), (Icd10Cm, "F32.A", "Depression, unspecified")];
         assert_eq!(order("provider only wrote depression", &titles)[0], "F32.A");
+    }
+
+    #[test]
+    fn a_generic_head_alone_holds_no_part_of_a_named_condition() {
+        let mut l = Lexicon::default();
+        l.add_text(std::path::Path::new("t.tsv"), "uti\turinary tract infection\n").unwrap();
+        let uti = ["UTI, site not stated".to_string()];
+        let coxiella = ["Coxiella burnetii infection".to_string()];
+        let fever = ["fever NOS".to_string()];
+        let codes = [
+            (Icd10Cm, "N39.0", "Urinary tract infection, site not specified", &uti[..]),
+            (Icd10Cm, "A78", "Q fever", &coxiella[..]),
+            (Icd10Cm, "R50.9", "Fever, unspecified", &fever[..]),
+        ];
+        let query = "uti with fever";
+        // Q fever's "infection" is no third of a urinary tract infection.
+        assert_eq!(first_named(&Question::new(query, &l.terms(query)), &codes), "N39.0");
     }
 
     #[test]
