@@ -1751,7 +1751,7 @@ impl Question {
         let abbreviated = c.system == CodeSystem::Hcpcs;
         self.concepts
             .iter()
-            .filter(|k| !k.literal.iter().all(|s| self.negated.contains(s)))
+            .filter(|k| Negated::of(self, k) == Negated::Not)
             .filter(|k| k.literal.iter().chain(k.expansions.iter().flatten()).all(|s| holds(s, k.unknown, Negated::Not, &title, &others, abbreviated) == 0.0))
             .flat_map(|k| k.words.iter().cloned())
             .collect()
@@ -1766,15 +1766,10 @@ impl Question {
         let whole = |stems: &[String], unknown: bool| !stems.is_empty() && stems.iter().all(|s| holds(s, unknown, Negated::Not, &title, &others, abbreviated) > 0.0);
         self.concepts
             .iter()
-            .filter(|k| !k.literal.iter().all(|s| self.negated.contains(s)))
+            .filter(|k| Negated::of(self, k) == Negated::Not)
             .filter(|k| !whole(&k.literal, k.unknown) && !k.expansions.iter().any(|e| whole(e, k.unknown)))
             .flat_map(|k| k.words.iter().cloned())
             .collect()
-    }
-
-    /// The question negates `k` and nowhere names its words without negating them.
-    fn only_negated(&self, k: &Concept) -> bool {
-        k.literal.iter().all(|s| self.negated.contains(s)) && !k.literal.iter().all(|s| self.asserted.contains(s))
     }
 
     /// The title of `c` names something the question says is absent: its words, or the
@@ -1786,7 +1781,7 @@ impl Question {
         let whole = |stems: &[String]| !stems.is_empty() && stems.iter().all(|s| holds(s, false, Negated::Not, &title, &others, abbreviated) > 0.0);
         self.concepts
             .iter()
-            .filter(|k| k.literal.iter().all(|s| self.negated.contains(s)))
+            .filter(|k| Negated::of(self, k) != Negated::Not)
             .any(|k| whole(&k.literal) || k.expansions.iter().any(|e| e.last().is_some_and(|head| whole(std::slice::from_ref(head)))))
     }
 
@@ -2391,14 +2386,10 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     // A title that names what the question says is absent ("no HTN", a hypertensive code) is
     // not lifted by an everyday name that says it in other words ("high blood pressure with
     // chronic kidney disease"): the code is what its title says.
-    let negation_named = q.concepts.iter().filter(|k| q.only_negated(k)).any(|k| {
+    let negation_named = q.concepts.iter().filter(|k| Negated::of(q, k) == Negated::Only).any(|k| {
         // "Without diagnosis of hypertension" says the absence of what follows it.
         let named = |s: &String| title.iter().enumerate().any(|(i, t)| t.stem == *s && !t.scope.absent() && !(i > 0 && title[i - 1].scope.absent()));
-        let in_full = |e: &Vec<String>| {
-            let mut words = e.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
-            words.peek().is_some() && words.all(named)
-        };
-        k.literal.iter().all(named) || k.expansions.iter().any(in_full)
+        k.literal.iter().all(named) || k.expansions.iter().any(|e| in_full(e, named))
     });
     let named_negation = if negation_named { CONTRADICTION } else { 0.0 };
     for name in others.iter().chain(&essential_names).filter(|n| words_in(n) <= title.len() || abbreviated) {
@@ -2569,8 +2560,8 @@ fn leaves_unspecified(title: &[Tok]) -> bool {
     title.iter().any(|t| matches!(t.stem.as_str(), "unspecifi" | "unsp" | "unspec" | "nos"))
 }
 
-/// Whether the question negates a concept: not, or also names it unnegated elsewhere, or
-/// only negates it ([`Question::only_negated`]).
+/// Whether the question negates a concept: not, or negates it and also names its words
+/// unnegated elsewhere ("breast cancer ... no cancer now"), or only negates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Negated {
     Not,
@@ -2580,10 +2571,12 @@ enum Negated {
 
 impl Negated {
     fn of(q: &Question, k: &Concept) -> Self {
-        match (k.literal.iter().all(|s| q.negated.contains(s)), q.only_negated(k)) {
-            (false, _) => Negated::Not,
-            (true, false) => Negated::Also,
-            (true, true) => Negated::Only,
+        if !k.literal.iter().all(|s| q.negated.contains(s)) {
+            Negated::Not
+        } else if k.literal.iter().all(|s| q.asserted.contains(s)) {
+            Negated::Also
+        } else {
+            Negated::Only
         }
     }
 }
@@ -2635,12 +2628,13 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
     // fewer than 64 names).
     let mut borrowed: u64 = 0;
     for (k, concept) in q.concepts.iter().enumerate() {
-        let negated = concept.literal.iter().all(|s| q.negated.contains(s));
+        let negation = Negated::of(q, concept);
+        let negated = negation != Negated::Not;
         let share = |stems: &[String]| {
             let (mut sum, mut from) = (0.0, 0u64);
             let (mut specific, mut lacks_specific) = (false, false);
             for s in stems {
-                let (mut held, by) = held_by(s, concept.unknown, Negated::of(q, concept), title, others, abbreviated);
+                let (mut held, by) = held_by(s, concept.unknown, negation, title, others, abbreviated);
                 // "Anemia, unspecified" leaves unspecified the type that "type not specified"
                 // says is unknown, as "Nutritional anemia, unspecified" does, where no
                 // candidate leaves it unspecified by name ("site not specified").
@@ -2649,10 +2643,9 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
                 }
                 sum += held;
                 from |= by.map_or(0, |at| 1u64.checked_shl(at as u32).unwrap_or(0));
-                if held > 0.0 && !GENERIC_HEAD_STEMS.contains(s) {
-                    specific = true;
-                } else if held == 0.0 && !GENERIC_HEAD_STEMS.contains(s) {
-                    lacks_specific = true;
+                if !GENERIC_HEAD_STEMS.contains(s) {
+                    specific |= held > 0.0;
+                    lacks_specific |= held == 0.0;
                 }
             }
             // "Urinary tract infection" is not a third held by "Q fever"'s "infection": a
@@ -2840,12 +2833,15 @@ fn names_negated_word(stem: &str, title: &[Tok]) -> bool {
 /// names its absence, the words after "of" outside it.
 fn names_negated(concept: &Concept, title: &[Tok]) -> bool {
     let with = |s: &String| title.iter().any(|t| t.stem == *s && t.scope == Scope::With);
-    let named_in_full = |e: &Vec<String>| {
-        let mut words = e.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
-        words.peek().is_some() && words.all(|s| title.iter().any(|t| t.stem == *s))
-    };
     let says_absence = title.iter().any(|t| t.scope.absent());
-    concept.expansions.iter().flatten().any(with) || (!says_absence && concept.expansions.iter().any(named_in_full))
+    concept.expansions.iter().flatten().any(with) || (!says_absence && concept.expansions.iter().any(|e| in_full(e, |s| title.iter().any(|t| t.stem == *s))))
+}
+
+/// Every word of an expansion that says what it is (not a stop word, not a default's), and
+/// there is one, is `named`.
+fn in_full(expansion: &[String], named: impl Fn(&String) -> bool) -> bool {
+    let mut words = expansion.iter().filter(|s| !is_stop(s) && !is_default(s)).peekable();
+    words.peek().is_some() && words.all(named)
 }
 
 /// A ladder of thresholds met or exceeded ("straightforward MDM or 10+ min", "low MDM or 20+
