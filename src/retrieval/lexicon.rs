@@ -5,7 +5,7 @@
 //! the share of one expansion's words it holds (the best one), so an expansion is one phrase
 //! ("shingles → zoster", "shingles → herpes zoster"), never a list run together.
 
-use std::collections::{HashMap, HashSet};
+use foldhash::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use super::rerank::stem;
@@ -39,6 +39,9 @@ pub struct Lexicon {
     shorthand: HashMap<String, Vec<String>>,
     /// Words in the longest shorthand term.
     shorthand_longest: usize,
+    /// The first word of each shorthand term: a title's words from one that starts none are
+    /// no shorthand.
+    shorthand_first: HashSet<String>,
 }
 
 /// The lexicon file whose expansions are modifiers' titles: the situations a modifier is for,
@@ -105,6 +108,7 @@ impl Lexicon {
             }
             if file.file_name().is_some_and(|n| n == SHORTHAND_FILE) {
                 self.shorthand_longest = self.shorthand_longest.max(key.split(' ').count());
+                self.shorthand_first.extend(key.split(' ').next().map(str::to_string));
                 let list = self.shorthand.entry(key).or_default();
                 if !list.iter().any(|e| e == expansion.trim()) {
                     list.push(expansion.trim().to_string());
@@ -170,18 +174,20 @@ impl Lexicon {
                 _ => {}
             }
         }
+        let run_words: Vec<Vec<String>> = runs.iter().map(|&(s, e)| words(&title[s..e])).collect();
         let mut out: Option<String> = None;
         // The end of what `out` holds of `title`.
         let mut copied = 0;
         let mut i = 0;
         while i < runs.len() {
             // The longest shorthand term from run i on; else the run alone, an acronym.
-            let shorthand = (1..=self.shorthand_longest.min(runs.len() - i)).rev().find_map(|n| {
-                let key: Vec<String> = runs[i..i + n].iter().flat_map(|&(s, e)| words(&title[s..e])).collect();
-                self.shorthand.get(&key.join(" ")).and_then(|e| e.first()).map(|e| (n, e))
+            let starts_one = run_words[i..].iter().flatten().next().is_some_and(|w| self.shorthand_first.contains(w));
+            let shorthand = (1..=self.shorthand_longest.min(runs.len() - i)).rev().filter(|_| starts_one).find_map(|n| {
+                let key = run_words[i..i + n].concat().join(" ");
+                self.shorthand.get(&key).and_then(|e| e.first()).map(|e| (n, e))
             });
             let run = &title[runs[i].0..runs[i].1];
-            let acronym = || is_acronym(run).then(|| self.entries.get(&words(run).join(" ")).and_then(|e| e.first())).flatten().map(|e| (1, e));
+            let acronym = || is_acronym(run).then(|| self.entries.get(&run_words[i].join(" ")).and_then(|e| e.first())).flatten().map(|e| (1, e));
             match shorthand.or_else(acronym) {
                 Some((n, expansion)) => {
                     let out = out.get_or_insert_with(|| String::with_capacity(title.len() * 2));

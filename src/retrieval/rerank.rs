@@ -80,9 +80,8 @@
 //! ([`cached_tokens`]): under callgrind, 60 questions searched in three modes, it took 20% of
 //! the instructions with no cache and 8% with it.
 
-use std::collections::{HashMap, HashSet};
-use std::rc::Rc;
-use std::sync::LazyLock;
+use foldhash::{HashMap, HashSet};
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard};
 
 use qdrant_rust_stemmers::{Algorithm, Stemmer};
 
@@ -739,7 +738,7 @@ fn degree_rank(word: &str) -> Option<usize> {
 /// degree tear") are coded to the highest degree recorded (a burn's site, an obstetric
 /// laceration): the lower ones are not asked. A degree's ordinal is the titles' word for it.
 fn highest_degree(mut words: Vec<String>) -> Vec<String> {
-    let mut drop: HashSet<usize> = HashSet::new();
+    let mut drop: HashSet<usize> = HashSet::default();
     let at_degree: Vec<usize> = (0..words.len()).filter(|&i| matches!(words[i].as_str(), "degree" | "degrees")).collect();
     for at in at_degree {
         // The ordinals right before it, joined by "and", "&" or commas.
@@ -1257,7 +1256,7 @@ fn number_word(n: f32) -> String {
 const STEM_CACHE: usize = 100_000;
 
 thread_local! {
-    static STEMS: std::cell::RefCell<std::collections::HashMap<String, String>> = Default::default();
+    static STEMS: std::cell::RefCell<HashMap<String, String>> = Default::default();
 }
 
 /// The English stem of `word`, cached per thread (the lexicon matches its phrases by stems too).
@@ -1276,33 +1275,36 @@ pub(super) fn stem(word: &str) -> String {
     })
 }
 
-/// One code's other names as [`name_tokens`] read them, by text.
-type ReadNames = HashMap<String, Rc<Vec<Tok>>>;
+/// Tokens read, by the text read.
+type ByText = HashMap<String, Arc<Vec<Tok>>>;
 
-/// Titles and names tokenized on this thread: the same codes come back search after search.
+/// Titles and names tokenized lately, shared by every thread: the same codes come back search
+/// after search.
 const TOKENS_CACHE: usize = 20_000;
 
-thread_local! {
-    /// By text, with its slashes as written and read as "or".
-    static TOKENS: std::cell::RefCell<[HashMap<String, Rc<Vec<Tok>>>; 2]> = Default::default();
-    /// Other names read by [`name_tokens`], by code and text.
-    static NAMES: std::cell::RefCell<HashMap<String, ReadNames>> = Default::default();
+/// By text, with its slashes as written and read as "or".
+static TOKENS: LazyLock<Mutex<[ByText; 2]>> = LazyLock::new(Default::default);
+/// Other names read by [`name_tokens`], by code and text.
+static NAMES: LazyLock<Mutex<HashMap<String, ByText>>> = LazyLock::new(Default::default);
+
+/// A cache, locked: it holds only finished readings, so one that a panic left locked is still
+/// sound.
+fn locked<T>(cache: &Mutex<T>) -> MutexGuard<'_, T> {
+    cache.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// [`title_tokens`] of `text` (its slashes read as "or" when `slashes`), from the cache.
-fn cached_tokens(text: &str, slashes: bool) -> Rc<Vec<Tok>> {
+fn cached_tokens(text: &str, slashes: bool) -> Arc<Vec<Tok>> {
     let which = usize::from(slashes);
-    if let Some(hit) = TOKENS.with(|cache| cache.borrow()[which].get(text).cloned()) {
+    if let Some(hit) = locked(&TOKENS)[which].get(text).cloned() {
         return hit;
     }
-    let tokens = Rc::new(if slashes { title_tokens(&slashes_as_or(text)) } else { title_tokens(text) });
-    TOKENS.with(|cache| {
-        let cache = &mut cache.borrow_mut()[which];
-        if cache.len() >= TOKENS_CACHE {
-            cache.clear();
-        }
-        cache.insert(text.to_string(), tokens.clone());
-    });
+    let tokens = Arc::new(if slashes { title_tokens(&slashes_as_or(text)) } else { title_tokens(text) });
+    let cache = &mut locked(&TOKENS)[which];
+    if cache.len() >= TOKENS_CACHE {
+        cache.clear();
+    }
+    cache.insert(text.to_string(), tokens.clone());
     tokens
 }
 
@@ -2154,17 +2156,17 @@ impl Candidate<'_> {
     /// The title's tokens. Our CPT and modifier titles list alternatives with slashes
     /// ("scalp/neck/trunk/limbs"), read as "or"; HCPCS descriptors also join mixtures with them
     /// ("dextrose/normal saline").
-    fn title_toks(&self) -> Rc<Vec<Tok>> {
+    fn title_toks(&self) -> Arc<Vec<Tok>> {
         cached_tokens(self.title, matches!(self.system, CodeSystem::Cpt | CodeSystem::Modifier))
     }
 
     /// The tokens of its names other than the title.
-    fn other_toks(&self) -> Vec<Rc<Vec<Tok>>> {
+    fn other_toks(&self) -> Vec<Arc<Vec<Tok>>> {
         self.names.iter().filter(|n| n.as_str() != self.title).map(|n| name_tokens(n, self.code)).collect()
     }
 
     /// The tokens of all its names, the title among them.
-    fn name_toks(&self) -> Vec<Rc<Vec<Tok>>> {
+    fn name_toks(&self) -> Vec<Arc<Vec<Tok>>> {
         self.names.iter().map(|n| name_tokens(n, self.code)).collect()
     }
 }
@@ -2176,24 +2178,22 @@ impl Candidate<'_> {
 /// absences, which hold only what a question negates. (A sentence that says what goes with
 /// this code, an add-on's primary, what this code is used instead of, or that it is the code for
 /// what has "no more specific code", is its own.)
-fn name_tokens(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
+fn name_tokens(name: &str, code: Option<&str>) -> Arc<Vec<Tok>> {
     let key = code.unwrap_or("");
-    if let Some(hit) = NAMES.with(|cache| cache.borrow().get(key).and_then(|names| names.get(name)).cloned()) {
+    if let Some(hit) = locked(&NAMES).get(key).and_then(|names| names.get(name)).cloned() {
         return hit;
     }
     let tokens = read_name(name, code);
-    NAMES.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.len() >= TOKENS_CACHE {
-            cache.clear();
-        }
-        cache.entry(key.to_string()).or_default().insert(name.to_string(), tokens.clone());
-    });
+    let mut cache = locked(&NAMES);
+    if cache.len() >= TOKENS_CACHE {
+        cache.clear();
+    }
+    cache.entry(key.to_string()).or_default().insert(name.to_string(), tokens.clone());
     tokens
 }
 
 /// [`name_tokens`], uncached.
-fn read_name(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
+fn read_name(name: &str, code: Option<&str>) -> Arc<Vec<Tok>> {
     // A sentence that says "instead" and names another code goes as a whole. Otherwise each
     // clause (split at ", and", ", but", "; ") that says what is another code ("Radical surgery
     // is 00162", "With one-lung ventilation use 00529") or holds a phrase of [`SENDS_AWAY`] goes,
@@ -2236,7 +2236,7 @@ fn read_name(name: &str, code: Option<&str>) -> Rc<Vec<Tok>> {
     }
     let mut toks: Vec<Tok> = cached_tokens(&own.concat(), false).to_vec();
     toks.extend(cached_tokens(&away.concat(), false).iter().map(|t| Tok { scope: Scope::Not, ..t.clone() }));
-    Rc::new(toks)
+    Arc::new(toks)
 }
 
 /// The clauses of `sentence`, split where a conjunction or a semicolon joins them (", and",
@@ -2339,7 +2339,7 @@ fn relevance(q: &Question, c: &Candidate, title: &[Tok], field: &Field) -> f32 {
     let others = c.other_toks();
     // ICD-10-CM's words in parentheses are nonessential: a name says the same without them
     // ("Seizure(s) (convulsive) NOS" is where a bare "seizure" goes).
-    let (essential_title, essential_names): (Option<Rc<Vec<Tok>>>, Vec<Rc<Vec<Tok>>>) = match c.system {
+    let (essential_title, essential_names): (Option<Arc<Vec<Tok>>>, Vec<Arc<Vec<Tok>>>) = match c.system {
         CodeSystem::Icd10Cm => (
             essential(c.title).map(|t| cached_tokens(&t, false)),
             c.names.iter().filter(|n| n.as_str() != c.title).filter_map(|n| essential(n)).map(|n| cached_tokens(&n, false)).collect(),
@@ -2505,7 +2505,7 @@ fn amount(word: &str) -> Option<f32> {
 /// `unknown` is held only where a name leaves it unspecified; what another name says is absent
 /// ("alcohol use, not stated as abuse or dependence") holds only what the question `negated`,
 /// and what the question negated only that ("no swab done" is not held by "rapid flu swab").
-fn holds(stem: &str, unknown: bool, negated: Negated, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> f32 {
+fn holds(stem: &str, unknown: bool, negated: Negated, title: &[Tok], others: &[Arc<Vec<Tok>>], abbreviated: bool) -> f32 {
     held_by(stem, unknown, negated, title, others, abbreviated).0
 }
 
@@ -2582,7 +2582,7 @@ impl Negated {
 }
 
 /// [`holds`], and which of `others` holds the word when the title does not.
-fn held_by(stem: &str, unknown: bool, negated: Negated, title: &[Tok], others: &[Rc<Vec<Tok>>], abbreviated: bool) -> (f32, Option<usize>) {
+fn held_by(stem: &str, unknown: bool, negated: Negated, title: &[Tok], others: &[Arc<Vec<Tok>>], abbreviated: bool) -> (f32, Option<usize>) {
     // What the question only negates, the title holds only by saying it is absent ("no HTN" is
     // not held by "Hypertensive chronic kidney disease"), as another name does. "Without
     // diagnosis of hypertension" says its absence before naming it.
@@ -2605,7 +2605,7 @@ fn held_by(stem: &str, unknown: bool, negated: Negated, title: &[Tok], others: &
 /// `no_extras`: the title's words the question did not ask for cost nothing (a guideline
 /// passage, a code that is the default for what is asked); `add_on`: the title is an add-on's
 /// that the question asks for, whose count ("2nd–14th lesion, each") was asked.
-fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem, no_extras: bool, field: &Field, add_on: bool) -> f32 {
+fn fit(q: &Question, title: &[Tok], others: &[Arc<Vec<Tok>>], system: CodeSystem, no_extras: bool, field: &Field, add_on: bool) -> f32 {
     // HCPCS short descriptors abbreviate by truncation ("vis", "inj", "prolong").
     let abbreviated = system == CodeSystem::Hcpcs;
     // Our CPT titles are plain-language summaries, wordier than the official titles of the
@@ -2746,7 +2746,7 @@ fn fit(q: &Question, title: &[Tok], others: &[Rc<Vec<Tok>>], system: CodeSystem,
             let later = |t: &&Tok| system != CodeSystem::Guideline && q.unasked_later_encounter(t);
             return name.iter().filter(later).count() as f32;
         }
-        let mut extras: HashSet<&str> = HashSet::new();
+        let mut extras: HashSet<&str> = HashSet::default();
         // A title that names the side asked ("right radius") specifies what a sibling leaves
         // unspecified ("unspecified radius"): the side is its qualifier, not the word.
         let names_side_asked = name.iter().any(|t| is_side(&t.stem) && q.asked.contains(&t.stem));
@@ -2855,7 +2855,7 @@ fn in_full(expansion: &[String], named: impl Fn(&String) -> bool) -> bool {
 /// Nor is a rung the time passes met, nor one above the time unless the question names its
 /// level of decision making: `true` with the title then (32 minutes is neither the 10+ visit
 /// nor the 40+ one, but the 30+ one).
-fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Rc<Vec<Tok>>, candidates: &[Candidate], titles: &[Rc<Vec<Tok>>]) -> (std::borrow::Cow<'t, [Tok]>, bool) {
+fn past_rungs<'t>(q: &Question, c: &Candidate, title: &'t Arc<Vec<Tok>>, candidates: &[Candidate], titles: &[Arc<Vec<Tok>>]) -> (std::borrow::Cow<'t, [Tok]>, bool) {
     let open_low = |t: &Tok| t.range.filter(|(low, high)| *low > 0.0 && high.is_infinite()).map(|(low, _)| low);
     fn stem_of(code: &str) -> Option<&str> {
         code.char_indices().last().and_then(|(at, _)| (at > 0).then(|| &code[..at]))
@@ -2918,7 +2918,7 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
     // An expansion weighs less than the user's words only where some candidate holds those
     // words: "pad" read as peripheral artery disease must not beat a crutch pad, but a brand
     // name no title holds ("keytruda") is its generic name and nothing else.
-    let titles: Vec<Rc<Vec<Tok>>> = candidates.iter().map(Candidate::title_toks).collect();
+    let titles: Vec<Arc<Vec<Tok>>> = candidates.iter().map(Candidate::title_toks).collect();
     let unrivalled: Vec<bool> = q
         .concepts
         .iter()
@@ -2930,7 +2930,7 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
                 })
         })
         .collect();
-    let names: Vec<Vec<Rc<Vec<Tok>>>> = candidates.iter().map(Candidate::name_toks).collect();
+    let names: Vec<Vec<Arc<Vec<Tok>>>> = candidates.iter().map(Candidate::name_toks).collect();
     let held: Vec<bool> = q
         .concepts
         .iter()
@@ -2946,7 +2946,7 @@ pub fn rerank_ranked(q: &Question, candidates: &[Candidate], ranks: &[usize]) ->
     let names_side = q.asked.iter().any(|s| is_side(s)) && !q.unsaid_side();
     let sided: HashSet<String> = match names_side {
         true => titles.iter().flat_map(|t| t.windows(2).filter(|w| is_side(&w[0].stem)).map(|w| w[1].stem.clone())).collect(),
-        false => HashSet::new(),
+        false => HashSet::default(),
     };
     let measure: Vec<bool> = (0..q.concepts.len()).map(|k| is_measure(&q.concepts, k)).collect();
     let field = Field { unrivalled, held, vague, sided, measure };
@@ -3510,7 +3510,7 @@ mod tests {
         assert_eq!(first("office visit established patient 12 min"), "99212");
         // A year is no time: "since 2021" passes no rung.
         let cands = candidates(&visits);
-        let titles: Vec<Rc<Vec<Tok>>> = visits.iter().map(|v| cached_tokens(v.2, true)).collect();
+        let titles: Vec<Arc<Vec<Tok>>> = visits.iter().map(|v| cached_tokens(v.2, true)).collect();
         let ranges = |query: &str| past_rungs(&Question::new(query, &[]), &cands[0], &titles[0], &cands, &titles).0.iter().filter(|t| t.range.is_some()).count();
         assert_eq!(ranges("office visit levels since 2021"), 1);
         assert_eq!(ranges("office visit, 25 min"), 0);
@@ -3919,7 +3919,7 @@ mod tests {
         assert_eq!(order("severe dementia", &dementia)[0], "F03.C0");
         let (read, unknown) = unstated_at(words("severity not documented, cause unknown"));
         assert_eq!(read, ["severity", "unspecified", ",", "cause", "unspecified"]);
-        assert_eq!(unknown, HashSet::from([0, 3]));
+        assert_eq!(unknown, HashSet::from_iter([0, 3]));
         assert_eq!(unstated_at(words("tear not specified as traumatic")).0, ["tear", "not", "specified", "as", "traumatic"]);
         // NOS written out is no negation of "specified".
         assert_eq!(order("anemia, not otherwise specified", &anemia)[0], "D64.9");
@@ -4122,7 +4122,7 @@ mod tests {
         // The name says the dependence is absent: it holds the word only for a question that
         // negates it too.
         let (title, name) = (cached_tokens(codes[0].2, false), cached_tokens(&use_names[0], false));
-        assert_eq!(holds(&stem("dependence"), false, Negated::Not, &title, &[name.clone()], false), 0.0);
+        assert_eq!(holds(&stem("dependence"), false, Negated::Not, &title, std::slice::from_ref(&name), false), 0.0);
         assert_eq!(holds(&stem("dependence"), false, Negated::Only, &title, &[name], false), OTHER_NAME);
     }
 

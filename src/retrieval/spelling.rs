@@ -12,7 +12,8 @@
 //! English, never a correction). It is generated from the corpus and the model
 //! ([`vocabulary`]); a test holds the file to them.
 
-use std::collections::{BTreeMap, HashMap};
+use foldhash::HashMap;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::lexicon::LexiconError;
@@ -80,7 +81,7 @@ impl Spelling {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
             Err(e) => return Err(LexiconError::File { file: path.into(), message: e.to_string() }),
         };
-        let mut counts = HashMap::new();
+        let mut counts = HashMap::default();
         for (i, line) in text.lines().enumerate() {
             if line.starts_with('#') || line.trim().is_empty() {
                 continue;
@@ -94,7 +95,7 @@ impl Spelling {
 
     pub fn from_counts(counts: impl IntoIterator<Item = (String, u32)>) -> Self {
         let counts: HashMap<String, u32> = counts.into_iter().collect();
-        let mut sounds: HashMap<String, (String, u32)> = HashMap::new();
+        let mut sounds: HashMap<String, (String, u32)> = HashMap::default();
         for (w, &n) in counts.iter().filter(|(_, n)| **n > 0) {
             let best = sounds.entry(sound(w)).or_insert_with(|| (w.clone(), n));
             if n > best.1 || (n == best.1 && *w < best.0) {

@@ -24,12 +24,35 @@ use crate::codes::CodeSystem;
 
 const META_FILE: &str = "codecite-store.json";
 
+/// Header payloads kept in memory: reading one from the shard (decompressing and parsing its
+/// JSON) costs more than scoring the point, and the same codes come back search after search.
+const HEADER_CACHE: usize = 20_000;
+
 pub struct EdgeStore {
     dir: PathBuf,
     shard: RwLock<Option<Arc<EdgeShard>>>,
     meta: RwLock<Option<StoreMeta>>,
     /// Serialises update + flush (see the module doc).
     writer: Arc<Mutex<()>>,
+    headers: Arc<Mutex<Headers>>,
+}
+
+/// The [`HEADER_FIELDS`] of the points searches found lately. Every write empties it and moves
+/// `generation` on, and a read started before a write keeps nothing of what it read.
+struct Headers {
+    generation: u64,
+    payloads: lru::LruCache<PointId, ChunkPayload>,
+}
+
+impl Headers {
+    fn new() -> Self {
+        Self { generation: 0, payloads: lru::LruCache::new(std::num::NonZeroUsize::new(HEADER_CACHE).expect("non-zero")) }
+    }
+
+    fn clear(&mut self) {
+        self.payloads.clear();
+        self.generation += 1;
+    }
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -45,6 +68,7 @@ impl EdgeStore {
             shard: RwLock::new(None),
             meta: RwLock::new(None),
             writer: Arc::new(Mutex::new(())),
+            headers: Arc::new(Mutex::new(Headers::new())),
         };
         let meta_path = dir.join(META_FILE);
         if meta_path.exists() {
@@ -82,11 +106,15 @@ impl EdgeStore {
     async fn write(&self, op: UpdateOperation) -> Result<(), StoreError> {
         let shard = self.shard()?;
         let writer = self.writer.clone();
+        let headers = self.headers.clone();
         tokio::task::spawn_blocking(move || {
             let _guard = writer.lock().expect("writer lock");
-            shard.update(op).map_err(backend)?;
-            shard.flush();
-            Ok(())
+            let done = shard.update(op).map_err(backend);
+            if done.is_ok() {
+                shard.flush();
+            }
+            headers.lock().expect("header cache").clear();
+            done.map(|_| ())
         })
         .await
         .map_err(backend)?
@@ -141,6 +169,36 @@ fn retrieve(
     records.into_iter().map(|r| Ok((r.id, payload_of(r.payload)?))).collect()
 }
 
+/// [`retrieve`] of the header fields through the cache: only the points it lacks are read.
+fn retrieve_headers(
+    shard: &EdgeShard,
+    ids: &[PointId],
+    headers: &Mutex<Headers>,
+) -> Result<HashMap<PointId, ChunkPayload>, StoreError> {
+    let mut found = HashMap::with_capacity(ids.len());
+    let mut missing = vec![];
+    let generation = {
+        let mut cache = headers.lock().expect("header cache");
+        for id in ids {
+            match cache.payloads.get(id) {
+                Some(payload) => drop(found.insert(*id, payload.clone())),
+                None => missing.push(*id),
+            }
+        }
+        cache.generation
+    };
+    let read = retrieve(shard, &missing, WithPayloadInterface::Fields(HEADER_FIELDS.iter().map(|f| path(f)).collect()))?;
+    let mut cache = headers.lock().expect("header cache");
+    let current = cache.generation == generation;
+    for (id, payload) in read {
+        if current {
+            cache.payloads.put(id, payload.clone());
+        }
+        found.insert(id, payload);
+    }
+    Ok(found)
+}
+
 fn sparse(v: &crate::embed::SparseVec) -> VectorInternal {
     VectorInternal::Sparse(SparseVector { indices: v.indices.clone(), values: v.values.clone() })
 }
@@ -185,6 +243,7 @@ impl VectorStore for EdgeStore {
         std::fs::write(self.dir.join(META_FILE), text).map_err(backend)?;
         *self.shard.write().expect("lock") = Some(Arc::new(shard));
         *self.meta.write().expect("lock") = Some(meta.clone());
+        self.headers.lock().expect("header cache").clear();
         Ok(())
     }
 
@@ -292,10 +351,7 @@ impl VectorStore for EdgeStore {
             // most of the points fetched for the tie-break never make the cut.
             with_payload: WithPayloadInterface::Bool(false),
         };
-        let selector = match query.headers_only {
-            true => WithPayloadInterface::Fields(HEADER_FIELDS.iter().map(|f| path(f)).collect()),
-            false => WithPayloadInterface::Bool(true),
-        };
+        let headers = query.headers_only.then(|| self.headers.clone());
         let final_limit = query.limit;
         self.read(move |shard| {
             let mut points = shard.query(request).map_err(backend)?;
@@ -306,7 +362,10 @@ impl VectorStore for EdgeStore {
                 points.retain(|p| p.score >= cut);
             }
             let ids: Vec<PointId> = points.iter().map(|p| p.id).collect();
-            let mut payloads = retrieve(shard, &ids, selector)?;
+            let mut payloads = match &headers {
+                Some(headers) => retrieve_headers(shard, &ids, headers)?,
+                None => retrieve(shard, &ids, WithPayloadInterface::Bool(true))?,
+            };
             let mut hits = points
                 .into_iter()
                 .filter_map(|p| payloads.remove(&p.id).map(|payload| StoreHit { score: p.score, payload }))
@@ -370,5 +429,62 @@ impl EdgeStore {
             records.into_iter().map(|r| Ok(StoreHit { score: 1.0, payload: payload_of(r.payload)? })).collect()
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::SparseVec;
+    use crate::store::LAYOUT_VERSION;
+
+    fn point(title: &str) -> ChunkPoint {
+        ChunkPoint {
+            payload: ChunkPayload {
+                key: "code:HCPCS:J1885".into(),
+                system: CodeSystem::Hcpcs,
+                code: Some("J1885".into()),
+                codes: vec!["J1885".into()],
+                title: title.into(),
+                names: vec![],
+                addon: false,
+                text: title.into(),
+                source: "test".into(),
+                hash: title.into(),
+            },
+            dense: vec![1.0, 0.0, 0.0, 0.0],
+            sparse: SparseVec { indices: vec![7], values: vec![1.0] },
+        }
+    }
+
+    async fn titles_found(store: &EdgeStore) -> Vec<String> {
+        let query = VectorQuery {
+            dense: Some(vec![1.0, 0.0, 0.0, 0.0]),
+            sparse: Some(SparseVec { indices: vec![7], values: vec![1.0] }),
+            limit: 5,
+            prefetch: 10,
+            rrf_k: 60,
+            headers_only: true,
+            ..Default::default()
+        };
+        store.search(&query).await.unwrap().into_iter().map(|h| h.payload.title).collect()
+    }
+
+    /// A search reads the headers it found before from memory: a write that changes or removes
+    /// the point shows in the next search, not what was read before it.
+    #[tokio::test]
+    async fn a_write_shows_in_the_next_search() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = EdgeStore::open(dir.path()).unwrap();
+        store.create(&StoreMeta { embedder: "test".into(), dim: 4, bm25_avg_len: 1.0, layout: LAYOUT_VERSION }).await.unwrap();
+        store.upsert(vec![point("Ketorolac tromethamine inj")]).await.unwrap();
+        assert_eq!(titles_found(&store).await, ["Ketorolac tromethamine inj"]);
+        assert_eq!(titles_found(&store).await, ["Ketorolac tromethamine inj"], "read again, from the cache");
+
+        store.upsert(vec![point("Ketorolac tromethamine injection per 15 mg")]).await.unwrap();
+        assert_eq!(titles_found(&store).await, ["Ketorolac tromethamine injection per 15 mg"]);
+
+        store.delete(&["code:HCPCS:J1885".to_string()]).await.unwrap();
+        assert!(titles_found(&store).await.is_empty());
     }
 }
