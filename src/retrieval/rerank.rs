@@ -972,12 +972,12 @@ fn is_later_service(stem: &str) -> bool {
     STEMS.contains(stem)
 }
 
-/// The text to search for a question that says its record leaves something unsaid ("they never
-/// documented right or left arm"): its words without that clause, which would fill the pool
-/// with the codes that name it, and, when the clause is about the side, "unspecified", the
-/// side a coder then codes; without its narration ([`without_narration`]) and what it says is
-/// only ruled out ([`without_rule_outs`]) too. None when it leaves nothing out.
-pub fn searched_without_unsaid(text: &str) -> Option<String> {
+/// The text to search: the case the question tells. Without what it says its record leaves
+/// unsaid ("they never documented right or left arm"), which would fill the pool with the codes
+/// that name it (and, when that is the side, with "unspecified", the side a coder then codes),
+/// without its narration ([`without_narration`]) and without what it says is only ruled out
+/// ([`without_rule_outs`]). None when it leaves nothing out.
+pub fn case_to_search(text: &str) -> Option<String> {
     let words = question_words(text);
     let told = without_rule_outs(without_narration(words.clone()), in_hospital(&words));
     let shortened = told.len() < words.len();
@@ -3403,12 +3403,12 @@ mod tests {
 
     #[test]
     fn what_the_record_does_not_say_is_not_searched_and_an_unsaid_side_is_the_unspecified() {
-        assert_eq!(searched_without_unsaid("burn on the forearm, they never documented right or left arm").as_deref(), Some("burn on the forearm they unspecified"));
-        assert_eq!(searched_without_unsaid("diabetic, note never says type 1 or 2").as_deref(), Some("diabetic"), "not a side: nothing added");
-        assert_eq!(searched_without_unsaid("third degree burn of the right forearm"), None);
+        assert_eq!(case_to_search("burn on the forearm, they never documented right or left arm").as_deref(), Some("burn on the forearm they unspecified"));
+        assert_eq!(case_to_search("diabetic, note never says type 1 or 2").as_deref(), Some("diabetic"), "not a side: nothing added");
+        assert_eq!(case_to_search("third degree burn of the right forearm"), None);
         // "Which hip" of a hip named: its side; of nothing named, that thing.
-        assert_eq!(searched_without_unsaid("total hip replacement, note never says which hip").as_deref(), Some("total hip replacement unspecified"));
-        assert_eq!(searched_without_unsaid("infection, note never says which organism").as_deref(), Some("infection"));
+        assert_eq!(case_to_search("total hip replacement, note never says which hip").as_deref(), Some("total hip replacement unspecified"));
+        assert_eq!(case_to_search("infection, note never says which organism").as_deref(), Some("infection"));
         let hips = [
             (Icd10Cm, "Z96.641", "Presence of right artificial hip joint"),
             (Icd10Cm, "Z96.649", "Presence of unspecified artificial hip joint"),

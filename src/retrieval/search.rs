@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::rerank::{rerank, rerank_ranked, searched_without_unsaid, stem, Candidate, Question};
+use super::rerank::{case_to_search, rerank, rerank_ranked, stem, Candidate, Question};
 use super::{analyze, sequence, Analysis, Lexicon};
 use crate::codes::CodeSystem;
 use crate::config::SearchConfig;
@@ -510,7 +510,7 @@ impl Retriever {
         let of_asked_system = |h: &StoreHit| asked_systems.is_empty() || asked_systems.contains(&h.payload.system);
         let own_words = switching.then(|| self.analyze(&request.query));
         // What the question says its record leaves unsaid is not searched for.
-        let said = searched_without_unsaid(&if switching { request.query.clone() } else { request.text() }).map(|text| self.analyze(&text));
+        let said = case_to_search(&if switching { request.query.clone() } else { request.text() }).map(|text| self.analyze(&text));
         let words = said.as_ref().or(own_words.as_ref()).unwrap_or(&analysis);
         let searched = match systems.is_empty() {
             true => &words.expanded,
