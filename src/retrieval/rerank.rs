@@ -976,7 +976,8 @@ fn is_later_service(stem: &str) -> bool {
 /// unsaid ("they never documented right or left arm"), which would fill the pool with the codes
 /// that name it (and, when that is the side, with "unspecified", the side a coder then codes),
 /// without its narration ([`without_narration`]) and without what it says is only ruled out
-/// ([`without_rule_outs`]). None when it leaves nothing out.
+/// ([`without_rule_outs`]). None when it leaves nothing out. (Not with the contact words of
+/// [`contact_of_another`]: searched, they fill the pool with exposures to hazards.)
 pub fn case_to_search(text: &str) -> Option<String> {
     let words = question_words(text);
     let told = without_rule_outs(without_narration(words.clone()), in_hospital(&words));
@@ -1561,7 +1562,7 @@ impl Question {
             .map(|(p, _)| p)
             .collect();
         let inpatient = in_hospital(&raw);
-        let (mut words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(without_narration(raw)))))));
+        let (mut words, unsaid) = unsaid_apart(sides(past_the_first(summed_repairs(excised_diameter(returning_patient(contact_of_another(without_narration(raw))))))));
         q.unsaid = unsaid.iter().filter(|w| !is_stop(w) && w.as_str() != ",").map(|w| stem(w)).collect();
         // An unsaid side is the side unknown ("never says which hip": "side unknown"); not
         // where the question names one ("left sided hemiplegia, doesn't say if right or left
@@ -1939,6 +1940,32 @@ fn per_year(unit: &str) -> Option<f32> {
         "week" | "weeks" | "wk" | "wks" => Some(52.0),
         _ => None,
     }
+}
+
+/// People a patient meets who are no blood relatives: a condition one of them has is, for the
+/// patient, one they were in contact with or exposed to (a blood relative's is family history,
+/// which the codes' names read).
+const CONTACTS: &[&str] = &[
+    "coworker", "coworkers", "roommate", "roommates", "housemate", "husband", "wife", "spouse", "boyfriend", "girlfriend", "fiance", "fiancee", "classmate",
+    "classmates", "friend", "friends", "teacher", "neighbor", "neighbour", "boss",
+];
+
+/// The question tells that someone who is not the patient nor a blood relative has or had a
+/// condition ("coworker tested positive for covid", "my wife has strep", "roommate just got
+/// diagnosed with flu"): it asks for the patient's contact with it or exposure to it, words
+/// added unless it says them.
+fn contact_of_another(mut words: Vec<String>) -> Vec<String> {
+    let contact = |i: usize| {
+        let w = words[i].trim_end_matches("'s");
+        CONTACTS.contains(&w) || (w == "worker" && i > 0 && words[i - 1] == "co")
+    };
+    let has = |w: &String| matches!(w.as_str(), "has" | "had" | "have" | "tested" | "got" | "caught" | "diagnosed" | "positive");
+    let told = (0..words.len()).any(|i| contact(i) && words[i + 1..].iter().take(3).take_while(|w| *w != ",").any(has));
+    let said = words.iter().any(|w| matches!(w.as_str(), "contact" | "exposed" | "exposure"));
+    if told && !said {
+        words.extend([",", "contact", "exposure"].map(String::from));
+    }
+    words
 }
 
 /// CPT's three-year rule: a patient seen by a physician of the same specialty in the same
@@ -4213,6 +4240,24 @@ mod tests {
         // The narrated question ranks the record's words, not a title that holds the narration.
         let titles = [(Modifier, "56", "Preoperative care only"), (Icd10Cm, "F32.A", "Depression, unspecified")];
         assert_eq!(order("provider only wrote depression", &titles)[0], "F32.A");
+    }
+
+    #[test]
+    fn another_persons_condition_is_a_contact_or_exposure() {
+        let read = |q: &str| contact_of_another(question_words(q)).into_iter().filter(|w| w != ",").collect::<Vec<_>>().join(" ");
+        assert_eq!(read("coworker tested positive for covid"), "coworker tested positive for covid contact exposure");
+        assert_eq!(read("my co-worker got diagnosed with flu"), "my co worker got diagnosed with flu contact exposure");
+        assert_eq!(read("roommate's kid has strep"), "roommate's kid has strep contact exposure");
+        // Said already; a blood relative's is family history; no condition told of the person.
+        assert_eq!(read("wife has tb, pt exposed"), "wife has tb pt exposed");
+        assert_eq!(read("mom had breast cancer"), "mom had breast cancer");
+        assert_eq!(read("husband called, pt has fever"), "husband called pt has fever");
+        let titles = [
+            (Icd10Cm, "U07.1", "COVID-19"),
+            (Icd10Cm, "Z20.822", "Contact with and (suspected) exposure to COVID-19"),
+        ];
+        assert_eq!(order("coworker tested positive for covid, no symptoms", &titles)[0], "Z20.822");
+        assert_eq!(order("tested positive for covid, no symptoms", &titles)[0], "U07.1");
     }
 
     #[test]
