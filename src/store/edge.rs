@@ -114,7 +114,7 @@ impl EdgeStore {
                 shard.flush();
             }
             headers.lock().expect("header cache").clear();
-            done.map(|_| ())
+            done
         })
         .await
         .map_err(backend)?
